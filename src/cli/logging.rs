@@ -1,0 +1,35 @@
+//! tracing-subscriber on stderr: `-v` info, `-vv` debug, `-vvv` trace, `-q` errors only;
+//! `RUST_LOG` wins when set.
+
+use tracing_subscriber::EnvFilter;
+
+use super::{GlobalArgs, LogFormat};
+
+pub fn init(global: &GlobalArgs, color: bool) {
+    let level = if global.quiet {
+        "error"
+    } else {
+        match global.verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    // Our own crate at the chosen level; dependencies one step quieter so -vv stays readable.
+    let default = match level {
+        "debug" => "warn,entraform=debug".to_owned(),
+        "trace" => "info,entraform=trace".to_owned(),
+        other => format!("{other},entraform={other}"),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(global.verbose >= 2);
+    // A second init (tests calling into the CLI twice) is harmless; ignore it.
+    let _ = match global.log_format {
+        LogFormat::Text => builder.with_ansi(color).without_time().try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

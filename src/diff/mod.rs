@@ -1,0 +1,1 @@
+//! Pure: (desired, live) -> changes. No IO.

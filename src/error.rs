@@ -1,0 +1,75 @@
+//! The top-level error: one variant per layer, each layer owning its own enum with context
+//! (Omicron's rule: never repeat a source inside a message; the printer walks the chain once).
+
+/// An error that may know the obvious next step for the user.
+pub trait Hint {
+    fn hint(&self) -> Option<String> {
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error(transparent)]
+    Cert(#[from] crate::cert::CertError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Apply(#[from] crate::apply::ApplyError),
+    /// The command line asked for something that cannot be done as asked.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("{context}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn usage_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Manifest(e) => e.hint(),
+            Error::Graph(e) => e.hint(),
+            Error::Sandbox(e) => e.hint(),
+            Error::Cert(e) => e.hint(),
+            Error::Plan(e) => e.hint(),
+            Error::Apply(e) => e.hint(),
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::Io { .. } => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,37 @@
+//! entraform manages Microsoft Entra ID app registrations from YAML manifests.
+//!
+//! The program is a pipeline, **manifest → desired model → live model → diff → plan → apply**,
+//! with a pure middle and IO at the edges. A map for readers:
+//!
+//! | module | owns | IO? |
+//! |---|---|---|
+//! | [`cli`] | clap types, one thin file per command, exit codes | yes |
+//! | [`output`] | the only writer to stdout/stderr; colour rules | yes |
+//! | [`manifest`] | manifest language: raw types, schema, loading with positions, validation | reads files |
+//! | [`model`] | ids, desired state, live state | no |
+//! | [`diff`] | (desired, live) → changes | no |
+//! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
+//! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
+//! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
+//! | [`apply`] | executes a plan in dependency order | yes |
+//! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
+//! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
+//!
+//! The sandbox and the Graph client share no wire types: each reads and writes Graph's JSON on
+//! its own, so a misnamed field cannot agree with itself and hide.
+
+pub mod apply;
+pub mod cert;
+pub mod cli;
+pub mod diff;
+pub mod error;
+pub mod graph;
+pub mod manifest;
+pub mod model;
+pub mod observe;
+pub mod output;
+pub mod plan;
+pub mod sandbox;
+pub mod version;
+
+pub use error::{Error, Result};

@@ -1,0 +1,195 @@
+//! The live state: what `observe` read from the tenant, already translated out of Graph's wire
+//! shapes. Read by `diff`; never written back as-is.
+//!
+//! Every object carries the fingerprint of the Graph JSON it was built from, so a saved plan can
+//! tell whether anything moved between plan and apply.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::ids::{
+    AppId, FederatedCredentialId, KeyId, ObjectId, PermissionId, RoleDefinitionId, TenantId,
+    Thumbprint,
+};
+
+/// The tag entraform puts on every application it manages; `--prune` only ever considers
+/// applications that carry it.
+pub const MANAGED_BY_TAG: &str = "entraform:managed";
+
+/// A hash of the JSON Graph returned for an object, with volatile fields excluded. Equal
+/// fingerprints mean nothing entraform reads has changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(pub String);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveTenant {
+    pub tenant_id: TenantId,
+    /// The initial `*.onmicrosoft.com` domain, for `Connect-ExchangeOnline -Organization`.
+    pub default_domain: String,
+    /// Apps found for the manifests (by `uniqueName` or adopted `appId`), plus, with `--prune`,
+    /// every app carrying [`MANAGED_BY_TAG`].
+    pub apps: Vec<LiveApp>,
+    pub catalog: Catalog,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveApp {
+    pub object_id: ObjectId,
+    pub app_id: AppId,
+    pub unique_name: Option<String>,
+    pub display_name: String,
+    pub description: Option<String>,
+    /// As Graph returns it; unknown future values are kept verbatim.
+    pub sign_in_audience: String,
+    pub redirect_uris: Vec<String>,
+    pub tags: Vec<String>,
+    pub required_resource_access: Vec<RequiredResourceAccess>,
+    pub key_credentials: Vec<LiveKeyCredential>,
+    pub federated_credentials: Vec<LiveFederatedCredential>,
+    /// `None` when owners were not read (no manifest manages them).
+    pub owners: Option<Vec<LiveOwner>>,
+    pub service_principal: Option<LiveServicePrincipal>,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredResourceAccess {
+    pub resource_app_id: AppId,
+    pub resource_access: Vec<ResourceAccess>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResourceAccess {
+    pub id: PermissionId,
+    pub kind: PermissionKind,
+}
+
+/// Graph's `type` on `resourceAccess`: `Role` (application) or `Scope` (delegated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PermissionKind {
+    Role,
+    Scope,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveKeyCredential {
+    pub key_id: KeyId,
+    pub display_name: Option<String>,
+    /// `customKeyIdentifier` read as a thumbprint, when it is one.
+    pub thumbprint: Option<Thumbprint>,
+    /// `AsymmetricX509Cert`, `X509CertAndPassword`, ...
+    pub key_type: String,
+    /// `Verify` or `Sign`.
+    pub usage: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub start: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveFederatedCredential {
+    pub id: FederatedCredentialId,
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+    pub description: Option<String>,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveOwner {
+    pub id: ObjectId,
+    /// Present for users; service principals can own apps too.
+    pub user_principal_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveServicePrincipal {
+    pub object_id: ObjectId,
+    pub app_role_assignments: Vec<LiveAppRoleAssignment>,
+    pub delegated_grants: Vec<LiveDelegatedGrant>,
+    pub directory_role_assignments: Vec<LiveDirectoryRoleAssignment>,
+    pub fingerprint: Fingerprint,
+}
+
+/// An application permission granted to the app's service principal (admin consent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAppRoleAssignment {
+    /// The assignment's own id, needed to delete it.
+    pub id: String,
+    pub resource_id: ObjectId,
+    pub app_role_id: PermissionId,
+    pub fingerprint: Fingerprint,
+}
+
+/// A tenant-wide (`AllPrincipals`) delegated permission grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveDelegatedGrant {
+    pub id: String,
+    pub resource_id: ObjectId,
+    pub consent_type: String,
+    /// Space-separated scope values, as Graph stores them.
+    pub scope: String,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveDirectoryRoleAssignment {
+    pub id: String,
+    pub role_definition_id: RoleDefinitionId,
+    pub directory_scope_id: String,
+    pub fingerprint: Fingerprint,
+}
+
+/// What names in manifests resolve against: read from the tenant, only as much as the
+/// manifests mention.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub resources: Vec<ResourceServicePrincipal>,
+    pub role_definitions: Vec<RoleDefinition>,
+    pub users: Vec<LiveUser>,
+}
+
+/// A service principal that exposes permissions (Microsoft Graph, Office 365 Exchange Online...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceServicePrincipal {
+    pub object_id: ObjectId,
+    pub app_id: AppId,
+    pub display_name: String,
+    pub app_roles: Vec<AppRole>,
+    pub oauth2_permission_scopes: Vec<PermissionScope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRole {
+    pub id: PermissionId,
+    pub value: Option<String>,
+    pub display_name: Option<String>,
+    /// `Application`, `User`; only roles allowing `Application` can be granted to an app.
+    pub allowed_member_types: Vec<String>,
+    pub is_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionScope {
+    pub id: PermissionId,
+    pub value: Option<String>,
+    pub is_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDefinition {
+    pub id: RoleDefinitionId,
+    pub template_id: Option<RoleDefinitionId>,
+    pub display_name: String,
+    pub is_built_in: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveUser {
+    pub id: ObjectId,
+    pub user_principal_name: String,
+}

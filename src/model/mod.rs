@@ -1,0 +1,12 @@
+//! Pure types shared by the pipeline's stages: ids, the desired state (from manifests) and the
+//! live state (from the tenant). No IO here, and no Graph wire shapes.
+
+pub mod desired;
+pub mod ids;
+pub mod live;
+pub mod period;
+
+pub use desired::*;
+pub use ids::*;
+pub use live::*;
+pub use period::{Period, PeriodError};

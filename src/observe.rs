@@ -1,0 +1,1 @@
+//! Graph -> live model, with fingerprints.
