@@ -19,6 +19,9 @@ pub struct Diagnostic {
     pub note: Option<String>,
 }
 
+/// Long lines are shown as a window of this many characters around the column.
+const SNIPPET_CHARS: usize = 120;
+
 /// Where in a file a diagnostic points; `line` and `column` are 1-based, in characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -26,8 +29,43 @@ pub struct Location {
     pub column: usize,
     /// Carets under the offending text; at least 1.
     pub width: usize,
-    /// The offending line as written (lossily decoded when the file is not UTF-8).
-    pub source_line: String,
+    /// The offending line as written (lossily decoded when the file is not UTF-8), or a window
+    /// of it marked with `…` when it is long.
+    pub snippet: String,
+    /// Where in `snippet` the carets start (0-based, in characters).
+    pub caret: usize,
+}
+
+impl Location {
+    /// `column` is 1-based; `width` is clamped to what the snippet shows.
+    pub fn new(line: usize, column: usize, width: usize, source_line: &str) -> Self {
+        let col = column.saturating_sub(1);
+        let len = source_line.chars().count();
+        let (snippet, caret) = if len <= SNIPPET_CHARS {
+            (source_line.to_owned(), col)
+        } else {
+            let start = col
+                .saturating_sub(SNIPPET_CHARS / 2)
+                .min(len - SNIPPET_CHARS);
+            let mut snippet = String::new();
+            if start > 0 {
+                snippet.push('…');
+            }
+            snippet.extend(source_line.chars().skip(start).take(SNIPPET_CHARS));
+            if start + SNIPPET_CHARS < len {
+                snippet.push('…');
+            }
+            (snippet, col - start + usize::from(start > 0))
+        };
+        let room = snippet.chars().count().saturating_sub(caret).max(1);
+        Self {
+            line: line.max(1),
+            column: col + 1,
+            width: width.clamp(1, room),
+            snippet,
+            caret,
+        }
+    }
 }
 
 impl Location {
@@ -75,7 +113,7 @@ impl SourceText {
 
     pub fn location(&self, span: Span) -> Location {
         let Pos { line, col } = span.start;
-        let source_line = self.line(line).to_owned();
+        let source_line = self.line(line);
         let line_len = source_line.chars().count();
         let width = if span.end == span.start {
             1
@@ -85,12 +123,7 @@ impl SourceText {
             // A node over several lines: underline the rest of its first line.
             line_len.saturating_sub(col)
         };
-        Location {
-            line: line.max(1),
-            column: col + 1,
-            width: width.clamp(1, 200),
-            source_line,
-        }
+        Location::new(line, col + 1, width, source_line)
     }
 
     pub fn diagnostic(&self, span: Span, message: impl Into<String>) -> Diagnostic {
@@ -147,16 +180,16 @@ pub fn render_body(d: &Diagnostic) -> String {
     if let Some(loc) = &d.location {
         // Copy tabs from the source into the padding so the carets line up in any terminal.
         let lead: String = loc
-            .source_line
+            .snippet
             .chars()
-            .take(loc.column - 1)
+            .take(loc.caret)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         let _ = write!(
             out,
             "\n{pad} |\n{} | {}\n{pad} | {lead}{}",
             loc.line,
-            loc.source_line.trim_end(),
+            loc.snippet.trim_end(),
             "^".repeat(loc.width)
         );
     }
@@ -170,16 +203,22 @@ pub fn render_body(d: &Diagnostic) -> String {
 }
 
 /// Every diagnostic, each starting with `error: `, and a closing count when there are several.
-pub fn render(diagnostics: &[Diagnostic]) -> String {
+/// `omitted` counts diagnostics dropped before rendering (see [`MAX_SHOWN_PER_FILE`]).
+pub fn render(diagnostics: &[Diagnostic], omitted: usize) -> String {
     let mut out = String::new();
-    render_into(&mut out, diagnostics, true);
+    render_into(&mut out, diagnostics, omitted, true);
     out
 }
 
 /// [`render`] without the first `error: `, for a `Display` whose caller adds it.
-pub(super) fn render_into(out: &mut String, diagnostics: &[Diagnostic], first_prefix: bool) {
+pub(super) fn render_into(
+    out: &mut String,
+    diagnostics: &[Diagnostic],
+    omitted: usize,
+    first_prefix: bool,
+) {
     let mut shown_per_file: Vec<(&Path, usize)> = Vec::new();
-    let mut hidden = 0;
+    let mut hidden = omitted;
     let mut first = true;
     for d in diagnostics {
         let count = match shown_per_file.iter_mut().find(|(f, _)| *f == d.file) {
@@ -203,12 +242,13 @@ pub(super) fn render_into(out: &mut String, diagnostics: &[Diagnostic], first_pr
         first = false;
         out.push_str(&render_body(d));
     }
-    if diagnostics.len() > 1 {
+    let total = diagnostics.len() + omitted;
+    if total > 1 {
         let files = shown_per_file.len();
         let _ = write!(
             out,
             "\n\nerror: found {} errors in {} {}",
-            diagnostics.len(),
+            total,
             files,
             if files == 1 { "file" } else { "files" }
         );
@@ -236,7 +276,7 @@ mod tests {
             .diagnostic(span, "unknown field `displayNam` in `spec`")
             .with_hint(Some("did you mean `displayName`?".to_owned()));
         assert_eq!(
-            render(&[d]),
+            render(&[d], 0),
             "error: unknown field `displayNam` in `spec`\n --> m.yaml:2:3\n  |\n2 |   displayNam: x\n  |   ^^^^^^^^^^\n  = hint: did you mean `displayName`?"
         );
     }
@@ -245,7 +285,23 @@ mod tests {
     fn carets_follow_tabs_in_the_source_line() {
         let src = SourceText::new(Path::new("m.yaml"), "a:\n\t\tb: 1\n");
         let d = src.diagnostic(Span::point(Pos { line: 2, col: 2 }), "x");
-        assert!(render(&[d]).ends_with("2 | \t\tb: 1\n  | \t\t^"));
+        assert!(render(&[d], 0).ends_with("2 | \t\tb: 1\n  | \t\t^"));
+    }
+
+    #[test]
+    fn long_lines_show_a_window_around_the_column() {
+        let line = format!("tags: [{}bad, {}x]", "x, ".repeat(200), "x, ".repeat(100));
+        let loc = Location::new(1, 608, 3, &line);
+        assert_eq!(loc.column, 608);
+        assert!(loc.snippet.starts_with('…') && loc.snippet.ends_with('…'));
+        assert!(loc.snippet.chars().count() <= SNIPPET_CHARS + 2);
+        let under: String = loc
+            .snippet
+            .chars()
+            .skip(loc.caret)
+            .take(loc.width)
+            .collect();
+        assert_eq!(under, "bad");
     }
 
     #[test]
@@ -267,7 +323,7 @@ mod tests {
     fn many_errors_end_with_a_count_and_are_capped_per_file() {
         let d = Diagnostic::file(Path::new("m.yaml"), "bad");
         let many = vec![d; MAX_SHOWN_PER_FILE + 3];
-        let text = render(&many);
+        let text = render(&many, 0);
         assert_eq!(text.matches("error: bad").count(), MAX_SHOWN_PER_FILE);
         assert!(
             text.ends_with("error: found 53 errors in 1 file (3 not shown: at most 50 per file)")

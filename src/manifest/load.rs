@@ -11,7 +11,7 @@ use serde::Deserialize as _;
 use sha2::Digest as _;
 
 use super::check::{Checker, Problem};
-use super::diagnostic::{Diagnostic, Location, SourceText};
+use super::diagnostic::{Diagnostic, Location, MAX_SHOWN_PER_FILE, SourceText};
 use super::raw::RawManifest;
 use super::validate::{Claim, validate};
 use super::yaml::{self, Pos, Span};
@@ -24,7 +24,10 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Everything one file yielded.
 pub struct FileResult {
     pub apps: Vec<(DesiredApp, Vec<(Claim, Span)>)>,
+    /// Sorted by position; at most [`MAX_SHOWN_PER_FILE`].
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems found beyond those kept.
+    pub omitted: usize,
     pub source: Option<SourceText>,
 }
 
@@ -34,6 +37,7 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
     let mut result = FileResult {
         apps: Vec::new(),
         diagnostics: Vec::new(),
+        omitted: 0,
         source: None,
     };
     if bytes.len() as u64 > MAX_FILE_BYTES {
@@ -53,34 +57,52 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = SourceText::new(display, text);
-    let to_diag = |p: Problem| source.diagnostic(p.span, p.message).with_hint(p.hint);
+    let problems = collect_problems(display, text, checker, &mut result.apps);
 
+    // Rendering a problem costs the length of its line; keep only what will be shown.
+    let mut problems = problems;
+    problems.sort_by_key(|p| p.span.start);
+    result.omitted = problems.len().saturating_sub(MAX_SHOWN_PER_FILE);
+    problems.truncate(MAX_SHOWN_PER_FILE);
+    result.diagnostics = problems
+        .into_iter()
+        .map(|p| source.diagnostic(p.span, p.message).with_hint(p.hint))
+        .collect();
+    result.source = Some(source);
+    result
+}
+
+/// Every problem in the text, in no particular order; valid documents go to `apps`.
+fn collect_problems(
+    display: &Path,
+    text: &str,
+    checker: &Checker,
+    apps: &mut Vec<(DesiredApp, Vec<(Claim, Span)>)>,
+) -> Vec<Problem> {
     let parsed = yaml::parse(text);
     let clean_parse = parsed.problems.is_empty();
-    result
-        .diagnostics
-        .extend(parsed.problems.into_iter().map(|p| {
-            to_diag(Problem {
-                span: p.span,
-                message: p.message,
-                hint: p.hint,
-            })
-        }));
+    let mut all: Vec<Problem> = parsed
+        .problems
+        .into_iter()
+        .map(|p| Problem {
+            span: p.span,
+            message: p.message,
+            hint: p.hint,
+        })
+        .collect();
     if parsed.fatal {
-        result.source = Some(source);
-        return result;
+        return all;
     }
     if parsed.documents.iter().all(|d| d.root.is_none()) {
-        result.diagnostics.push(
-            source
-                .diagnostic(Span::point(Pos { line: 1, col: 0 }), "the file holds no manifest")
-                .with_hint(Some(
-                    "start it with `apiVersion: entraform/v1` and `kind: Application`, or remove it"
-                        .to_owned(),
-                )),
-        );
-        result.source = Some(source);
-        return result;
+        all.push(Problem {
+            span: Span::point(Pos { line: 1, col: 0 }),
+            message: "the file holds no manifest".to_owned(),
+            hint: Some(
+                "start it with `apiVersion: entraform/v1` and `kind: Application`, or remove it"
+                    .to_owned(),
+            ),
+        });
+        return all;
     }
 
     let dir = display.parent().unwrap_or(Path::new(""));
@@ -94,14 +116,15 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
         let mut problems = Vec::new();
         checker.check_document(root, &mut problems);
         if !problems.is_empty() || !clean_parse {
-            result.diagnostics.extend(problems.into_iter().map(to_diag));
+            all.extend(problems);
             continue;
         }
         let Some(de) = de else {
-            result.diagnostics.push(source.diagnostic(
-                Span::point(document.start),
-                "the YAML reader lost track of this document",
-            ));
+            all.push(Problem {
+                span: Span::point(document.start),
+                message: "the YAML reader lost track of this document".to_owned(),
+                hint: None,
+            });
             continue;
         };
         let raw = match RawManifest::deserialize(de) {
@@ -112,21 +135,22 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
                     line: l.line(),
                     col: l.column().saturating_sub(1),
                 });
-                result
-                    .diagnostics
-                    .push(source.diagnostic(Span::point(pos), e.to_string()));
+                all.push(Problem {
+                    span: Span::point(pos),
+                    message: e.to_string(),
+                    hint: None,
+                });
                 continue;
             }
         };
         let validated = validate(raw, root, display, dir, &mut problems);
         if problems.is_empty() {
-            result.apps.push((validated.app, validated.claims));
+            apps.push((validated.app, validated.claims));
         } else {
-            result.diagnostics.extend(problems.into_iter().map(to_diag));
+            all.extend(problems);
         }
     }
-    result.source = Some(source);
-    result
+    all
 }
 
 fn too_large(display: &Path, len: u64) -> Diagnostic {
@@ -157,12 +181,12 @@ fn not_utf8(display: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
         .map_or(bytes.len(), |i| line_start + i);
     Diagnostic {
         file: display.to_owned(),
-        location: Some(Location {
+        location: Some(Location::new(
             line,
             column,
-            width: 1,
-            source_line: String::from_utf8_lossy(&bytes[line_start..line_end]).into_owned(),
-        }),
+            1,
+            &String::from_utf8_lossy(&bytes[line_start..line_end]),
+        )),
         message: format!(
             "the file is not valid UTF-8 (byte 0x{:02X} at offset {valid_up_to})",
             bytes[valid_up_to]
@@ -227,6 +251,7 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
     let checker = Checker::new(&schema);
     let mut claims = Claims::default();
     let mut diagnostics = Vec::new();
+    let mut omitted = 0;
     let mut manifests = Manifests {
         apps: Vec::new(),
         files: Vec::new(),
@@ -242,14 +267,14 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
             Err(source) => return Err(ManifestError::Read { path, source }),
         };
         let mut result = parse_file(&path, &bytes, &checker);
-        let mut file_diags = std::mem::take(&mut result.diagnostics);
         if let Some(source) = &result.source {
             for (_, app_claims) in &result.apps {
-                claims.check(source, app_claims, &mut file_diags);
+                claims.check(source, app_claims, &mut result.diagnostics);
             }
         }
-        sort(&mut file_diags);
-        diagnostics.extend(file_diags);
+        sort(&mut result.diagnostics);
+        diagnostics.extend(result.diagnostics);
+        omitted += result.omitted;
         manifests.files.push(LoadedFile {
             sha256: hex::encode(sha2::Sha256::digest(&bytes)),
             path,
@@ -261,7 +286,10 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
     if diagnostics.is_empty() {
         Ok(manifests)
     } else {
-        Err(ManifestError::Invalid(super::Report { diagnostics }))
+        Err(ManifestError::Invalid(super::Report {
+            diagnostics,
+            omitted,
+        }))
     }
 }
 
@@ -283,6 +311,7 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<DesiredApp>, Manifes
     } else {
         Err(ManifestError::Invalid(super::Report {
             diagnostics: result.diagnostics,
+            omitted: result.omitted,
         }))
     }
 }

@@ -62,7 +62,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<DesiredApp>, ManifestError
 /// Every diagnostic found while loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// In file order, then by position; at most [`MAX_SHOWN_PER_FILE`] per file are kept.
     pub diagnostics: Vec<Diagnostic>,
+    /// How many more were found and dropped (a mangled file can yield thousands).
+    pub omitted: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +94,7 @@ pub enum ManifestError {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
-        diagnostic::render_into(&mut out, &self.diagnostics, false);
+        diagnostic::render_into(&mut out, &self.diagnostics, self.omitted, false);
         f.write_str(&out)
     }
 }

@@ -3,3 +3,4 @@
 mod cli;
 mod common;
 mod manifest;
+mod manifest_props;

@@ -322,3 +322,26 @@ fn every_error_in_a_file_is_reported() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_mangled_file_shows_fifty_errors_and_counts_the_rest() {
+    let mut text = String::from(
+        "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: a\nspec:\n  displayName: A\n",
+    );
+    for i in 0..300 {
+        text.push_str(&format!("  unknown{i}: x\n"));
+    }
+    let ManifestError::Invalid(report) =
+        manifest::parse(Path::new("m.yaml"), text.as_bytes()).unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(report.diagnostics.len(), manifest::MAX_SHOWN_PER_FILE);
+    assert_eq!(report.omitted, 250);
+    assert!(
+        report
+            .to_string()
+            .ends_with("error: found 300 errors in 1 file (250 not shown: at most 50 per file)"),
+        "{report}"
+    );
+}
