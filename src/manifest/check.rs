@@ -269,7 +269,14 @@ impl<'s> Checker<'s> {
                         } else {
                             format!("missing required field `{name}` in `{path}`")
                         },
-                        hint: required_hint(name),
+                        hint: if name == "name" && path.to_string() == "metadata" {
+                            Some(
+                                "add `name:`, the app's stable identity, e.g. `name: exo-v2-app`"
+                                    .to_owned(),
+                            )
+                        } else {
+                            required_hint(name)
+                        },
                     });
                 }
             }

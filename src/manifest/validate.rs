@@ -720,21 +720,17 @@ impl V<'_> {
             "federated credential name",
         );
         // Graph refuses a second credential for the same external identity.
-        let identities: Vec<Option<(String, String)>> = creds
-            .iter()
-            .map(|c| Some((c.issuer.clone(), c.subject.clone())))
-            .collect();
-        let mut seen: HashMap<(String, String), usize> = HashMap::new();
-        for (i, key) in identities.into_iter().flatten().enumerate() {
-            if let Some(first) = seen.get(&key) {
-                let first_name = creds[*first].name.clone();
+        let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+        for (i, cred) in creds.iter().enumerate() {
+            let key = (cred.issuer.as_str(), cred.subject.as_str());
+            if let Some(&first) = seen.get(&key) {
                 let field = format!("spec.federatedCredentials[{i}].subject");
                 self.err(
                     &field,
                     format!(
                         "federated credentials `{}` and `{}` have the same `issuer` and `subject`",
-                        shorten(&first_name),
-                        shorten(&creds[i].name)
+                        shorten(&creds[first].name),
+                        shorten(&cred.name)
                     ),
                     Some(
                         "Graph allows one credential per issuer and subject; remove one".to_owned(),
