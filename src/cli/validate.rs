@@ -10,6 +10,27 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs, ctx: &Context) -> Result<Outcome> {
-    let _ = (args, ctx);
-    Err(crate::Error::usage("`validate` is not implemented yet"))
+    let loaded = crate::manifest::load(&args.manifests.paths, args.manifests.recursive)?;
+    ctx.printer
+        .status(&summary(loaded.files.len(), loaded.apps.len()));
+    Ok(Outcome::Clean)
+}
+
+fn summary(files: usize, apps: usize) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{} valid ({})",
+        plural(files, "manifest", "manifests"),
+        plural(apps, "application", "applications")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_summary_counts_files_and_applications() {
+        assert_eq!(super::summary(1, 1), "1 manifest valid (1 application)");
+        assert_eq!(super::summary(3, 5), "3 manifests valid (5 applications)");
+    }
 }

@@ -2,6 +2,7 @@
 //! live state (from the tenant). No IO here, and no Graph wire shapes.
 
 pub mod desired;
+pub mod dn;
 pub mod ids;
 pub mod live;
 pub mod period;

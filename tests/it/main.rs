@@ -4,3 +4,5 @@ mod cert;
 mod cert_openssl;
 mod cli;
 mod common;
+mod manifest;
+mod manifest_props;

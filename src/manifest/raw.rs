@@ -1,0 +1,312 @@
+//! The manifest as written: serde types that mirror the YAML one to one, and the JSON Schema
+//! generated from them. Doc comments here become the descriptions editors show, so they speak to
+//! the person writing a manifest. Everything optional is `Option`: absent means "not managed".
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// An entraform manifest: one Microsoft Entra ID application registration, with its service
+/// principal, permissions, directory roles and credentials.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "entraform manifest")]
+pub struct RawManifest {
+    /// The manifest format version.
+    pub api_version: ApiVersion,
+    /// What this manifest describes.
+    pub kind: Kind,
+    /// Identity of the manifest.
+    pub metadata: RawMetadata,
+    /// The application as it should be.
+    pub spec: RawSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum ApiVersion {
+    #[serde(rename = "entraform/v1")]
+    V1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Kind {
+    Application,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Metadata")]
+pub struct RawMetadata {
+    /// Stable identity of the app: becomes its Graph `uniqueName` and cannot change afterwards.
+    /// Lower-case letters, digits and hyphens, at most 64 characters; unique across all
+    /// manifests.
+    #[schemars(pattern(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"))]
+    pub name: String,
+    /// Adopt an existing app registration by its application (client) id instead of creating one.
+    #[schemars(extend("format" = "uuid"))]
+    pub app_id: Option<String>,
+    /// Never delete or replace this app. Default `false`.
+    #[schemars(extend("default" = false))]
+    pub protect: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Spec")]
+pub struct RawSpec {
+    /// The app's display name in the Entra portal.
+    pub display_name: String,
+    /// Free text shown to users and admins; at most 1024 characters. Absent: not managed.
+    #[schemars(length(max = 1024))]
+    pub description: Option<String>,
+    /// Who may sign in. `AzureADMyOrg` when the app is created; absent afterwards: not managed.
+    pub sign_in_audience: Option<RawSignInAudience>,
+    /// Web platform settings.
+    pub web: Option<RawWeb>,
+    /// Tags on the application. Absent: not managed; `[]`: none.
+    pub tags: Option<Vec<String>>,
+    /// Owners: user principal names or directory object ids. Absent: not managed; `[]`: none.
+    pub owners: Option<Vec<String>>,
+    /// API permissions, declared in `requiredResourceAccess` and (with `adminConsent`) granted.
+    /// Absent: not managed; `[]`: none. At most 50 APIs and 400 permissions.
+    pub api_permissions: Option<Vec<RawApiPermission>>,
+    /// Grant the permissions tenant-wide (admin consent). `false` declares them only and prints
+    /// the consent URL for an admin to open. Default `true`.
+    #[schemars(extend("default" = true))]
+    pub admin_consent: Option<bool>,
+    /// Directory roles assigned to the app's service principal: a role name (display name,
+    /// legacy name or template id), or `{role, scope}`. Absent: not managed; `[]`: none.
+    pub directory_roles: Option<Vec<RawDirectoryRole>>,
+    /// Certificates (key credentials) on the app. Absent: not managed; `[]`: none.
+    pub certificates: Option<Vec<RawCertificate>>,
+    /// Federated identity credentials (workload identity federation, e.g. GitHub Actions OIDC).
+    /// Absent: not managed; `[]`: none. At most 20.
+    pub federated_credentials: Option<Vec<RawFederatedCredential>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[schemars(rename = "SignInAudience")]
+pub enum RawSignInAudience {
+    /// Accounts in this organisation only.
+    AzureADMyOrg,
+    /// Accounts in any organisation.
+    AzureADMultipleOrgs,
+    /// Accounts in any organisation and personal Microsoft accounts.
+    AzureADandPersonalMicrosoftAccount,
+    /// Personal Microsoft accounts only.
+    PersonalMicrosoftAccount,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Web")]
+pub struct RawWeb {
+    /// Redirect URIs: absolute `https://` URLs, or `http://localhost` / `http://127.0.0.1`.
+    /// Absent: not managed; `[]`: none.
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ApiPermission")]
+pub struct RawApiPermission {
+    /// The API: its service principal's display name (e.g. `Microsoft Graph`) or its appId.
+    pub api: String,
+    /// Application permissions (app roles), e.g. `Exchange.ManageAsApp`. Default `[]`.
+    pub application: Option<Vec<String>>,
+    /// Delegated permissions (OAuth2 scopes), e.g. `User.Read`. Default `[]`.
+    pub delegated: Option<Vec<String>>,
+}
+
+/// A directory role: its name, or a mapping with `role` and an optional `scope`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "DirectoryRole")]
+pub enum RawDirectoryRole {
+    /// Role display name (`Exchange Administrator`), legacy name, or template id.
+    Name(String),
+    Scoped(RawScopedRole),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScopedRole")]
+pub struct RawScopedRole {
+    /// Role display name, legacy name, or template id.
+    pub role: String,
+    /// The directory scope (`directoryScopeId`), starting with `/`. Default `/`: the whole tenant.
+    #[schemars(extend("default" = "/"))]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Certificate")]
+pub struct RawCertificate {
+    /// Unique within the app; stored as the key credential's display name.
+    pub name: String,
+    /// Let entraform generate the certificate and rotate it before it expires. Exactly one of
+    /// `generate` and `file`.
+    pub generate: Option<RawGenerate>,
+    /// Bring your own public certificate (PEM or DER), relative to this manifest's folder.
+    /// Exactly one of `generate` and `file`.
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Generate")]
+pub struct RawGenerate {
+    /// Distinguished name, e.g. `CN=Exo_V2_App, O=Contoso`. Default `CN=<displayName>`.
+    pub subject: Option<String>,
+    /// RSA key size. Default `rsa2048`.
+    #[schemars(extend("default" = "rsa2048"))]
+    pub key_type: Option<RawKeyType>,
+    /// How long a new certificate is valid: a number and a unit (`h`, `d`, `w`, `y`; a year is
+    /// 365 days). Default `1y`.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "1y"))]
+    pub validity: Option<String>,
+    /// Rotate when the live certificate expires sooner than this; shorter than `validity`.
+    /// Default `30d`.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "30d"))]
+    pub renew_before: Option<String>,
+    /// Where the PFX with the private key is written, relative to this manifest's folder.
+    /// Keep it out of git.
+    pub pfx: String,
+    /// The environment variable that holds the PFX password.
+    #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub pfx_password_env: String,
+    /// PFX encryption: `aes256`, or `legacy-3des` for Windows Server 2016 and older. Default
+    /// `aes256`.
+    #[schemars(extend("default" = "aes256"))]
+    pub pfx_encryption: Option<RawPfxEncryption>,
+    /// Also write the public certificate (DER) here, relative to this manifest's folder.
+    pub cer: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "KeyType")]
+pub enum RawKeyType {
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[schemars(rename = "PfxEncryption")]
+pub enum RawPfxEncryption {
+    /// PBES2 with AES-256: Windows 10 1709+ and Server 2019+, OpenSSL 3.
+    #[serde(rename = "aes256")]
+    Aes256,
+    /// 3DES with SHA-1: Windows Server 2016 and older.
+    #[serde(rename = "legacy-3des")]
+    Legacy3Des,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "FederatedCredential")]
+pub struct RawFederatedCredential {
+    /// Unique within the app, at most 120 characters; cannot be renamed in place.
+    #[schemars(length(max = 120))]
+    pub name: String,
+    /// The identity provider's issuer URL, e.g. `https://token.actions.githubusercontent.com`.
+    pub issuer: String,
+    /// The external identity, e.g. `repo:contoso/app:ref:refs/heads/main`.
+    pub subject: String,
+    /// Exactly one audience. Default `[api://AzureADTokenExchange]`.
+    #[schemars(extend("default" = ["api://AzureADTokenExchange"]))]
+    pub audiences: Option<Vec<String>>,
+    /// Free text, at most 600 characters.
+    pub description: Option<String>,
+}
+
+/// The manifest JSON Schema, as editors read it through the `yaml-language-server` modeline.
+///
+/// Draft 7 because that is what YAML editors support most widely. Nulls are taken out: in a
+/// manifest an absent field means "not managed", and an empty value would blur that.
+pub fn json_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<RawManifest>();
+    let mut value = schema.to_value();
+    strip_null(&mut value);
+    // Meta keywords first, so the file reads top-down.
+    if let serde_json::Value::Object(map) = value {
+        let mut ordered = serde_json::Map::new();
+        for key in ["$schema", "title", "description"] {
+            if let Some(v) = map.get(key) {
+                ordered.insert(key.to_owned(), v.clone());
+            }
+        }
+        for (k, v) in map {
+            ordered.entry(k).or_insert(v);
+        }
+        value = serde_json::Value::Object(ordered);
+    }
+    value
+}
+
+/// Joins single line breaks into spaces; blank lines (paragraphs) stay.
+fn unwrap_lines(text: &str) -> String {
+    text.split("\n\n")
+        .map(|para| {
+            para.split('\n')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Removes `null` from `type` lists and `{"type": "null"}` from `anyOf`, everywhere, and
+/// unwraps doc-comment line breaks in descriptions (editors re-flow text themselves).
+fn strip_null(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    // The schema is ours and shallow; an explicit stack keeps this simple and bounded anyway.
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Array(types)) = map.get_mut("type") {
+                    types.retain(|t| t != "null");
+                    if types.len() == 1 {
+                        let only = types[0].clone();
+                        map.insert("type".to_owned(), only);
+                    }
+                }
+                if let Some(Value::Array(branches)) = map.get_mut("anyOf") {
+                    branches.retain(|b| b.get("type").and_then(Value::as_str) != Some("null"));
+                    if branches.len() == 1 {
+                        let only = branches.remove(0);
+                        map.remove("anyOf");
+                        match only {
+                            // Draft 7 ignores keywords beside `$ref`; keep the description
+                            // visible by wrapping the reference.
+                            Value::Object(inner) if inner.contains_key("$ref") => {
+                                map.insert(
+                                    "allOf".to_owned(),
+                                    Value::Array(vec![Value::Object(inner)]),
+                                );
+                            }
+                            Value::Object(inner) => {
+                                for (k, v) in inner {
+                                    map.entry(k).or_insert(v);
+                                }
+                            }
+                            other => {
+                                map.insert("allOf".to_owned(), Value::Array(vec![other]));
+                            }
+                        }
+                    }
+                }
+                if let Some(Value::String(d)) = map.get_mut("description") {
+                    *d = unwrap_lines(d);
+                }
+                stack.extend(map.values_mut());
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            _ => {}
+        }
+    }
+}
