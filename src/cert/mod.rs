@@ -31,5 +31,4 @@ pub use jwt::{AssertionAlg, JWT_LIFETIME, KEY_PROOF_AUDIENCE, client_assertion, 
 pub use pfx::{MICROSOFT_CSP_NAME, write_pfx};
 pub use read::{ClientCertificate, load_client_certificate, read_public_certificate};
 pub use secret::{PfxPassword, PrivateKey, SignedJwt, pfx_password_from_env};
-pub use subject::check_subject;
 pub use x509::PublicCertificate;

@@ -1,128 +1,196 @@
-//! Distinguished names as written in manifests (`CN=Exo_V2_App, O=Contoso`): `KEY=value` parts
-//! separated by commas, values escaped with a backslash (`\,`) as in RFC 4514. Parsed once here
-//! so validation and certificate generation agree on what a subject means.
+//! Distinguished names as manifests write them and entraform prints them
+//! (`CN=Exo_V2_App, O=Contoso, C=US`): RFC 4514 / Windows text form, most specific attribute
+//! first, values escaped with a backslash. Parsed in one place so manifest validation and
+//! certificate generation agree on what a subject means: a subject that validates can be
+//! generated.
 
 use std::fmt;
 
-/// The attribute types a certificate subject may use, by their usual short names.
-pub const DN_KEYS: [&str; 8] = ["CN", "O", "OU", "L", "ST", "C", "E", "DC"];
+/// The attribute types a certificate subject may use: what Windows, OpenSSL and the Entra portal
+/// all show, and what certificate generation can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DnKey {
+    CommonName,
+    Organization,
+    OrganizationalUnit,
+    Locality,
+    State,
+    Country,
+}
+
+impl DnKey {
+    pub const ALL: [DnKey; 6] = [
+        Self::CommonName,
+        Self::Organization,
+        Self::OrganizationalUnit,
+        Self::Locality,
+        Self::State,
+        Self::Country,
+    ];
+
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "CN" => Self::CommonName,
+            "O" => Self::Organization,
+            "OU" => Self::OrganizationalUnit,
+            "L" => Self::Locality,
+            // Windows writes `S=`, RFC 4514 `ST=`.
+            "ST" | "S" => Self::State,
+            "C" => Self::Country,
+            _ => return None,
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CommonName => "CN",
+            Self::Organization => "O",
+            Self::OrganizationalUnit => "OU",
+            Self::Locality => "L",
+            Self::State => "ST",
+            Self::Country => "C",
+        }
+    }
+
+    /// Upper bounds from RFC 5280 Appendix A (`ub-common-name` and friends).
+    pub fn max_chars(self) -> usize {
+        match self {
+            Self::CommonName | Self::Organization | Self::OrganizationalUnit => 64,
+            Self::Locality | Self::State => 128,
+            Self::Country => 2,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnAttribute {
-    /// One of [`DN_KEYS`], upper-case.
-    pub key: &'static str,
+    pub key: DnKey,
     /// Unescaped.
     pub value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DnError {
-    #[error("the subject is empty")]
-    Empty,
-    #[error("`{0}` is not a `KEY=value` part")]
-    NotKeyValue(String),
-    #[error("`{0}` is not a supported attribute (use CN, O, OU, L, ST, C, E or DC)")]
-    UnknownKey(String),
-    #[error("`{0}=` has an empty value")]
-    EmptyValue(String),
-    #[error("`C={0}` must be a two-letter country code")]
-    Country(String),
-    #[error("multi-valued parts (`+`) are not supported; escape a literal plus as `\\+`")]
-    MultiValued,
-    #[error("the subject ends with a lone backslash")]
-    TrailingEscape,
+impl fmt::Display for DnAttribute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.key.label(), escape_dn_value(&self.value))
+    }
 }
 
-/// Parses a subject; keys are case-insensitive, spaces around parts are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnError {
+    #[error("it is empty")]
+    Empty,
+    #[error("`{0}` has no `=value`")]
+    NotKeyValue(String),
+    #[error("`{0}` is not a supported attribute (CN, O, OU, L, ST, C)")]
+    UnknownKey(String),
+    #[error("`{0}` is empty")]
+    EmptyValue(&'static str),
+    #[error("`{0}` appears more than once")]
+    Repeated(&'static str),
+    #[error("`C` must be a two-letter country code such as `US`")]
+    Country,
+    #[error("`{key}` is {chars} characters long; at most {max} are allowed")]
+    TooLong {
+        key: &'static str,
+        chars: usize,
+        max: usize,
+    },
+    #[error("multi-valued names (`+`) are not supported; write a literal plus as `\\+`")]
+    MultiValued,
+    #[error("it ends with a lone `\\`")]
+    TrailingEscape,
+    #[error("attribute types cannot contain `\\`")]
+    EscapedKey,
+}
+
+/// Parses a subject, most specific attribute first as written; keys are case-insensitive and
+/// unescaped spaces around parts are insignificant.
 pub fn parse_dn(text: &str) -> Result<Vec<DnAttribute>, DnError> {
-    if text.trim().is_empty() {
-        return Err(DnError::Empty);
-    }
     let mut parts: Vec<(String, String)> = Vec::new();
-    let mut current = String::new();
-    // Trailing unescaped spaces are trimmed; escaped ones are kept, so track them separately.
-    let mut kept_len = 0;
+    let mut key = String::new();
+    let mut value = String::new();
+    let mut in_value = false;
+    // Trailing unescaped spaces are insignificant; escaped ones are kept.
+    let mut value_kept_len = 0;
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
                 let escaped = chars.next().ok_or(DnError::TrailingEscape)?;
-                // Keep the escape so `=` splitting below sees an escaped `=` as value text.
-                current.push('\\');
-                current.push(escaped);
-                kept_len = current.len();
+                if !in_value {
+                    return Err(DnError::EscapedKey);
+                }
+                value.push(escaped);
+                value_kept_len = value.len();
             }
+            '=' if !in_value => in_value = true,
             ',' => {
-                parts.push(split_part(&current[..kept_len.max(trimmed_len(&current))])?);
-                current.clear();
-                kept_len = 0;
+                if !in_value {
+                    return Err(DnError::NotKeyValue(key.trim().to_owned()));
+                }
+                value.truncate(value_kept_len);
+                parts.push((std::mem::take(&mut key), std::mem::take(&mut value)));
+                in_value = false;
+                value_kept_len = 0;
             }
-            '+' => return Err(DnError::MultiValued),
-            c => current.push(c),
+            '+' if in_value => return Err(DnError::MultiValued),
+            c if in_value => {
+                if !(value.is_empty() && c == ' ') {
+                    value.push(c);
+                    if c != ' ' {
+                        value_kept_len = value.len();
+                    }
+                }
+            }
+            c => key.push(c),
         }
     }
-    parts.push(split_part(&current[..kept_len.max(trimmed_len(&current))])?);
-
-    parts
-        .into_iter()
-        .map(|(key, value)| {
-            let upper = key.to_ascii_uppercase();
-            let key = DN_KEYS
-                .into_iter()
-                .find(|k| *k == upper)
-                .ok_or(DnError::UnknownKey(key))?;
-            if value.is_empty() {
-                return Err(DnError::EmptyValue(key.to_owned()));
-            }
-            if key == "C" && !(value.len() == 2 && value.chars().all(|c| c.is_ascii_alphabetic())) {
-                return Err(DnError::Country(value));
-            }
-            Ok(DnAttribute { key, value })
-        })
-        .collect()
-}
-
-fn trimmed_len(s: &str) -> usize {
-    s.trim_end().len()
-}
-
-fn split_part(raw: &str) -> Result<(String, String), DnError> {
-    let raw = raw.trim_start();
-    let mut key = String::new();
-    let mut chars = raw.chars();
-    loop {
-        match chars.next() {
-            Some('=') => break,
-            Some('\\') | None => return Err(DnError::NotKeyValue(raw.to_owned())),
-            Some(c) => key.push(c),
-        }
-    }
-    let key = key.trim().to_owned();
-    if key.is_empty() {
-        return Err(DnError::NotKeyValue(raw.to_owned()));
-    }
-    let mut value = String::new();
-    let rest: String = chars.collect();
-    let mut chars = rest.trim_start().chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(e) = chars.next() {
-                value.push(e);
-            }
+    if !in_value {
+        return Err(if key.trim().is_empty() && parts.is_empty() {
+            DnError::Empty
         } else {
-            value.push(c);
-        }
+            DnError::NotKeyValue(key.trim().to_owned())
+        });
     }
-    Ok((key, value))
+    value.truncate(value_kept_len);
+    parts.push((key, value));
+
+    let mut out: Vec<DnAttribute> = Vec::with_capacity(parts.len());
+    for (key, value) in parts {
+        let key = key.trim();
+        let key = DnKey::parse(key).ok_or_else(|| DnError::UnknownKey(key.to_owned()))?;
+        if out.iter().any(|a| a.key == key) {
+            return Err(DnError::Repeated(key.label()));
+        }
+        if value.is_empty() {
+            return Err(DnError::EmptyValue(key.label()));
+        }
+        let chars = value.chars().count();
+        if key == DnKey::Country && !(chars == 2 && value.chars().all(|c| c.is_ascii_alphabetic()))
+        {
+            return Err(DnError::Country);
+        }
+        if chars > key.max_chars() {
+            return Err(DnError::TooLong {
+                key: key.label(),
+                chars,
+                max: key.max_chars(),
+            });
+        }
+        out.push(DnAttribute { key, value });
+    }
+    Ok(out)
 }
 
-/// Escapes a value for use in a subject, e.g. the default `CN=<displayName>`.
+/// Escapes a value for the text form, e.g. the default subject `CN=<displayName>`.
 pub fn escape_dn_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
     let last = value.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(value.len());
     for (i, c) in value.chars().enumerate() {
-        let edge_space = c == ' ' && (i == 0 || i == last);
-        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') || edge_space {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+            || (i == 0 && matches!(c, '#' | ' '))
+            || (i == last && c == ' ');
+        if special {
             out.push('\\');
         }
         out.push(c);
@@ -130,56 +198,73 @@ pub fn escape_dn_value(value: &str) -> String {
     out
 }
 
-impl fmt::Display for DnAttribute {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.key, escape_dn_value(&self.value))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn attrs(text: &str) -> Vec<(&'static str, String)> {
+    fn parsed(text: &str) -> Vec<(&'static str, String)> {
         parse_dn(text)
             .unwrap()
             .into_iter()
-            .map(|a| (a.key, a.value))
+            .map(|a| (a.key.label(), a.value))
             .collect()
     }
 
     #[test]
-    fn parts_parse_with_any_key_case_and_spacing() {
+    fn subjects_parse_most_specific_first_with_spaces_trimmed() {
+        assert_eq!(parsed("CN=Exo_V2_App"), [("CN", "Exo_V2_App".to_owned())]);
         assert_eq!(
-            attrs("CN=Exo_V2_App, o=Contoso ,OU = IT"),
+            parsed(" CN = My App ,O=Contoso\\, Ltd,  c=us"),
             [
-                ("CN", "Exo_V2_App".to_owned()),
-                ("O", "Contoso".to_owned()),
-                ("OU", "IT".to_owned())
+                ("CN", "My App".to_owned()),
+                ("O", "Contoso, Ltd".to_owned()),
+                ("C", "us".to_owned())
             ]
         );
+        assert_eq!(parsed("S=Bavaria"), [("ST", "Bavaria".to_owned())]);
+        assert_eq!(parsed("CN=a\\ "), [("CN", "a ".to_owned())]);
     }
 
     #[test]
     fn escaped_values_round_trip() {
-        for value in ["Contoso, Inc", "a+b", "x=y", " lead", "back\\slash"] {
+        for value in [
+            "Contoso, Inc",
+            "a+b",
+            "x=y",
+            " lead",
+            "trail ",
+            "back\\slash",
+            "#x",
+        ] {
             let dn = format!("CN={}", escape_dn_value(value));
-            assert_eq!(attrs(&dn), [("CN", value.to_owned())], "{dn}");
+            assert_eq!(parsed(&dn), [("CN", value.to_owned())], "{dn}");
         }
+        assert_eq!(escape_dn_value("#x "), "\\#x\\ ");
     }
 
     #[test]
     fn malformed_subjects_are_refused_with_a_reason() {
-        assert_eq!(parse_dn(""), Err(DnError::Empty));
-        assert_eq!(parse_dn("Exo"), Err(DnError::NotKeyValue("Exo".to_owned())));
-        assert_eq!(parse_dn("XX=1"), Err(DnError::UnknownKey("XX".to_owned())));
-        assert_eq!(parse_dn("CN="), Err(DnError::EmptyValue("CN".to_owned())));
-        assert_eq!(
-            parse_dn("CN=a, C=USA"),
-            Err(DnError::Country("USA".to_owned()))
+        for (bad, reason) in [
+            ("", "empty"),
+            ("Exo_V2_App", "no `=value`"),
+            ("CN=", "`CN` is empty"),
+            ("CN=a, CN=b", "more than once"),
+            ("CN=a+O=b", "multi-valued"),
+            ("X=1", "not a supported attribute"),
+            ("E=a@b.c", "not a supported attribute"),
+            ("C=USA", "two-letter"),
+            ("CN=a\\", "lone"),
+            ("CN=a,", "no `=value`"),
+        ] {
+            let err = parse_dn(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad:?}: {err}");
+        }
+        let long = format!("CN={}", "x".repeat(65));
+        assert!(
+            parse_dn(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 64")
         );
-        assert_eq!(parse_dn("CN=a+O=b"), Err(DnError::MultiValued));
-        assert_eq!(parse_dn("CN=a\\"), Err(DnError::TrailingEscape));
-        assert!(matches!(parse_dn("CN=a,"), Err(DnError::NotKeyValue(_))));
     }
 }
