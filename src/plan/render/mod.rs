@@ -1,0 +1,13 @@
+//! Renderers: pure functions from a plan to text. Colour only when asked.
+
+mod markdown;
+mod text;
+mod values;
+
+pub use markdown::markdown;
+pub use text::text;
+
+/// `plan --format json`: the stable document described in `docs/plan-format.md`.
+pub fn json(plan: &super::Plan) -> String {
+    super::file::to_json(plan)
+}
