@@ -1,4 +1,5 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
-mod common;
 mod cli;
+mod common;
+mod plan;
