@@ -26,6 +26,16 @@ fn role_name(catalog: &Catalog, id: RoleDefinitionId) -> String {
         .map_or_else(|| id.to_string(), |d| d.display_name.clone())
 }
 
+/// An assignment may name a role by its definition id or by its template id; both are the
+/// same role.
+fn same_role(catalog: &Catalog, wanted: RoleDefinitionId, live: RoleDefinitionId) -> bool {
+    wanted == live
+        || catalog
+            .role_definitions
+            .iter()
+            .any(|d| d.id == wanted && d.template_id == Some(live))
+}
+
 pub(crate) fn directory_roles(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<Change> {
     let Some(roles) = &resolved.roles else {
         return Vec::new();
@@ -43,10 +53,9 @@ pub(crate) fn directory_roles(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<Ch
         if !wanted.insert((id, role.scope.clone())) {
             continue;
         }
-        if live
-            .iter()
-            .any(|a| a.role_definition_id == id && a.directory_scope_id == role.scope)
-        {
+        if live.iter().any(|a| {
+            same_role(catalog, id, a.role_definition_id) && a.directory_scope_id == role.scope
+        }) {
             continue;
         }
         let name = &role.definition.display_name;
@@ -70,19 +79,9 @@ pub(crate) fn directory_roles(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<Ch
     }
 
     for a in live {
-        // A built-in role may be listed under its template id or its definition id; both are
-        // the same role.
-        let same_role = |want: &RoleDefinitionId| {
-            *want == a.role_definition_id
-                || catalog
-                    .role_definitions
-                    .iter()
-                    .any(|d| d.id == *want && d.template_id == Some(a.role_definition_id))
-        };
-        if wanted
-            .iter()
-            .any(|(id, scope)| same_role(id) && *scope == a.directory_scope_id)
-        {
+        if wanted.iter().any(|(id, scope)| {
+            same_role(catalog, *id, a.role_definition_id) && *scope == a.directory_scope_id
+        }) {
             continue;
         }
         let name = role_name(catalog, a.role_definition_id);

@@ -372,3 +372,33 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_assignment_by_template_id_is_the_same_role_as_by_definition_id() {
+    let mut live_tenant = tenant(vec![]);
+    live_tenant.catalog.role_definitions.push(RoleDefinition {
+        id: RoleDefinitionId(guid(0xdef)),
+        template_id: Some(RoleDefinitionId(guid(0x7e7))),
+        display_name: "Mailbox Auditor".into(),
+        is_built_in: false,
+    });
+    let mut app = live_app(Some("x"), 1);
+    app.service_principal
+        .as_mut()
+        .unwrap()
+        .directory_role_assignments
+        .push(LiveDirectoryRoleAssignment {
+            id: "ra".into(),
+            role_definition_id: RoleDefinitionId(guid(0x7e7)),
+            directory_scope_id: "/".into(),
+            fingerprint: Fingerprint("ra".into()),
+        });
+    live_tenant.apps.push(app);
+    let mut d = desired("x");
+    d.directory_roles = Some(vec![DirectoryRoleSpec {
+        role: RoleRef::Name("Mailbox Auditor".into()),
+        scope: "/".into(),
+    }]);
+    let plan = plan_with(&[d], &live_tenant, false).unwrap();
+    assert!(!plan.has_changes(), "{:?}", addresses(&plan));
+}

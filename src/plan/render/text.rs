@@ -10,7 +10,9 @@ use crate::plan::{Action, CertificateSource, CertificateStatus, Change, Plan};
 pub fn text(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     if plan.has_changes() {
-        out.push_str("entraform compared the manifests with the tenant. Resource actions are indicated with the following symbols:\n");
+        out.push_str(
+            "entraform compared the manifests with the tenant.\nResource actions are indicated with the following symbols:\n",
+        );
         for action in Action::LEGEND_ORDER {
             if plan.changes.iter().any(|c| c.action == action) {
                 let _ = writeln!(
