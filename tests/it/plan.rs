@@ -120,7 +120,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
 
             out.insert("plan.txt", render::text(&plan, false));
             out.insert("planfile.json", saved);
-            out.insert("plan.json", render::json(&plan));
+            out.insert("plan.json", render::json(&plan, false));
             out.insert("plan.md", render::markdown(&plan, false));
         }
         Err(err) => {
