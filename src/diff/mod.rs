@@ -1,1 +1,245 @@
-//! Pure: (desired, live) -> changes. No IO.
+//! Pure: (desired apps, live tenant) → changes. No IO.
+//!
+//! Field by field for what the manifests set (absent = unmanaged); collections are sets; Graph's
+//! own defaults and normalisations ([`normalize`]) never show as changes. Names are resolved
+//! against the live tenant first ([`resolve`]); every problem found is reported together.
+//! Each change carries the fully decided operations apply will run.
+
+mod access;
+mod app;
+mod certs;
+mod federated;
+pub mod normalize;
+mod owners;
+pub mod resolve;
+mod roles;
+
+use serde_json::{Map, Value};
+
+use crate::model::{DesiredApp, LiveApp, LiveServicePrincipal};
+use crate::plan::{
+    Action, Address, AppRef, CertificateStatus, Change, ExistingApp, Note, NoteKind, Operation,
+    PlanError, PlanInput, ResourceKind, SpRef,
+};
+
+/// What the diff found; [`crate::plan::plan`] wraps it into a plan.
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    /// In apply order, no-ops left out.
+    pub changes: Vec<Change>,
+    pub certificates: Vec<CertificateStatus>,
+    pub notes: Vec<Note>,
+}
+
+pub fn diff(input: &PlanInput<'_>) -> Result<Diff, PlanError> {
+    let mut out = Diff::default();
+    let mut problems = Vec::new();
+    let matches = app::match_apps(input, &mut problems);
+
+    for (desired, matched) in input.desired.iter().zip(&matches) {
+        let Some(matched) = matched else { continue };
+        let resolved = match resolve::resolve(desired, &input.live.catalog) {
+            Ok(r) => r,
+            Err(found) => {
+                problems.extend(found);
+                continue;
+            }
+        };
+        let cx = AppCx {
+            input,
+            desired,
+            live: matched.live(),
+            adopting: matches!(matched, app::Matched::Adopt(_)),
+        };
+        out.changes.extend(app::application(&cx, &resolved));
+        out.changes.extend(app::service_principal(&cx));
+        out.changes
+            .extend(access::app_role_assignments(&cx, &resolved));
+        out.changes.extend(access::delegated_grants(&cx, &resolved));
+        out.changes.extend(roles::directory_roles(&cx, &resolved));
+        match owners::owners(&cx, &resolved) {
+            Ok(changes) => out.changes.extend(changes),
+            Err(p) => problems.push(p),
+        }
+        match certs::certificates(&cx) {
+            Ok((changes, statuses, notes)) => {
+                out.changes.extend(changes);
+                out.certificates.extend(statuses);
+                out.notes.extend(notes);
+            }
+            Err(found) => problems.extend(found),
+        }
+        out.changes.extend(federated::federated_credentials(&cx));
+        out.notes.extend(access::consent_note(&cx, &resolved));
+    }
+
+    let (pruned, notes) = app::prune(input, &matches, &mut problems);
+    out.changes.extend(pruned);
+    out.notes.extend(notes);
+
+    if !problems.is_empty() {
+        return Err(PlanError::Problems(problems));
+    }
+    out.changes.sort_by(Change::apply_order);
+    certs::assign_key_lists(input, &matches, &mut out.changes);
+    out.certificates.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(out)
+}
+
+/// One desired app and what it matched in the tenant.
+pub(crate) struct AppCx<'a> {
+    pub input: &'a PlanInput<'a>,
+    pub desired: &'a DesiredApp,
+    pub live: Option<&'a LiveApp>,
+    pub adopting: bool,
+}
+
+impl AppCx<'_> {
+    pub fn name(&self) -> &str {
+        &self.desired.name
+    }
+
+    pub fn existing(&self) -> Option<ExistingApp> {
+        self.live.map(|l| ExistingApp {
+            object_id: l.object_id,
+            app_id: l.app_id,
+        })
+    }
+
+    pub fn app_ref(&self) -> AppRef {
+        self.existing()
+            .map_or_else(|| AppRef::Planned(self.name().to_owned()), AppRef::Existing)
+    }
+
+    pub fn sp(&self) -> Option<&LiveServicePrincipal> {
+        self.live.and_then(|l| l.service_principal.as_ref())
+    }
+
+    pub fn sp_ref(&self) -> SpRef {
+        self.sp().map_or_else(
+            || SpRef::Planned(self.name().to_owned()),
+            |sp| SpRef::Existing(sp.object_id),
+        )
+    }
+
+    pub fn address(&self, kind: ResourceKind) -> Address {
+        Address::app(kind, self.name())
+    }
+
+    pub fn keyed(&self, kind: ResourceKind, key: impl Into<String>) -> Address {
+        Address::keyed(kind, self.name(), key)
+    }
+
+    pub fn note(&self, kind: NoteKind, message: String, url: Option<String>) -> Note {
+        Note {
+            kind,
+            app: Some(self.name().to_owned()),
+            message,
+            url,
+        }
+    }
+}
+
+/// A JSON object built field by field, in the order fields are shown.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Obj(Map<String, Value>);
+
+impl Obj {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn with_opt(self, key: &str, value: Option<impl Into<Value>>) -> Self {
+        match value {
+            Some(v) => self.with(key, v),
+            None => self,
+        }
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.0.insert(key.to_owned(), value.into());
+    }
+
+    pub fn value(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
+/// A JSON string for anything printable (ids, thumbprints, periods).
+pub(crate) fn s(value: impl ToString) -> Value {
+    Value::String(value.to_string())
+}
+
+/// A JSON array of strings, sorted: sets are shown in a stable order.
+pub(crate) fn set_value<I, T>(items: I) -> Value
+where
+    I: IntoIterator<Item = T>,
+    T: ToString,
+{
+    let mut v: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    v.sort();
+    v.dedup();
+    Value::Array(v.into_iter().map(Value::String).collect())
+}
+
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> Value {
+    Value::String(
+        t.format(&time::format_description::well_known::Rfc3339)
+            .expect("a live timestamp formats as RFC 3339"),
+    )
+}
+
+pub(crate) fn create(
+    address: Address,
+    after: Obj,
+    unknown: &[&str],
+    ops: Vec<Operation>,
+) -> Change {
+    Change {
+        address,
+        action: Action::Create,
+        reason: None,
+        before: None,
+        after: Some(after.value()),
+        after_unknown: unknown.iter().map(|s| (*s).to_owned()).collect(),
+        operations: ops,
+    }
+}
+
+pub(crate) fn delete(address: Address, before: Obj, reason: String, ops: Vec<Operation>) -> Change {
+    Change {
+        address,
+        action: Action::Delete,
+        reason: Some(reason),
+        before: Some(before.value()),
+        after: None,
+        after_unknown: Vec::new(),
+        operations: ops,
+    }
+}
+
+pub(crate) fn update(
+    address: Address,
+    before: Obj,
+    after: Obj,
+    reason: Option<String>,
+    ops: Vec<Operation>,
+) -> Change {
+    Change {
+        address,
+        action: Action::Update,
+        reason,
+        before: Some(before.value()),
+        after: Some(after.value()),
+        after_unknown: Vec::new(),
+        operations: ops,
+    }
+}
+
+#[cfg(test)]
+mod tests;

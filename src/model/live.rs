@@ -16,6 +16,20 @@ use super::ids::{
 /// applications that carry it.
 pub const MANAGED_BY_TAG: &str = "entraform:managed";
 
+/// The tag entraform puts on applications whose manifest says `protect: true`. It lives in the
+/// tenant, not only in the manifest, so `--prune` still refuses to delete a protected app after
+/// its manifest is gone.
+pub const PROTECTED_TAG: &str = "entraform:protected";
+
+/// Prefix of the `displayName` entraform gives the key credentials it attaches for a manifest's
+/// certificate: `entraform:<certificate name>`. Generated certificates are recognised by it.
+pub const CERTIFICATE_DISPLAY_NAME_PREFIX: &str = "entraform:";
+
+/// The key credential `displayName` for the manifest certificate `name`.
+pub fn certificate_display_name(name: &str) -> String {
+    format!("{CERTIFICATE_DISPLAY_NAME_PREFIX}{name}")
+}
+
 /// A hash of the JSON Graph returned for an object, with volatile fields excluded. Equal
 /// fingerprints mean nothing entraform reads has changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

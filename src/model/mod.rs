@@ -5,9 +5,11 @@ pub mod desired;
 pub mod dn;
 pub mod ids;
 pub mod live;
+pub mod local;
 pub mod period;
 
 pub use desired::*;
 pub use ids::*;
 pub use live::*;
+pub use local::LocalCertificate;
 pub use period::{Period, PeriodError};

@@ -6,3 +6,4 @@ mod cli;
 mod common;
 mod manifest;
 mod manifest_props;
+mod plan;

@@ -1,0 +1,516 @@
+//! Certificates: which live key credential each manifest certificate is, when to rotate, and
+//! which keys go. Generated certificates are matched by their key's `displayName`
+//! (`entraform:<name>`), `file:` certificates by thumbprint. While `certificates` is present it
+//! is authoritative: every other key credential is removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use time::{Duration, OffsetDateTime};
+
+use super::app::Matched;
+use super::{AppCx, Obj, create, delete, rfc3339, s};
+use crate::model::{
+    CertificateSource as Source, GenerateSpec, KeyId, LiveKeyCredential, LocalCertificate,
+    certificate_display_name,
+};
+use crate::plan::{
+    Action, Address, CertificateMaterial, CertificateSource, CertificateStatus, Change,
+    FileCertificate, GenerateCertificate, KeyCredentialMethod, NewKeyCredential, Note, NoteKind,
+    Operation, PlanInput, PreviousFiles, Problem, ProblemKind, ResourceKind,
+};
+
+/// A `file:` certificate this close to expiry gets a note (it has no `renewBefore`).
+const FILE_WARNING: Duration = Duration::days(30);
+
+type Output = (Vec<Change>, Vec<CertificateStatus>, Vec<Note>);
+
+pub(crate) fn certificates(cx: &AppCx<'_>) -> Result<Output, Vec<Problem>> {
+    let Some(specs) = &cx.desired.certificates else {
+        return Ok(Default::default());
+    };
+    let mut st = State {
+        cx,
+        live: cx.live.map(|l| l.key_credentials.as_slice()).unwrap_or(&[]),
+        claimed: BTreeSet::new(),
+        new_ids: BTreeSet::new(),
+        changes: Vec::new(),
+        statuses: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut problems = Vec::new();
+
+    // File certificates first: a thumbprint is the surer match, and a generated certificate must
+    // not claim a key that is really a user's file.
+    for spec in specs {
+        if let Source::File { path } = &spec.source {
+            let key = (cx.name().to_owned(), spec.name.clone());
+            match cx.input.local_certificates.get(&key) {
+                Some(local) => st.file(&spec.name, path, local),
+                None => problems.push(Problem {
+                    kind: ProblemKind::MissingLocalCertificate,
+                    source: Some(cx.desired.source.clone()),
+                    app: cx.name().to_owned(),
+                    message: format!(
+                        "certificate `{}`: the file `{}` was not read before planning",
+                        spec.name,
+                        path.display()
+                    ),
+                    help: Vec::new(),
+                }),
+            }
+        }
+    }
+    for spec in specs {
+        if let Source::Generate(g) = &spec.source {
+            st.generated(&spec.name, g);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let unclaimed: Vec<&LiveKeyCredential> = st
+        .live
+        .iter()
+        .filter(|k| !st.claimed.contains(&k.key_id))
+        .collect();
+    for k in unclaimed {
+        st.remove_key(k, "not in the manifest's certificates".to_owned());
+    }
+    Ok((st.changes, st.statuses, st.notes))
+}
+
+struct State<'a, 'b> {
+    cx: &'a AppCx<'b>,
+    live: &'a [LiveKeyCredential],
+    claimed: BTreeSet<KeyId>,
+    new_ids: BTreeSet<KeyId>,
+    changes: Vec<Change>,
+    statuses: Vec<CertificateStatus>,
+    notes: Vec<Note>,
+}
+
+impl<'a> State<'a, '_> {
+    fn now(&self) -> OffsetDateTime {
+        self.cx.input.now
+    }
+
+    /// Unclaimed live keys named `entraform:<name>`, newest first.
+    fn named(&self, name: &str) -> Vec<&'a LiveKeyCredential> {
+        let display = certificate_display_name(name);
+        let live: &'a [LiveKeyCredential] = self.live;
+        let mut keys: Vec<&'a LiveKeyCredential> = live
+            .iter()
+            .filter(|k| k.display_name.as_deref() == Some(display.as_str()))
+            .filter(|k| !self.claimed.contains(&k.key_id))
+            .collect();
+        keys.sort_by(|a, b| b.end.cmp(&a.end).then(a.key_id.cmp(&b.key_id)));
+        keys
+    }
+
+    fn new_key_id(&mut self, address: &Address) -> KeyId {
+        let live = self.live;
+        let new_ids = &self.new_ids;
+        let id = self.cx.input.key_ids.key_id_for(address, &|id| {
+            new_ids.contains(&id) || live.iter().any(|k| k.key_id == id)
+        });
+        self.new_ids.insert(id);
+        id
+    }
+
+    fn days_left(&self, end: Option<OffsetDateTime>) -> Option<i64> {
+        // Rounded down, so a certificate that expired an hour ago shows -1, never 0.
+        end.map(|e| (e - self.now()).whole_seconds().div_euclid(86_400))
+    }
+
+    fn file(&mut self, name: &str, path: &Path, local: &LocalCertificate) {
+        let cx = self.cx;
+        let address = cx.keyed(ResourceKind::Certificate, name);
+        let live: &'a [LiveKeyCredential] = self.live;
+        let attached = live
+            .iter()
+            .find(|k| k.thumbprint == Some(local.thumbprint) && !self.claimed.contains(&k.key_id));
+        let action = if let Some(k) = attached {
+            self.claimed.insert(k.key_id);
+            for old in self.named(name) {
+                self.supersede(old, &local.thumbprint.to_string());
+            }
+            Action::NoOp
+        } else {
+            let olds = self.named(name);
+            let key_id = self.new_key_id(&address);
+            let after = Obj::new()
+                .with("display_name", certificate_display_name(name))
+                .with("key_id", s(key_id))
+                .with("source", "file")
+                .with("path", path.display().to_string())
+                .with("subject", local.subject.clone())
+                .with("thumbprint", s(local.thumbprint))
+                .with("not_before", rfc3339(local.not_before))
+                .with("not_after", rfc3339(local.not_after));
+            let add = Operation::AddCertificate {
+                app: cx.app_ref(),
+                key: NewKeyCredential {
+                    key_id,
+                    display_name: certificate_display_name(name),
+                    certificate: CertificateMaterial::File(FileCertificate {
+                        path: path.to_owned(),
+                        der: local.der.clone(),
+                        thumbprint: local.thumbprint,
+                        not_before: local.not_before,
+                        not_after: local.not_after,
+                    }),
+                },
+                method: pending(),
+            };
+            match olds.split_first() {
+                None => {
+                    self.changes
+                        .push(create(address.clone(), after, &[], vec![add]));
+                    Action::Create
+                }
+                Some((replaced, rest)) => {
+                    let reason = format!(
+                        "the certificate file changed: {} -> {}",
+                        thumbprint_or_id(replaced),
+                        local.thumbprint
+                    );
+                    self.replace(&address, replaced, after, &[], add, reason);
+                    for old in rest {
+                        self.supersede(old, &local.thumbprint.to_string());
+                    }
+                    Action::CreateThenDelete
+                }
+            }
+        };
+        let days_left = self.days_left(Some(local.not_after));
+        let left = local.not_after - self.now();
+        if left <= FILE_WARNING {
+            let when = if left <= Duration::ZERO {
+                format!("expired {}", ago(left.whole_days()))
+            } else {
+                format!("expires in {}", in_days(left.whole_days()))
+            };
+            self.notes.push(cx.note(
+                NoteKind::CertificateExpiry,
+                format!(
+                    "certificate `{name}` ({}) {when}; entraform does not renew `file:` certificates: replace `{}`",
+                    local.thumbprint,
+                    path.display()
+                ),
+                None,
+            ));
+        }
+        self.statuses.push(CertificateStatus {
+            address,
+            source: CertificateSource::File,
+            thumbprint: Some(local.thumbprint),
+            not_after: Some(local.not_after),
+            days_left,
+            renew_before: None,
+            validity: None,
+            action,
+        });
+    }
+
+    fn generated(&mut self, name: &str, g: &GenerateSpec) {
+        let cx = self.cx;
+        let address = cx.keyed(ResourceKind::Certificate, name);
+        let keys = self.named(name);
+        for k in &keys {
+            self.claimed.insert(k.key_id);
+        }
+        let newest = keys.first().copied();
+        let due = newest.map(|k| {
+            k.end
+                .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
+        });
+
+        let mut status = CertificateStatus {
+            address: address.clone(),
+            source: CertificateSource::Generate,
+            thumbprint: newest.and_then(|k| k.thumbprint),
+            not_after: newest.and_then(|k| k.end),
+            days_left: self.days_left(newest.and_then(|k| k.end)),
+            renew_before: Some(g.renew_before),
+            validity: Some(g.validity),
+            action: Action::NoOp,
+        };
+
+        if newest.is_none() || due == Some(true) {
+            let key_id = self.new_key_id(&address);
+            let keep_previous = newest.map(|k| {
+                let tag = thumbprint_or_id(k);
+                PreviousFiles {
+                    pfx: backup_path(&g.pfx, &tag),
+                    cer: g.cer.as_deref().map(|c| backup_path(c, &tag)),
+                }
+            });
+            let after = Obj::new()
+                .with("display_name", certificate_display_name(name))
+                .with("key_id", s(key_id))
+                .with("source", "generate")
+                .with("subject", g.subject.clone())
+                .with("key_type", g.key_type.as_str())
+                .with("validity", s(g.validity))
+                .with("pfx", g.pfx.display().to_string())
+                .with("pfx_password_env", g.pfx_password_env.clone())
+                .with("pfx_encryption", g.pfx_encryption.as_str())
+                .with_opt("cer", g.cer.as_ref().map(|c| c.display().to_string()));
+            let add = Operation::AddCertificate {
+                app: cx.app_ref(),
+                key: NewKeyCredential {
+                    key_id,
+                    display_name: certificate_display_name(name),
+                    certificate: CertificateMaterial::Generate(GenerateCertificate {
+                        subject: g.subject.clone(),
+                        key_type: g.key_type,
+                        validity: g.validity,
+                        pfx: g.pfx.clone(),
+                        pfx_password_env: g.pfx_password_env.clone(),
+                        pfx_encryption: g.pfx_encryption,
+                        cer: g.cer.clone(),
+                        keep_previous,
+                    }),
+                },
+                method: pending(),
+            };
+            let unknown = ["thumbprint", "not_before", "not_after"];
+            match newest {
+                None => {
+                    self.changes
+                        .push(create(address, after, &unknown, vec![add]));
+                    status.action = Action::Create;
+                }
+                Some(old) => {
+                    let end = old.end.expect("due implies an end date");
+                    let reason = expiry_reason(end, self.now(), g.renew_before);
+                    self.replace(&address, old, after, &unknown, add, reason);
+                    status.action = Action::CreateThenDelete;
+                }
+            }
+        }
+        if let Some(newest) = newest {
+            let by = thumbprint_or_id(newest);
+            for old in &keys[1..] {
+                self.supersede(old, &by);
+            }
+        }
+        self.statuses.push(status);
+    }
+
+    /// Attach the new key, then remove the old one: rotation without a moment with no key.
+    fn replace(
+        &mut self,
+        address: &Address,
+        old: &LiveKeyCredential,
+        after: Obj,
+        unknown: &[&str],
+        add: Operation,
+        reason: String,
+    ) {
+        self.claimed.insert(old.key_id);
+        // The old key was attached for the same manifest certificate, so from the same source.
+        let source = after.0.get("source").cloned().unwrap_or_default();
+        let app = self
+            .cx
+            .existing()
+            .expect("a live key belongs to a live app");
+        let remove = Operation::RemoveKeyCredential {
+            app,
+            key_id: old.key_id,
+            method: pending(),
+        };
+        self.changes.push(Change {
+            address: address.clone(),
+            action: Action::CreateThenDelete,
+            reason: Some(reason),
+            before: Some(certificate_before(old, source).value()),
+            after: Some(after.value()),
+            after_unknown: unknown.iter().map(|u| (*u).to_owned()).collect(),
+            operations: vec![add, remove],
+        });
+    }
+
+    fn supersede(&mut self, old: &LiveKeyCredential, by: &str) {
+        self.claimed.insert(old.key_id);
+        self.remove_key(old, format!("superseded by {by}"));
+    }
+
+    fn remove_key(&mut self, k: &LiveKeyCredential, reason: String) {
+        let app = self
+            .cx
+            .existing()
+            .expect("a live key belongs to a live app");
+        let before = Obj::new()
+            .with("key_id", s(k.key_id))
+            .with("display_name", k.display_name.clone())
+            .with("thumbprint", k.thumbprint.map(s))
+            .with("type", k.key_type.clone())
+            .with("usage", k.usage.clone())
+            .with("start", k.start.map(rfc3339))
+            .with("end", k.end.map(rfc3339));
+        self.changes.push(delete(
+            self.cx
+                .keyed(ResourceKind::KeyCredential, k.key_id.to_string()),
+            before,
+            reason,
+            vec![Operation::RemoveKeyCredential {
+                app,
+                key_id: k.key_id,
+                method: pending(),
+            }],
+        ));
+    }
+}
+
+fn certificate_before(k: &LiveKeyCredential, source: serde_json::Value) -> Obj {
+    Obj::new()
+        .with("display_name", k.display_name.clone())
+        .with("key_id", s(k.key_id))
+        .with("source", source)
+        .with("thumbprint", k.thumbprint.map(s))
+        .with("not_before", k.start.map(rfc3339))
+        .with("not_after", k.end.map(rfc3339))
+}
+
+/// Filled in by [`assign_key_lists`] once the order of changes is final.
+fn pending() -> KeyCredentialMethod {
+    KeyCredentialMethod::PatchKeyCredentials { keep: Vec::new() }
+}
+
+fn thumbprint_or_id(k: &LiveKeyCredential) -> String {
+    k.thumbprint
+        .map_or_else(|| k.key_id.to_string(), |t| t.to_string())
+}
+
+/// `automation.pfx` → `automation.<old thumbprint>.pfx`, beside it.
+fn backup_path(path: &Path, tag: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{tag}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{tag}"),
+    };
+    path.with_file_name(name)
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// `in 12 days`, `in less than a day`.
+fn in_days(days: i64) -> String {
+    if days == 0 {
+        "less than a day".to_owned()
+    } else {
+        plural(days, "day")
+    }
+}
+
+/// `3 days ago`, `less than a day ago`; `days` is negative or zero.
+fn ago(days: i64) -> String {
+    if days == 0 {
+        "less than a day ago".to_owned()
+    } else {
+        format!("{} ago", plural(-days, "day"))
+    }
+}
+
+/// "expires in 12 days, renewBefore is 30d" / "expired 3 days ago".
+pub(crate) fn expiry_reason(
+    end: OffsetDateTime,
+    now: OffsetDateTime,
+    renew_before: crate::model::Period,
+) -> String {
+    let left = end - now;
+    if left <= Duration::ZERO {
+        format!("expired {}", ago(left.whole_days()))
+    } else {
+        format!(
+            "expires in {}, renewBefore is {renew_before}",
+            in_days(left.whole_days())
+        )
+    }
+}
+
+/// Fills every key operation's `keep` list: the app's exact key set at that step, following
+/// the final order of changes from the live keys.
+pub(crate) fn assign_key_lists(
+    input: &PlanInput<'_>,
+    matches: &[Option<Matched<'_>>],
+    changes: &mut [Change],
+) {
+    let mut keys: BTreeMap<String, BTreeSet<KeyId>> = BTreeMap::new();
+    for (d, m) in input.desired.iter().zip(matches) {
+        if let Some(live) = m.as_ref().and_then(|m| m.live()) {
+            keys.insert(
+                d.name.clone(),
+                live.key_credentials.iter().map(|k| k.key_id).collect(),
+            );
+        }
+    }
+    for change in changes {
+        let current = keys.entry(change.address.app.clone()).or_default();
+        for op in &mut change.operations {
+            match op {
+                Operation::AddCertificate { key, method, .. } => {
+                    *method = KeyCredentialMethod::PatchKeyCredentials {
+                        keep: current.iter().copied().collect(),
+                    };
+                    current.insert(key.key_id);
+                }
+                Operation::RemoveKeyCredential { key_id, method, .. } => {
+                    current.remove(key_id);
+                    *method = KeyCredentialMethod::PatchKeyCredentials {
+                        keep: current.iter().copied().collect(),
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn expiry_reasons_read_like_the_issue() {
+        let now = datetime!(2025-06-01 00:00 UTC);
+        let renew: crate::model::Period = "30d".parse().unwrap();
+        assert_eq!(
+            expiry_reason(datetime!(2025-06-13 12:00 UTC), now, renew),
+            "expires in 12 days, renewBefore is 30d"
+        );
+        assert_eq!(
+            expiry_reason(datetime!(2025-06-01 05:00 UTC), now, renew),
+            "expires in less than a day, renewBefore is 30d"
+        );
+        assert_eq!(
+            expiry_reason(datetime!(2025-05-29 00:00 UTC), now, renew),
+            "expired 3 days ago"
+        );
+        assert_eq!(
+            expiry_reason(datetime!(2025-05-31 00:00 UTC), now, renew),
+            "expired 1 day ago"
+        );
+    }
+
+    #[test]
+    fn the_previous_pfx_is_kept_beside_the_new_one() {
+        assert_eq!(
+            backup_path(Path::new("certs/exo.pfx"), "ABCD"),
+            Path::new("certs/exo.ABCD.pfx")
+        );
+        assert_eq!(backup_path(Path::new("exo"), "ABCD"), Path::new("exo.ABCD"));
+    }
+}

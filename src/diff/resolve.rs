@@ -1,0 +1,451 @@
+//! Names in manifests → ids in the tenant: APIs to resource service principals, permission
+//! values to app role and scope ids, role names to role definitions, owner UPNs to user ids.
+//! Every failure becomes a [`Problem`] with a did-you-mean drawn from the tenant's real lists.
+
+use std::collections::BTreeSet;
+
+use crate::model::{
+    ApiRef, AppRole, Catalog, DesiredApp, ObjectId, OwnerRef, PermissionScope,
+    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef,
+};
+use crate::plan::{Problem, ProblemKind};
+
+/// An API the app asks permissions on, with the permissions found on it.
+#[derive(Debug, Clone)]
+pub struct ResolvedApi<'c> {
+    pub resource: &'c ResourceServicePrincipal,
+    /// Application permissions, sorted by value.
+    pub app_roles: Vec<&'c AppRole>,
+    /// Delegated permissions, sorted by value.
+    pub scopes: Vec<&'c PermissionScope>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResolvedRole<'c> {
+    pub definition: &'c RoleDefinition,
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ResolvedOwner {
+    pub id: ObjectId,
+    /// The UPN when known, else the id: what the owner's address shows.
+    pub label: String,
+}
+
+/// What an app's names resolve to. `apis` is `None` when the manifest does not manage
+/// `apiPermissions`; likewise for roles and owners.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved<'c> {
+    pub apis: Option<Vec<ResolvedApi<'c>>>,
+    pub roles: Option<Vec<ResolvedRole<'c>>>,
+    pub owners: Option<Vec<ResolvedOwner>>,
+}
+
+/// Older names Microsoft still prints in documentation and PowerShell, by role template id.
+pub const LEGACY_ROLE_NAMES: [(&str, &str); 2] = [
+    (
+        "Company Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
+    (
+        "Exchange Service Administrator",
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    ),
+];
+
+pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut problem = |kind, message: String, help: Vec<String>| {
+        problems.push(Problem {
+            kind,
+            source: Some(app.source.clone()),
+            app: app.name.clone(),
+            message,
+            help,
+        })
+    };
+
+    let apis = app.api_permissions.as_ref().map(|perms| {
+        let mut apis: Vec<ResolvedApi<'c>> = Vec::new();
+        for perm in perms {
+            let resource = match find_api(&perm.api, catalog) {
+                Ok(r) => r,
+                Err((kind, message, help)) => {
+                    problem(kind, message, help);
+                    continue;
+                }
+            };
+            let pos = match apis
+                .iter()
+                .position(|a| a.resource.object_id == resource.object_id)
+            {
+                Some(pos) => pos,
+                None => {
+                    apis.push(ResolvedApi {
+                        resource,
+                        app_roles: Vec::new(),
+                        scopes: Vec::new(),
+                    });
+                    apis.len() - 1
+                }
+            };
+            for value in &perm.application {
+                match find_app_role(resource, value) {
+                    Ok(role) => apis[pos].app_roles.push(role),
+                    Err((message, help)) => problem(ProblemKind::UnknownPermission, message, help),
+                }
+            }
+            for value in &perm.delegated {
+                match find_scope(resource, value) {
+                    Ok(scope) => apis[pos].scopes.push(scope),
+                    Err((message, help)) => problem(ProblemKind::UnknownPermission, message, help),
+                }
+            }
+        }
+        for api in &mut apis {
+            api.app_roles.sort_by(|a, b| a.value.cmp(&b.value));
+            api.app_roles.dedup_by_key(|r| r.id);
+            api.scopes.sort_by(|a, b| a.value.cmp(&b.value));
+            api.scopes.dedup_by_key(|s| s.id);
+        }
+        apis.sort_by(|a, b| a.resource.display_name.cmp(&b.resource.display_name));
+        apis
+    });
+
+    let roles = app.directory_roles.as_ref().map(|specs| {
+        let mut roles = Vec::new();
+        for spec in specs {
+            match find_role(&spec.role, catalog) {
+                Ok(definition) => roles.push(ResolvedRole {
+                    definition,
+                    scope: spec.scope.clone(),
+                }),
+                Err((message, help)) => problem(ProblemKind::UnknownRole, message, help),
+            }
+        }
+        roles
+    });
+
+    let owners = app.owners.as_ref().map(|refs| {
+        let mut owners = BTreeSet::new();
+        for owner in refs {
+            match owner {
+                OwnerRef::ObjectId(id) => {
+                    let label = catalog
+                        .users
+                        .iter()
+                        .find(|u| u.id == *id)
+                        .map_or_else(|| id.to_string(), |u| u.user_principal_name.clone());
+                    owners.insert(ResolvedOwner { id: *id, label });
+                }
+                OwnerRef::Upn(upn) => {
+                    match catalog
+                        .users
+                        .iter()
+                        .find(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+                    {
+                        Some(u) => {
+                            owners.insert(ResolvedOwner {
+                                id: u.id,
+                                label: u.user_principal_name.clone(),
+                            });
+                        }
+                        None => problem(
+                            ProblemKind::UnknownOwner,
+                            format!("no user `{upn}` in this tenant"),
+                            did_you_mean(
+                                upn,
+                                catalog.users.iter().map(|u| u.user_principal_name.as_str()),
+                            ),
+                        ),
+                    }
+                }
+            }
+        }
+        owners.into_iter().collect()
+    });
+
+    if problems.is_empty() {
+        Ok(Resolved {
+            apis,
+            roles,
+            owners,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+type Failure = (ProblemKind, String, Vec<String>);
+
+fn find_api<'c>(
+    api: &ApiRef,
+    catalog: &'c Catalog,
+) -> Result<&'c ResourceServicePrincipal, Failure> {
+    match api {
+        ApiRef::AppId(id) => catalog
+            .resources
+            .iter()
+            .find(|r| r.app_id == *id)
+            .ok_or_else(|| {
+                (
+                    ProblemKind::UnknownApi,
+                    format!("no service principal with appId `{id}` in this tenant"),
+                    Vec::new(),
+                )
+            }),
+        ApiRef::DisplayName(name) => {
+            let found: Vec<_> = catalog
+                .resources
+                .iter()
+                .filter(|r| r.display_name == *name)
+                .collect();
+            match found.as_slice() {
+                [one] => Ok(one),
+                [] => Err((
+                    ProblemKind::UnknownApi,
+                    format!("no API named `{name}` in this tenant"),
+                    did_you_mean(
+                        name,
+                        catalog.resources.iter().map(|r| r.display_name.as_str()),
+                    ),
+                )),
+                many => Err((
+                    ProblemKind::AmbiguousApi,
+                    format!(
+                        "{} service principals are named `{name}`; name the API by its appId",
+                        many.len()
+                    ),
+                    vec![format!(
+                        "their appIds: {}",
+                        many.iter()
+                            .map(|r| format!("`{}`", r.app_id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )],
+                )),
+            }
+        }
+    }
+}
+
+fn allows_applications(role: &AppRole) -> bool {
+    role.allowed_member_types.iter().any(|t| t == "Application")
+}
+
+fn find_app_role<'c>(
+    resource: &'c ResourceServicePrincipal,
+    value: &str,
+) -> Result<&'c AppRole, (String, Vec<String>)> {
+    let api = &resource.display_name;
+    let same: Vec<&AppRole> = resource
+        .app_roles
+        .iter()
+        .filter(|r| r.value.as_deref() == Some(value))
+        .collect();
+    if let Some(role) = same.iter().find(|r| allows_applications(r) && r.is_enabled) {
+        return Ok(role);
+    }
+    if same.iter().any(|r| allows_applications(r)) {
+        return Err((
+            format!("the application permission `{value}` of `{api}` is disabled"),
+            Vec::new(),
+        ));
+    }
+    if !same.is_empty() {
+        return Err((
+            format!(
+                "`{value}` on `{api}` is an app role for users and groups, not an application permission"
+            ),
+            Vec::new(),
+        ));
+    }
+    if resource
+        .oauth2_permission_scopes
+        .iter()
+        .any(|s| s.value.as_deref() == Some(value))
+    {
+        return Err((
+            format!(
+                "`{value}` is a delegated permission of `{api}`, not an application permission"
+            ),
+            vec!["list it under `delegated`".to_owned()],
+        ));
+    }
+    Err((
+        format!("`{value}` is not an application permission of `{api}`"),
+        did_you_mean(
+            value,
+            resource
+                .app_roles
+                .iter()
+                .filter(|r| allows_applications(r) && r.is_enabled)
+                .filter_map(|r| r.value.as_deref()),
+        ),
+    ))
+}
+
+fn find_scope<'c>(
+    resource: &'c ResourceServicePrincipal,
+    value: &str,
+) -> Result<&'c PermissionScope, (String, Vec<String>)> {
+    let api = &resource.display_name;
+    let same: Vec<&PermissionScope> = resource
+        .oauth2_permission_scopes
+        .iter()
+        .filter(|s| s.value.as_deref() == Some(value))
+        .collect();
+    if let Some(scope) = same.iter().find(|s| s.is_enabled) {
+        return Ok(scope);
+    }
+    if !same.is_empty() {
+        return Err((
+            format!("the delegated permission `{value}` of `{api}` is disabled"),
+            Vec::new(),
+        ));
+    }
+    if resource
+        .app_roles
+        .iter()
+        .any(|r| r.value.as_deref() == Some(value) && allows_applications(r))
+    {
+        return Err((
+            format!("`{value}` is an application permission of `{api}`, not a delegated one"),
+            vec!["list it under `application`".to_owned()],
+        ));
+    }
+    Err((
+        format!("`{value}` is not a delegated permission of `{api}`"),
+        did_you_mean(
+            value,
+            resource
+                .oauth2_permission_scopes
+                .iter()
+                .filter(|s| s.is_enabled)
+                .filter_map(|s| s.value.as_deref()),
+        ),
+    ))
+}
+
+fn find_role<'c>(
+    role: &RoleRef,
+    catalog: &'c Catalog,
+) -> Result<&'c RoleDefinition, (String, Vec<String>)> {
+    let by_id = |id: RoleDefinitionId| {
+        catalog
+            .role_definitions
+            .iter()
+            .find(|d| d.id == id || d.template_id == Some(id))
+    };
+    match role {
+        RoleRef::TemplateId(id) => by_id(*id).ok_or_else(|| {
+            (
+                format!("no directory role definition with id `{id}` in this tenant"),
+                Vec::new(),
+            )
+        }),
+        RoleRef::Name(name) => {
+            if let Some(d) = catalog
+                .role_definitions
+                .iter()
+                .find(|d| d.display_name == *name)
+            {
+                return Ok(d);
+            }
+            let legacy = LEGACY_ROLE_NAMES
+                .iter()
+                .find(|(legacy, _)| legacy == name)
+                .and_then(|(_, template)| template.parse().ok())
+                .and_then(by_id);
+            legacy.ok_or_else(|| {
+                (
+                    format!("no directory role named `{name}` in this tenant"),
+                    did_you_mean(
+                        name,
+                        catalog
+                            .role_definitions
+                            .iter()
+                            .map(|d| d.display_name.as_str())
+                            .chain(LEGACY_ROLE_NAMES.iter().map(|(n, _)| *n)),
+                    ),
+                )
+            })
+        }
+    }
+}
+
+/// Up to three candidates close to `wanted`, as a `did you mean` line; a candidate that differs
+/// only in case wins outright (values are case-sensitive, and that is the usual mistake).
+pub fn did_you_mean<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let suggestions = suggest(wanted, candidates);
+    match suggestions.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![format!("did you mean `{one}`?")],
+        many => vec![format!(
+            "did you mean one of {}?",
+            many.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )],
+    }
+}
+
+pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let candidates: BTreeSet<&str> = candidates.into_iter().collect();
+    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(wanted)) {
+        return vec![(*same).to_owned()];
+    }
+    let wanted_lower = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&wanted_lower, &c.to_lowercase()), *c))
+        .filter(|(score, _)| *score >= 0.85)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_differing_only_in_case_is_the_only_suggestion() {
+        assert_eq!(
+            suggest(
+                "exchange.manageasapp",
+                ["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"]
+            ),
+            ["Exchange.ManageAsApp"]
+        );
+    }
+
+    #[test]
+    fn close_values_are_suggested_best_first_and_far_ones_are_not() {
+        let candidates = [
+            "Exchange.ManageAsApp",
+            "Exchange.ManageAsAppV2",
+            "Mail.Send",
+            "full_access_as_app",
+        ];
+        assert_eq!(
+            suggest("Exchange.ManageAsAp", candidates),
+            ["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"]
+        );
+        assert!(suggest("Calendars.Read", candidates).is_empty());
+        assert_eq!(
+            did_you_mean("Mail.Sendd", candidates),
+            ["did you mean `Mail.Send`?"]
+        );
+        assert!(did_you_mean("zzz", candidates).is_empty());
+    }
+}

@@ -1,0 +1,404 @@
+//! Rules of the diff that the golden cases (`tests/plan/cases/`) do not spell out one by one.
+
+use std::collections::BTreeMap;
+
+use time::macros::datetime;
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::plan::{
+    self, Action, KeyIdSource, ManifestHashes, NoteKind, Plan, PlanError, PlanInput, PlanOptions,
+    ProblemKind,
+};
+
+fn guid(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn catalog() -> Catalog {
+    serde_yaml::from_str(include_str!("../../tests/plan/catalog.yaml")).unwrap()
+}
+
+fn desired(name: &str) -> DesiredApp {
+    DesiredApp {
+        name: name.into(),
+        adopt_app_id: None,
+        protect: false,
+        display_name: name.to_uppercase(),
+        description: None,
+        sign_in_audience: None,
+        redirect_uris: None,
+        tags: None,
+        owners: None,
+        api_permissions: None,
+        admin_consent: true,
+        directory_roles: None,
+        certificates: None,
+        federated_credentials: None,
+        source: Source {
+            file: format!("manifests/{name}.yaml").into(),
+            line: 2,
+        },
+    }
+}
+
+fn live_app(name: Option<&str>, n: u128) -> LiveApp {
+    LiveApp {
+        object_id: ObjectId(guid(0xa000 + n)),
+        app_id: AppId(guid(0xb000 + n)),
+        unique_name: name.map(Into::into),
+        display_name: name.unwrap_or("hand-made").to_uppercase(),
+        description: None,
+        sign_in_audience: "AzureADMyOrg".into(),
+        redirect_uris: Vec::new(),
+        tags: vec![MANAGED_BY_TAG.into()],
+        required_resource_access: Vec::new(),
+        key_credentials: Vec::new(),
+        federated_credentials: Vec::new(),
+        owners: Some(Vec::new()),
+        service_principal: Some(LiveServicePrincipal {
+            object_id: ObjectId(guid(0x5000 + n)),
+            app_role_assignments: Vec::new(),
+            delegated_grants: Vec::new(),
+            directory_role_assignments: Vec::new(),
+            fingerprint: Fingerprint(format!("sp-{n}")),
+        }),
+        fingerprint: Fingerprint(format!("app-{n}")),
+    }
+}
+
+fn tenant(apps: Vec<LiveApp>) -> LiveTenant {
+    LiveTenant {
+        tenant_id: TenantId(guid(1)),
+        default_domain: "contoso.onmicrosoft.com".into(),
+        apps,
+        catalog: catalog(),
+    }
+}
+
+fn plan_with(desired: &[DesiredApp], live: &LiveTenant, prune: bool) -> Result<Plan, PlanError> {
+    let local = BTreeMap::new();
+    let manifests = ManifestHashes::default();
+    plan::plan(&PlanInput {
+        desired,
+        live,
+        local_certificates: &local,
+        now: datetime!(2025-06-01 00:00 UTC),
+        options: PlanOptions { prune },
+        key_ids: KeyIdSource::Seeded(0),
+        entraform_version: "test",
+        manifests: &manifests,
+    })
+}
+
+fn addresses(plan: &Plan) -> Vec<String> {
+    plan.changes.iter().map(|c| c.address.to_string()).collect()
+}
+
+fn problems(err: PlanError) -> Vec<(ProblemKind, String)> {
+    match err {
+        PlanError::Problems(ps) => ps
+            .into_iter()
+            .map(|p| (p.kind, format!("{} {}", p.message, p.help.join(" "))))
+            .collect(),
+        other => panic!("expected problems, got {other}"),
+    }
+}
+
+#[test]
+fn legacy_role_names_and_template_ids_resolve_to_the_canonical_role() {
+    let mut d = desired("x");
+    d.directory_roles = Some(vec![
+        DirectoryRoleSpec {
+            role: RoleRef::Name("Company Administrator".into()),
+            scope: "/".into(),
+        },
+        DirectoryRoleSpec {
+            role: RoleRef::Name("Exchange Service Administrator".into()),
+            scope: "/".into(),
+        },
+        // The same role again by template id: still one assignment.
+        DirectoryRoleSpec {
+            role: RoleRef::TemplateId("29232CDF-9323-42FD-ADE2-1D097AF3E4DE".parse().unwrap()),
+            scope: "/".into(),
+        },
+        DirectoryRoleSpec {
+            role: RoleRef::Name("Global Reader".into()),
+            scope: "/administrativeUnits/au-1".into(),
+        },
+    ]);
+    let plan = plan_with(&[d], &tenant(vec![live_app(Some("x"), 1)]), false).unwrap();
+    assert_eq!(
+        addresses(&plan),
+        [
+            r#"directory_role_assignment.x["Exchange Administrator"]"#,
+            r#"directory_role_assignment.x["Global Administrator"]"#,
+            r#"directory_role_assignment.x["Global Reader at /administrativeUnits/au-1"]"#,
+        ]
+    );
+}
+
+#[test]
+fn user_only_disabled_and_misplaced_permissions_are_refused_with_the_reason() {
+    let mut live = tenant(vec![]);
+    let graph = &mut live.catalog.resources[1];
+    graph.app_roles.push(AppRole {
+        id: PermissionId(guid(0x77)),
+        value: Some("Reports.Viewer".into()),
+        display_name: None,
+        allowed_member_types: vec!["User".into()],
+        is_enabled: true,
+    });
+    graph.app_roles[0].is_enabled = false;
+    let mut d = desired("x");
+    d.api_permissions = Some(vec![ApiPermission {
+        api: ApiRef::DisplayName("Microsoft Graph".into()),
+        application: ["Reports.Viewer", "Application.ReadWrite.All", "User.Read"]
+            .map(String::from)
+            .into(),
+        delegated: ["Directory.Read.All"].map(String::from).into(),
+    }]);
+    let found = problems(plan_with(&[d], &live, false).unwrap_err());
+    let messages: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "the application permission `Application.ReadWrite.All` of `Microsoft Graph` is disabled ",
+            "`Reports.Viewer` on `Microsoft Graph` is an app role for users and groups, not an application permission ",
+            "`User.Read` is a delegated permission of `Microsoft Graph`, not an application permission list it under `delegated`",
+            "`Directory.Read.All` is an application permission of `Microsoft Graph`, not a delegated one list it under `application`",
+        ]
+    );
+    assert!(
+        found
+            .iter()
+            .all(|(k, _)| *k == ProblemKind::UnknownPermission)
+    );
+}
+
+#[test]
+fn an_api_name_shared_by_two_service_principals_must_be_given_by_app_id() {
+    let mut live = tenant(vec![]);
+    let mut twin = live.catalog.resources[1].clone();
+    twin.object_id = ObjectId(guid(0xe9));
+    twin.app_id = AppId(guid(0xe9));
+    live.catalog.resources.push(twin);
+    let mut d = desired("x");
+    d.api_permissions = Some(vec![ApiPermission {
+        api: ApiRef::DisplayName("Microsoft Graph".into()),
+        application: ["Mail.Send"].map(String::from).into(),
+        delegated: Default::default(),
+    }]);
+    let found = problems(plan_with(&[d.clone()], &live, false).unwrap_err());
+    assert_eq!(found[0].0, ProblemKind::AmbiguousApi);
+    assert!(
+        found[0].1.contains("00000000-0000-0000-0000-0000000000e9"),
+        "{found:?}"
+    );
+
+    // By appId it works, and the address tells the twins apart.
+    d.api_permissions.as_mut().unwrap()[0].api =
+        ApiRef::AppId("00000003-0000-0000-c000-000000000000".parse().unwrap());
+    let plan = plan_with(&[d], &live, false).unwrap();
+    assert!(
+        addresses(&plan).contains(
+            &r#"app_role_assignment.x["Microsoft Graph (00000003-0000-0000-c000-000000000000)/Mail.Send"]"#
+                .to_owned()
+        ),
+        "{:?}",
+        addresses(&plan)
+    );
+}
+
+#[test]
+fn adoption_needs_an_existing_app_without_a_unique_name() {
+    let mut d = desired("x");
+    d.adopt_app_id = Some(AppId(guid(0xb000 + 7)));
+    let found = problems(plan_with(&[d.clone()], &tenant(vec![]), false).unwrap_err());
+    assert_eq!(found[0].0, ProblemKind::AdoptedAppMissing);
+
+    let found = problems(
+        plan_with(
+            &[d.clone()],
+            &tenant(vec![live_app(Some("other"), 7)]),
+            false,
+        )
+        .unwrap_err(),
+    );
+    assert_eq!(found[0].0, ProblemKind::AdoptionConflict);
+    assert!(
+        found[0].1.contains("set `metadata.name` to `other`"),
+        "{found:?}"
+    );
+
+    // The app this name already manages has another appId: refused rather than guessed.
+    let found =
+        problems(plan_with(&[d], &tenant(vec![live_app(Some("x"), 8)]), false).unwrap_err());
+    assert_eq!(found[0].0, ProblemKind::AdoptionConflict);
+}
+
+#[test]
+fn two_manifests_cannot_manage_one_app() {
+    let a = desired("x");
+    let mut b = desired("X");
+    b.source.file = "manifests/copy.yaml".into();
+    let found = problems(plan_with(&[a, b], &tenant(vec![]), false).unwrap_err());
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, ProblemKind::DuplicateApp);
+    assert!(found[0].1.contains("manifests/x.yaml:2"), "{found:?}");
+}
+
+#[test]
+fn a_managed_app_that_lost_its_tag_gets_it_back_and_says_why() {
+    let mut live = live_app(Some("x"), 1);
+    live.tags = vec!["team".into()];
+    let plan = plan_with(&[desired("x")], &tenant(vec![live]), false).unwrap();
+    assert_eq!(addresses(&plan), ["application.x"]);
+    assert_eq!(
+        plan.changes[0].reason.as_deref(),
+        Some("the `entraform:managed` tag is missing")
+    );
+    match &plan.changes[0].operations[..] {
+        [plan::Operation::UpdateApplication { patch, .. }] => {
+            assert_eq!(
+                patch.tags.as_deref(),
+                Some(&["entraform:managed".to_owned(), "team".to_owned()][..])
+            );
+            assert!(patch.display_name.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn graph_defaults_and_unset_fields_are_not_changes() {
+    let mut live = live_app(Some("x"), 1);
+    live.description = None;
+    live.sign_in_audience = "AzureADMultipleOrgs".into();
+    live.tags = vec!["b".into(), MANAGED_BY_TAG.into(), "a".into()];
+    let mut d = desired("x");
+    d.description = Some(String::new());
+    d.tags = Some(["a", "b"].map(String::from).into());
+    let plan = plan_with(&[d], &tenant(vec![live]), false).unwrap();
+    assert!(!plan.has_changes(), "{:?}", addresses(&plan));
+}
+
+#[test]
+fn without_prune_unmentioned_managed_apps_are_only_noted() {
+    let live = tenant(vec![live_app(Some("x"), 1), live_app(Some("old"), 2)]);
+    let plan = plan_with(&[desired("x")], &live, false).unwrap();
+    assert!(!plan.has_changes());
+    assert_eq!(plan.notes.len(), 1);
+    assert_eq!(plan.notes[0].kind, NoteKind::Unmentioned);
+    assert!(plan.notes[0].message.contains("`old`"));
+
+    let plan = plan_with(&[desired("x")], &live, true).unwrap();
+    assert_eq!(addresses(&plan), ["application.old"]);
+    assert_eq!(plan.summary.destroy, 1);
+}
+
+#[test]
+fn managed_owners_that_were_not_read_stop_the_plan() {
+    let mut live = live_app(Some("x"), 1);
+    live.owners = None;
+    let mut d = desired("x");
+    d.owners = Some(vec![OwnerRef::ObjectId(ObjectId(guid(42)))]);
+    let found = problems(plan_with(&[d], &tenant(vec![live]), false).unwrap_err());
+    assert_eq!(found[0].0, ProblemKind::OwnersNotRead);
+}
+
+#[test]
+fn without_admin_consent_existing_grants_are_left_alone() {
+    let mut live = live_app(Some("x"), 1);
+    live.service_principal
+        .as_mut()
+        .unwrap()
+        .app_role_assignments
+        .push(LiveAppRoleAssignment {
+            id: "ara".into(),
+            resource_id: ObjectId(guid(0xe000_0000_0000_4000_8000_0000_0000_0002)),
+            app_role_id: "7ab1d382-f21e-4acd-a863-ba3e13f7da61".parse().unwrap(),
+            fingerprint: Fingerprint("ara".into()),
+        });
+    let mut d = desired("x");
+    d.admin_consent = false;
+    d.api_permissions = Some(vec![]);
+    let plan = plan_with(&[d], &tenant(vec![live]), false).unwrap();
+    assert!(!plan.has_changes(), "{:?}", addresses(&plan));
+    // Nothing declared, nothing to consent to.
+    assert!(plan.notes.is_empty());
+}
+
+#[test]
+fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
+    let mut live = live_app(Some("x"), 1);
+    live.key_credentials.push(LiveKeyCredential {
+        key_id: KeyId(guid(0xc1)),
+        display_name: Some(certificate_display_name("automation")),
+        thumbprint: None,
+        key_type: "AsymmetricX509Cert".into(),
+        usage: "Verify".into(),
+        start: Some(datetime!(2024-05-29 00:00 UTC)),
+        end: Some(datetime!(2025-05-29 00:00 UTC)),
+    });
+    let mut d = desired("x");
+    d.certificates = Some(vec![CertificateSpec {
+        name: "automation".into(),
+        source: CertificateSource::Generate(GenerateSpec {
+            subject: "CN=X".into(),
+            key_type: KeyType::Rsa2048,
+            validity: "1y".parse().unwrap(),
+            renew_before: "30d".parse().unwrap(),
+            pfx: "x.pfx".into(),
+            pfx_password_env: "X_PFX_PASSWORD".into(),
+            pfx_encryption: PfxEncryption::Aes256,
+            cer: None,
+        }),
+    }]);
+    let plan = plan_with(&[d], &tenant(vec![live]), false).unwrap();
+    let change = &plan.changes[0];
+    assert_eq!(change.action, Action::CreateThenDelete);
+    assert_eq!(change.reason.as_deref(), Some("expired 3 days ago"));
+    assert_eq!(plan.certificates[0].days_left, Some(-3));
+    // Without a thumbprint the old PFX is kept under the old key's id.
+    match &change.operations[0] {
+        plan::Operation::AddCertificate { key, .. } => match &key.certificate {
+            plan::CertificateMaterial::Generate(g) => assert_eq!(
+                g.keep_previous.as_ref().unwrap().pfx,
+                std::path::Path::new("x.00000000-0000-0000-0000-0000000000c1.pfx")
+            ),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_assignment_by_template_id_is_the_same_role_as_by_definition_id() {
+    let mut live_tenant = tenant(vec![]);
+    live_tenant.catalog.role_definitions.push(RoleDefinition {
+        id: RoleDefinitionId(guid(0xdef)),
+        template_id: Some(RoleDefinitionId(guid(0x7e7))),
+        display_name: "Mailbox Auditor".into(),
+        is_built_in: false,
+    });
+    let mut app = live_app(Some("x"), 1);
+    app.service_principal
+        .as_mut()
+        .unwrap()
+        .directory_role_assignments
+        .push(LiveDirectoryRoleAssignment {
+            id: "ra".into(),
+            role_definition_id: RoleDefinitionId(guid(0x7e7)),
+            directory_scope_id: "/".into(),
+            fingerprint: Fingerprint("ra".into()),
+        });
+    live_tenant.apps.push(app);
+    let mut d = desired("x");
+    d.directory_roles = Some(vec![DirectoryRoleSpec {
+        role: RoleRef::Name("Mailbox Auditor".into()),
+        scope: "/".into(),
+    }]);
+    let plan = plan_with(&[d], &live_tenant, false).unwrap();
+    assert!(!plan.has_changes(), "{:?}", addresses(&plan));
+}

@@ -1,0 +1,55 @@
+//! Local state the planner needs besides manifests and the tenant: `file:` certificates as the
+//! caller read them from disk. Kept out of the desired model because reading files is IO.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::ids::Thumbprint;
+
+/// A public certificate named by a manifest's `file:` source, already read and parsed by the
+/// caller (the `cert` module), so the planner can stay pure.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalCertificate {
+    /// The certificate's DER encoding: what `keyCredentials[].key` carries (base64 in JSON/YAML).
+    #[serde(with = "der_base64")]
+    pub der: Vec<u8>,
+    pub thumbprint: Thumbprint,
+    /// The subject distinguished name, e.g. `CN=Exo_V2_App`.
+    pub subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+}
+
+impl fmt::Debug for LocalCertificate {
+    // The DER bytes are long and say nothing a thumbprint does not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCertificate")
+            .field("der", &format_args!("<{} bytes>", self.der.len()))
+            .field("thumbprint", &self.thumbprint)
+            .field("subject", &self.subject)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish()
+    }
+}
+
+/// Bytes as standard base64 text, the way Graph carries certificate keys.
+pub mod der_base64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(serde::de::Error::custom)
+    }
+}
