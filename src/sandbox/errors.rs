@@ -211,6 +211,17 @@ impl TokenError {
         )
     }
 
+    pub(crate) fn expired_key(thumbprint: &str) -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            700027,
+            format!(
+                "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint}']"
+            ),
+        )
+    }
+
     pub(crate) fn assertion_time(detail: &str) -> Self {
         Self::new(
             401,

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::errors::TokenError;
-use super::graph::apps::valid_certificates;
+use super::graph::apps::{certificates, valid_certificates};
 use super::graph::sps;
 use super::http::Server;
 use super::jwt::Parts;
@@ -363,10 +363,10 @@ fn verify_certificate_assertion(
     let x5t_s256 = parts.header_str("x5t#S256");
     let thumb = x5t_s256.or(x5t).unwrap_or_default().to_string();
     // Every certificate registered on the app, then the ones valid now.
-    let all = valid_certificates(app, i64::MIN / 2);
+    let all = certificates(app);
     let matching: Vec<_> = all
         .iter()
-        .filter(|(_, c)| Some(c.x5t.as_str()) == x5t || Some(c.x5t_s256.as_str()) == x5t_s256)
+        .filter(|(_, c, _, _)| Some(c.x5t.as_str()) == x5t || Some(c.x5t_s256.as_str()) == x5t_s256)
         .collect();
     if matching.is_empty() {
         return Err(TokenError::bad_signature(&thumb));
@@ -374,16 +374,14 @@ fn verify_certificate_assertion(
     let valid_now = valid_certificates(app, now);
     let usable: Vec<_> = matching
         .iter()
-        .filter(|(k, _)| valid_now.iter().any(|(v, _)| v["keyId"] == k["keyId"]))
+        .filter(|(k, _, _, _)| valid_now.iter().any(|(v, _)| v["keyId"] == k["keyId"]))
         .collect();
     if usable.is_empty() {
-        return Err(TokenError::assertion_time(
-            "The key credential used to sign the client assertion is expired or not yet valid.",
-        ));
+        return Err(TokenError::expired_key(&thumb));
     }
     if !usable
         .iter()
-        .any(|(_, c)| parts.verify_rsa(&c.modulus, &c.exponent))
+        .any(|(_, c, _, _)| parts.verify_rsa(&c.modulus, &c.exponent))
     {
         return Err(TokenError::bad_signature(&thumb));
     }

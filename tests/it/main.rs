@@ -1,4 +1,8 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
-mod common;
 mod cli;
+mod common;
+mod sandbox_contract;
+mod sandbox_faults;
+mod sandbox_tokens;
+mod sandbox_util;

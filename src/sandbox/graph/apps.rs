@@ -699,6 +699,20 @@ pub(crate) fn valid_certificates(
     obj: &Object,
     now: i64,
 ) -> Vec<(Object, crate::sandbox::jwt::CertInfo)> {
+    certificates(obj)
+        .into_iter()
+        .filter(|(_, info, start, end)| {
+            *start <= now && now <= *end && info.not_before_ms <= now && now <= info.not_after_ms
+        })
+        .map(|(k, info, _, _)| (k, info))
+        .collect()
+}
+
+/// A verification certificate on an app and its key credential's validity window.
+pub(crate) type Certificate = (Object, crate::sandbox::jwt::CertInfo, i64, i64);
+
+/// Every verification certificate on the app, whatever its dates.
+pub(crate) fn certificates(obj: &Object) -> Vec<Certificate> {
     let mut out = Vec::new();
     for k in obj
         .get("keyCredentials")
@@ -730,9 +744,7 @@ pub(crate) fn valid_certificates(
             .and_then(Value::as_str)
             .and_then(parse_iso)
             .unwrap_or(i64::MAX);
-        if start <= now && now <= end && info.not_before_ms <= now && now <= info.not_after_ms {
-            out.push((m.clone(), info));
-        }
+        out.push((m.clone(), info, start, end));
     }
     out
 }
@@ -1064,7 +1076,6 @@ fn fic_check(body: &Object, existing: Option<&Object>) -> Result<Object, GraphEr
         if !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            || name.len() < 3
         {
             return Err(GraphError::invalid_value("name"));
         }
