@@ -857,6 +857,7 @@ impl Server {
                 self.count(&route, &part.status.to_string());
                 statuses.insert(id.clone(), part.status);
                 let mut h = Map::new();
+                h.insert("Cache-Control".into(), json!("no-cache"));
                 for (k, v) in &part.headers {
                     h.insert(k.clone(), json!(v));
                 }

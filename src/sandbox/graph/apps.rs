@@ -538,10 +538,9 @@ fn check_app_roles(v: &Value, existing: Option<&Value>) -> Result<Value, GraphEr
             continue;
         }
         let same = out.iter().find(|n| n["id"] == old["id"]);
+        // Disabling is the allowed change.
         let unchanged = same.is_some_and(|n| {
-            n["value"] == old["value"]
-                && n["allowedMemberTypes"] == old["allowedMemberTypes"]
-                && n["isEnabled"] == json!(true)
+            n["value"] == old["value"] && n["allowedMemberTypes"] == old["allowedMemberTypes"]
         });
         if !unchanged {
             return Err(GraphError::new(
