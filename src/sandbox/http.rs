@@ -99,7 +99,10 @@ fn resolve_listen(config: &SandboxConfig) -> Result<SocketAddr, SandboxError> {
 pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
     let addr = resolve_listen(&config)?;
     let loaded = match &config.state_path {
-        Some(p) => state::load(p)?,
+        Some(p) => {
+            state::remove_stale_temps(p);
+            state::load(p)?
+        }
         None => None,
     };
     let doc = match loaded {
@@ -562,6 +565,13 @@ impl Server {
         if extra_ct {
             headers.push(("OData-Version".into(), "4.0".into()));
         }
+        // Every Graph response says what it cost, even one refused before any work.
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-ms-resource-unit"))
+        {
+            headers.push(("x-ms-resource-unit".into(), "1".into()));
+        }
         Answer {
             status: part.status,
             headers,
@@ -604,10 +614,12 @@ impl Server {
         } else {
             self.graph_one(method, path, &params, headers, body, &caller, ids)
         };
-        self.count(&route, &part.status.to_string());
         if failure == Some(Failure::DropAfter) {
+            // Applied, but the client never hears of it.
+            self.count(&route, "dropped");
             return Outcome::Drop;
         }
+        self.count(&route, &part.status.to_string());
         Outcome::Answer(Self::graph_answer(part, true))
     }
 

@@ -3,6 +3,8 @@
 mod cli;
 mod common;
 mod sandbox_contract;
+mod sandbox_durability;
 mod sandbox_faults;
+mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;
