@@ -265,7 +265,8 @@ fn find<'a>(doc: &'a Document, key: &Key, now: i64) -> Result<&'a Entry, GraphEr
 /// Any application with this key, visible or not.
 fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entry>, GraphError> {
     Ok(match key {
-        Key::Id(id) => doc.applications.get(id),
+        Key::Id(id) if !is_guid(id) => return Err(super::invalid_id(id)),
+        Key::Id(id) => doc.applications.get(&id.to_lowercase()),
         Key::Alt(k, v) if k == "appId" => doc
             .applications
             .values()

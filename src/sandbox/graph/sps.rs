@@ -203,7 +203,8 @@ pub(crate) fn render(doc: &Document, e: &Entry) -> Object {
 
 pub(crate) fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entry>, GraphError> {
     Ok(match key {
-        Key::Id(id) => doc.service_principals.get(id),
+        Key::Id(id) if !is_guid(id) => return Err(super::invalid_id(id)),
+        Key::Id(id) => doc.service_principals.get(&id.to_lowercase()),
         Key::Alt(k, v) if k == "appId" => doc
             .service_principals
             .values()
