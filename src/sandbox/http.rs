@@ -767,9 +767,7 @@ impl Server {
             else {
                 return bad("Invalid batch payload format.");
             };
-            if parsed.iter().any(
-                |(i, ..): &(String, String, String, Vec<String>, Headers, Option<Value>)| *i == id,
-            ) {
+            if parsed.iter().any(|p: &BatchPart| p.id == id) {
                 return bad("Batch request ids must be unique.");
             }
             let deps: Vec<String> = r["dependsOn"]
@@ -806,14 +804,14 @@ impl Server {
                     "Write request id : {id}, Content-Type header must be specified for a request with a body."
                 ));
             }
-            parsed.push((
+            parsed.push(BatchPart {
                 id,
-                method.to_ascii_uppercase(),
-                url.to_string(),
+                method: method.to_ascii_uppercase(),
+                url: url.to_string(),
                 deps,
-                part_headers,
-                part_body,
-            ));
+                headers: part_headers,
+                body: part_body,
+            });
         }
         let mut statuses: BTreeMap<String, u16> = BTreeMap::new();
         let mut responses: Vec<(usize, Value)> = Vec::new();
@@ -821,7 +819,15 @@ impl Server {
         // Run parts whose dependencies have finished, in request order, until none remain.
         while done.iter().any(|d| !d) {
             let mut progressed = false;
-            for (i, (id, method, url, deps, part_headers, part_body)) in parsed.iter().enumerate() {
+            for (i, p) in parsed.iter().enumerate() {
+                let BatchPart {
+                    id,
+                    method,
+                    url,
+                    deps,
+                    headers: part_headers,
+                    body: part_body,
+                } = p;
                 if done[i] || !deps.iter().all(|d| statuses.contains_key(d)) {
                     continue;
                 }
@@ -907,6 +913,16 @@ impl Server {
 struct Ids {
     request: String,
     client: String,
+}
+
+/// One request of a `$batch`, validated.
+struct BatchPart {
+    id: String,
+    method: String,
+    url: String,
+    deps: Vec<String>,
+    headers: Headers,
+    body: Option<Value>,
 }
 
 /// A 5xx the way Graph (and Microsoft's own fault injectors) send it.

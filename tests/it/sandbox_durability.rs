@@ -100,6 +100,11 @@ async fn sixty_four_clients_for_ten_seconds_leave_a_consistent_state_file() {
     }
     let sb = t.sb;
     let requests = sb.stats().total;
+    eprintln!(
+        "{CLIENTS} clients, {RUN_FOR:?}: {requests} requests, {} objects kept, {} deleted",
+        kept.len(),
+        deleted.len()
+    );
     sb.shutdown().await.unwrap();
 
     let after = apps_in(&state);

@@ -343,7 +343,7 @@ fn split_key(seg: &str) -> Result<(&str, Option<Key>), GraphError> {
     Ok((name, Some(key)))
 }
 
-/// Routes one call; returns the reply and whether it may have changed state.
+/// Routes one call to its resource.
 pub(crate) fn dispatch(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
     let segs: Vec<String> = call
         .path
