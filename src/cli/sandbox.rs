@@ -100,6 +100,9 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         seed: args.seed,
         trusted_issuers: args.trust_issuer.clone(),
     };
+    // Listen for signals before printing the connection details: a script that reads them and
+    // stops the server at once must get a clean, saved shutdown, not the default SIGTERM death.
+    let stop = StopSignal::install()?;
     let running = sandbox::start(config).await?;
     let ca = running.ca_certificate_path();
     if args.json {
@@ -134,30 +137,50 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         ctx.printer
             .status("Serving the sandbox tenant; press Ctrl-C to stop.");
     }
-    wait_for_signal().await;
+    stop.wait().await;
     running.shutdown().await?;
     ctx.printer.status("Sandbox stopped; state saved.");
     Ok(Outcome::Clean)
 }
 
-async fn wait_for_signal() {
+/// SIGINT or SIGTERM, registered up front so none is missed.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let install = |kind| {
+                signal(kind).map_err(|e| crate::Error::io("cannot listen for stop signals", e))
+            };
+            Ok(Self {
+                interrupt: install(SignalKind::interrupt())?,
+                terminate: install(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
