@@ -465,12 +465,16 @@ fn first_party(
     id
 }
 
+/// The initial domain of every sandbox tenant.
+pub const SANDBOX_DOMAIN: &str = "contoso.onmicrosoft.com";
+
 /// A new tenant with its bootstrap admin. Generates an RSA key: call off the async runtime.
 pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
     let now = now_ms();
     let tenant_id = new_guid();
-    let short = &tenant_id.replace('-', "")[..8];
-    let domain = format!("sandbox{short}.onmicrosoft.com");
+    // Microsoft's own example tenant, so the example manifests (owners such as
+    // `admin@contoso.onmicrosoft.com`) resolve in a fresh sandbox; the tenant id stays random.
+    let domain = SANDBOX_DOMAIN.to_owned();
     let signing_key = jwt::new_signing_key()?;
     let mut doc = Document {
         format_version: FORMAT_VERSION,

@@ -193,7 +193,7 @@ async fn token_endpoint_failures_have_the_identity_platform_shape() {
         ),
         (
             format!(
-                "{}/contoso.onmicrosoft.com/oauth2/v2.0/token",
+                "{}/fabrikam.onmicrosoft.com/oauth2/v2.0/token",
                 t.sb.authority_url()
             ),
             id.clone(),
