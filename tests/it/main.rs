@@ -1,4 +1,6 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
-mod common;
+mod cert;
+mod cert_openssl;
 mod cli;
+mod common;

@@ -1,0 +1,215 @@
+//! Writing the PFX and CER files: owner-only permissions, atomic replacement, and never losing
+//! an existing file (it is kept under a timestamped name, since it may hold the only copy of a
+//! key still in use).
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::{CertError, PublicCertificate};
+
+/// A file entraform wrote, and where the file it replaced was kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub path: PathBuf,
+    /// The previous file's new name (`app.20250131T095500Z.pfx`), if one was there.
+    pub kept_previous: Option<PathBuf>,
+}
+
+/// Writes `bytes` to `path` with mode 0600: missing parent folders are created with mode 0700;
+/// the bytes go to a temporary file in the same folder which is synced and renamed over `path`,
+/// so readers see the old file or the new one, never a partial one. An existing file at `path`
+/// is first linked to `<stem>.<UTC timestamp>.<ext>` and reported in [`WrittenFile`].
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, CertError> {
+    write_file_at(path, bytes, OffsetDateTime::now_utc())
+}
+
+/// Writes the certificate's DER (a `.cer` as Windows reads it) the same way as the PFX.
+pub fn write_cer_file(path: &Path, cert: &PublicCertificate) -> Result<WrittenFile, CertError> {
+    write_secret_file(path, cert.der())
+}
+
+fn write_file_at(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<WrittenFile, CertError> {
+    let fail = |operation: &'static str, at: &Path| {
+        let at = at.to_owned();
+        move |source: io::Error| CertError::Write {
+            path: at,
+            operation,
+            source,
+        }
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        fail("write", path)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        ))
+    })?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    create_private_folders(folder).map_err(fail("create the folder", folder))?;
+
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(file_name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // Set at creation, so the file is never readable by others, not even empty.
+        builder.permissions(fs::Permissions::from_mode(0o600));
+    }
+    let mut temp = builder
+        .tempfile_in(folder)
+        .map_err(fail("create a temporary file in", folder))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(fail("write a temporary file in", folder))?;
+
+    let kept_previous = match fs::symlink_metadata(path) {
+        Ok(_) => Some(keep_previous(path, now)?),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(fail("inspect", path)(e)),
+    };
+    temp.persist(path)
+        .map_err(|e| fail("move the new file into place at", path)(e.error))?;
+    sync_folder(folder).map_err(fail("sync the folder", folder))?;
+    Ok(WrittenFile {
+        path: path.to_owned(),
+        kept_previous,
+    })
+}
+
+/// Links the existing file to a free timestamped name. A hard link keeps `path` in place until
+/// the new file replaces it; where links are unsupported, a rename does the job.
+fn keep_previous(path: &Path, now: OffsetDateTime) -> Result<PathBuf, CertError> {
+    let stamp = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| now.unix_timestamp().to_string());
+    for attempt in 1..1000 {
+        let candidate = kept_name(path, &stamp, attempt);
+        let result = match fs::hard_link(path, &candidate) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                if candidate.exists() {
+                    continue;
+                }
+                fs::rename(path, &candidate)
+            }
+            other => other,
+        };
+        match result {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => {
+                return Err(CertError::Write {
+                    path: candidate,
+                    operation: "keep the previous file as",
+                    source,
+                });
+            }
+        }
+    }
+    Err(CertError::Write {
+        path: path.to_owned(),
+        operation: "find a free name to keep the previous file of",
+        source: io::Error::from(io::ErrorKind::AlreadyExists),
+    })
+}
+
+/// `app.pfx` → `app.20250131T095500Z.pfx`; the second keep within a second gets `-2`.
+fn kept_name(path: &Path, stamp: &str, attempt: u32) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let suffix = if attempt == 1 {
+        String::new()
+    } else {
+        format!("-{attempt}")
+    };
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}.{stamp}{suffix}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{stamp}{suffix}"),
+    };
+    path.with_file_name(name)
+}
+
+#[cfg(unix)]
+fn create_private_folders(folder: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if folder.is_dir() {
+        return Ok(());
+    }
+    // Only folders created here get 0700; an existing folder is the user's to manage.
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(folder)
+}
+
+#[cfg(not(unix))]
+fn create_private_folders(folder: &Path) -> io::Result<()> {
+    fs::create_dir_all(folder)
+}
+
+/// Makes the rename itself durable, not only the file's contents.
+#[cfg(unix)]
+fn sync_folder(folder: &Path) -> io::Result<()> {
+    fs::File::open(folder)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_folder(_folder: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_names_carry_the_utc_timestamp_before_the_extension() {
+        let p = Path::new("/x/app.pfx");
+        assert_eq!(
+            kept_name(p, "20250131T095500Z", 1),
+            Path::new("/x/app.20250131T095500Z.pfx")
+        );
+        assert_eq!(
+            kept_name(p, "20250131T095500Z", 2),
+            Path::new("/x/app.20250131T095500Z-2.pfx")
+        );
+        assert_eq!(
+            kept_name(Path::new("cert"), "20250131T095500Z", 1),
+            Path::new("cert.20250131T095500Z")
+        );
+    }
+
+    #[test]
+    fn two_replacements_in_one_second_keep_both_previous_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pfx");
+        let now = time::macros::datetime!(2025-01-31 10:55:00 +01:00);
+        write_file_at(&path, b"one", now).unwrap();
+        let second = write_file_at(&path, b"two", now).unwrap();
+        let third = write_file_at(&path, b"three", now).unwrap();
+        assert_eq!(
+            second.kept_previous.as_deref(),
+            Some(dir.path().join("app.20250131T095500Z.pfx").as_path())
+        );
+        assert_eq!(
+            third.kept_previous.as_deref(),
+            Some(dir.path().join("app.20250131T095500Z-2.pfx").as_path())
+        );
+        assert_eq!(fs::read(second.kept_previous.unwrap()).unwrap(), b"one");
+        assert_eq!(fs::read(third.kept_previous.unwrap()).unwrap(), b"two");
+        assert_eq!(fs::read(&path).unwrap(), b"three");
+    }
+}
