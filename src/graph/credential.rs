@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::error::GraphError;
 use super::redact::Secret;
+use crate::cert::{AssertionAlg, ClientCertificate, PfxPassword};
 
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
 pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
@@ -185,18 +187,8 @@ pub struct SandboxAdmin {
     pub secret: Secret,
 }
 
-/// The client-assertion signature for certificate sign-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CertificateAlg {
-    /// RS256 with `x5t` (SHA-1 thumbprint): what every tenant accepts.
-    #[default]
-    Rs256,
-    /// PS256 with `x5t#S256` (SHA-256 thumbprint).
-    Ps256,
-}
-
 /// What the user asked for on the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthOptions {
     /// `--auth`: use this credential or fail, instead of the first one found.
     pub forced: Option<CredentialSource>,
@@ -204,7 +196,19 @@ pub struct AuthOptions {
     pub sandbox: Option<SandboxAdmin>,
     /// `--tenant`; falls back to `AZURE_TENANT_ID`.
     pub tenant: Option<String>,
-    pub certificate_alg: CertificateAlg,
+    /// RS256 with `x5t` (what every tenant accepts) unless PS256 with `x5t#S256` is wanted.
+    pub certificate_alg: AssertionAlg,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        AuthOptions {
+            forced: None,
+            sandbox: None,
+            tenant: None,
+            certificate_alg: AssertionAlg::Rs256,
+        }
+    }
 }
 
 /// A chosen credential, before any file is read.
@@ -394,6 +398,13 @@ fn forced_error(source: CredentialSource, missing: &[&str]) -> GraphError {
 pub enum Credential {
     /// A client secret; also how `--sandbox` signs in with the bootstrap admin.
     ClientSecret { client_id: String, secret: Secret },
+    /// A certificate whose private key signs a fresh client assertion for each token.
+    Certificate {
+        client_id: String,
+        path: PathBuf,
+        certificate: Arc<ClientCertificate>,
+        alg: AssertionAlg,
+    },
     /// An external IdP's token, re-read from the file on every sign-in (the IdP rotates it).
     WorkloadIdentity {
         client_id: String,
@@ -414,6 +425,7 @@ impl Credential {
     pub fn source(&self) -> CredentialSource {
         match self {
             Credential::ClientSecret { .. } => CredentialSource::ClientSecret,
+            Credential::Certificate { .. } => CredentialSource::Certificate,
             Credential::WorkloadIdentity { .. } => CredentialSource::WorkloadIdentity,
             Credential::AzureCli { .. } => CredentialSource::AzureCli,
         }
@@ -422,6 +434,7 @@ impl Credential {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             Credential::ClientSecret { client_id, .. }
+            | Credential::Certificate { client_id, .. }
             | Credential::WorkloadIdentity { client_id, .. } => Some(client_id),
             Credential::AzureCli { .. } => None,
         }
@@ -461,6 +474,20 @@ pub async fn resolve_credential(
         },
         CredentialPlan::AzureCli { program } => Credential::AzureCli { program },
     })
+}
+
+/// Loads a PEM (certificate + key) or PFX off the async threads: PFX decryption runs PBKDF2.
+pub async fn load_certificate(
+    path: PathBuf,
+    password: Option<PfxPassword>,
+) -> Result<ClientCertificate, GraphError> {
+    let p = path.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        crate::cert::load_client_certificate(&p, password.as_ref())
+    })
+    .await
+    .map_err(|e| GraphError::config(format!("loading the certificate stopped: {e}"), None))?;
+    loaded.map_err(|source| GraphError::Certificate { path, source })
 }
 
 #[cfg(test)]

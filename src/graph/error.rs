@@ -43,8 +43,8 @@ pub enum GraphError {
         #[source]
         source: std::io::Error,
     },
-    /// A client certificate could not be loaded or used to sign.
-    #[error("cannot use the client certificate `{}`", path.display())]
+    /// A client certificate could not be loaded or used to sign (the source names the file).
+    #[error("cannot use the client certificate for sign-in")]
     Certificate {
         path: PathBuf,
         #[source]

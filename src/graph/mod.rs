@@ -24,14 +24,15 @@ pub mod retry;
 mod token;
 pub mod types;
 
+pub use crate::cert::AssertionAlg;
 pub use batch::{BATCH_LIMIT, BatchOutcome, BatchRequest, BatchResponse, plan_groups};
 pub use client::{
     CREATE_IF_MISSING, ClientConfig, EVENTUAL_CONSISTENCY, GraphClient, Request, RequestStats,
     Response, http_client,
 };
 pub use credential::{
-    AuthOptions, CertificateAlg, Credential, CredentialPlan, CredentialSource, EnvSnapshot,
-    SandboxAdmin, plan_credential, resolve_credential,
+    AuthOptions, Credential, CredentialPlan, CredentialSource, EnvSnapshot, SandboxAdmin,
+    load_certificate, plan_credential, resolve_credential,
 };
 pub use endpoints::{Cloud, GraphEndpoints};
 pub use error::{ErrorDetail, GraphError, HttpError, SignInError, aadsts_hint, permission_for};

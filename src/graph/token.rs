@@ -43,6 +43,33 @@ pub async fn acquire_token(
         Credential::ClientSecret { secret, .. } => {
             form.push(("client_secret", secret.expose().to_owned()));
         }
+        Credential::Certificate {
+            certificate,
+            alg,
+            path,
+            ..
+        } => {
+            let app_id: crate::model::AppId = client_id.parse().map_err(|_| {
+                GraphError::config(
+                    format!("the client id `{client_id}` is not a GUID"),
+                    Some("AZURE_CLIENT_ID is the application (client) id, a GUID".into()),
+                )
+            })?;
+            // Fresh for every token: an assertion is valid for ten minutes only.
+            let assertion = crate::cert::client_assertion(
+                certificate,
+                &app_id,
+                &token_url,
+                *alg,
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|source| GraphError::Certificate {
+                path: path.clone(),
+                source,
+            })?;
+            form.push(("client_assertion_type", JWT_BEARER.into()));
+            form.push(("client_assertion", assertion.expose_secret().to_owned()));
+        }
         Credential::WorkloadIdentity { token_file, .. } => {
             // Re-read every time: the platform rotates the file (Kubernetes, GitHub Actions).
             let assertion = tokio::fs::read_to_string(token_file)

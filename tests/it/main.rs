@@ -4,3 +4,4 @@ mod cert;
 mod cert_openssl;
 mod cli;
 mod common;
+mod graph_retry;
