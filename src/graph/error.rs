@@ -423,7 +423,8 @@ pub fn permission_for(method: &str, path: &str) -> Option<&'static str> {
         }
         "applications" | "serviceprincipals" => {
             if write && has("/owners") {
-                "Application.ReadWrite.All"
+                // Graph reference: owners are directory objects, so the reference needs reads too.
+                "Application.ReadWrite.OwnedBy` and `Directory.Read.All"
             } else if write {
                 "Application.ReadWrite.OwnedBy` or `Application.ReadWrite.All"
             } else {
@@ -441,7 +442,7 @@ pub fn permission_for(method: &str, path: &str) -> Option<&'static str> {
             if write {
                 "DelegatedPermissionGrant.ReadWrite.All"
             } else {
-                "DelegatedPermissionGrant.Read.All"
+                "Directory.Read.All"
             }
         }
         "users" => "User.Read.All",
