@@ -603,12 +603,50 @@ impl GraphClient {
     }
 
     async fn token(&self) -> Result<Secret, GraphError> {
-        let inner = &self.inner;
-        let scope = inner.endpoints.graph_scope();
-        inner
+        let scope = self.inner.endpoints.graph_scope();
+        self.inner
             .tokens
-            .get(|| token::acquire_token(&inner.http, &inner.endpoints, &inner.credential, &scope))
+            .get(|| self.acquire_with_retries(&scope))
             .await
+    }
+
+    /// Signs in, retrying what is transient at the token endpoint (no answer, 429, 5xx); a
+    /// refusal (400/401 with an AADSTS code) is final.
+    async fn acquire_with_retries(&self, scope: &str) -> Result<AccessToken, GraphError> {
+        let inner = &self.inner;
+        let started = Instant::now();
+        let mut attempt_no = 0;
+        loop {
+            attempt_no += 1;
+            let result =
+                token::acquire_token(&inner.http, &inner.endpoints, &inner.credential, scope).await;
+            let attempt = match &result {
+                Err(GraphError::Transport { source, .. }) if source.is_connect() => {
+                    Attempt::NotSent
+                }
+                Err(GraphError::Transport { .. }) => Attempt::NoAnswer,
+                Err(GraphError::SignIn(e)) => match e.status {
+                    Some(status) if status != 401 => Attempt::Status {
+                        status,
+                        retry_after: None,
+                    },
+                    _ => return result,
+                },
+                _ => return result,
+            };
+            // `refreshed: true`: a 401 from the token endpoint is a refusal, not a stale token.
+            match self.next_step(RetrySafety::Idempotent, attempt, attempt_no, started, true) {
+                Step::RetryAfter(wait) => {
+                    tracing::debug!(
+                        ?attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying sign-in"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return result,
+            }
+        }
     }
 
     pub(crate) fn count_retries(&self, n: u64) {
