@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::{Context, Outcome};
 use crate::error::Result;
+use crate::sandbox::{self, Faults, SandboxConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -11,14 +12,15 @@ pub enum SandboxCommand {
     #[command(after_help = "Example:\n  entraform sandbox serve --listen 127.0.0.1:8443 --tls")]
     Serve(ServeArgs),
     /// Delete the sandbox state and start over with a fresh tenant
+    #[command(after_help = "Example:\n  entraform sandbox reset")]
     Reset,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on; anything but loopback must be named explicitly
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: String,
+    /// Address to listen on [default: 127.0.0.1:0]; anything but loopback must be named here
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 
     /// State file (default: the global --sandbox-state)
     #[arg(long, value_name = "FILE")]
@@ -31,9 +33,131 @@ pub struct ServeArgs {
     /// Print the connection details as one JSON line
     #[arg(long)]
     pub json: bool,
+
+    /// Delay every request by this many milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Keep new objects invisible to reads for this many milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub replication_delay_ms: u64,
+
+    /// Throttle each calling app to this many resource units per 10 seconds
+    #[arg(long, value_name = "UNITS")]
+    pub throttle: Option<u32>,
+
+    /// Probability (0 to 1) that a Graph request fails with a 5xx or a dropped connection
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+
+    /// Seed for the fault injection, so a run can be replayed
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+
+    /// Trust tokens from this OIDC issuer for federated credentials (repeatable)
+    #[arg(long = "trust-issuer", value_name = "URL")]
+    pub trust_issuer: Vec<String>,
 }
 
 pub async fn run(cmd: SandboxCommand, ctx: &Context) -> Result<Outcome> {
-    let _ = (cmd, ctx);
-    Err(crate::Error::usage("`sandbox` is not implemented yet"))
+    match cmd {
+        SandboxCommand::Serve(args) => serve(args, ctx).await,
+        SandboxCommand::Reset => {
+            let path = &ctx.global.sandbox_state;
+            if sandbox::reset(path)? {
+                ctx.printer.status(&format!(
+                    "Deleted the sandbox tenant in `{}`.",
+                    path.display()
+                ));
+            } else {
+                ctx.printer
+                    .status(&format!("No sandbox tenant at `{}`.", path.display()));
+            }
+            Ok(Outcome::Clean)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        return Err(crate::Error::usage("`--fail-rate` must be between 0 and 1"));
+    }
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| ctx.global.sandbox_state.clone());
+    let config = SandboxConfig {
+        allow_non_loopback: args.listen.is_some(),
+        listen: args.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
+        state_path: Some(state.clone()),
+        tls: args.tls,
+        faults: Faults {
+            latency_ms: args.latency_ms,
+            replication_delay_ms: args.replication_delay_ms,
+            throttle: args.throttle,
+            fail_rate: args.fail_rate,
+        },
+        seed: args.seed,
+        trusted_issuers: args.trust_issuer.clone(),
+    };
+    let running = sandbox::start(config).await?;
+    let ca = running.ca_certificate_path();
+    if args.json {
+        let mut line = serde_json::json!({
+            "graph_url": running.graph_url(),
+            "authority_url": running.authority_url(),
+            "tenant_id": running.tenant_id(),
+            "tenant_domain": running.tenant_domain(),
+            "client_id": running.bootstrap_client_id(),
+            "client_secret": running.bootstrap_client_secret().expose(),
+            "state": state.display().to_string(),
+        });
+        if let Some(ca) = &ca {
+            line["ca_certificate"] = serde_json::json!(ca.display().to_string());
+        }
+        ctx.printer.data(&format!("{line}\n"));
+    } else {
+        let mut text = format!(
+            "Graph URL:      {}\nAuthority URL:  {}\nTenant id:      {}\nTenant domain:  {}\nClient id:      {}\nClient secret:  {}\nState:          {}\n",
+            running.graph_url(),
+            running.authority_url(),
+            running.tenant_id(),
+            running.tenant_domain(),
+            running.bootstrap_client_id(),
+            running.bootstrap_client_secret().expose(),
+            state.display(),
+        );
+        if let Some(ca) = &ca {
+            text.push_str(&format!("CA certificate: {}\n", ca.display()));
+        }
+        ctx.printer.data(&text);
+        ctx.printer
+            .status("Serving the sandbox tenant; press Ctrl-C to stop.");
+    }
+    wait_for_signal().await;
+    running.shutdown().await?;
+    ctx.printer.status("Sandbox stopped; state saved.");
+    Ok(Outcome::Clean)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

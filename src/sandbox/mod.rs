@@ -1,8 +1,401 @@
-//! The local tenant: a Graph v1.0 and token-endpoint emulator over real HTTP, persisted to a file.
+//! The local tenant: a Graph v1.0 and token-endpoint emulator over real HTTP(S), persisted to one
+//! JSON file. It is both a product feature (`--sandbox`, `entraform sandbox serve`) and the
+//! ground every test stands on, so it follows Graph's contract strictly: shapes, status codes,
+//! error bodies, query limits, permissions, eventual consistency and throttling.
+//!
+//! It shares no wire types with [`crate::graph`]: it reads and writes Graph's JSON on its own, so
+//! a misnamed field cannot agree with itself.
+//!
+//! Layout: [`state`] (the document and its atomic saving), [`seed`] (a new tenant), [`http`] (the
+//! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
+//! (the `/v1.0` resources), [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
+
+mod errors;
+mod faults;
+mod graph;
+mod http;
+mod jwt;
+mod odata;
+mod seed;
+mod state;
+mod tls;
+mod token;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
 
 use crate::error::Hint;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SandboxError {}
+pub use faults::Faults;
 
-impl Hint for SandboxError {}
+/// A secret whose Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// `host:port`; port 0 picks a free one.
+    pub listen: String,
+    /// Allow a non-loopback `listen` (the CLI sets this only when `--listen` was given).
+    pub allow_non_loopback: bool,
+    /// Where the tenant lives between runs; `None` keeps it in memory only.
+    pub state_path: Option<PathBuf>,
+    /// Serve HTTPS with a freshly generated CA (written next to the state file).
+    pub tls: bool,
+    pub faults: Faults,
+    /// Seed for the fault RNG: the same seed and requests give the same faults.
+    pub seed: u64,
+    /// Issuers whose tokens federated credentials may accept (their JWKS is fetched by OIDC
+    /// discovery).
+    pub trusted_issuers: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: "127.0.0.1:0".into(),
+            allow_non_loopback: false,
+            state_path: None,
+            tls: false,
+            faults: Faults::default(),
+            seed: 0,
+            trusted_issuers: Vec::new(),
+        }
+    }
+}
+
+impl SandboxConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = addr.into();
+        self
+    }
+
+    pub fn state_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_path = Some(path.into());
+        self
+    }
+
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn trust_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.trusted_issuers.push(issuer.into());
+        self
+    }
+}
+
+/// Request counts by route and status, batch parts counted one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub total: u64,
+    /// `"GET /v1.0/applications"` → status (`"200"`, `"429"`, `"dropped"`) → count.
+    pub routes: BTreeMap<String, BTreeMap<String, u64>>,
+    pub statuses: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Requests to one route (e.g. `"POST /v1.0/applications"`), any status.
+    pub fn count(&self, route: &str) -> u64 {
+        self.routes
+            .get(route)
+            .map(|s| s.values().sum())
+            .unwrap_or(0)
+    }
+
+    /// Requests that got one status (e.g. `"429"`), any route.
+    pub fn with_status(&self, status: &str) -> u64 {
+        self.statuses.get(status).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot read the sandbox state `{}`", path.display())]
+    ReadState {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the sandbox state `{}` is not valid JSON for this version", path.display())]
+    CorruptState {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "the sandbox state `{}` has format version {}, this entraform reads version {supported}",
+        path.display(),
+        found.map_or_else(|| "(none)".to_string(), |v| v.to_string())
+    )]
+    UnsupportedStateVersion {
+        path: PathBuf,
+        found: Option<u32>,
+        supported: u32,
+    },
+    #[error("cannot save the sandbox state `{}`", path.display())]
+    WriteState {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "`{addr}` is not a loopback address; the sandbox listens elsewhere only when `--listen` names it"
+    )]
+    NonLoopback { addr: String },
+    #[error("`{addr}` is not a valid listen address (expected host:port)")]
+    BadListen { addr: String },
+    #[error("cannot listen on `{addr}`")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the sandbox's keys and certificates")]
+    Crypto {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot write the CA certificate `{}`", path.display())]
+    WriteCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the sandbox server stopped unexpectedly")]
+    ServerGone,
+}
+
+impl Hint for SandboxError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            SandboxError::CorruptState { .. } | SandboxError::UnsupportedStateVersion { .. } => {
+                Some("run `entraform sandbox reset` to start over with a fresh tenant".into())
+            }
+            SandboxError::NonLoopback { addr } => Some(format!(
+                "pass `--listen {addr}` explicitly to serve beyond this machine"
+            )),
+            SandboxError::Bind { .. } => {
+                Some("pick another port, or `--listen 127.0.0.1:0` for any free one".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A running sandbox. Dropping it stops the server without saving; call
+/// [`RunningSandbox::shutdown`] to stop and save.
+pub struct RunningSandbox {
+    server: Arc<http::Server>,
+    handle: http::Handle,
+    local_addr: SocketAddr,
+    secret: Secret,
+    ca_pem: Option<String>,
+}
+
+impl fmt::Debug for RunningSandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningSandbox")
+            .field("graph_url", &self.graph_url())
+            .field("tenant_id", &self.tenant_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningSandbox {
+    /// Graph's service root (no `/v1.0`), e.g. `http://127.0.0.1:41234`.
+    pub fn graph_url(&self) -> String {
+        self.server.base_url.clone()
+    }
+
+    /// The authority host; tokens come from `{authority_url}/{tenant}/oauth2/v2.0/token`.
+    pub fn authority_url(&self) -> String {
+        self.server.base_url.clone()
+    }
+
+    /// The token endpoint of this tenant.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.server.base_url,
+            self.tenant_id()
+        )
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn tenant_id(&self) -> String {
+        self.server.store.lock().tenant.id.clone()
+    }
+
+    pub fn tenant_domain(&self) -> String {
+        self.server.store.lock().tenant.domain.clone()
+    }
+
+    pub fn bootstrap_client_id(&self) -> String {
+        self.server.store.lock().bootstrap.client_id.clone()
+    }
+
+    pub fn bootstrap_client_secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The CA certificate (PEM) that signs the HTTPS certificate, with `tls`.
+    pub fn ca_certificate_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+
+    /// Where the CA certificate was written, with `tls` and a state file.
+    pub fn ca_certificate_path(&self) -> Option<PathBuf> {
+        self.server.ca_path.clone()
+    }
+
+    pub fn state_path(&self) -> Option<PathBuf> {
+        self.server.store.path().map(|p| p.to_path_buf())
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.server.stats()
+    }
+
+    /// Stops accepting, lets requests in flight finish (briefly), and saves the state.
+    pub async fn shutdown(self) -> Result<(), SandboxError> {
+        self.handle.stop().await;
+        let server = self.server.clone();
+        tokio::task::spawn_blocking(move || server.store.save_if_changed())
+            .await
+            .map_err(|_| SandboxError::ServerGone)?
+    }
+}
+
+/// Starts a sandbox: loads (or creates) the tenant, binds, and serves in the background.
+pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
+    http::start(config).await
+}
+
+/// Deletes a state file (and the CA certificate beside it) so the next start seeds a new
+/// tenant. Returns whether anything was deleted.
+pub fn reset(state_path: &std::path::Path) -> Result<bool, SandboxError> {
+    let mut removed = false;
+    for path in [state_path.to_path_buf(), tls::ca_path_for(state_path)] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SandboxError::WriteState { path, source }),
+        }
+    }
+    Ok(removed)
+}
+
+// --- small shared helpers -------------------------------------------------------------------
+
+pub(crate) fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn datetime(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `2019-09-17T19:10:35Z`: Graph's format for most timestamps.
+pub(crate) fn iso(ms: i64) -> String {
+    let d = datetime(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        d.year(),
+        d.month() as u8,
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
+}
+
+/// `2021-02-15T16:14:59.8643039Z`: seven fractional digits, as on assignments.
+pub(crate) fn iso_ticks(ms: i64) -> String {
+    let d = datetime(ms);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+        d.year(),
+        d.month() as u8,
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        d.nanosecond() / 100
+    )
+}
+
+/// `2025-02-13T10:17:06`: the `innerError.date` format.
+pub(crate) fn error_date(ms: i64) -> String {
+    iso(ms).trim_end_matches('Z').to_string()
+}
+
+/// Parses an ISO 8601 timestamp as Graph accepts it (offset required).
+pub(crate) fn parse_iso(s: &str) -> Option<i64> {
+    let d = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((d.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+pub(crate) fn new_guid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub(crate) fn is_guid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+}
+
+/// `n` random bytes as unpadded base64url (Graph's assignment and grant ids look like this).
+pub(crate) fn random_b64url(n: usize) -> String {
+    use base64::Engine;
+    let mut bytes = vec![0u8; n];
+    rand::fill(&mut bytes[..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

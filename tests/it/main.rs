@@ -5,3 +5,7 @@ mod cert_openssl;
 mod cli;
 mod common;
 mod graph_retry;
+mod sandbox_contract;
+mod sandbox_faults;
+mod sandbox_tokens;
+mod sandbox_util;
