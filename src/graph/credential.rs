@@ -462,11 +462,24 @@ pub async fn resolve_credential(
             client_id,
             token_file,
         },
-        CredentialPlan::Certificate { .. } => {
-            return Err(GraphError::config(
-                "certificate sign-in is not available in this build yet",
-                None,
-            ));
+        CredentialPlan::Certificate {
+            client_id, path, ..
+        } => {
+            let password = env
+                .get(AZURE_CLIENT_CERTIFICATE_PASSWORD)
+                .map(PfxPassword::new)
+                .transpose()
+                .map_err(|source| GraphError::Certificate {
+                    path: path.clone(),
+                    source,
+                })?;
+            let certificate = load_certificate(path.clone(), password).await?;
+            Credential::Certificate {
+                client_id,
+                path,
+                certificate: Arc::new(certificate),
+                alg: opts.certificate_alg,
+            }
         }
         CredentialPlan::ClientSecret { client_id } => Credential::ClientSecret {
             client_id,

@@ -73,8 +73,9 @@ pub enum Verdict {
 /// The retry table: which statuses are retried, for each safety class.
 ///
 /// 429 and 408 mean the server refused the request before acting on it, so every request may be
-/// repeated. 500, 502, 503 and 504 may come after the work was done, so only requests whose repeat
-/// is harmless are. Everything else is the caller's to handle.
+/// repeated. 500, 502, 503, 504 and 507 (which Microsoft's own fault injectors use for transient
+/// failures) may come after the work was done, so only requests whose repeat is harmless are.
+/// Everything else is the caller's to handle.
 pub fn verdict(attempt: Attempt, safety: RetrySafety) -> Verdict {
     let repeatable = safety != RetrySafety::NotIdempotent;
     match attempt {
@@ -85,7 +86,7 @@ pub fn verdict(attempt: Attempt, safety: RetrySafety) -> Verdict {
             200..=299 => Verdict::Success,
             401 => Verdict::RefreshToken,
             408 | 429 => Verdict::Retry,
-            500 | 502..=504 if repeatable => Verdict::Retry,
+            500 | 502..=504 | 507 if repeatable => Verdict::Retry,
             _ => Verdict::Fail,
         },
     }
@@ -200,8 +201,8 @@ mod tests {
             ));
         }
         insta::assert_snapshot!(table, @r"
-        Idempotent: retry 408,429,500,502,503,504; new token 401
-        Upsert: retry 408,429,500,502,503,504; new token 401
+        Idempotent: retry 408,429,500,502,503,504,507; new token 401
+        Upsert: retry 408,429,500,502,503,504,507; new token 401
         NotIdempotent: retry 408,429; new token 401
         ");
     }

@@ -125,8 +125,8 @@ async fn each_status_is_retried_or_not_as_the_table_says() {
         table.push_str(&format!("{name}: {}\n", retried.join(",")));
     }
     insta::assert_snapshot!(table, @r"
-    idempotent: 401,408,429,500,502,503,504
-    upsert: 401,408,429,500,502,503,504
+    idempotent: 401,408,429,500,502,503,504,507
+    upsert: 401,408,429,500,502,503,504,507
     not-idempotent: 401,408,429
     ");
     // Each 401 cost one new token; nothing else signed in again.

@@ -1,0 +1,193 @@
+//! Signing in against the sandbox with every credential type, and each sign-in failure with
+//! the AADSTS code and hint the user sees.
+
+use entraform::cert::AssertionAlg;
+use entraform::error::Hint;
+use entraform::graph::types::Application;
+use entraform::graph::{
+    AuthOptions, Credential, CredentialSource, EnvSnapshot, GraphError, resolve_credential,
+};
+
+use crate::graph_support::*;
+
+fn sign_in_error(err: &GraphError) -> &entraform::graph::SignInError {
+    match err {
+        GraphError::SignIn(e) => e,
+        other => panic!("expected a sign-in error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_sandbox_admin_signs_in_with_its_client_secret_and_reads_applications() {
+    let t = start().await;
+    let (app, _) = new_app(&t.admin, "secret-reader").await;
+    let apps: Vec<Application> = t.admin.list_all("/applications").await.unwrap();
+    assert!(apps.iter().any(|a| a.id == app.id));
+}
+
+#[tokio::test]
+async fn a_client_secret_from_the_environment_signs_in_and_a_wrong_one_gets_7000215() {
+    let t = start().await;
+    let (app, sp) = new_app(&t.admin, "secret-app").await;
+    grant_graph_role(&t.admin, &sp, "Application.Read.All").await;
+    let secret = add_secret(&t.admin, &app).await;
+    let env = |secret: &str| {
+        EnvSnapshot::from_pairs([
+            ("AZURE_CLIENT_ID", app.app_id.to_string()),
+            ("AZURE_TENANT_ID", t.sb.tenant_id()),
+            ("AZURE_CLIENT_SECRET", secret.to_owned()),
+        ])
+    };
+    let credential = resolve_credential(&AuthOptions::default(), &env(&secret))
+        .await
+        .unwrap();
+    assert_eq!(credential.source(), CredentialSource::ClientSecret);
+    let client = client_as(&t.sb, credential);
+    let me: Application = client
+        .get(&format!("/applications/{}", app.id))
+        .await
+        .unwrap();
+    assert_eq!(me.app_id, app.app_id);
+
+    let wrong = resolve_credential(&AuthOptions::default(), &env("not-the-secret"))
+        .await
+        .unwrap();
+    let err = client_as(&t.sb, wrong).sign_in().await.unwrap_err();
+    let e = sign_in_error(&err);
+    assert_eq!(e.codes, vec![7000215]);
+    assert_eq!(e.credential, CredentialSource::ClientSecret);
+    assert!(e.trace_id.is_some() && e.correlation_id.is_some(), "{e:?}");
+    let text = err.to_string();
+    assert!(text.contains("AADSTS7000215"), "{text}");
+    assert!(text.contains(&app.app_id.to_string()), "{text}");
+    assert!(
+        err.hint()
+            .unwrap()
+            .contains("the client secret is wrong or expired"),
+        "{:?}",
+        err.hint()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_client_a_missing_tenant_and_a_bad_scope_each_get_their_code_and_hint() {
+    let t = start().await;
+    let unknown_client = client_as(
+        &t.sb,
+        Credential::client_secret("3f76be04-5cf0-47f1-9df6-d05981a450fc", "x"),
+    );
+    let err = unknown_client.sign_in().await.unwrap_err();
+    assert_eq!(sign_in_error(&err).codes, vec![700016]);
+    assert!(err.hint().unwrap().contains("not found in this tenant"));
+
+    let mut elsewhere = endpoints(&t.sb);
+    elsewhere.tenant = Some("no-such-tenant.onmicrosoft.com".into());
+    let client = entraform::graph::GraphClient::new(
+        elsewhere,
+        Credential::client_secret(
+            t.sb.bootstrap_client_id(),
+            t.sb.bootstrap_client_secret().expose(),
+        ),
+        quick(),
+    )
+    .unwrap();
+    let err = client.sign_in().await.unwrap_err();
+    assert_eq!(sign_in_error(&err).codes, vec![90002]);
+    assert!(err.hint().unwrap().contains("tenant was not found"));
+
+    let err = t
+        .admin
+        .token_for("https://nothing.example.com/.default")
+        .await
+        .unwrap_err();
+    assert_eq!(sign_in_error(&err).codes, vec![70011]);
+    assert!(err.hint().unwrap().contains("/.default"));
+}
+
+#[tokio::test]
+async fn a_pem_certificate_signs_in_with_rs256_and_with_ps256() {
+    let t = start().await;
+    let (app, sp) = new_app(&t.admin, "pem-app").await;
+    grant_graph_role(&t.admin, &sp, "Application.Read.All").await;
+    let cert = certificate("pem-app");
+    register_certificate(&t.admin, &app, &cert).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pem = write_pem(dir.path(), &cert);
+    for alg in [AssertionAlg::Rs256, AssertionAlg::Ps256] {
+        let opts = AuthOptions {
+            certificate_alg: alg,
+            ..AuthOptions::default()
+        };
+        let env = EnvSnapshot::from_pairs([
+            ("AZURE_CLIENT_ID", app.app_id.to_string()),
+            ("AZURE_TENANT_ID", t.sb.tenant_id()),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", pem.display().to_string()),
+        ]);
+        let credential = resolve_credential(&opts, &env).await.unwrap();
+        assert_eq!(credential.source(), CredentialSource::Certificate);
+        let me: Application = client_as(&t.sb, credential)
+            .get(&format!("/applications/{}", app.id))
+            .await
+            .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+        assert_eq!(me.id, app.id);
+    }
+}
+
+#[tokio::test]
+async fn a_password_protected_pfx_signs_in_and_a_wrong_password_fails_before_any_request() {
+    let t = start().await;
+    let (app, sp) = new_app(&t.admin, "pfx-app").await;
+    grant_graph_role(&t.admin, &sp, "Application.Read.All").await;
+    let cert = certificate("pfx-app");
+    register_certificate(&t.admin, &app, &cert).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pfx = write_pfx(dir.path(), &cert, "correct horse");
+    let env = |password: &str| {
+        EnvSnapshot::from_pairs([
+            ("AZURE_CLIENT_ID", app.app_id.to_string()),
+            ("AZURE_TENANT_ID", t.sb.tenant_id()),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", pfx.display().to_string()),
+            ("AZURE_CLIENT_CERTIFICATE_PASSWORD", password.to_owned()),
+        ])
+    };
+    let credential = resolve_credential(&AuthOptions::default(), &env("correct horse"))
+        .await
+        .unwrap();
+    let client = client_as(&t.sb, credential);
+    client.sign_in().await.unwrap();
+    let me: Application = client
+        .get(&format!("/applications/{}", app.id))
+        .await
+        .unwrap();
+    assert_eq!(me.id, app.id);
+
+    let before = t.sb.stats().total;
+    let err = resolve_credential(&AuthOptions::default(), &env("battery staple"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::Certificate { .. }), "{err:?}");
+    assert!(!format!("{err:?}{err}").contains("battery staple"));
+    assert_eq!(t.sb.stats().total, before);
+}
+
+#[tokio::test]
+async fn a_certificate_the_app_does_not_know_gets_700027() {
+    let t = start().await;
+    let (app, _) = new_app(&t.admin, "stranger").await;
+    register_certificate(&t.admin, &app, &certificate("registered")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let other = write_pem(dir.path(), &certificate("not-registered"));
+    let env = EnvSnapshot::from_pairs([
+        ("AZURE_CLIENT_ID", app.app_id.to_string()),
+        ("AZURE_TENANT_ID", t.sb.tenant_id()),
+        ("AZURE_CLIENT_CERTIFICATE_PATH", other.display().to_string()),
+    ]);
+    let credential = resolve_credential(&AuthOptions::default(), &env)
+        .await
+        .unwrap();
+    let err = client_as(&t.sb, credential).sign_in().await.unwrap_err();
+    let e = sign_in_error(&err);
+    assert_eq!(e.codes, vec![700027], "{err}");
+    assert_eq!(e.credential, CredentialSource::Certificate);
+    assert!(err.hint().unwrap().contains("not registered on the app"));
+}
