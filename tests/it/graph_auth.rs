@@ -1,12 +1,16 @@
 //! Signing in against the sandbox with every credential type, and each sign-in failure with
 //! the AADSTS code and hint the user sees.
 
+use std::time::Duration;
+
 use entraform::cert::AssertionAlg;
 use entraform::error::Hint;
 use entraform::graph::types::Application;
 use entraform::graph::{
-    AuthOptions, Credential, CredentialSource, EnvSnapshot, GraphError, resolve_credential,
+    AuthOptions, ClientConfig, Credential, CredentialSource, EnvSnapshot, GraphClient, GraphError,
+    RetrySafety, resolve_credential,
 };
+use entraform::sandbox::SandboxConfig;
 
 use crate::graph_support::*;
 
@@ -190,4 +194,177 @@ async fn a_certificate_the_app_does_not_know_gets_700027() {
     assert_eq!(e.codes, vec![700027], "{err}");
     assert_eq!(e.credential, CredentialSource::Certificate);
     assert!(err.hint().unwrap().contains("not registered on the app"));
+}
+
+#[tokio::test]
+async fn a_federated_token_file_signs_in_and_is_read_again_at_each_refresh() {
+    let issuer = Issuer::start().await;
+    let t = start_with(SandboxConfig::new().trust_issuer(issuer.url.clone())).await;
+    let (app, sp) = new_app(&t.admin, "federated-app").await;
+    grant_graph_role(&t.admin, &sp, "Application.Read.All").await;
+    let subject = "repo:org/repo:environment:prod";
+    t.admin
+        .post(
+            &format!("/applications/{}/federatedIdentityCredentials", app.id),
+            &serde_json::json!({"name": "prod", "issuer": issuer.url, "subject": subject,
+                                "audiences": ["api://AzureADTokenExchange"]}),
+            RetrySafety::NotIdempotent,
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("oidc-token");
+    std::fs::write(&token_file, issuer.token(subject)).unwrap();
+    let env = EnvSnapshot::from_pairs([
+        ("AZURE_CLIENT_ID", app.app_id.to_string()),
+        ("AZURE_TENANT_ID", t.sb.tenant_id()),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            token_file.display().to_string(),
+        ),
+        // A secret is configured too: federation comes first.
+        ("AZURE_CLIENT_SECRET", "unused".to_owned()),
+    ]);
+    let credential = resolve_credential(&AuthOptions::default(), &env)
+        .await
+        .unwrap();
+    assert_eq!(credential.source(), CredentialSource::WorkloadIdentity);
+    // A margin longer than a token's life: every request signs in again.
+    let config = ClientConfig {
+        token_refresh_margin: Duration::from_secs(24 * 3600),
+        ..quick()
+    };
+    let client = GraphClient::new(endpoints(&t.sb), credential, config).unwrap();
+    let path = format!("/applications/{}", app.id);
+    let read = || client.get::<Application>(&path);
+    assert_eq!(read().await.unwrap().id, app.id);
+
+    // The platform rotates the file; a token for another subject matches no credential.
+    std::fs::write(
+        &token_file,
+        issuer.token("repo:org/repo:ref:refs/heads/feature"),
+    )
+    .unwrap();
+    let err = read().await.unwrap_err();
+    let e = sign_in_error(&err);
+    assert_eq!(e.codes, vec![70021], "{err}");
+    assert_eq!(e.credential, CredentialSource::WorkloadIdentity);
+    assert!(err.hint().unwrap().contains("no federated credential"));
+
+    std::fs::write(&token_file, issuer.token(subject)).unwrap();
+    assert_eq!(read().await.unwrap().id, app.id);
+}
+
+#[cfg(unix)]
+fn fake_az(dir: &std::path::Path, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let az = dir.join("az");
+    std::fs::write(&az, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_azure_cli_credential_asks_az_for_a_graph_token_in_the_tenant() {
+    let t = start().await;
+    let token = t
+        .admin
+        .token_for("https://graph.microsoft.com/.default")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let expires_on = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    let args_file = dir.path().join("args");
+    fake_az(
+        dir.path(),
+        &format!(
+            "echo \"$@\" > '{}'\necho '{{\"accessToken\": \"{}\", \"expires_on\": {expires_on}, \"tokenType\": \"Bearer\"}}'",
+            args_file.display(),
+            token.token.expose()
+        ),
+    );
+    let env = EnvSnapshot::from_pairs([("PATH", dir.path().display().to_string())]);
+    let credential = resolve_credential(&AuthOptions::default(), &env)
+        .await
+        .unwrap();
+    assert_eq!(credential.source(), CredentialSource::AzureCli);
+    let client = client_as(&t.sb, credential);
+    client
+        .list_all::<Application>("/applications")
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&args_file).unwrap().trim(),
+        format!(
+            "account get-access-token --output json --resource https://graph.microsoft.com --tenant {}",
+            t.sb.tenant_id()
+        )
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_signed_out_azure_cli_says_what_az_said_and_suggests_az_login() {
+    let t = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    fake_az(
+        dir.path(),
+        "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1",
+    );
+    let env = EnvSnapshot::from_pairs([("PATH", dir.path().display().to_string())]);
+    let opts = AuthOptions {
+        forced: Some(CredentialSource::AzureCli),
+        ..AuthOptions::default()
+    };
+    let credential = resolve_credential(&opts, &env).await.unwrap();
+    let err = client_as(&t.sb, credential).sign_in().await.unwrap_err();
+    assert_eq!(
+        sign_in_error(&err).description.as_deref(),
+        Some("Please run 'az login' to setup account.")
+    );
+    assert!(err.hint().unwrap().contains("az login"));
+}
+
+#[tokio::test]
+async fn a_403_names_the_graph_permission_the_operation_needs() {
+    let t = start().await;
+    let (app, _) = new_app(&t.admin, "no-permissions").await;
+    let secret = add_secret(&t.admin, &app).await;
+    let client = client_as(
+        &t.sb,
+        Credential::client_secret(app.app_id.to_string(), secret),
+    );
+    let read = client
+        .list_all::<Application>("/applications")
+        .await
+        .unwrap_err();
+    assert_eq!(read.code(), Some("Authorization_RequestDenied"), "{read}");
+    assert!(
+        read.hint().unwrap().contains("`Application.Read.All`"),
+        "{:?}",
+        read.hint()
+    );
+    let text = read.to_string();
+    assert!(
+        text.contains("request-id: ") && text.contains("client-request-id: "),
+        "{text}"
+    );
+
+    let write = client
+        .post(
+            "/applications",
+            &serde_json::json!({"displayName": "x"}),
+            RetrySafety::NotIdempotent,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(write.status(), Some(403), "{write}");
+    assert!(
+        write
+            .hint()
+            .unwrap()
+            .contains("`Application.ReadWrite.OwnedBy` or `Application.ReadWrite.All`"),
+        "{:?}",
+        write.hint()
+    );
 }

@@ -195,3 +195,61 @@ pub fn write_pfx(dir: &Path, cert: &GeneratedCertificate, password: &str) -> Pat
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// A minimal OIDC issuer on loopback (like GitHub Actions' token service): discovery, its
+/// signing key, and tokens it mints for a subject.
+pub struct Issuer {
+    pub url: String,
+    key: jsonwebtoken::EncodingKey,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Issuer {
+    pub async fn start() -> Issuer {
+        let cert = certificate("issuer");
+        let key_pem = pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            cert.private_key().expose_pkcs8_der().to_vec(),
+        ));
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap();
+        let mut jwk =
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&key, jsonwebtoken::Algorithm::RS256)
+                .unwrap();
+        jwk.common.key_id = Some("k1".into());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/keys")});
+        let jwks = json!({ "keys": [jwk] });
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(discovery) }),
+            )
+            .route(
+                "/keys",
+                axum::routing::get(move || async move { axum::Json(jwks) }),
+            );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Issuer { url, key, server }
+    }
+
+    /// A token for `subject` with the audience federated credentials expect.
+    pub fn token(&self, subject: &str) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(
+            &header,
+            &json!({"iss": self.url, "sub": subject, "aud": "api://AzureADTokenExchange",
+                    "iat": now, "nbf": now, "exp": now + 300}),
+            &self.key,
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
