@@ -5,6 +5,8 @@ mod cert_openssl;
 mod cli;
 mod common;
 mod graph_auth;
+mod graph_batch;
+mod graph_paging;
 mod graph_retry;
 mod graph_support;
 mod sandbox_contract;
