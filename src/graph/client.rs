@@ -644,7 +644,22 @@ impl GraphClient {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                _ => return result,
+                _ => {
+                    return result.map_err(|e| match e {
+                        GraphError::Transport {
+                            method,
+                            path,
+                            source,
+                            ..
+                        } => GraphError::Transport {
+                            method,
+                            path,
+                            attempts: attempt_no,
+                            source,
+                        },
+                        other => other,
+                    });
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod graph_auth;
 mod graph_batch;
+mod graph_faults;
 mod graph_paging;
 mod graph_retry;
 mod graph_support;
