@@ -464,7 +464,11 @@ impl GraphClient {
                         bytes = bytes.len(),
                         "graph"
                     );
-                    tracing::trace!(body = %redact::body(&bytes), "response body");
+                    tracing::trace!(
+                        client_request_id,
+                        body = %redact::body(&bytes),
+                        "response body"
+                    );
                     if status == 429 {
                         inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                     }

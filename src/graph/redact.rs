@@ -102,6 +102,21 @@ pub fn body(bytes: &[u8]) -> String {
     }
 }
 
+/// Form fields as `k=v&…` with secret values replaced (values are shown unencoded).
+pub fn form(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            if is_secret_key(k) {
+                format!("{k}={REDACTED}")
+            } else {
+                format!("{k}={}", text(v))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// `a=1&client_secret=x` → `a=1&client_secret=<redacted>`; non-form text goes through [`text`].
 fn form_or_text(s: &str) -> String {
     let looks_like_form = !s.contains(char::is_whitespace) && s.contains('=');
@@ -227,6 +242,15 @@ mod tests {
             shown,
             "grant_type=client_credentials&client_id=abc&client_secret=<redacted>&client_assertion=<redacted>"
         );
+    }
+
+    #[test]
+    fn form_pairs_are_shown_with_secret_values_replaced() {
+        let shown = form(&[
+            ("client_id", "abc".to_owned()),
+            ("client_secret", "p@ss word".to_owned()),
+        ]);
+        assert_eq!(shown, "client_id=abc&client_secret=<redacted>");
     }
 
     #[test]

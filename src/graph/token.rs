@@ -102,6 +102,7 @@ pub async fn acquire_token(
         credential = credential.source().describe(),
         "requesting a token"
     );
+    tracing::trace!(form = %redact::form(&form), "token request");
     let sent = SystemTime::now();
     let response = http
         .post(&token_url)

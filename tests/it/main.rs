@@ -8,6 +8,7 @@ mod graph_auth;
 mod graph_batch;
 mod graph_faults;
 mod graph_paging;
+mod graph_redaction;
 mod graph_retry;
 mod graph_support;
 mod sandbox_contract;
