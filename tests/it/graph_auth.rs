@@ -368,3 +368,82 @@ async fn a_403_names_the_graph_permission_the_operation_needs() {
         write.hint()
     );
 }
+
+#[tokio::test]
+async fn an_expired_client_secret_gets_7000222() {
+    let t = start().await;
+    let (app, _) = new_app(&t.admin, "expired-secret").await;
+    let yesterday = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let created: entraform::graph::types::PasswordCredential = t
+        .admin
+        .post(
+            &format!("/applications/{}/addPassword", app.id),
+            &serde_json::json!({"passwordCredential": {
+                "displayName": "old",
+                "startDateTime": (yesterday - time::Duration::days(30))
+                    .format(&time::format_description::well_known::Rfc3339).unwrap(),
+                "endDateTime": yesterday
+                    .format(&time::format_description::well_known::Rfc3339).unwrap(),
+            }}),
+            RetrySafety::NotIdempotent,
+        )
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
+    let secret = created.secret_text.unwrap().expose().to_owned();
+    let err = client_as(
+        &t.sb,
+        Credential::client_secret(app.app_id.to_string(), secret),
+    )
+    .sign_in()
+    .await
+    .unwrap_err();
+    assert_eq!(sign_in_error(&err).codes, vec![7000222], "{err}");
+    assert!(err.hint().unwrap().contains("has expired"));
+}
+
+#[tokio::test]
+async fn a_stale_federated_token_gets_700024_and_a_file_without_a_jwt_gets_50012() {
+    let issuer = Issuer::start().await;
+    let t = start_with(SandboxConfig::new().trust_issuer(issuer.url.clone())).await;
+    let (app, _) = new_app(&t.admin, "stale-federated").await;
+    let subject = "system:serviceaccount:ops:entraform";
+    t.admin
+        .post(
+            &format!("/applications/{}/federatedIdentityCredentials", app.id),
+            &serde_json::json!({"name": "k8s", "issuer": issuer.url, "subject": subject,
+                                "audiences": ["api://AzureADTokenExchange"]}),
+            RetrySafety::NotIdempotent,
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    let client = client_as(
+        &t.sb,
+        Credential::WorkloadIdentity {
+            client_id: app.app_id.to_string(),
+            token_file: token_file.clone(),
+        },
+    );
+
+    // Issued an hour ago, expired 55 minutes ago: the file was not refreshed.
+    std::fs::write(&token_file, issuer.token_issued(subject, -3600)).unwrap();
+    let err = client.sign_in().await.unwrap_err();
+    assert_eq!(sign_in_error(&err).codes, vec![700024], "{err}");
+    assert!(err.hint().unwrap().contains("validity window"));
+
+    std::fs::write(&token_file, "not a token\n").unwrap();
+    let err = client.sign_in().await.unwrap_err();
+    assert_eq!(sign_in_error(&err).codes, vec![50012], "{err}");
+    assert!(
+        err.hint()
+            .unwrap()
+            .contains("client assertion was rejected")
+    );
+
+    std::fs::write(&token_file, "").unwrap();
+    let err = client.sign_in().await.unwrap_err();
+    assert!(err.to_string().contains("is empty"), "{err}");
+}

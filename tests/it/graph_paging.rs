@@ -125,3 +125,29 @@ async fn many_objects_are_read_with_in_filters_packed_into_one_batch() {
     let found: HashSet<String> = found.iter().map(|a| a.app_id.to_string()).collect();
     assert_eq!(found, app_ids.into_iter().collect());
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_fit_the_type_names_the_request_and_the_json_path() {
+    let t = start().await;
+    crate::graph_support::new_app(&t.admin, "decoded").await;
+    let err = t
+        .admin
+        .list_all::<entraform::graph::types::AppRoleAssignment>("/applications")
+        .await
+        .unwrap_err();
+    match &err {
+        entraform::graph::GraphError::Decode {
+            method,
+            path,
+            json_path,
+            ..
+        } => {
+            assert_eq!(method, "GET");
+            assert_eq!(path, "/applications?$top=999");
+            assert!(json_path.starts_with("value["), "{json_path}");
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+    let chain = std::error::Error::source(&err).unwrap().to_string();
+    assert!(chain.contains("missing field"), "{chain}");
+}

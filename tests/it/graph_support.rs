@@ -235,7 +235,12 @@ impl Issuer {
 
     /// A token for `subject` with the audience federated credentials expect.
     pub fn token(&self, subject: &str) -> String {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.token_issued(subject, 0)
+    }
+
+    /// A five-minute token issued `offset_s` seconds from now (negative: in the past).
+    pub fn token_issued(&self, subject: &str, offset_s: i64) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() + offset_s;
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some("k1".into());
         jsonwebtoken::encode(
