@@ -234,13 +234,7 @@ impl GraphClient {
     /// A new token for another resource (`https://outlook.office365.com/.default`), not cached:
     /// `test-login` uses it to see what a sign-in yields.
     pub async fn token_for(&self, scope: &str) -> Result<AccessToken, GraphError> {
-        token::acquire_token(
-            &self.inner.http,
-            &self.inner.endpoints,
-            &self.inner.credential,
-            scope,
-        )
-        .await
+        self.acquire_with_retries(scope).await
     }
 
     /// Signs in now (or reuses the cached token), so a bad credential fails before any work.

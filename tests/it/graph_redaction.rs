@@ -60,6 +60,11 @@ async fn a_full_flow_at_trace_level_logs_no_secret() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // With a single scoped dispatcher, tracing-core computes a callsite's interest from the
+    // default of whichever thread hits it first, so a callsite first reached by a parallel
+    // test's thread (no subscriber) would stay disabled here. A second live dispatcher makes
+    // it consult every registered dispatcher instead.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
 
     let issuer = Issuer::start().await;
     let t = start_with(SandboxConfig::new().trust_issuer(issuer.url.clone())).await;
