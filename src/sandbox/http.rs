@@ -99,7 +99,10 @@ fn resolve_listen(config: &SandboxConfig) -> Result<SocketAddr, SandboxError> {
 pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
     let addr = resolve_listen(&config)?;
     let loaded = match &config.state_path {
-        Some(p) => state::load(p)?,
+        Some(p) => {
+            state::remove_stale_temps(p);
+            state::load(p)?
+        }
         None => None,
     };
     let doc = match loaded {
@@ -562,6 +565,13 @@ impl Server {
         if extra_ct {
             headers.push(("OData-Version".into(), "4.0".into()));
         }
+        // Every Graph response says what it cost, even one refused before any work.
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-ms-resource-unit"))
+        {
+            headers.push(("x-ms-resource-unit".into(), "1".into()));
+        }
         Answer {
             status: part.status,
             headers,
@@ -604,10 +614,12 @@ impl Server {
         } else {
             self.graph_one(method, path, &params, headers, body, &caller, ids)
         };
-        self.count(&route, &part.status.to_string());
         if failure == Some(Failure::DropAfter) {
+            // Applied, but the client never hears of it.
+            self.count(&route, "dropped");
             return Outcome::Drop;
         }
+        self.count(&route, &part.status.to_string());
         Outcome::Answer(Self::graph_answer(part, true))
     }
 
@@ -755,9 +767,7 @@ impl Server {
             else {
                 return bad("Invalid batch payload format.");
             };
-            if parsed.iter().any(
-                |(i, ..): &(String, String, String, Vec<String>, Headers, Option<Value>)| *i == id,
-            ) {
+            if parsed.iter().any(|p: &BatchPart| p.id == id) {
                 return bad("Batch request ids must be unique.");
             }
             let deps: Vec<String> = r["dependsOn"]
@@ -794,14 +804,14 @@ impl Server {
                     "Write request id : {id}, Content-Type header must be specified for a request with a body."
                 ));
             }
-            parsed.push((
+            parsed.push(BatchPart {
                 id,
-                method.to_ascii_uppercase(),
-                url.to_string(),
+                method: method.to_ascii_uppercase(),
+                url: url.to_string(),
                 deps,
-                part_headers,
-                part_body,
-            ));
+                headers: part_headers,
+                body: part_body,
+            });
         }
         let mut statuses: BTreeMap<String, u16> = BTreeMap::new();
         let mut responses: Vec<(usize, Value)> = Vec::new();
@@ -809,7 +819,15 @@ impl Server {
         // Run parts whose dependencies have finished, in request order, until none remain.
         while done.iter().any(|d| !d) {
             let mut progressed = false;
-            for (i, (id, method, url, deps, part_headers, part_body)) in parsed.iter().enumerate() {
+            for (i, p) in parsed.iter().enumerate() {
+                let BatchPart {
+                    id,
+                    method,
+                    url,
+                    deps,
+                    headers: part_headers,
+                    body: part_body,
+                } = p;
                 if done[i] || !deps.iter().all(|d| statuses.contains_key(d)) {
                     continue;
                 }
@@ -895,6 +913,16 @@ impl Server {
 struct Ids {
     request: String,
     client: String,
+}
+
+/// One request of a `$batch`, validated.
+struct BatchPart {
+    id: String,
+    method: String,
+    url: String,
+    deps: Vec<String>,
+    headers: Headers,
+    body: Option<Value>,
 }
 
 /// A 5xx the way Graph (and Microsoft's own fault injectors) send it.

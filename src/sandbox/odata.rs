@@ -50,7 +50,7 @@ pub(crate) struct Prop {
 pub(crate) struct Resource {
     /// OData type name used in messages, e.g. `Application`.
     pub type_name: &'static str,
-    /// Entity set for `@odata.context`, e.g. `applications`.
+    /// The properties `$filter` may use.
     pub props: &'static [Prop],
     /// Properties that `$select` may name.
     pub selectable: &'static [&'static str],
@@ -760,8 +760,7 @@ impl Resource {
                 let mut canon = Vec::new();
                 for leaf in leaves {
                     let (form, path) = form_of(leaf)?;
-                    let name = self.allow(p.name, form, advanced, "any")?;
-                    let _ = name;
+                    self.allow(p.name, form, advanced, "any")?;
                     let leaf = match form {
                         AnySub(_) => {
                             let allowed = subs.unwrap_or(&[]);

@@ -359,9 +359,12 @@ fn verify_certificate_assertion(
             "The client assertion uses the unsupported algorithm '{alg}'; only RSA (RS256, PS256) is accepted."
         )));
     }
-    let x5t = parts.header_str("x5t");
-    let x5t_s256 = parts.header_str("x5t#S256");
-    let thumb = x5t_s256.or(x5t).unwrap_or_default().to_string();
+    // Clients differ in how they spell base64url (azure-identity pads it): compare unpadded.
+    let canonical = |s: &str| s.trim_end_matches('=').replace('+', "-").replace('/', "_");
+    let x5t = parts.header_str("x5t").map(canonical);
+    let x5t_s256 = parts.header_str("x5t#S256").map(canonical);
+    let thumb = x5t_s256.clone().or(x5t.clone()).unwrap_or_default();
+    let (x5t, x5t_s256) = (x5t.as_deref(), x5t_s256.as_deref());
     // Every certificate registered on the app, then the ones valid now.
     let all = certificates(app);
     let matching: Vec<_> = all

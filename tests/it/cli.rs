@@ -7,19 +7,33 @@ fn version_names_the_crate_version_and_commit() {
     let out = entraform().arg("--version").output().unwrap();
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.starts_with(concat!("entraform ", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.starts_with(concat!("entraform ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
     assert!(text.contains("commit: "), "{text}");
 }
 
 #[test]
 fn every_command_has_an_example_in_its_help() {
     for cmd in [
-        "validate", "schema", "plan", "apply", "export", "certs", "test-login", "completions", "man",
+        "validate",
+        "schema",
+        "plan",
+        "apply",
+        "export",
+        "certs",
+        "test-login",
+        "completions",
+        "man",
     ] {
         let out = entraform().args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success(), "{cmd}: {}", stderr(&out));
         let help = stdout(&out);
-        assert!(help.contains("Example"), "`{cmd} --help` shows no example:\n{help}");
+        assert!(
+            help.contains("Example"),
+            "`{cmd} --help` shows no example:\n{help}"
+        );
     }
 }
 
@@ -32,10 +46,17 @@ fn bash_completions_source_cleanly() {
     std::fs::write(&script, &out.stdout).unwrap();
     let check = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("set -e; source {}; complete -p entraform", script.display()))
+        .arg(format!(
+            "set -e; source {}; complete -p entraform",
+            script.display()
+        ))
         .output()
         .unwrap();
-    assert!(check.status.success(), "bash could not source the script: {}", stderr(&check));
+    assert!(
+        check.status.success(),
+        "bash could not source the script: {}",
+        stderr(&check)
+    );
 }
 
 #[test]

@@ -12,6 +12,8 @@ mod graph_redaction;
 mod graph_retry;
 mod graph_support;
 mod sandbox_contract;
+mod sandbox_durability;
 mod sandbox_faults;
+mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;

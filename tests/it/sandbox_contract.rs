@@ -152,6 +152,7 @@ async fn applications_create_get_list_update_and_upsert_match_the_examples() {
 
     assert_eq!(t.delete(&format!("/applications/{id}")).await.status, 204);
     assert_eq!(t.get(&format!("/applications/{id}")).await.status, 404);
+    assert_eq!(t.get("/applications/not-a-guid").await.status, 400);
 }
 
 #[tokio::test]

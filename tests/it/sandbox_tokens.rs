@@ -422,3 +422,23 @@ async fn graph_refuses_requests_without_a_valid_sandbox_token() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_padded_thumbprint_is_accepted_as_azure_identity_sends_it() {
+    use base64::Engine;
+    use sha1::Digest;
+    let t = start().await;
+    let (app, der, key) = app_with_certificate(&t, "padded").await;
+    let client_id = app["appId"].as_str().unwrap();
+    let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+    header.x5t = Some(base64::engine::general_purpose::URL_SAFE.encode(sha1::Sha1::digest(&der)));
+    assert!(header.x5t.as_ref().unwrap().ends_with('='));
+    let assertion = jsonwebtoken::encode(
+        &header,
+        &assertion_claims(client_id, &t.sb.token_url()),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let tok = token_by_assertion(&t.http, &t.sb.token_url(), client_id, &assertion, GRAPH).await;
+    assert_eq!(tok.status, 200, "{}", tok.text);
+}

@@ -265,7 +265,8 @@ fn find<'a>(doc: &'a Document, key: &Key, now: i64) -> Result<&'a Entry, GraphEr
 /// Any application with this key, visible or not.
 fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entry>, GraphError> {
     Ok(match key {
-        Key::Id(id) => doc.applications.get(id),
+        Key::Id(id) if !is_guid(id) => return Err(super::invalid_id(id)),
+        Key::Id(id) => doc.applications.get(&id.to_lowercase()),
         Key::Alt(k, v) if k == "appId" => doc
             .applications
             .values()
@@ -387,7 +388,6 @@ fn apply_body(
     obj: &mut Object,
     body: &Object,
     self_id: &str,
-    now: i64,
 ) -> Result<(), GraphError> {
     apply_fields(obj, body, SCHEMA)?;
     if let Some(v) = body.get("uniqueName") {
@@ -429,7 +429,7 @@ fn apply_body(
         };
         let mut out = Vec::new();
         for k in list {
-            out.push(Value::Object(normalize_key(k, now)?));
+            out.push(Value::Object(normalize_key(k)?));
         }
         let mut ids: Vec<&str> = out.iter().filter_map(|k| k["keyId"].as_str()).collect();
         ids.sort();
@@ -624,7 +624,7 @@ const KEY_FIELDS: &[&str] = &[
 ];
 
 /// Validates one keyCredential: `key` must be a real certificate; fills keyId and dates.
-fn normalize_key(v: &Value, now: i64) -> Result<Object, GraphError> {
+fn normalize_key(v: &Value) -> Result<Object, GraphError> {
     let Value::Object(m) = v else {
         return Err(GraphError::invalid_value("keyCredentials"));
     };
@@ -676,7 +676,6 @@ fn normalize_key(v: &Value, now: i64) -> Result<Object, GraphError> {
             "Key credential end date must be later than its start date.",
         ));
     }
-    let _ = now;
     let display = match m.get("displayName") {
         Some(Value::String(s)) => Value::String(s.clone()),
         _ => Value::String(info.subject.clone()),
@@ -776,9 +775,9 @@ fn create_with(
         }
         let mut with_key = body.clone();
         with_key.insert("uniqueName".into(), json!(u));
-        apply_body(doc, &mut obj, &with_key, &id, call.now)?;
+        apply_body(doc, &mut obj, &with_key, &id)?;
     } else {
-        apply_body(doc, &mut obj, &body, &id, call.now)?;
+        apply_body(doc, &mut obj, &body, &id)?;
     }
     let mut entry = Entry::new(obj, call.visible_at());
     if !call.caller.has_any(&[perm::APP_RW]) {
@@ -826,7 +825,7 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
             "Property 'uniqueName' is immutable once set and cannot be updated.",
         ));
     }
-    apply_body(doc, &mut obj, &body, &id, call.now)?;
+    apply_body(doc, &mut obj, &body, &id)?;
     doc.applications.get_mut(&id).expect("found above").object = obj;
     Ok(Reply::no_content())
 }
@@ -907,7 +906,7 @@ fn add_key(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErr
             "The sandbox does not support passwordCredential in addKey (used only with X509CertAndPassword).",
         ));
     }
-    let new = normalize_key(body.get("keyCredential").unwrap_or(&Value::Null), call.now)?;
+    let new = normalize_key(body.get("keyCredential").unwrap_or(&Value::Null))?;
     let id = e.str("id").to_string();
     let entry = doc.applications.get_mut(&id).expect("found above");
     let keys = entry

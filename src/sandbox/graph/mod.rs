@@ -343,7 +343,7 @@ fn split_key(seg: &str) -> Result<(&str, Option<Key>), GraphError> {
     Ok((name, Some(key)))
 }
 
-/// Routes one call; returns the reply and whether it may have changed state.
+/// Routes one call to its resource.
 pub(crate) fn dispatch(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
     let segs: Vec<String> = call
         .path
@@ -519,6 +519,11 @@ pub(crate) fn apply_fields(
     Ok(())
 }
 
+/// Graph's answer to an object id that is not a GUID.
+pub(crate) fn invalid_id(id: &str) -> GraphError {
+    GraphError::bad_request(format!("Invalid object identifier '{id}'."))
+}
+
 /// Reads `"@odata.id": ".../directoryObjects/{id}"` from a `$ref` body.
 pub(crate) fn ref_target(call: &Call) -> Result<String, GraphError> {
     let body = call.json_body()?;
@@ -537,9 +542,7 @@ pub(crate) fn ref_target(call: &Call) -> Result<String, GraphError> {
         .map(|s| s.trim_matches(|c| c == '\'' || c == ')'))
         .unwrap_or(id);
     if !super::is_guid(id) {
-        return Err(GraphError::bad_request(format!(
-            "Invalid object identifier '{id}'."
-        )));
+        return Err(invalid_id(id));
     }
     Ok(id.to_string())
 }

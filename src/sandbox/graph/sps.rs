@@ -170,13 +170,25 @@ fn union(a: &Value, b: &Value) -> Value {
 /// The service principal as Graph shows it: a local application's roles, scopes, names and
 /// tags flow into its service principal.
 pub(crate) fn render(doc: &Document, e: &Entry) -> Object {
-    let mut o = e.object.clone();
     let app_id = e.str("appId");
-    if let Some(app) = doc
+    let app = doc
         .applications
         .values()
-        .find(|a| a.str("appId").eq_ignore_ascii_case(app_id))
-    {
+        .find(|a| a.str("appId").eq_ignore_ascii_case(app_id));
+    render_with(app, e)
+}
+
+/// Applications by lower-case appId, so a list renders each service principal in O(1).
+fn app_index(doc: &Document) -> std::collections::HashMap<String, &Entry> {
+    doc.applications
+        .values()
+        .map(|a| (a.str("appId").to_lowercase(), a))
+        .collect()
+}
+
+fn render_with(app: Option<&Entry>, e: &Entry) -> Object {
+    let mut o = e.object.clone();
+    if let Some(app) = app {
         let a = &app.object;
         o.insert("appDisplayName".into(), a["displayName"].clone());
         o.insert("appRoles".into(), a["appRoles"].clone());
@@ -203,7 +215,8 @@ pub(crate) fn render(doc: &Document, e: &Entry) -> Object {
 
 pub(crate) fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entry>, GraphError> {
     Ok(match key {
-        Key::Id(id) => doc.service_principals.get(id),
+        Key::Id(id) if !is_guid(id) => return Err(super::invalid_id(id)),
+        Key::Id(id) => doc.service_principals.get(&id.to_lowercase()),
         Key::Alt(k, v) if k == "appId" => doc
             .service_principals
             .values()
@@ -229,8 +242,8 @@ pub(crate) fn by_app_id<'a>(doc: &'a Document, app_id: &str, now: i64) -> Option
         .find(|e| e.visible(now) && e.str("appId").eq_ignore_ascii_case(app_id))
 }
 
-fn filter_view(doc: &Document, e: &Entry) -> Object {
-    let mut o = render(doc, e);
+fn filter_view(rendered: &Object, e: &Entry) -> Object {
+    let mut o = rendered.clone();
     o.insert(
         "owners".into(),
         Value::Array(e.owners.iter().cloned().map(Value::String).collect()),
@@ -245,9 +258,11 @@ fn can_read(call: &Call) -> Result<(), GraphError> {
 pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
     can_read(call)?;
     let q = call.query(&SERVICE_PRINCIPALS)?;
+    let apps = app_index(doc);
     let mut items = Vec::new();
     for e in visible(&doc.service_principals, call.now) {
-        let view = filter_view(doc, e);
+        let rendered = render_with(apps.get(&e.str("appId").to_lowercase()).copied(), e);
+        let view = filter_view(&rendered, e);
         if let Some(flt) = &q.filter
             && !odata::eval(flt, &view, &|o, rel| {
                 o.get(rel).and_then(Value::as_array).map_or(0, Vec::len)
@@ -260,7 +275,7 @@ pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError>
         {
             continue;
         }
-        let mut o = odata::project(&render(doc, e), q.select.as_deref());
+        let mut o = odata::project(&rendered, q.select.as_deref());
         if let Some(rel) = &q.expand {
             o.insert(rel.clone(), expand(doc, e, rel, call.now));
         }
