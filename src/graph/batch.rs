@@ -298,13 +298,7 @@ impl GraphClient {
             let r = &requests[i];
             let url = match endpoints.resolve(&r.path) {
                 Ok(url) => url,
-                Err(e) => {
-                    let shared = Arc::new(e);
-                    return group
-                        .iter()
-                        .map(|_| PartResult::Done(Err(GraphError::Shared(shared.clone()))))
-                        .collect();
-                }
+                Err(e) => return all_failed(group, e),
             };
             let path = endpoints.relative(&url);
             let client_request_id = uuid::Uuid::new_v4().to_string();
@@ -353,13 +347,7 @@ impl GraphClient {
             .and_then(|r| r.json::<WireResponses>());
         let wire = match response {
             Ok(wire) => wire,
-            Err(e) => {
-                let shared = Arc::new(e);
-                return group
-                    .iter()
-                    .map(|_| PartResult::Done(Err(GraphError::Shared(shared.clone()))))
-                    .collect();
-            }
+            Err(e) => return all_failed(group, e),
         };
         let mut by_id: BTreeMap<String, WirePart> = wire
             .responses
@@ -491,6 +479,15 @@ impl GraphClient {
             })
             .collect())
     }
+}
+
+/// Every part of `group` ends with the one error that stopped the whole `$batch` call.
+fn all_failed(group: &[usize], error: GraphError) -> Vec<PartResult> {
+    let shared = Arc::new(error);
+    group
+        .iter()
+        .map(|_| PartResult::Done(Err(GraphError::Shared(shared.clone()))))
+        .collect()
 }
 
 /// The least safe of two classes: a `$batch` is only as repeatable as its least repeatable part.

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use super::credential::Credential;
 use super::endpoints::GraphEndpoints;
-use super::error::{GraphError, HttpError};
+use super::error::{GraphError, HttpError, decode_json};
 use super::paging::with_page_size;
 use super::redact::{self, Secret};
 use super::retry::{self, Attempt, RetryPolicy, RetrySafety, Step};
@@ -117,22 +117,8 @@ impl Response {
 
     /// The body as `T`, with the JSON path of any mismatch.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
-        decode(&self.body, &self.method, &self.path)
+        decode_json(&self.body, &self.method, &self.path)
     }
-}
-
-pub(crate) fn decode<T: DeserializeOwned>(
-    body: &[u8],
-    method: &str,
-    path: &str,
-) -> Result<T, GraphError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| GraphError::Decode {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        json_path: e.path().to_string(),
-        source: e.into_inner(),
-    })
 }
 
 /// The Graph client. Cheap to clone; clones share the token, the concurrency bound and counters.

@@ -314,7 +314,7 @@ impl SignInError {
 }
 
 /// `AADSTS7000215: …` → 7000215.
-fn aadsts_in(text: &str) -> Option<u32> {
+pub(crate) fn aadsts_in(text: &str) -> Option<u32> {
     let rest = &text[text.find("AADSTS")? + 6..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
@@ -450,6 +450,21 @@ pub fn permission_for(method: &str, path: &str) -> Option<&'static str> {
         "domains" => "Domain.Read.All",
         "directoryobjects" => "Directory.Read.All",
         _ => return None,
+    })
+}
+
+/// Decodes a JSON body as `T`; a mismatch names the request and the JSON path.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    method: &str,
+    path: &str,
+) -> Result<T, GraphError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| GraphError::Decode {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        json_path: e.path().to_string(),
+        source: e.into_inner(),
     })
 }
 
@@ -599,6 +614,15 @@ mod tests {
             SignInError::from_token_response(CredentialSource::ClientSecret, "a", None, 400, body);
         assert_eq!(e.codes, vec![90002]);
         assert!(e.code_hint().unwrap().contains("tenant was not found"));
+    }
+
+    #[test]
+    fn aadsts_codes_are_read_from_free_text() {
+        assert_eq!(
+            aadsts_in("ERROR: AADSTS700082: The refresh token has expired"),
+            Some(700082)
+        );
+        assert_eq!(aadsts_in("Please run 'az login'"), None);
     }
 
     #[test]

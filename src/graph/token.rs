@@ -10,7 +10,7 @@ use tokio::sync::Mutex;
 
 use super::credential::{Credential, CredentialSource};
 use super::endpoints::GraphEndpoints;
-use super::error::{GraphError, SignInError};
+use super::error::{GraphError, SignInError, aadsts_in, decode_json};
 use super::redact::{self, Secret};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -143,31 +143,18 @@ pub async fn acquire_token(
         access_token: String,
         expires_in: Option<serde_json::Value>,
     }
-    let parsed: TokenResponse = decode_token_body(&body, "POST", &token_url)?;
+    let parsed: TokenResponse = decode_json(&body, "POST", &token_url)?;
     // `expires_in` is a number, though some endpoints have sent it as a string.
-    let lifetime = parsed
-        .expires_in
-        .as_ref()
-        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-        .unwrap_or(3600);
+    let lifetime = parsed.expires_in.as_ref().and_then(seconds).unwrap_or(3600);
     Ok(AccessToken {
         token: Secret::new(parsed.access_token),
         expires_at: sent + Duration::from_secs(lifetime),
     })
 }
 
-fn decode_token_body<T: serde::de::DeserializeOwned>(
-    body: &[u8],
-    method: &str,
-    path: &str,
-) -> Result<T, GraphError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| GraphError::Decode {
-        method: method.into(),
-        path: path.into(),
-        json_path: e.path().to_string(),
-        source: e.into_inner(),
-    })
+/// Seconds as a JSON number or a numeric string (both are seen in the wild).
+fn seconds(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().or_else(|| value.as_str()?.parse().ok())
 }
 
 /// `az account get-access-token --resource <resource> [--tenant <tenant>] --output json`.
@@ -197,7 +184,7 @@ async fn azure_cli_token(
     let failed = |description: String| {
         let mut e = SignInError::new(CredentialSource::AzureCli);
         e.tenant = tenant.map(str::to_owned);
-        e.codes.extend(aadsts_code(&description));
+        e.codes.extend(aadsts_in(&description));
         e.description = Some(description);
         GraphError::SignIn(Box::new(e))
     };
@@ -226,11 +213,11 @@ async fn azure_cli_token(
         #[serde(rename = "expires_on")]
         expires_on: Option<serde_json::Value>,
     }
-    let parsed: CliToken = decode_token_body(&output.stdout, "az", "account get-access-token")?;
+    let parsed: CliToken = decode_json(&output.stdout, "az", "account get-access-token")?;
     let expires_at = parsed
         .expires_on
         .as_ref()
-        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+        .and_then(seconds)
         .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
         // Older az prints only a local time without a zone; without a reliable expiry, ask
         // again in five minutes (az serves its own cache, so this is cheap).
@@ -239,15 +226,6 @@ async fn azure_cli_token(
         token: Secret::new(parsed.access_token),
         expires_at,
     })
-}
-
-fn aadsts_code(text: &str) -> Option<u32> {
-    let rest = &text[text.find("AADSTS")? + 6..];
-    rest.chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .ok()
 }
 
 /// One cached token, renewed `margin` before it expires. Concurrent callers wait for a single
@@ -346,14 +324,5 @@ mod tests {
         cache.invalidate(&first).await;
         assert_eq!(cache.get(fetch).await.unwrap().expose(), "t1");
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
-    }
-
-    #[test]
-    fn aadsts_codes_are_read_from_cli_messages() {
-        assert_eq!(
-            aadsts_code("AADSTS700082: The refresh token has expired"),
-            Some(700082)
-        );
-        assert_eq!(aadsts_code("Please run 'az login'"), None);
     }
 }
