@@ -1,9 +1,42 @@
 //! The only door to a tenant: HTTP client, authentication, retries, paging, `$batch`, wire DTOs
 //! and Graph errors.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `endpoints` | clouds, `--graph-url`/`--login-url` rules (https, or http to loopback only) |
+//! | `credential` | choosing a credential from flags and `AZURE_*` variables, in Azure SDK order |
+//! | `token` | the token endpoint and the Azure CLI; the in-memory token cache |
+//! | `client` | [`GraphClient`]: one send path with retries, bounded concurrency, counters |
+//! | `retry` | the retry table, `Retry-After`, backoff (pure) |
+//! | `paging`, `batch` | page sizes and `in (…)` filters; `$batch` grouping, part retries, merging |
+//! | `types` | Graph's JSON shapes (never shared with the sandbox) |
+//! | `redact` | [`Secret`] and redaction of traced bodies |
+//! | `error` | [`GraphError`], sign-in errors with AADSTS hints, permission hints for 403s |
 
-use crate::error::Hint;
+mod batch;
+mod client;
+mod credential;
+mod endpoints;
+mod error;
+mod paging;
+pub mod redact;
+pub mod retry;
+mod token;
+pub mod types;
 
-#[derive(Debug, thiserror::Error)]
-pub enum GraphError {}
-
-impl Hint for GraphError {}
+pub use crate::cert::AssertionAlg;
+pub use batch::{BATCH_LIMIT, BatchOutcome, BatchRequest, BatchResponse, plan_groups};
+pub use client::{
+    CREATE_IF_MISSING, ClientConfig, EVENTUAL_CONSISTENCY, GraphClient, Request, RequestStats,
+    Response, http_client,
+};
+pub use credential::{
+    AuthOptions, Credential, CredentialPlan, CredentialSource, EnvSnapshot, SandboxAdmin,
+    load_certificate, plan_credential, resolve_credential,
+};
+pub use endpoints::{Cloud, GraphEndpoints};
+pub use error::{ErrorDetail, GraphError, HttpError, SignInError, aadsts_hint, permission_for};
+pub use paging::{IN_FILTER_LIMIT, in_filters, quote, with_page_size};
+pub use redact::Secret;
+pub use retry::{RetryPolicy, RetrySafety};
+pub use token::{AccessToken, acquire_token};

@@ -1,0 +1,683 @@
+//! The Graph HTTP client: one send path with bearer tokens, `client-request-id`s, bounded
+//! concurrency, retries (see [`super::retry`]), redacted traces and request counters.
+
+use std::sync::Arc;
+use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use super::credential::Credential;
+use super::endpoints::GraphEndpoints;
+use super::error::{GraphError, HttpError, decode_json};
+use super::paging::with_page_size;
+use super::redact::{self, Secret};
+use super::retry::{self, Attempt, RetryPolicy, RetrySafety, Step};
+use super::token::{self, AccessToken, TokenCache};
+use super::types::Page;
+
+/// `ConsistencyLevel: eventual`, for advanced queries (`$count`, `$search`, `ne`, `endsWith`).
+pub const EVENTUAL_CONSISTENCY: (&str, &str) = ("ConsistencyLevel", "eventual");
+/// `Prefer: create-if-missing`, which turns `PATCH …(uniqueName='x')` into an upsert.
+pub const CREATE_IF_MISSING: (&str, &str) = ("Prefer", "create-if-missing");
+
+/// Tuning for a [`GraphClient`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// HTTP requests in flight at once. Graph's identity limits are per app per tenant
+    /// (3,500 resource units per 10 s in a small tenant); 8 concurrent requests stay well under.
+    pub max_concurrency: usize,
+    pub retry: RetryPolicy,
+    /// A cached token is renewed when less than this is left of its life.
+    pub token_refresh_margin: Duration,
+    /// One HTTP exchange, start to end of the body.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_concurrency: 8,
+            retry: RetryPolicy::default(),
+            token_refresh_margin: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(100),
+        }
+    }
+}
+
+/// Counters since the client was made: readable at any time, logged by callers at `-v`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// HTTP requests sent to Graph (token requests not included).
+    pub http_requests: u64,
+    /// Graph operations: a plain request is one, a `$batch` counts each part.
+    pub operations: u64,
+    /// Requests and batch parts sent again after a transient failure.
+    pub retries: u64,
+    /// 429 answers, whole requests and batch parts alike.
+    pub throttled: u64,
+}
+
+impl std::fmt::Display for RequestStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} HTTP requests, {} Graph operations, {} retries, {} throttled",
+            self.http_requests, self.operations, self.retries, self.throttled
+        )
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    http_requests: AtomicU64,
+    operations: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// A request to send with [`GraphClient::send`].
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// A path after `/v1.0` (`/applications?$filter=…`) or an absolute `@odata.nextLink`.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    pub safety: RetrySafety,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub method: String,
+    pub path: String,
+    pub request_id: Option<String>,
+    pub client_request_id: String,
+    /// `Location`, set on some 201s.
+    pub location: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    /// 201 Created (an upsert that created), as opposed to 204 (it already existed).
+    pub fn created(&self) -> bool {
+        self.status == 201
+    }
+
+    pub fn has_body(&self) -> bool {
+        !self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The body as `T`, with the JSON path of any mismatch.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
+        decode_json(&self.body, &self.method, &self.path)
+    }
+}
+
+/// The Graph client. Cheap to clone; clones share the token, the concurrency bound and counters.
+#[derive(Clone)]
+pub struct GraphClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoints: GraphEndpoints,
+    credential: Credential,
+    tokens: TokenCache,
+    config: ClientConfig,
+    limiter: Semaphore,
+    counters: Counters,
+    /// After a 429, nothing is sent before this instant: Graph's limits are per app and tenant,
+    /// so every request of this client is throttled, not just the one that got the 429.
+    throttled_until: StdMutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("graph", &self.inner.endpoints.api_base())
+            .field("credential", &self.inner.credential.source())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP client entraform uses for Graph and the token endpoint: no redirects (a bearer
+/// token must not follow one), a user agent, a timeout.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GraphError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("entraform/", env!("CARGO_PKG_VERSION")))
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| GraphError::config(format!("cannot set up the HTTP client: {e}"), None))
+}
+
+impl GraphClient {
+    pub fn new(
+        endpoints: GraphEndpoints,
+        credential: Credential,
+        config: ClientConfig,
+    ) -> Result<Self, GraphError> {
+        let http = http_client(config.request_timeout)?;
+        Ok(GraphClient {
+            inner: Arc::new(Inner {
+                http,
+                tokens: TokenCache::new(config.token_refresh_margin),
+                limiter: Semaphore::new(config.max_concurrency.max(1)),
+                endpoints,
+                credential,
+                config,
+                counters: Counters::default(),
+                throttled_until: StdMutex::new(None),
+            }),
+        })
+    }
+
+    /// A client signing in with a client secret: the sandbox's bootstrap admin, for one.
+    pub fn with_client_secret(
+        endpoints: GraphEndpoints,
+        client_id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Result<Self, GraphError> {
+        Self::new(
+            endpoints,
+            Credential::client_secret(client_id, secret),
+            ClientConfig::default(),
+        )
+    }
+
+    pub fn endpoints(&self) -> &GraphEndpoints {
+        &self.inner.endpoints
+    }
+
+    pub fn credential(&self) -> &Credential {
+        &self.inner.credential
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    pub fn stats(&self) -> RequestStats {
+        let c = &self.inner.counters;
+        RequestStats {
+            http_requests: c.http_requests.load(Ordering::Relaxed),
+            operations: c.operations.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A new token for another resource (`https://outlook.office365.com/.default`), not cached:
+    /// `test-login` uses it to see what a sign-in yields.
+    pub async fn token_for(&self, scope: &str) -> Result<AccessToken, GraphError> {
+        self.acquire_with_retries(scope).await
+    }
+
+    /// Signs in now (or reuses the cached token), so a bad credential fails before any work.
+    pub async fn sign_in(&self) -> Result<(), GraphError> {
+        self.token().await.map(drop)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, GraphError> {
+        self.get_with(path_and_query, &[]).await
+    }
+
+    /// `get` with extra headers, e.g. [`EVENTUAL_CONSISTENCY`].
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<T, GraphError> {
+        self.send(Request {
+            method: Method::GET,
+            path: path_and_query.to_owned(),
+            headers: own_headers(headers),
+            body: None,
+            safety: RetrySafety::Idempotent,
+        })
+        .await?
+        .json()
+    }
+
+    /// Every item of a collection: follows `@odata.nextLink` to the end, asks for `$top=999`
+    /// where the collection allows it.
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<Vec<T>, GraphError> {
+        self.list_all_with(path_and_query, &[]).await
+    }
+
+    /// `list_all` with headers that are sent again with every page: `ConsistencyLevel` is not
+    /// carried by the next link, and a page without it would fail or ignore `$count`.
+    pub async fn list_all_with<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<T>, GraphError> {
+        let mut items = Vec::new();
+        let mut next = Some(with_page_size(path_and_query));
+        let mut seen = std::collections::HashSet::new();
+        while let Some(link) = next {
+            if !seen.insert(link.clone()) {
+                return Err(GraphError::config(
+                    format!(
+                        "Graph returned the same next link twice while listing `{path_and_query}`"
+                    ),
+                    None,
+                ));
+            }
+            let page: Page<T> = self.get_with(&link, headers).await?;
+            items.extend(page.value);
+            next = page.next_link;
+        }
+        Ok(items)
+    }
+
+    /// `POST` a JSON body. `safety` says whether a lost answer may be retried.
+    pub async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        safety: RetrySafety,
+    ) -> Result<Response, GraphError> {
+        self.write(Method::POST, path, Some(body), safety, &[])
+            .await
+    }
+
+    /// `PATCH` a JSON body (204 on success, no body).
+    pub async fn patch<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+        safety: RetrySafety,
+    ) -> Result<Response, GraphError> {
+        self.write(Method::PATCH, path, Some(body), safety, &[])
+            .await
+    }
+
+    /// Upsert by alternate key: `PATCH {path}` with `Prefer: create-if-missing`.
+    /// [`Response::created`] tells 201 (created, body is the object) from 204 (updated).
+    pub async fn upsert<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Response, GraphError> {
+        self.write(
+            Method::PATCH,
+            path,
+            Some(body),
+            RetrySafety::Upsert,
+            &[CREATE_IF_MISSING],
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, safety: RetrySafety) -> Result<Response, GraphError> {
+        self.write::<()>(Method::DELETE, path, None, safety, &[])
+            .await
+    }
+
+    async fn write<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        safety: RetrySafety,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, GraphError> {
+        let body = body.map(serde_json::to_value).transpose().map_err(|e| {
+            GraphError::config(format!("cannot encode the body for {path}: {e}"), None)
+        })?;
+        self.send(Request {
+            method,
+            path: path.to_owned(),
+            headers: own_headers(headers),
+            body,
+            safety,
+        })
+        .await
+    }
+
+    /// Sends one request, retrying as its safety class allows. A non-2xx answer that is not
+    /// retried becomes [`GraphError::Http`].
+    pub async fn send(&self, request: Request) -> Result<Response, GraphError> {
+        let body = request
+            .body
+            .as_ref()
+            .map(|b| serde_json::to_vec(b).unwrap_or_default());
+        self.execute(
+            request.method,
+            &request.path,
+            &request.headers,
+            body,
+            request.safety,
+            1,
+        )
+        .await
+    }
+
+    /// The one send path. `operations` is how many Graph operations the request carries (the
+    /// number of parts for a `$batch`).
+    pub(crate) async fn execute(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+        safety: RetrySafety,
+        operations: u64,
+    ) -> Result<Response, GraphError> {
+        let inner = &self.inner;
+        let url = inner.endpoints.resolve(path)?;
+        let rel = inner.endpoints.relative(&url);
+        let started = Instant::now();
+        let mut attempt_no = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt_no += 1;
+            self.wait_while_throttled().await;
+            let token = self.token().await?;
+            let client_request_id = uuid::Uuid::new_v4().to_string();
+            let mut req = inner
+                .http
+                .request(method.clone(), url.clone())
+                .header(reqwest::header::AUTHORIZATION, bearer(&token))
+                .header("client-request-id", &client_request_id)
+                .header(reqwest::header::ACCEPT, "application/json");
+            for (k, v) in headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            if let Some(body) = &body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            tracing::trace!(
+                method = %method,
+                url = %url,
+                client_request_id,
+                attempt = attempt_no,
+                body = %body.as_deref().map(redact::body).unwrap_or_default(),
+                "sending"
+            );
+            let permit = inner.limiter.acquire().await;
+            inner.counters.http_requests.fetch_add(1, Ordering::Relaxed);
+            inner
+                .counters
+                .operations
+                .fetch_add(operations, Ordering::Relaxed);
+            let sent_at = Instant::now();
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let resp_headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(bytes) => Ok((status, resp_headers, bytes.to_vec())),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            drop(permit);
+            let elapsed_ms = sent_at.elapsed().as_millis() as u64;
+            let (attempt, step) = match outcome {
+                Ok((status, resp_headers, bytes)) => {
+                    let request_id = header_str(&resp_headers, "request-id");
+                    tracing::debug!(
+                        method = %method,
+                        path = %rel,
+                        status,
+                        request_id = request_id.as_deref().unwrap_or("-"),
+                        client_request_id,
+                        elapsed_ms,
+                        bytes = bytes.len(),
+                        "graph"
+                    );
+                    tracing::trace!(
+                        client_request_id,
+                        body = %redact::body(&bytes),
+                        "response body"
+                    );
+                    if status == 429 {
+                        inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if (200..300).contains(&status) {
+                        return Ok(Response {
+                            status,
+                            method: method.to_string(),
+                            path: rel,
+                            request_id,
+                            client_request_id,
+                            location: header_str(&resp_headers, "location"),
+                            body: bytes,
+                        });
+                    }
+                    let retry_after = header_str(&resp_headers, "retry-after")
+                        .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                    let attempt = Attempt::Status {
+                        status,
+                        retry_after,
+                    };
+                    let step = self.next_step(safety, attempt, attempt_no, started, refreshed);
+                    if step == Step::Finish {
+                        let body_json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+                        let mut err = HttpError::from_body(
+                            method.as_str(),
+                            &rel,
+                            status,
+                            body_json.as_ref(),
+                            request_id,
+                            Some(client_request_id),
+                        );
+                        err.attempts = attempt_no;
+                        return Err(GraphError::Http(Box::new(err)));
+                    }
+                    if step == Step::RefreshToken {
+                        inner.tokens.invalidate(&token).await;
+                        refreshed = true;
+                    }
+                    (attempt, step)
+                }
+                Err(e) => {
+                    let attempt = if e.is_connect() {
+                        Attempt::NotSent
+                    } else {
+                        Attempt::NoAnswer
+                    };
+                    tracing::debug!(
+                        method = %method,
+                        path = %rel,
+                        client_request_id,
+                        elapsed_ms,
+                        error = %e,
+                        "no answer"
+                    );
+                    let step = self.next_step(safety, attempt, attempt_no, started, refreshed);
+                    if step == Step::Finish {
+                        return Err(GraphError::Transport {
+                            method: method.to_string(),
+                            path: rel,
+                            attempts: attempt_no,
+                            source: e.without_url(),
+                        });
+                    }
+                    (attempt, step)
+                }
+            };
+            self.before_retry(step, attempt, &method, &rel).await;
+        }
+    }
+
+    fn next_step(
+        &self,
+        safety: RetrySafety,
+        attempt: Attempt,
+        attempt_no: u32,
+        started: Instant,
+        refreshed: bool,
+    ) -> Step {
+        retry::next_step(
+            &self.inner.config.retry,
+            safety,
+            attempt,
+            attempt_no,
+            started.elapsed(),
+            refreshed,
+            rand::random::<f64>(),
+        )
+    }
+
+    /// Counts the retry, closes the throttle gate on a 429 and sleeps.
+    async fn before_retry(&self, step: Step, attempt: Attempt, method: &Method, path: &str) {
+        self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
+        let wait = match step {
+            Step::RetryAfter(wait) => wait,
+            _ => Duration::ZERO,
+        };
+        if let Attempt::Status { status: 429, .. } = attempt {
+            self.hold_off(wait);
+        }
+        tracing::debug!(
+            method = %method,
+            path,
+            ?attempt,
+            wait_ms = wait.as_millis() as u64,
+            "retrying"
+        );
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Nothing is sent for `wait` (a 429's `Retry-After`).
+    pub(crate) fn hold_off(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut gate = self
+            .inner
+            .throttled_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if gate.is_none_or(|g| g < until) {
+            *gate = Some(until);
+        }
+    }
+
+    async fn wait_while_throttled(&self) {
+        let until = *self
+            .inner
+            .throttled_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until
+            && until > Instant::now()
+        {
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    async fn token(&self) -> Result<Secret, GraphError> {
+        let scope = self.inner.endpoints.graph_scope();
+        self.inner
+            .tokens
+            .get(|| self.acquire_with_retries(&scope))
+            .await
+    }
+
+    /// Signs in, retrying what is transient at the token endpoint (no answer, 429, 5xx); a
+    /// refusal (400/401 with an AADSTS code) is final.
+    async fn acquire_with_retries(&self, scope: &str) -> Result<AccessToken, GraphError> {
+        let inner = &self.inner;
+        let started = Instant::now();
+        let mut attempt_no = 0;
+        loop {
+            attempt_no += 1;
+            let result =
+                token::acquire_token(&inner.http, &inner.endpoints, &inner.credential, scope).await;
+            let attempt = match &result {
+                Err(GraphError::Transport { source, .. }) if source.is_connect() => {
+                    Attempt::NotSent
+                }
+                Err(GraphError::Transport { .. }) => Attempt::NoAnswer,
+                Err(GraphError::SignIn(e)) => match e.status {
+                    Some(status) if status != 401 => Attempt::Status {
+                        status,
+                        retry_after: None,
+                    },
+                    _ => return result,
+                },
+                _ => return result,
+            };
+            // `refreshed: true`: a 401 from the token endpoint is a refusal, not a stale token.
+            match self.next_step(RetrySafety::Idempotent, attempt, attempt_no, started, true) {
+                Step::RetryAfter(wait) => {
+                    tracing::debug!(
+                        ?attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying sign-in"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => {
+                    return result.map_err(|e| match e {
+                        GraphError::Transport {
+                            method,
+                            path,
+                            source,
+                            ..
+                        } => GraphError::Transport {
+                            method,
+                            path,
+                            attempts: attempt_no,
+                            source,
+                        },
+                        other => other,
+                    });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn count_retries(&self, n: u64) {
+        self.inner.counters.retries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_throttled(&self, n: u64) {
+        self.inner
+            .counters
+            .throttled
+            .fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn bearer(token: &Secret) -> HeaderValue {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .unwrap_or_else(|_| HeaderValue::from_static("Bearer invalid"));
+    // Keeps the value out of reqwest/hyper's own Debug output.
+    value.set_sensitive(true);
+    value
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn own_headers(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}

@@ -1,0 +1,106 @@
+//! Pure helpers for reading collections cheaply: the largest page size a collection allows, and
+//! `in (…)` filters packed to Graph's 15-value limit so many objects cost few requests.
+
+/// Collections documented to take `$top` up to 999 (default 100).
+const TOP_999: &[&str] = &["applications", "serviceprincipals", "users", "groups"];
+
+/// Adds `$top=999` to a list of a collection that allows it, unless a `$top` is already there.
+/// Next links are left alone: they carry their own paging.
+pub fn with_page_size(path_and_query: &str) -> String {
+    if path_and_query.starts_with("http://") || path_and_query.starts_with("https://") {
+        return path_and_query.to_owned();
+    }
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let collection = path.trim_matches('/').to_ascii_lowercase();
+    let has_top = query.is_some_and(|q| {
+        q.split('&').any(|kv| {
+            kv.split('=')
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("$top") || k.eq_ignore_ascii_case("%24top"))
+        })
+    });
+    if !TOP_999.contains(&collection.as_str()) || has_top {
+        return path_and_query.to_owned();
+    }
+    match query {
+        Some(q) if !q.is_empty() => format!("{path}?{q}&$top=999"),
+        _ => format!("{path}?$top=999"),
+    }
+}
+
+/// An OData string literal: `'it''s'`.
+pub fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Graph's limit on values in one `in (…)` filter clause without advanced queries.
+pub const IN_FILTER_LIMIT: usize = 15;
+
+/// `property in ('a','b',…)` filters, each with at most [`IN_FILTER_LIMIT`] values, covering
+/// every value once (duplicates dropped, first occurrence order kept).
+pub fn in_filters(property: &str, values: &[impl AsRef<str>]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&str> = values
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|v| seen.insert(v.to_ascii_lowercase()))
+        .collect();
+    unique
+        .chunks(IN_FILTER_LIMIT)
+        .map(|chunk| {
+            let list: Vec<String> = chunk.iter().map(|v| quote(v)).collect();
+            format!("{property} in ({})", list.join(","))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_pages_are_asked_for_where_the_collection_allows_them() {
+        assert_eq!(with_page_size("/applications"), "/applications?$top=999");
+        assert_eq!(
+            with_page_size("/servicePrincipals?$filter=tags/any(t:t eq 'x')"),
+            "/servicePrincipals?$filter=tags/any(t:t eq 'x')&$top=999"
+        );
+        assert_eq!(
+            with_page_size("/applications?$top=5"),
+            "/applications?$top=5"
+        );
+        // Page size is not documented for these: leave them to Graph's default.
+        for path in [
+            "/servicePrincipals/1/appRoleAssignedTo",
+            "/roleManagement/directory/roleAssignments",
+            "/applications/1/owners",
+        ] {
+            assert_eq!(with_page_size(path), path);
+        }
+        let next = "https://graph.microsoft.com/v1.0/applications?$skiptoken=x";
+        assert_eq!(with_page_size(next), next);
+    }
+
+    #[test]
+    fn in_filters_hold_at_most_fifteen_values_each_and_cover_all_once() {
+        let ids: Vec<String> = (0..40).map(|i| format!("id{i}")).collect();
+        let filters = in_filters("appId", &ids);
+        assert_eq!(filters.len(), 3);
+        assert!(filters[0].starts_with("appId in ('id0','id1',"));
+        let total: usize = filters.iter().map(|f| f.matches('\'').count() / 2).sum();
+        assert_eq!(total, 40);
+        assert_eq!(in_filters("appId", &["a", "A", "b"]).len(), 1);
+        assert_eq!(
+            in_filters("appId", &["a", "A", "b"])[0],
+            "appId in ('a','b')"
+        );
+    }
+
+    #[test]
+    fn quotes_in_values_are_doubled() {
+        assert_eq!(quote("it's"), "'it''s'");
+    }
+}
