@@ -4,6 +4,7 @@
 mod apply;
 mod certs;
 mod completions;
+pub(crate) mod connect;
 mod export;
 mod logging;
 mod plan;

@@ -1,0 +1,128 @@
+#![allow(dead_code)] // Used by plan/apply/certs/export/test-login as they land.
+
+//! From the global flags to a signed-in Graph client: which cloud and endpoints, which
+//! credential, and with `--sandbox` an in-process sandbox that lives as long as the command.
+
+use crate::error::Result;
+use crate::graph::{
+    self, AuthOptions, ClientConfig, CredentialSource, EnvSnapshot, GraphClient, GraphEndpoints,
+    SandboxAdmin,
+};
+use crate::sandbox::{self, RunningSandbox, SandboxConfig};
+
+use super::{AuthMethod, Cloud, GlobalArgs};
+
+/// A Graph client and, in `--sandbox` mode, the sandbox it talks to. Call [`Connection::close`]
+/// when done so the sandbox saves its tenant.
+pub struct Connection {
+    pub client: GraphClient,
+    sandbox: Option<RunningSandbox>,
+    /// The tenant the client signs in to, as given (id or domain), or the sandbox's id.
+    pub tenant: String,
+}
+
+impl Connection {
+    pub async fn open(global: &GlobalArgs) -> Result<Self> {
+        if global.sandbox {
+            return Self::open_sandbox(global).await;
+        }
+        let endpoints = GraphEndpoints::new(
+            cloud(global.cloud),
+            global.graph_url.as_deref(),
+            global.login_url.as_deref(),
+            global.tenant.as_deref(),
+        )?;
+        let tenant = endpoints.tenant.clone().ok_or_else(|| {
+            crate::Error::usage_with_hint(
+                "no tenant given",
+                "pass `--tenant <id or domain>` or set AZURE_TENANT_ID; to try entraform offline, use `--sandbox`",
+            )
+        })?;
+        let options = AuthOptions {
+            forced: global.auth.map(credential_source),
+            sandbox: None,
+            tenant: Some(tenant.clone()),
+            ..AuthOptions::default()
+        };
+        let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
+        let client = GraphClient::new(endpoints, credential, ClientConfig::default())?;
+        Ok(Self {
+            client,
+            sandbox: None,
+            tenant,
+        })
+    }
+
+    async fn open_sandbox(global: &GlobalArgs) -> Result<Self> {
+        if global.graph_url.is_some() {
+            return Err(crate::Error::usage_with_hint(
+                "`--sandbox` starts its own tenant; it cannot be combined with `--graph-url`",
+                "to use a served sandbox, drop `--sandbox` and pass the URLs `entraform sandbox serve` printed",
+            ));
+        }
+        let running =
+            sandbox::start(SandboxConfig::new().state_path(global.sandbox_state.clone())).await?;
+        tracing::info!(
+            state = %global.sandbox_state.display(),
+            tenant = running.tenant_id(),
+            "started the sandbox tenant in-process"
+        );
+        let tenant = running.tenant_id().to_owned();
+        let endpoints = GraphEndpoints::new(
+            graph::Cloud::Public,
+            Some(&running.graph_url()),
+            Some(&running.authority_url()),
+            Some(&tenant),
+        )?;
+        let options = AuthOptions {
+            forced: Some(CredentialSource::Sandbox),
+            sandbox: Some(SandboxAdmin {
+                client_id: running.bootstrap_client_id().to_owned(),
+                secret: graph::Secret::new(running.bootstrap_client_secret().expose()),
+            }),
+            tenant: Some(tenant.clone()),
+            ..AuthOptions::default()
+        };
+        let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
+        let client = GraphClient::new(endpoints, credential, ClientConfig::default())?;
+        Ok(Self {
+            client,
+            sandbox: Some(running),
+            tenant,
+        })
+    }
+
+    /// Logs the request counts (at `-v`) and, in sandbox mode, stops the sandbox and saves it.
+    pub async fn close(self) -> Result<()> {
+        let stats = self.client.stats();
+        tracing::info!(
+            http_requests = stats.http_requests,
+            graph_operations = stats.operations,
+            retries = stats.retries,
+            throttled = stats.throttled,
+            "Graph requests"
+        );
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+fn cloud(cloud: Cloud) -> graph::Cloud {
+    match cloud {
+        Cloud::Public => graph::Cloud::Public,
+        Cloud::Usgov => graph::Cloud::UsGov,
+        Cloud::China => graph::Cloud::China,
+    }
+}
+
+fn credential_source(method: AuthMethod) -> CredentialSource {
+    match method {
+        AuthMethod::Sandbox => CredentialSource::Sandbox,
+        AuthMethod::WorkloadIdentity => CredentialSource::WorkloadIdentity,
+        AuthMethod::Certificate => CredentialSource::Certificate,
+        AuthMethod::Secret => CredentialSource::ClientSecret,
+        AuthMethod::AzureCli => CredentialSource::AzureCli,
+    }
+}
