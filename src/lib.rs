@@ -13,6 +13,7 @@
 //! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
+//! | [`ops`] | what commands do, step by step: IO around the pure core | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
@@ -29,6 +30,7 @@ pub mod graph;
 pub mod manifest;
 pub mod model;
 pub mod observe;
+pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod sandbox;

@@ -1,1 +1,672 @@
-//! Graph -> live model, with fingerprints.
+//! Reads the tenant into the live model, as cheaply as Graph allows, with a fingerprint on every
+//! object so a saved plan can tell when something moved.
+//!
+//! Reads go in rounds; each round is one [`GraphClient::batch_list_all`] over every list it
+//! needs (20 per `$batch`, pages followed), so the request count grows with ⌈N/15⌉ `in (…)`
+//! filters per batch of 20 rather than with N:
+//!
+//! 1. the organization (tenant id, initial domain); applications by `uniqueName in (…)` and
+//!    adopted `appId in (…)`, federated credentials expanded; with `--prune`, every app carrying
+//!    the managed tag; the catalog names resolve against (resource service principals by
+//!    display name or appId, role definitions, users by UPN or id).
+//! 2. service principals by `appId in (…)` with `appRoleAssignments` expanded; owners by
+//!    `id in (…)` with `owners` expanded (only for apps whose manifest manages owners).
+//! 3. what an expansion may have cut short (Graph expands at most 20 objects, without a next
+//!    link), directory role assignments by `principalId in (…)` and delegated grants by
+//!    `clientId eq` (only for apps whose manifest manages them), and resource service
+//!    principals that live grants mention but no manifest does (so removals show names).
+//!
+//! A read that fails is an error, never "absent".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::graph::types::{
+    Application, DirectoryObject, FederatedIdentityCredential, KeyCredential,
+    OAuth2PermissionGrant, Organization, ServicePrincipal, UnifiedRoleAssignment,
+    UnifiedRoleDefinition, User,
+};
+use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
+use crate::model::{
+    ApiRef, AppId, AppRole, Catalog, DesiredApp, Fingerprint, LiveApp, LiveAppRoleAssignment,
+    LiveDelegatedGrant, LiveDirectoryRoleAssignment, LiveFederatedCredential, LiveKeyCredential,
+    LiveOwner, LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef,
+    PermissionKind, PermissionScope, RequiredResourceAccess, ResourceAccess,
+    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, TenantId, Thumbprint,
+};
+
+/// Graph expands at most this many objects per parent, with no next link: a full expansion may
+/// have been cut short and is read again directly.
+const EXPAND_CAP: usize = 20;
+
+const RESOURCE_SELECT: &str = "$select=id,appId,displayName,appRoles,oauth2PermissionScopes";
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObserveOptions {
+    /// Also read every application carrying the managed tag, so the plan can delete those no
+    /// manifest mentions.
+    pub prune: bool,
+}
+
+/// Reads everything the plan for `desired` needs.
+pub async fn observe(
+    client: &GraphClient,
+    desired: &[DesiredApp],
+    options: ObserveOptions,
+) -> Result<LiveTenant, GraphError> {
+    // Round 1: the tenant, the apps, and the catalog.
+    let mut round = Round::default();
+    let org = round.list("/organization?$select=id,verifiedDomains".to_owned());
+    let names: Vec<&str> = desired.iter().map(|d| d.name.as_str()).collect();
+    let adopted: Vec<String> = desired
+        .iter()
+        .filter_map(|d| d.adopt_app_id.map(|id| id.to_string()))
+        .collect();
+    let mut app_lists: Vec<usize> = in_filters("uniqueName", &names)
+        .into_iter()
+        .chain(in_filters("appId", &adopted))
+        .map(|f| round.list(app_query(&f)))
+        .collect();
+    if options.prune {
+        app_lists.push(round.list(app_query(&format!(
+            "tags/any(t:t eq {})",
+            quote(MANAGED_BY_TAG)
+        ))));
+    }
+    let resource_lists = resource_queries(desired)
+        .into_iter()
+        .map(|q| round.list(q))
+        .collect::<Vec<_>>();
+    let manages_roles = desired.iter().any(|d| d.directory_roles.is_some());
+    let role_list = manages_roles.then(|| {
+        round.list(
+            "/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId,isBuiltIn"
+                .to_owned(),
+        )
+    });
+    let user_lists = user_queries(desired)
+        .into_iter()
+        .map(|q| round.list(q))
+        .collect::<Vec<_>>();
+    let results = round.run(client).await?;
+
+    let organization: Organization = results.single(org)?;
+    let tenant_id: TenantId = organization.id.parse().map_err(|_| {
+        decode_error(
+            "/organization",
+            "id",
+            format!("`{}` is not a tenant id", organization.id),
+        )
+    })?;
+    let default_domain = organization
+        .verified_domains
+        .iter()
+        .find(|d| d.is_initial)
+        .or_else(|| organization.verified_domains.iter().find(|d| d.is_default))
+        .map(|d| d.name.clone())
+        .unwrap_or_default();
+
+    let mut applications: Vec<Application> = Vec::new();
+    let mut seen_apps = HashSet::new();
+    for list in app_lists {
+        for app in results.items::<Application>(list)? {
+            if seen_apps.insert(app.id) {
+                applications.push(app);
+            }
+        }
+    }
+    let mut catalog = Catalog::default();
+    let mut seen_resources = HashSet::new();
+    for list in resource_lists {
+        for sp in results.items::<ServicePrincipal>(list)? {
+            if seen_resources.insert(sp.id) {
+                catalog.resources.push(resource(sp));
+            }
+        }
+    }
+    if let Some(list) = role_list {
+        catalog.role_definitions = results
+            .items::<UnifiedRoleDefinition>(list)?
+            .into_iter()
+            .map(role_definition)
+            .collect();
+    }
+    let mut seen_users = HashSet::new();
+    for list in user_lists {
+        for user in results.items::<User>(list)? {
+            if let Some(upn) = user.user_principal_name
+                && seen_users.insert(user.id)
+            {
+                catalog.users.push(LiveUser {
+                    id: user.id,
+                    user_principal_name: upn,
+                });
+            }
+        }
+    }
+
+    // Which apps' owners, roles and grants the manifests manage: only those are read.
+    let manifest_of = |app: &Application| -> Option<&DesiredApp> {
+        desired.iter().find(|d| {
+            app.unique_name.as_deref() == Some(d.name.as_str())
+                || d.adopt_app_id == Some(app.app_id)
+        })
+    };
+    let owners_wanted: Vec<ObjectId> = applications
+        .iter()
+        .filter(|a| manifest_of(a).is_some_and(|d| d.owners.is_some()))
+        .map(|a| a.id)
+        .collect();
+
+    // Round 2: service principals with their app role assignments; owners.
+    let mut round = Round::default();
+    let app_ids: Vec<String> = applications.iter().map(|a| a.app_id.to_string()).collect();
+    let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
+        .into_iter()
+        .map(|f| {
+            round.list(format!(
+                "/servicePrincipals?$filter={f}&$select=id,appId,tags&$expand=appRoleAssignments"
+            ))
+        })
+        .collect();
+    let owner_ids: Vec<String> = owners_wanted.iter().map(ToString::to_string).collect();
+    let owner_lists: Vec<usize> = in_filters("id", &owner_ids)
+        .into_iter()
+        .map(|f| {
+            round.list(format!(
+                "/applications?$filter={f}&$select=id&$expand=owners"
+            ))
+        })
+        .collect();
+    let results = round.run(client).await?;
+
+    let mut sps: HashMap<AppId, ServicePrincipal> = HashMap::new();
+    for list in sp_lists {
+        for sp in results.items::<ServicePrincipal>(list)? {
+            sps.insert(sp.app_id, sp);
+        }
+    }
+    let mut owners: HashMap<ObjectId, Vec<DirectoryObject>> = HashMap::new();
+    for list in owner_lists {
+        for app in results.items::<Application>(list)? {
+            owners.insert(app.id, app.owners.unwrap_or_default());
+        }
+    }
+
+    // Round 3: cut-short expansions, role assignments, delegated grants.
+    let mut round = Round::default();
+    let mut assignment_refills: Vec<(AppId, usize)> = Vec::new();
+    for sp in sps.values() {
+        if sp.app_role_assignments.as_ref().map_or(0, Vec::len) >= EXPAND_CAP {
+            let list = round.list(format!("/servicePrincipals/{}/appRoleAssignments", sp.id));
+            assignment_refills.push((sp.app_id, list));
+        }
+    }
+    let mut owner_refills: Vec<(ObjectId, usize)> = Vec::new();
+    for (app, list) in &owners {
+        if list.len() >= EXPAND_CAP {
+            let query = format!("/applications/{app}/owners?$select=id,userPrincipalName");
+            owner_refills.push((*app, round.list(query)));
+        }
+    }
+    let sp_of = |app: &Application| sps.get(&app.app_id).map(|sp| sp.id);
+    let role_principals: Vec<String> = applications
+        .iter()
+        .filter(|a| manifest_of(a).is_some_and(|d| d.directory_roles.is_some()))
+        .filter_map(|a| sp_of(a).map(|id| id.to_string()))
+        .collect();
+    let role_lists: Vec<usize> = in_filters("principalId", &role_principals)
+        .into_iter()
+        .map(|f| {
+            round.list(format!(
+                "/roleManagement/directory/roleAssignments?$filter={f}"
+            ))
+        })
+        .collect();
+    let grant_lists: Vec<(ObjectId, usize)> = applications
+        .iter()
+        .filter(|a| manifest_of(a).is_some_and(|d| d.api_permissions.is_some() && d.admin_consent))
+        .filter_map(sp_of)
+        .map(|sp| {
+            let query = format!(
+                "/oauth2PermissionGrants?$filter=clientId eq {}",
+                quote(&sp.to_string())
+            );
+            (sp, round.list(query))
+        })
+        .collect();
+    let results = round.run(client).await?;
+
+    for (app_id, list) in assignment_refills {
+        let full = results.items(list)?;
+        if let Some(sp) = sps.get_mut(&app_id) {
+            sp.app_role_assignments = Some(full);
+        }
+    }
+    for (app, list) in owner_refills {
+        owners.insert(app, results.items(list)?);
+    }
+    let mut role_assignments: HashMap<ObjectId, Vec<UnifiedRoleAssignment>> = HashMap::new();
+    for list in role_lists {
+        for assignment in results.items::<UnifiedRoleAssignment>(list)? {
+            role_assignments
+                .entry(assignment.principal_id)
+                .or_default()
+                .push(assignment);
+        }
+    }
+    let mut grants: HashMap<ObjectId, Vec<OAuth2PermissionGrant>> = HashMap::new();
+    for (sp, list) in grant_lists {
+        grants.insert(sp, results.items(list)?);
+    }
+
+    let mut apps: Vec<LiveApp> = applications
+        .into_iter()
+        .map(|app| {
+            let sp = sps.remove(&app.app_id).map(|sp| {
+                let role_assignments = role_assignments.remove(&sp.id).unwrap_or_default();
+                let grants = grants.remove(&sp.id).unwrap_or_default();
+                service_principal(sp, role_assignments, grants)
+            });
+            let owners = owners.remove(&app.id);
+            live_app(app, owners, sp)
+        })
+        .collect();
+    apps.sort_by(|a, b| {
+        (a.unique_name.as_deref(), a.object_id).cmp(&(b.unique_name.as_deref(), b.object_id))
+    });
+
+    // Round 4 (usually empty): resources that live permissions mention but no manifest does.
+    let missing = missing_resources(&apps, &catalog);
+    if !missing.0.is_empty() || !missing.1.is_empty() {
+        let mut round = Round::default();
+        let lists: Vec<usize> = in_filters("id", &missing.0)
+            .into_iter()
+            .chain(in_filters("appId", &missing.1))
+            .map(|f| round.list(format!("/servicePrincipals?$filter={f}&{RESOURCE_SELECT}")))
+            .collect();
+        let results = round.run(client).await?;
+        for list in lists {
+            for sp in results.items::<ServicePrincipal>(list)? {
+                if seen_resources.insert(sp.id) {
+                    catalog.resources.push(resource(sp));
+                }
+            }
+        }
+    }
+
+    Ok(LiveTenant {
+        tenant_id,
+        default_domain,
+        apps,
+        catalog,
+    })
+}
+
+fn app_query(filter: &str) -> String {
+    // No `$select`: naming `keyCredentials` there returns the key bytes and is throttled at
+    // 150 requests a minute per tenant; the default properties carry everything else we need.
+    format!("/applications?$filter={filter}&$expand=federatedIdentityCredentials")
+}
+
+fn resource_queries(desired: &[DesiredApp]) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    let mut app_ids = BTreeSet::new();
+    for permission in desired
+        .iter()
+        .flat_map(|d| d.api_permissions.iter().flatten())
+    {
+        match &permission.api {
+            ApiRef::DisplayName(name) => names.insert(name.clone()),
+            ApiRef::AppId(id) => app_ids.insert(id.to_string()),
+        };
+    }
+    let app_ids: Vec<String> = app_ids.into_iter().collect();
+    names
+        .iter()
+        .map(|n| format!("displayName eq {}", quote(n)))
+        .chain(in_filters("appId", &app_ids))
+        .map(|f| format!("/servicePrincipals?$filter={f}&{RESOURCE_SELECT}"))
+        .collect()
+}
+
+fn user_queries(desired: &[DesiredApp]) -> Vec<String> {
+    let mut upns = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for owner in desired.iter().flat_map(|d| d.owners.iter().flatten()) {
+        match owner {
+            OwnerRef::Upn(upn) => upns.insert(upn.clone()),
+            OwnerRef::ObjectId(id) => ids.insert(id.to_string()),
+        };
+    }
+    let upns: Vec<String> = upns.into_iter().collect();
+    let ids: Vec<String> = ids.into_iter().collect();
+    in_filters("userPrincipalName", &upns)
+        .into_iter()
+        .chain(in_filters("id", &ids))
+        .map(|f| format!("/users?$filter={f}&$select=id,userPrincipalName"))
+        .collect()
+}
+
+/// Resource service principals referenced by live assignments, grants or required resource
+/// access but absent from the catalog: (object ids, app ids).
+fn missing_resources(apps: &[LiveApp], catalog: &Catalog) -> (Vec<String>, Vec<String>) {
+    let known_ids: HashSet<ObjectId> = catalog.resources.iter().map(|r| r.object_id).collect();
+    let known_app_ids: HashSet<AppId> = catalog.resources.iter().map(|r| r.app_id).collect();
+    let mut ids = BTreeSet::new();
+    let mut app_ids = BTreeSet::new();
+    for app in apps {
+        for rra in &app.required_resource_access {
+            if !known_app_ids.contains(&rra.resource_app_id) {
+                app_ids.insert(rra.resource_app_id.to_string());
+            }
+        }
+        if let Some(sp) = &app.service_principal {
+            let resources = sp
+                .app_role_assignments
+                .iter()
+                .map(|a| a.resource_id)
+                .chain(sp.delegated_grants.iter().map(|g| g.resource_id));
+            for id in resources {
+                if !known_ids.contains(&id) {
+                    ids.insert(id.to_string());
+                }
+            }
+        }
+    }
+    (ids.into_iter().collect(), app_ids.into_iter().collect())
+}
+
+/// The lists one round reads, sent together.
+#[derive(Default)]
+struct Round {
+    paths: Vec<String>,
+}
+
+impl Round {
+    fn list(&mut self, path: String) -> usize {
+        self.paths.push(path);
+        self.paths.len() - 1
+    }
+
+    async fn run(self, client: &GraphClient) -> Result<RoundResults, GraphError> {
+        if self.paths.is_empty() {
+            return Ok(RoundResults {
+                paths: Vec::new(),
+                lists: Vec::new(),
+            });
+        }
+        let lists = client.batch_list_all::<Value>(&self.paths, &[]).await?;
+        let lists = lists.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(RoundResults {
+            paths: self.paths,
+            lists,
+        })
+    }
+}
+
+struct RoundResults {
+    paths: Vec<String>,
+    lists: Vec<Vec<Value>>,
+}
+
+impl RoundResults {
+    fn items<T: DeserializeOwned>(&self, index: usize) -> Result<Vec<T>, GraphError> {
+        self.lists[index]
+            .iter()
+            .map(|v| graph::decode_value(v.clone(), "GET", &self.paths[index]))
+            .collect()
+    }
+
+    fn single<T: DeserializeOwned>(&self, index: usize) -> Result<T, GraphError> {
+        let mut items = self.items::<T>(index)?;
+        if items.len() != 1 {
+            return Err(decode_error(
+                &self.paths[index],
+                "value",
+                format!(
+                    "expected exactly one object, Graph returned {}",
+                    items.len()
+                ),
+            ));
+        }
+        Ok(items.remove(0))
+    }
+}
+
+fn decode_error(path: &str, json_path: &str, message: String) -> GraphError {
+    GraphError::Decode {
+        method: "GET".to_owned(),
+        path: path.to_owned(),
+        json_path: json_path.to_owned(),
+        source: serde::de::Error::custom(message),
+    }
+}
+
+/// A stable hash of what entraform read about one object.
+fn fingerprint(value: &impl Serialize) -> Fingerprint {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    Fingerprint(hex::encode(&Sha256::digest(&bytes)[..16]))
+}
+
+fn live_app(
+    app: Application,
+    owners: Option<Vec<DirectoryObject>>,
+    service_principal: Option<LiveServicePrincipal>,
+) -> LiveApp {
+    let required_resource_access: Vec<RequiredResourceAccess> = app
+        .required_resource_access
+        .iter()
+        .map(|r| RequiredResourceAccess {
+            resource_app_id: r.resource_app_id,
+            resource_access: r
+                .resource_access
+                .iter()
+                .filter_map(|a| {
+                    let kind = match a.kind.as_str() {
+                        "Role" => PermissionKind::Role,
+                        "Scope" => PermissionKind::Scope,
+                        _ => return None,
+                    };
+                    Some(ResourceAccess { id: a.id, kind })
+                })
+                .collect(),
+        })
+        .collect();
+    let key_credentials: Vec<LiveKeyCredential> =
+        app.key_credentials.iter().map(key_credential).collect();
+    let federated_credentials = app
+        .federated_identity_credentials
+        .unwrap_or_default()
+        .into_iter()
+        .map(federated_credential)
+        .collect();
+    let owners = owners.map(|list| {
+        let mut owners: Vec<LiveOwner> = list
+            .into_iter()
+            .map(|o| LiveOwner {
+                id: o.id,
+                user_principal_name: o.user_principal_name,
+            })
+            .collect();
+        owners.sort_by_key(|o| o.id);
+        owners
+    });
+    let mut live = LiveApp {
+        object_id: app.id,
+        app_id: app.app_id,
+        unique_name: app.unique_name,
+        display_name: app.display_name.unwrap_or_default(),
+        description: app.description,
+        sign_in_audience: app.sign_in_audience.unwrap_or_default(),
+        redirect_uris: app.web.map(|w| w.redirect_uris).unwrap_or_default(),
+        tags: app.tags,
+        required_resource_access,
+        key_credentials,
+        federated_credentials,
+        owners,
+        service_principal,
+        fingerprint: Fingerprint(String::new()),
+    };
+    // The app's own fields; its service principal and federated credentials have their own.
+    live.fingerprint = fingerprint(&(
+        &live.object_id,
+        &live.app_id,
+        &live.unique_name,
+        &live.display_name,
+        &live.description,
+        &live.sign_in_audience,
+        &live.redirect_uris,
+        &live.tags,
+        &live.required_resource_access,
+        &live.key_credentials,
+        &live.owners,
+    ));
+    live
+}
+
+fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
+    LiveKeyCredential {
+        key_id: k.key_id,
+        display_name: k.display_name.clone(),
+        thumbprint: k
+            .custom_key_identifier
+            .as_deref()
+            .and_then(Thumbprint::from_custom_key_identifier),
+        key_type: k.kind.clone().unwrap_or_default(),
+        usage: k.usage.clone().unwrap_or_default(),
+        start: k.start_date_time,
+        end: k.end_date_time,
+    }
+}
+
+fn federated_credential(f: FederatedIdentityCredential) -> LiveFederatedCredential {
+    let mut live = LiveFederatedCredential {
+        id: f.id,
+        name: f.name,
+        issuer: f.issuer,
+        subject: f.subject,
+        audiences: f.audiences,
+        description: f.description,
+        fingerprint: Fingerprint(String::new()),
+    };
+    live.fingerprint = fingerprint(&(
+        &live.id,
+        &live.name,
+        &live.issuer,
+        &live.subject,
+        &live.audiences,
+        &live.description,
+    ));
+    live
+}
+
+fn service_principal(
+    sp: ServicePrincipal,
+    role_assignments: Vec<UnifiedRoleAssignment>,
+    grants: Vec<OAuth2PermissionGrant>,
+) -> LiveServicePrincipal {
+    let app_role_assignments = sp
+        .app_role_assignments
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| LiveAppRoleAssignment {
+            fingerprint: fingerprint(&(&a.id, &a.resource_id, &a.app_role_id)),
+            id: a.id,
+            resource_id: a.resource_id,
+            app_role_id: a.app_role_id,
+        })
+        .collect();
+    let delegated_grants = grants
+        .into_iter()
+        .map(|g| LiveDelegatedGrant {
+            fingerprint: fingerprint(&(&g.id, &g.resource_id, &g.consent_type, &g.scope)),
+            id: g.id,
+            resource_id: g.resource_id,
+            consent_type: g.consent_type,
+            scope: g.scope,
+        })
+        .collect();
+    let directory_role_assignments = role_assignments
+        .into_iter()
+        .map(|r| LiveDirectoryRoleAssignment {
+            fingerprint: fingerprint(&(&r.id, &r.role_definition_id, &r.directory_scope_id)),
+            id: r.id,
+            role_definition_id: r.role_definition_id,
+            directory_scope_id: r.directory_scope_id,
+        })
+        .collect();
+    LiveServicePrincipal {
+        object_id: sp.id,
+        fingerprint: fingerprint(&(&sp.id, &sp.app_id)),
+        app_role_assignments,
+        delegated_grants,
+        directory_role_assignments,
+    }
+}
+
+fn resource(sp: ServicePrincipal) -> ResourceServicePrincipal {
+    ResourceServicePrincipal {
+        object_id: sp.id,
+        app_id: sp.app_id,
+        display_name: sp.display_name.unwrap_or_default(),
+        app_roles: sp
+            .app_roles
+            .into_iter()
+            .map(|r| AppRole {
+                id: r.id,
+                value: r.value,
+                display_name: r.display_name,
+                allowed_member_types: r.allowed_member_types,
+                is_enabled: r.is_enabled,
+            })
+            .collect(),
+        oauth2_permission_scopes: sp
+            .oauth2_permission_scopes
+            .into_iter()
+            .map(|s| PermissionScope {
+                id: s.id,
+                value: s.value,
+                is_enabled: s.is_enabled,
+            })
+            .collect(),
+    }
+}
+
+fn role_definition(r: UnifiedRoleDefinition) -> RoleDefinition {
+    RoleDefinition {
+        id: r.id,
+        template_id: r
+            .template_id
+            .as_deref()
+            .and_then(|t| t.parse::<RoleDefinitionId>().ok()),
+        display_name: r.display_name.unwrap_or_default(),
+        is_built_in: r.is_built_in.unwrap_or(false),
+    }
+}
+
+/// Counts for logging at `-v`: what the plan read.
+pub fn summary(live: &LiveTenant) -> BTreeMap<&'static str, usize> {
+    let sps: Vec<&LiveServicePrincipal> = live
+        .apps
+        .iter()
+        .filter_map(|a| a.service_principal.as_ref())
+        .collect();
+    BTreeMap::from([
+        ("applications", live.apps.len()),
+        ("service_principals", sps.len()),
+        (
+            "app_role_assignments",
+            sps.iter().map(|s| s.app_role_assignments.len()).sum(),
+        ),
+        (
+            "directory_role_assignments",
+            sps.iter().map(|s| s.directory_role_assignments.len()).sum(),
+        ),
+        ("resources", live.catalog.resources.len()),
+    ])
+}

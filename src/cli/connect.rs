@@ -1,5 +1,3 @@
-#![allow(dead_code)] // Used by plan/apply/certs/export/test-login as they land.
-
 //! From the global flags to a signed-in Graph client: which cloud and endpoints, which
 //! credential, and with `--sandbox` an in-process sandbox that lives as long as the command.
 
@@ -17,8 +15,6 @@ use super::{AuthMethod, Cloud, GlobalArgs};
 pub struct Connection {
     pub client: GraphClient,
     sandbox: Option<RunningSandbox>,
-    /// The tenant the client signs in to, as given (id or domain), or the sandbox's id.
-    pub tenant: String,
 }
 
 impl Connection {
@@ -41,7 +37,7 @@ impl Connection {
         let options = AuthOptions {
             forced: global.auth.map(credential_source),
             sandbox: None,
-            tenant: Some(tenant.clone()),
+            tenant: Some(tenant),
             ..AuthOptions::default()
         };
         let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
@@ -49,7 +45,6 @@ impl Connection {
         Ok(Self {
             client,
             sandbox: None,
-            tenant,
         })
     }
 
@@ -80,7 +75,7 @@ impl Connection {
                 client_id: running.bootstrap_client_id().to_owned(),
                 secret: graph::Secret::new(running.bootstrap_client_secret().expose()),
             }),
-            tenant: Some(tenant.clone()),
+            tenant: Some(tenant),
             ..AuthOptions::default()
         };
         let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
@@ -88,7 +83,6 @@ impl Connection {
         Ok(Self {
             client,
             sandbox: Some(running),
-            tenant,
         })
     }
 

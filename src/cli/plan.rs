@@ -2,8 +2,11 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
+use crate::ops::{self, plan::PlanRequest};
+use crate::plan::render;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -35,6 +38,34 @@ pub enum PlanFormat {
 }
 
 pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
-    let _ = (args, ctx);
-    Err(crate::Error::usage("`plan` is not implemented yet"))
+    let request = PlanRequest {
+        paths: args.manifests.paths.clone(),
+        recursive: args.manifests.recursive,
+        prune: args.prune,
+    };
+    let conn = Connection::open(&ctx.global).await?;
+    let planned = ops::plan::make_plan(&conn.client, &request).await;
+    // Close (and save the sandbox) whether or not planning worked.
+    conn.close().await?;
+    let plan = planned?.plan;
+
+    let rendered = match args.format {
+        PlanFormat::Text => render::text(&plan, ctx.printer.stdout_color()),
+        PlanFormat::Json => render::json(&plan, false),
+        PlanFormat::Markdown => render::markdown(&plan, false),
+    };
+    ctx.printer.data(&rendered);
+    if let Some(out) = &args.out {
+        crate::plan::file::write(out, &plan)?;
+        ctx.printer.status(&format!(
+            "Saved the plan to `{}`; apply exactly this plan with `entraform apply {}`.",
+            out.display(),
+            out.display()
+        ));
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
+    })
 }

@@ -468,6 +468,21 @@ pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Decodes an already-parsed JSON value (e.g. one item of a page read as `Value`) as `T`, with
+/// the same request and JSON-path context as a body decode.
+pub fn decode_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    method: &str,
+    path: &str,
+) -> Result<T, GraphError> {
+    serde_path_to_error::deserialize(value).map_err(|e| GraphError::Decode {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        json_path: e.path().to_string(),
+        source: e.into_inner(),
+    })
+}
+
 impl Hint for GraphError {
     fn hint(&self) -> Option<String> {
         match self {

@@ -35,7 +35,9 @@ pub use credential::{
     load_certificate, plan_credential, resolve_credential,
 };
 pub use endpoints::{Cloud, GraphEndpoints};
-pub use error::{ErrorDetail, GraphError, HttpError, SignInError, aadsts_hint, permission_for};
+pub use error::{
+    ErrorDetail, GraphError, HttpError, SignInError, aadsts_hint, decode_value, permission_for,
+};
 pub use paging::{IN_FILTER_LIMIT, in_filters, quote, with_page_size};
 pub use redact::Secret;
 pub use retry::{RetryPolicy, RetrySafety};

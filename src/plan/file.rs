@@ -31,15 +31,18 @@ pub struct ManifestHashes {
 
 impl ManifestHashes {
     pub fn from_contents<'a>(files: impl IntoIterator<Item = (&'a Path, &'a [u8])>) -> Self {
-        let files: BTreeMap<String, String> = files
-            .into_iter()
-            .map(|(path, bytes)| {
-                (
-                    path.to_string_lossy().into_owned(),
-                    hex::encode(sha2::Sha256::digest(bytes)),
-                )
-            })
-            .collect();
+        Self::from_hashes(files.into_iter().map(|(path, bytes)| {
+            (
+                path.to_string_lossy().into_owned(),
+                hex::encode(sha2::Sha256::digest(bytes)),
+            )
+        }))
+    }
+
+    /// From hashes already computed (manifest loading hashes every file it reads):
+    /// path → lower-case hex SHA-256.
+    pub fn from_hashes(files: impl IntoIterator<Item = (String, String)>) -> Self {
+        let files: BTreeMap<String, String> = files.into_iter().collect();
         let mut all = sha2::Sha256::new();
         for (path, hash) in &files {
             all.update(path.as_bytes());
