@@ -11,9 +11,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
@@ -118,14 +118,13 @@ pub enum ActionOutcome {
         /// Ids worth showing (`id=…`), never key material.
         detail: Option<String>,
     },
+    /// Its error is in [`Report::errors`].
     Failed {
         elapsed: Duration,
-        error: ApplyError,
     },
     /// Refused for want of the right to grant consent; everything else went on.
     ConsentRequired {
         elapsed: Duration,
-        error: ApplyError,
     },
     NotStarted,
 }
@@ -165,6 +164,8 @@ pub struct ConsentRequired {
 pub struct Report {
     /// One per operation, in plan order.
     pub records: Vec<ActionRecord>,
+    /// Why actions failed, in the order they failed.
+    pub errors: Vec<ApplyError>,
     /// Every application the run created or acted on, by app name; deleted ones are gone.
     pub apps: BTreeMap<String, ExistingApp>,
     pub service_principals: BTreeMap<String, ObjectId>,
@@ -180,13 +181,6 @@ impl Report {
         self.records
             .iter()
             .all(|r| matches!(r.outcome, ActionOutcome::Done { .. }))
-    }
-
-    pub fn failures(&self) -> impl Iterator<Item = &ApplyError> {
-        self.records.iter().filter_map(|r| match &r.outcome {
-            ActionOutcome::Failed { error, .. } => Some(error),
-            _ => None,
-        })
     }
 
     /// Everything not done is only waiting for an administrator's consent.
@@ -235,6 +229,7 @@ pub async fn execute(
     let state = exec.state.into_inner().unwrap_or_else(|e| e.into_inner());
     Report {
         records: state.records,
+        errors: state.errors,
         apps: state.apps,
         service_principals: state.sps,
         certificates: state.certificates,
@@ -246,6 +241,7 @@ pub async fn execute(
 #[derive(Default)]
 struct State {
     records: Vec<ActionRecord>,
+    errors: Vec<ApplyError>,
     apps: BTreeMap<String, ExistingApp>,
     sps: BTreeMap<String, ObjectId>,
     /// Apps whose application or service principal this run created (or may have): later
@@ -351,12 +347,6 @@ impl<'a> Exec<'a> {
         let started = Instant::now();
         let result = self.perform(address, op).await;
         let elapsed = started.elapsed();
-        let what = format!("could not {}", describe(op));
-        let action_error = |source: ActionError| ApplyError::Action {
-            address: address.clone(),
-            what: what.clone(),
-            source: Box::new(source),
-        };
         match result {
             Ok(detail) => {
                 self.state().records[index].outcome = ActionOutcome::Done {
@@ -366,6 +356,7 @@ impl<'a> Exec<'a> {
                 (self.progress)(&event(EventKind::Done { elapsed, detail }));
             }
             Err(StepError::Consent(err)) => {
+                tracing::debug!(%address, error = %err, "consent refused");
                 let app_id = self.app_id_for_consent(address, op).await;
                 let mut st = self.state();
                 st.consent.push(ConsentRequired {
@@ -373,20 +364,21 @@ impl<'a> Exec<'a> {
                     app_id,
                     address: address.clone(),
                 });
-                st.records[index].outcome = ActionOutcome::ConsentRequired {
-                    elapsed,
-                    error: action_error(ActionError::Graph(err)),
-                };
+                st.records[index].outcome = ActionOutcome::ConsentRequired { elapsed };
                 drop(st);
                 (self.progress)(&event(EventKind::ConsentRequired { elapsed }));
             }
             Err(StepError::Failed(err)) => {
                 self.failed.store(true, Ordering::SeqCst);
                 tracing::debug!(%address, error = %err, "action failed");
-                self.state().records[index].outcome = ActionOutcome::Failed {
-                    elapsed,
-                    error: action_error(err),
-                };
+                let mut st = self.state();
+                st.records[index].outcome = ActionOutcome::Failed { elapsed };
+                st.errors.push(ApplyError::Action {
+                    address: address.clone(),
+                    what: format!("could not {}", describe(op)),
+                    source: Box::new(err),
+                });
+                drop(st);
                 (self.progress)(&event(EventKind::Failed { elapsed }));
             }
         }
@@ -587,7 +579,13 @@ impl<'a> Exec<'a> {
         .map(drop)
     }
 
-    async fn update(&self, fresh: bool, grants: bool, path: &str, body: &Value) -> Result<(), StepError> {
+    async fn update(
+        &self,
+        fresh: bool,
+        grants: bool,
+        path: &str,
+        body: &Value,
+    ) -> Result<(), StepError> {
         self.write(WriteKind::Update, fresh, grants, || {
             self.client.patch(path, body, RetrySafety::Idempotent)
         })
@@ -604,7 +602,10 @@ impl<'a> Exec<'a> {
             O::UpsertApplication {
                 unique_name,
                 application,
-            } => self.upsert_application(name, unique_name, application).await,
+            } => {
+                self.upsert_application(name, unique_name, application)
+                    .await
+            }
             O::AdoptApplication {
                 app,
                 unique_name,
@@ -613,24 +614,36 @@ impl<'a> Exec<'a> {
                 let mut body = patch_json(patch);
                 body.insert("uniqueName".into(), json!(unique_name));
                 self.state().apps.insert(name.to_owned(), app.clone());
-                self.update(false, false, &format!("/applications/{}", app.object_id), &Value::Object(body))
-                    .await?;
+                self.update(
+                    false,
+                    false,
+                    &format!("/applications/{}", app.object_id),
+                    &Value::Object(body),
+                )
+                .await?;
                 Ok(Some(format!("id={}", app.object_id)))
             }
             O::UpdateApplication { app, patch } => {
                 self.state().apps.insert(name.to_owned(), app.clone());
                 let body = Value::Object(patch_json(patch));
-                self.update(false, false, &format!("/applications/{}", app.object_id), &body)
-                    .await?;
+                self.update(
+                    false,
+                    false,
+                    &format!("/applications/{}", app.object_id),
+                    &body,
+                )
+                .await?;
                 Ok(Some(format!("id={}", app.object_id)))
             }
             O::DeleteServicePrincipal { object_id } => {
-                self.delete(&format!("/servicePrincipals/{object_id}")).await?;
+                self.delete(&format!("/servicePrincipals/{object_id}"))
+                    .await?;
                 self.state().sps.remove(name);
                 Ok(None)
             }
             O::DeleteApplication { app } => {
-                self.delete(&format!("/applications/{}", app.object_id)).await?;
+                self.delete(&format!("/applications/{}", app.object_id))
+                    .await?;
                 let mut st = self.state();
                 st.apps.remove(name);
                 st.sps.remove(name);
@@ -810,7 +823,10 @@ impl<'a> Exec<'a> {
                     || async {
                         let owners: Vec<DirectoryObject> = self
                             .client
-                            .list_all(&format!("/applications/{}/owners?$select=id", app.object_id))
+                            .list_all(&format!(
+                                "/applications/{}/owners?$select=id",
+                                app.object_id
+                            ))
                             .await?;
                         Ok(found(owners.iter().any(|o| o.id == *owner_id)))
                     },
@@ -842,7 +858,10 @@ impl<'a> Exec<'a> {
                 let app = self.app(name, app)?;
                 let fresh = self.fresh(name);
                 let body = federated_json(credential);
-                let path = format!("/applications/{}/federatedIdentityCredentials", app.object_id);
+                let path = format!(
+                    "/applications/{}/federatedIdentityCredentials",
+                    app.object_id
+                );
                 let created = self
                     .create(
                         "the federated credential",
@@ -937,7 +956,10 @@ impl<'a> Exec<'a> {
         let app = self.app(name, app)?;
         let fresh = self.fresh(name);
         self.state().fresh.insert(name.to_owned());
-        let path = format!("/servicePrincipals(appId={})", quote(&app.app_id.to_string()));
+        let path = format!(
+            "/servicePrincipals(appId={})",
+            quote(&app.app_id.to_string())
+        );
         let body = json!({});
         let Wrote::Ok(resp) = self
             .write(WriteKind::Upsert, fresh, false, || {
@@ -960,7 +982,11 @@ impl<'a> Exec<'a> {
     }
 
     /// The app's key credentials with their `key` bytes: what this run last wrote, or a read.
-    async fn key_set(&self, app: &ExistingApp, fresh: bool) -> Result<Vec<KeyCredential>, StepError> {
+    async fn key_set(
+        &self,
+        app: &ExistingApp,
+        fresh: bool,
+    ) -> Result<Vec<KeyCredential>, StepError> {
         if let Some(keys) = self.state().keys.get(&app.object_id) {
             return Ok(keys.clone());
         }
@@ -1021,9 +1047,9 @@ impl<'a> Exec<'a> {
                 .await
                 .map_err(|e| match e.try_into_panic() {
                     Ok(panic) => std::panic::resume_unwind(panic),
-                    Err(_) => ActionError::Conflict(
-                        "certificate generation was cancelled".to_owned(),
-                    ),
+                    Err(_) => {
+                        ActionError::Conflict("certificate generation was cancelled".to_owned())
+                    }
                 })??;
                 // The private key stays in the PFX only: `generated` is dropped (and wiped)
                 // when this block ends.
@@ -1058,7 +1084,10 @@ impl<'a> Exec<'a> {
             source,
             files,
         });
-        Ok(Some(format!("key_id={}, thumbprint={thumbprint}", key.key_id)))
+        Ok(Some(format!(
+            "key_id={}, thumbprint={thumbprint}",
+            key.key_id
+        )))
     }
 
     async fn remove_key(
@@ -1089,7 +1118,11 @@ impl<'a> Exec<'a> {
 }
 
 /// The tenant's key ids must be exactly `keep` plus `also`.
-fn check_key_set(current: &[KeyCredential], keep: &[KeyId], also: &[KeyId]) -> Result<(), ActionError> {
+fn check_key_set(
+    current: &[KeyCredential],
+    keep: &[KeyId],
+    also: &[KeyId],
+) -> Result<(), ActionError> {
     let found: BTreeSet<KeyId> = current.iter().map(|k| k.key_id).collect();
     let expected: BTreeSet<KeyId> = keep.iter().chain(also).copied().collect();
     if found == expected {
@@ -1099,7 +1132,10 @@ fn check_key_set(current: &[KeyCredential], keep: &[KeyId], also: &[KeyId]) -> R
         if s.is_empty() {
             "none".to_owned()
         } else {
-            s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     Err(ActionError::KeysChanged {
@@ -1109,7 +1145,11 @@ fn check_key_set(current: &[KeyCredential], keep: &[KeyId], also: &[KeyId]) -> R
 }
 
 fn found(present: bool) -> Found {
-    if present { Found::Matches } else { Found::Missing }
+    if present {
+        Found::Matches
+    } else {
+        Found::Missing
+    }
 }
 
 /// `id=…` from a create's 201 body, when there was one (a confirmed duplicate has none).
@@ -1124,7 +1164,11 @@ fn id_detail<T: serde::de::DeserializeOwned>(
 }
 
 fn same_scopes(a: &str, b: &str) -> bool {
-    let set = |s: &str| s.split_whitespace().map(str::to_owned).collect::<BTreeSet<_>>();
+    let set = |s: &str| {
+        s.split_whitespace()
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+    };
     set(a) == set(b)
 }
 
@@ -1300,8 +1344,16 @@ mod tests {
         assert!(check_key_set(&[key(1), key(2)], &[k(2)], &[k(1)]).is_ok());
         let err = check_key_set(&[key(1), key(3)], &[k(1)], &[]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("expected 00000000-0000-0000-0000-000000000001"), "{text}");
-        assert!(text.contains("found 00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000003"), "{text}");
+        assert!(
+            text.contains("expected 00000000-0000-0000-0000-000000000001"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "found 00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000003"
+            ),
+            "{text}"
+        );
         assert!(check_key_set(&[], &[], &[]).is_ok());
     }
 
@@ -1312,8 +1364,12 @@ mod tests {
             max_delay: Duration::from_millis(350),
             max_elapsed: Duration::from_secs(1),
         };
-        assert!(b.delay(1) <= Duration::from_millis(100) && b.delay(1) >= Duration::from_millis(50));
-        assert!(b.delay(2) <= Duration::from_millis(200) && b.delay(2) >= Duration::from_millis(100));
+        assert!(
+            b.delay(1) <= Duration::from_millis(100) && b.delay(1) >= Duration::from_millis(50)
+        );
+        assert!(
+            b.delay(2) <= Duration::from_millis(200) && b.delay(2) >= Duration::from_millis(100)
+        );
         assert!(b.delay(10) <= Duration::from_millis(350));
     }
 

@@ -36,8 +36,8 @@ pub use execute::{
     Progress, Report, StopSignal, execute,
 };
 pub use outputs::{
-    AppOutputs, CertificateOutput, OUTPUTS_FORMAT_VERSION, Outputs, OutputsInput, consent_url,
-    outputs_json, outputs_text,
+    AppOutputs, CertificateOutput, OUTPUTS_FORMAT_VERSION, Outputs, OutputsInput, consent_report,
+    consent_url, outputs_json, outputs_text,
 };
 pub use progress::{
     Event, EventKind, Verb, applied_summary, failure_report, format_elapsed, progress_line,
@@ -72,13 +72,19 @@ pub enum ApplyError {
 
     /// PFX password variables that are missing or empty, all of them at once.
     #[error("{}", password_message(problems))]
-    PfxPasswords { problems: Vec<crate::cert::CertError> },
+    PfxPasswords {
+        problems: Vec<crate::cert::CertError>,
+    },
 
     #[error("apply needs confirmation, but stdin is not a terminal")]
     NotATerminal,
 
     #[error("Apply cancelled.")]
     Cancelled,
+
+    /// The second Ctrl-C: what was in flight was abandoned.
+    #[error("apply aborted: actions in flight were abandoned and may or may not have happened")]
+    Aborted,
 
     /// One action of the plan failed (the executor reports each; the run ends with
     /// [`ApplyError::Incomplete`]).
@@ -173,6 +179,10 @@ impl Hint for ApplyError {
                 "run `entraform apply` again: it plans from the tenant as it is now and finishes the rest without repeating what was done"
                     .to_owned()
             }),
+            ApplyError::Aborted => Some(
+                "`entraform plan` shows where the tenant stands; `entraform apply` finishes the rest"
+                    .to_owned(),
+            ),
             ApplyError::Cancelled => None,
         }
     }

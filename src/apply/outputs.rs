@@ -84,6 +84,33 @@ pub fn consent_url(login_host: &str, tenant: &str, app_id: &AppId) -> String {
     )
 }
 
+/// The grants entraform was refused (403) and the URL where an administrator gives them.
+/// Empty when there were none.
+pub fn consent_report(report: &Report, tenant: &str, login_host: &str) -> String {
+    if report.consent.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "Admin consent needed: entraform may not grant consent in this tenant \
+         (403 Authorization_RequestDenied), so these were not granted:\n",
+    );
+    for c in &report.consent {
+        out.push_str(&format!("  {}\n", c.address));
+    }
+    out.push_str("An administrator can grant them at:\n");
+    let mut seen = BTreeSet::new();
+    for c in &report.consent {
+        if seen.insert(&c.app) {
+            let url = c.app_id.map_or_else(
+                || "(the appId could not be read)".to_owned(),
+                |id| consent_url(login_host, tenant, &id),
+            );
+            out.push_str(&format!("  {}: {url}\n", c.app));
+        }
+    }
+    out
+}
+
 impl Outputs {
     pub fn build(input: &OutputsInput<'_>) -> Outputs {
         let OutputsInput { plan, report, .. } = *input;
@@ -290,9 +317,7 @@ fn certificates(
 /// Where the plan says a generated certificate's files go.
 fn planned_files(plan: &Plan, app: &str, cert: &str) -> Option<(PathBuf, Option<PathBuf>)> {
     plan.operations().find_map(|(a, op)| match op {
-        Operation::AddCertificate { key, .. }
-            if a.app == app && a.key.as_deref() == Some(cert) =>
-        {
+        Operation::AddCertificate { key, .. } if a.app == app && a.key.as_deref() == Some(cert) => {
             match &key.certificate {
                 CertificateMaterial::Generate(g) => Some((g.pfx.clone(), g.cer.clone())),
                 CertificateMaterial::File(_) => None,
@@ -322,15 +347,21 @@ fn manages_exchange(input: &OutputsInput<'_>, name: &str, desired: Option<&Desir
     });
     let in_tenant = input
         .live
-        .and_then(|l| l.apps.iter().find(|a| a.unique_name.as_deref() == Some(name)))
+        .and_then(|l| {
+            l.apps
+                .iter()
+                .find(|a| a.unique_name.as_deref() == Some(name))
+        })
         .is_some_and(|a| {
-            a.service_principal
-                .as_ref()
-                .is_some_and(|sp| sp.app_role_assignments.iter().any(|r| r.app_role_id == role))
-                || a.required_resource_access
+            a.service_principal.as_ref().is_some_and(|sp| {
+                sp.app_role_assignments
                     .iter()
-                    .flat_map(|r| &r.resource_access)
-                    .any(|r| r.id == role)
+                    .any(|r| r.app_role_id == role)
+            }) || a
+                .required_resource_access
+                .iter()
+                .flat_map(|r| &r.resource_access)
+                .any(|r| r.id == role)
         });
     in_manifest || in_plan || in_tenant
 }
@@ -426,8 +457,8 @@ fn push_rows(out: &mut String, indent: &str, rows: &[(String, String)]) {
 
 /// The outputs as JSON (`--format json`): a stable, versioned document.
 pub fn outputs_json(outputs: &Outputs) -> String {
-    let mut text = serde_json::to_string_pretty(outputs)
-        .expect("outputs have string keys and no floats");
+    let mut text =
+        serde_json::to_string_pretty(outputs).expect("outputs have string keys and no floats");
     text.push('\n');
     text
 }
@@ -440,14 +471,21 @@ mod tests {
     fn paths_are_quoted_for_powershell_only_when_needed() {
         assert_eq!(powershell_quote("secrets/app.pfx"), "secrets/app.pfx");
         assert_eq!(powershell_quote("C:\\certs\\a.pfx"), "C:\\certs\\a.pfx");
-        assert_eq!(powershell_quote("my certs/o'brien.pfx"), "'my certs/o''brien.pfx'");
+        assert_eq!(
+            powershell_quote("my certs/o'brien.pfx"),
+            "'my certs/o''brien.pfx'"
+        );
     }
 
     #[test]
     fn the_consent_url_is_the_documented_one() {
         let id: AppId = "3f76be04-5cf0-47f1-9df6-d05981a450fc".parse().unwrap();
         assert_eq!(
-            consent_url("https://login.microsoftonline.com/", "contoso.onmicrosoft.com", &id),
+            consent_url(
+                "https://login.microsoftonline.com/",
+                "contoso.onmicrosoft.com",
+                &id
+            ),
             "https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=3f76be04-5cf0-47f1-9df6-d05981a450fc"
         );
     }

@@ -137,7 +137,11 @@ pub fn progress_line(event: &Event) -> String {
             bracket(detail)
         ),
         EventKind::Failed { elapsed } => {
-            format!("{a}: {} after {}", event.verb.failed(), format_elapsed(*elapsed))
+            format!(
+                "{a}: {} after {}",
+                event.verb.failed(),
+                format_elapsed(*elapsed)
+            )
         }
         EventKind::ConsentRequired { elapsed } => format!(
             "{a}: Not granted after {}: entraform may not grant consent in this tenant",
@@ -208,9 +212,9 @@ fn change_states(plan: &Plan, report: &Report) -> Vec<(Address, Action, ChangeSt
 /// actually done: a whole change counts fully, a replacement whose first half ran counts that
 /// half.
 fn counts(plan: &Plan, report: &Report) -> (usize, usize, usize) {
-    change_states(plan, report)
-        .into_iter()
-        .fold((0, 0, 0), |(a, c, d), (_, action, state, done)| {
+    change_states(plan, report).into_iter().fold(
+        (0, 0, 0),
+        |(a, c, d), (_, action, state, done)| {
             let (da, dc, dd) = match (state, action) {
                 (ChangeState::Done, action) => action.counts(),
                 (_, Action::CreateThenDelete) if done > 0 => (1, 0, 0),
@@ -218,7 +222,8 @@ fn counts(plan: &Plan, report: &Report) -> (usize, usize, usize) {
                 _ => (0, 0, 0),
             };
             (a + da, c + dc, d + dd)
-        })
+        },
+    )
 }
 
 /// `Apply complete! Resources: 8 added, 0 changed, 0 destroyed.`

@@ -42,7 +42,12 @@ pub enum Disposition {
 /// Classifies `err` for a write of `kind`. `fresh`: the write depends on an object this run
 /// created, so "not found" means "not replicated yet". `grants_consent`: the write is an app
 /// role assignment or a delegated grant, where a 403 means the caller may not consent.
-pub fn classify(kind: WriteKind, err: &GraphError, fresh: bool, grants_consent: bool) -> Disposition {
+pub fn classify(
+    kind: WriteKind,
+    err: &GraphError,
+    fresh: bool,
+    grants_consent: bool,
+) -> Disposition {
     let status = err.status();
     let code = err.code().unwrap_or_default();
     let text = error_text(err);
@@ -97,12 +102,18 @@ fn error_text(err: &GraphError) -> String {
         return String::new();
     };
     let mut out = String::new();
-    for part in [e.code.as_deref(), e.message.as_deref()].into_iter().flatten() {
+    for part in [e.code.as_deref(), e.message.as_deref()]
+        .into_iter()
+        .flatten()
+    {
         out.push_str(part);
         out.push('\n');
     }
     for d in &e.details {
-        for part in [d.code.as_deref(), d.message.as_deref()].into_iter().flatten() {
+        for part in [d.code.as_deref(), d.message.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             out.push_str(part);
             out.push('\n');
         }
@@ -143,19 +154,96 @@ mod tests {
     #[test]
     fn the_table_of_what_each_answer_means() {
         let answers = [
-            ("404 not found", http(404, "Request_ResourceNotFound", "Resource 'x' does not exist.", None)),
+            (
+                "404 not found",
+                http(
+                    404,
+                    "Request_ResourceNotFound",
+                    "Resource 'x' does not exist.",
+                    None,
+                ),
+            ),
             (
                 "400 no backing app",
-                http(400, "Request_BadRequest", "The appId 'x' of the service principal does not reference a valid application object.", Some("NoBackingApplicationObject")),
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "The appId 'x' of the service principal does not reference a valid application object.",
+                    Some("NoBackingApplicationObject"),
+                ),
             ),
-            ("400 not a valid reference", http(400, "Request_BadRequest", "Not a valid reference update.", None)),
-            ("409 same key", http(409, "Request_MultipleObjectsWithSameKeyValue", "Another object with the same value for property uniqueName already exists.", None)),
-            ("400 assignment exists", http(400, "Request_BadRequest", "Permission being assigned already exists on the object.", None)),
-            ("400 conflicting object", http(400, "Request_BadRequest", "A conflicting object with one or more of the specified property values is present in the directory.", None)),
-            ("400 owner exists", http(400, "Request_BadRequest", "One or more added object references already exist for the following modified properties: 'owners'.", None)),
-            ("403 denied", http(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", None)),
-            ("500", http(500, "generalException", "General exception while processing.", None)),
-            ("400 other", http(400, "Request_BadRequest", "Invalid value specified for property 'scope'.", None)),
+            (
+                "400 not a valid reference",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Not a valid reference update.",
+                    None,
+                ),
+            ),
+            (
+                "409 same key",
+                http(
+                    409,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "Another object with the same value for property uniqueName already exists.",
+                    None,
+                ),
+            ),
+            (
+                "400 assignment exists",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Permission being assigned already exists on the object.",
+                    None,
+                ),
+            ),
+            (
+                "400 conflicting object",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "A conflicting object with one or more of the specified property values is present in the directory.",
+                    None,
+                ),
+            ),
+            (
+                "400 owner exists",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following modified properties: 'owners'.",
+                    None,
+                ),
+            ),
+            (
+                "403 denied",
+                http(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                    None,
+                ),
+            ),
+            (
+                "500",
+                http(
+                    500,
+                    "generalException",
+                    "General exception while processing.",
+                    None,
+                ),
+            ),
+            (
+                "400 other",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Invalid value specified for property 'scope'.",
+                    None,
+                ),
+            ),
         ];
         let mut table = String::new();
         for (name, err) in &answers {
@@ -177,17 +265,39 @@ mod tests {
             }
             table.push_str(&format!("{name}: {}\n", row.join(" ")));
         }
-        insta::assert_snapshot!(table, @"");
+        insta::assert_snapshot!(table, @r"
+        404 not found: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=Done Read=WaitForReplication/Fail
+        400 no backing app: Upsert=WaitForReplication Create=WaitForReplication Update=WaitForReplication Delete=WaitForReplication Read=WaitForReplication
+        400 not a valid reference: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=WaitForReplication/Fail Read=WaitForReplication/Fail
+        409 same key: Upsert=WaitForReplication Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 assignment exists: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 conflicting object: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 owner exists: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        403 denied: Upsert=Fail Create=Fail Update=Fail Delete=Fail Read=Fail
+        500: Upsert=Fail Create=Repeat Update=Fail Delete=Fail Read=Fail
+        400 other: Upsert=Fail Create=Fail Update=Fail Delete=Fail Read=Fail
+        ");
     }
 
     #[test]
     fn a_403_is_a_consent_matter_only_for_grants() {
-        let denied = http(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", None);
+        let denied = http(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            None,
+        );
         assert_eq!(
             classify(WriteKind::Create, &denied, true, true),
             Disposition::ConsentRequired
         );
-        assert_eq!(classify(WriteKind::Update, &denied, false, true), Disposition::ConsentRequired);
-        assert_eq!(classify(WriteKind::Create, &denied, true, false), Disposition::Fail);
+        assert_eq!(
+            classify(WriteKind::Update, &denied, false, true),
+            Disposition::ConsentRequired
+        );
+        assert_eq!(
+            classify(WriteKind::Create, &denied, true, false),
+            Disposition::Fail
+        );
     }
 }

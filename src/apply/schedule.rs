@@ -45,27 +45,27 @@ impl Node {
         }
     }
 
-    /// Collapses one-child groups and drops empty ones, so the tree says only what matters.
+    /// Collapses one-child groups, drops empty ones and splices a group into a parent of the
+    /// same kind, so the tree says only what matters.
     fn simplified(self) -> Option<Node> {
-        match self {
-            Node::Step(_) => Some(self),
-            Node::Seq(children) | Node::Par(children) if children.is_empty() => None,
-            Node::Seq(children) => {
-                let mut kids: Vec<Node> = children.into_iter().filter_map(Node::simplified).collect();
-                match kids.len() {
-                    0 => None,
-                    1 => kids.pop(),
-                    _ => Some(Node::Seq(kids)),
-                }
+        let (children, par) = match self {
+            Node::Step(_) => return Some(self),
+            Node::Seq(children) => (children, false),
+            Node::Par(children) => (children, true),
+        };
+        let mut kids = Vec::new();
+        for child in children.into_iter().filter_map(Node::simplified) {
+            match child {
+                Node::Par(inner) if par => kids.extend(inner),
+                Node::Seq(inner) if !par => kids.extend(inner),
+                other => kids.push(other),
             }
-            Node::Par(children) => {
-                let mut kids: Vec<Node> = children.into_iter().filter_map(Node::simplified).collect();
-                match kids.len() {
-                    0 => None,
-                    1 => kids.pop(),
-                    _ => Some(Node::Par(kids)),
-                }
-            }
+        }
+        match kids.len() {
+            0 => None,
+            1 => kids.pop(),
+            _ if par => Some(Node::Par(kids)),
+            _ => Some(Node::Seq(kids)),
         }
     }
 }
@@ -153,7 +153,9 @@ pub fn schedule(plan: &Plan) -> Node {
             ])
         })
         .collect();
-    Node::Par(apps).simplified().unwrap_or(Node::Seq(Vec::new()))
+    Node::Par(apps)
+        .simplified()
+        .unwrap_or(Node::Seq(Vec::new()))
 }
 
 fn lane_node(lane: Lane) -> Node {
@@ -185,8 +187,8 @@ mod tests {
     use super::*;
     use crate::model::{AppId, KeyId, ObjectId, PermissionId, TenantId};
     use crate::plan::{
-        Address, Change, ExistingApp, KeyCredentialMethod, ManifestHashes, Operation,
-        SpRef, Summary,
+        Address, Change, ExistingApp, KeyCredentialMethod, ManifestHashes, Operation, SpRef,
+        Summary,
     };
     use uuid::Uuid;
 
@@ -275,7 +277,7 @@ mod tests {
         ]);
         assert_eq!(
             schedule(&p).to_string(),
-            "par(par(seq(par(0, 1), 2), seq(3, 4)), 5)"
+            "par(seq(par(0, 1), 2), seq(3, 4), 5)"
         );
     }
 
@@ -283,7 +285,13 @@ mod tests {
     fn certificate_and_key_changes_of_an_app_run_one_at_a_time_in_plan_order() {
         use ResourceKind as K;
         let p = plan(vec![
-            change(K::Certificate, "a", "automation", Action::CreateThenDelete, 2),
+            change(
+                K::Certificate,
+                "a",
+                "automation",
+                Action::CreateThenDelete,
+                2,
+            ),
             change(K::Certificate, "a", "backup", Action::Create, 1),
             change(K::KeyCredential, "a", "k1", Action::Delete, 1),
             change(K::KeyCredential, "a", "k2", Action::Delete, 1),

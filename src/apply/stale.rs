@@ -118,12 +118,20 @@ fn address_of(key: &str, fresh: &LiveTenant, plan: &Plan) -> Option<Address> {
                         .and_then(|r| r.app_roles.iter().find(|x| x.id == a.app_role_id))
                         .and_then(|x| x.value.clone())
                         .unwrap_or_else(|| a.app_role_id.to_string());
-                    Address::keyed(ResourceKind::AppRoleAssignment, &name, format!("{api}/{value}"))
+                    Address::keyed(
+                        ResourceKind::AppRoleAssignment,
+                        &name,
+                        format!("{api}/{value}"),
+                    )
                 }),
             "delegated_grant" => sp
                 .and_then(|s| s.delegated_grants.iter().find(|g| g.id == rest))
                 .map(|g| {
-                    Address::keyed(ResourceKind::DelegatedGrant, &name, resource_name(&g.resource_id))
+                    Address::keyed(
+                        ResourceKind::DelegatedGrant,
+                        &name,
+                        resource_name(&g.resource_id),
+                    )
                 }),
             "directory_role_assignment" => sp
                 .and_then(|s| s.directory_role_assignments.iter().find(|r| r.id == rest))
@@ -131,8 +139,14 @@ fn address_of(key: &str, fresh: &LiveTenant, plan: &Plan) -> Option<Address> {
                     let role = catalog
                         .role_definitions
                         .iter()
-                        .find(|d| d.id == r.role_definition_id || d.template_id == Some(r.role_definition_id))
-                        .map_or_else(|| r.role_definition_id.to_string(), |d| d.display_name.clone());
+                        .find(|d| {
+                            d.id == r.role_definition_id
+                                || d.template_id == Some(r.role_definition_id)
+                        })
+                        .map_or_else(
+                            || r.role_definition_id.to_string(),
+                            |d| d.display_name.clone(),
+                        );
                     let label = if r.directory_scope_id == "/" {
                         role
                     } else {
@@ -152,9 +166,7 @@ fn address_of(key: &str, fresh: &LiveTenant, plan: &Plan) -> Option<Address> {
         let hit = match (kind, op) {
             ("application", O::UpdateApplication { app, .. })
             | ("application", O::AdoptApplication { app, .. })
-            | ("application", O::DeleteApplication { app }) => {
-                app.object_id.to_string() == rest
-            }
+            | ("application", O::DeleteApplication { app }) => app.object_id.to_string() == rest,
             ("service_principal", O::DeleteServicePrincipal { object_id }) => {
                 object_id.to_string() == rest
             }
