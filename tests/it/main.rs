@@ -15,6 +15,7 @@ mod manifest;
 mod manifest_props;
 mod plan;
 mod plan_budget;
+mod plan_e2e;
 mod sandbox_contract;
 mod sandbox_durability;
 mod sandbox_faults;
