@@ -240,20 +240,13 @@ impl Raw {
         .await
     }
 
-    /// Every item of a collection, pages followed. Panics on anything but 200.
+    /// Every item of a collection, pages followed. Faults (5xx, 429, dropped connections) are
+    /// retried; anything else but 200 panics.
     pub async fn list(&self, path: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut next = Some(format!("{}/v1.0{path}", self.base));
         while let Some(url) = next {
-            let resp = self
-                .http
-                .get(&url)
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap();
+            let (status, body) = self.fetch(&url).await;
             assert_eq!(status, 200, "GET {url}: {body}");
             out.extend(body["value"].as_array().cloned().unwrap_or_default());
             next = body["@odata.nextLink"].as_str().map(str::to_owned);
@@ -262,15 +255,31 @@ impl Raw {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .get(format!("{}/v1.0{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.fetch(&format!("{}/v1.0{path}", self.base)).await
+    }
+
+    async fn fetch(&self, url: &str) -> (u16, Value) {
+        for _ in 0..30 {
+            let resp = match self.http.get(url).bearer_auth(&self.token).send().await {
+                Ok(r) => r,
+                Err(_) => continue,
+            };
+            let status = resp.status().as_u16();
+            let wait = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let Ok(body) = resp.json::<Value>().await else {
+                continue;
+            };
+            match status {
+                429 => tokio::time::sleep(Duration::from_secs(wait.unwrap_or(1))).await,
+                500..=599 => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => return (status, body),
+            }
+        }
+        panic!("GET {url}: no answer after 30 attempts")
     }
 
     pub async fn stats(&self) -> entraform_stats::Stats {
