@@ -2,6 +2,7 @@
 
 mod apply_execute;
 mod apply_faults;
+mod apply_kill;
 mod apply_support;
 mod cert;
 mod cert_openssl;
