@@ -41,6 +41,7 @@ pub use outputs::{
 };
 pub use progress::{
     Event, EventKind, Verb, applied_summary, failure_report, format_elapsed, progress_line,
+    start_detail, verb,
 };
 pub use retry::{Disposition, WriteKind, classify};
 pub use schedule::{Node, schedule};

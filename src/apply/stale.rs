@@ -61,18 +61,24 @@ pub fn stale_check(plan: &Plan, fresh: &LiveTenant) -> Result<(), ApplyError> {
     }
 }
 
-/// The plan address of each drifted object, as `plan` would print it, once each.
+/// The plan address of each drifted object, once each, in the order a plan shows them (objects
+/// no address can be found for last, by their fingerprint key).
 pub fn drift_addresses(drift: &[Drift], fresh: &LiveTenant, plan: &Plan) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    let mut found: Vec<Address> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
     for d in drift {
-        let text = address_of(d.object(), fresh, plan)
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| d.object().to_owned());
-        if !out.contains(&text) {
-            out.push(text);
+        match address_of(d.object(), fresh, plan) {
+            Some(a) if !found.contains(&a) => found.push(a),
+            Some(_) => {}
+            None => unknown.push(d.object().to_owned()),
         }
     }
-    out
+    found.sort();
+    found
+        .iter()
+        .map(ToString::to_string)
+        .chain(unknown)
+        .collect()
 }
 
 fn app_name(app: &LiveApp) -> String {

@@ -258,6 +258,19 @@ impl Raw {
         self.fetch(&format!("{}/v1.0{path}", self.base)).await
     }
 
+    /// A `PATCH` (a change made behind entraform's back, to make a saved plan stale).
+    pub async fn patch(&self, path: &str, body: &Value) -> u16 {
+        self.http
+            .patch(format!("{}/v1.0{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     async fn fetch(&self, url: &str) -> (u16, Value) {
         for _ in 0..30 {
             let resp = match self.http.get(url).bearer_auth(&self.token).send().await {
@@ -553,12 +566,13 @@ pub fn redact(text: &str, temp: &Path) -> String {
     let mut lines = Vec::new();
     for line in out.lines() {
         let mut l = line.to_owned();
+        // `after 3s`, `after 1m5s`: a run of digits and h/m/s after " after ".
         if let Some(at) = l.find(" after ")
-            && let Some(end) = l[at + 7..]
-                .find([' ', ':'])
-                .map(|e| at + 7 + e)
-                .or(Some(l.len()))
+            && l[at + 7..].starts_with(|c: char| c.is_ascii_digit())
         {
+            let end = l[at + 7..]
+                .find(|c: char| !(c.is_ascii_digit() || "hms".contains(c)))
+                .map_or(l.len(), |e| at + 7 + e);
             l.replace_range(at + 7..end, "<t>");
         }
         if let Some(at) = l.find("[id=")

@@ -1,7 +1,9 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
+mod apply_cli;
 mod apply_execute;
 mod apply_faults;
+mod apply_golden;
 mod apply_kill;
 mod apply_support;
 mod cert;

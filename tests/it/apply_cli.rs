@@ -1,0 +1,345 @@
+//! `entraform apply` as users run it: the real binary against a sandbox (in-process with
+//! `--sandbox`, or served by its own process when a test must count the tenant's requests).
+//!
+//! The first run's stdout (plan and outputs) and its progress lines are golden files under
+//! `tests/apply/golden/`, with ids, thumbprints, times and durations redacted and the progress
+//! lines sorted (independent actions run concurrently, so their order varies).
+//! `ENTRAFORM_BLESS=1 cargo test --test it apply_cli` rewrites them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::apply_support::*;
+use crate::common::{entraform, golden_mismatch, repo_root, stderr, stdout};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A working folder with the Exchange Online example at `manifests/exchange-online-app.yaml`.
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = PathBuf::from("manifests/exchange-online-app.yaml");
+    let text = std::fs::read_to_string(repo_root().join(&manifest)).unwrap();
+    write(tmp.path(), &manifest.display().to_string(), &text);
+    (tmp, manifest)
+}
+
+fn sandboxed(dir: &Path) -> Command {
+    let mut cmd = entraform();
+    cmd.current_dir(dir)
+        .args(["--sandbox", "--sandbox-state"])
+        .arg(dir.join("sandbox.json"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn golden(name: &str) -> PathBuf {
+    repo_root().join("tests/apply/golden").join(name)
+}
+
+/// Redacted, with numbered placeholders made plain so the lines can be sorted.
+fn progress_lines(text: &str, dir: &Path) -> String {
+    let mut lines: Vec<String> = redact(text, dir)
+        .lines()
+        .map(|l| {
+            let mut out = String::new();
+            let mut rest = l;
+            while let Some(start) = rest.find("<guid-").or_else(|| rest.find("<thumbprint-")) {
+                let end = start + rest[start..].find('>').unwrap();
+                let kind = if rest[start..].starts_with("<guid") {
+                    "<guid>"
+                } else {
+                    "<thumbprint>"
+                };
+                out.push_str(&rest[..start]);
+                out.push_str(kind);
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_fresh_sandbox_apply_creates_everything_and_the_next_plan_exits_0() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let out = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--auto-approve"])
+        .arg(&manifest));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mismatches: Vec<String> = [
+        golden_mismatch(
+            &golden("fresh-apply.stdout.txt"),
+            Some(&redact(&stdout(&out), dir)),
+        ),
+        golden_mismatch(
+            &golden("fresh-apply.progress.txt"),
+            Some(&progress_lines(&stderr(&out), dir)),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    let plan = run(sandboxed(dir)
+        .args(["plan", "--detailed-exitcode"])
+        .arg(&manifest));
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+
+    // Nothing to do now, and the outputs as JSON.
+    let again = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--format", "json"])
+        .arg(&manifest));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("No changes. Your tenant matches the manifests."),
+        "{}",
+        stderr(&again)
+    );
+    let doc: Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(doc["format_version"], "1");
+    assert_eq!(doc["tenant_domain"], "contoso.onmicrosoft.com");
+    let app = &doc["apps"][0];
+    assert_eq!(app["name"], "exo-v2-app");
+    let thumbprint = app["certificates"][0]["thumbprint"].as_str().unwrap();
+    let app_id = app["app_id"].as_str().unwrap();
+    assert_eq!(
+        app["exchange_online"][1],
+        json!(format!(
+            "Connect-ExchangeOnline -CertificateThumbPrint {thumbprint} -AppID {app_id} -Organization contoso.onmicrosoft.com"
+        ))
+    );
+    assert_eq!(
+        app["certificates"][0]["pfx"],
+        json!("manifests/secrets/Exo_V2_App.pfx")
+    );
+}
+
+#[test]
+fn without_a_terminal_apply_asks_for_auto_approve_and_changes_nothing() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let out = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .arg("apply")
+        .arg(&manifest));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: apply needs confirmation, but stdin is not a terminal"),
+        "{err}"
+    );
+    assert!(err.contains("hint: pass `--auto-approve`"), "{err}");
+    assert!(stdout(&out).contains("Plan: 7 to add, 0 to change, 0 to destroy."));
+    let plan = run(sandboxed(dir)
+        .args(["plan", "--detailed-exitcode"])
+        .arg(&manifest));
+    assert_eq!(plan.status.code(), Some(2), "nothing was applied");
+    assert!(!dir.join("manifests/secrets").exists());
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_without_asking_and_refused_once_stale() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let saved = run(sandboxed(dir)
+        .args(["plan", "--out", "tfplan.json"])
+        .arg(&manifest));
+    assert!(saved.status.success(), "{}", stderr(&saved));
+
+    let applied = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "tfplan.json"]));
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    assert!(
+        stderr(&applied).contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{}",
+        stderr(&applied)
+    );
+
+    // Applied once, the plan no longer describes the tenant.
+    let again = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "tfplan.json"]));
+    assert_eq!(again.status.code(), Some(1));
+    let err = stderr(&again);
+    assert!(
+        err.starts_with(
+            "error: the plan is stale: application.exo-v2-app, service_principal.exo-v2-app, "
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("changed since it was made; run plan again\nhint: make a new plan"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_saved_plan_is_refused_without_any_write() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let served = Served::start(&dir.join("tenant.json"), &[]);
+    let first = served
+        .entraform()
+        .current_dir(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--auto-approve"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // A change to make (the description), saved as a plan...
+    let path = dir.join(&manifest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(
+            "Unattended Exchange Online automation",
+            "Exchange automation",
+        ),
+    )
+    .unwrap();
+    let saved = served
+        .entraform()
+        .current_dir(dir)
+        .args(["plan", "--out", "tfplan.json"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "{}", stderr(&saved));
+
+    // ...then someone renames the app in the portal.
+    let raw = served.raw().await;
+    let apps = raw
+        .list("/applications?$filter=uniqueName eq 'exo-v2-app'&$select=id")
+        .await;
+    let id = apps[0]["id"].as_str().unwrap();
+    assert_eq!(
+        raw.patch(
+            &format!("/applications/{id}"),
+            &json!({"displayName": "Renamed"})
+        )
+        .await,
+        204
+    );
+
+    let before = writes(&raw.stats().await.routes);
+    let refused = served
+        .entraform()
+        .current_dir(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "tfplan.json"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused).lines().next().unwrap(),
+        "error: the plan is stale: application.exo-v2-app changed since it was made; run plan again"
+    );
+    assert_eq!(
+        writes(&raw.stats().await.routes),
+        before,
+        "no write after the refusal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_is_refused_when_its_manifests_or_its_tenant_changed() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let served = Served::start(&dir.join("tenant.json"), &[]);
+    let saved = served
+        .entraform()
+        .current_dir(dir)
+        .args(["plan", "--out", "tfplan.json"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let apply = || {
+        served
+            .entraform()
+            .current_dir(dir)
+            .env("EXO_PFX_PASSWORD", PASSWORD)
+            .args(["apply", "tfplan.json"])
+            .output()
+            .unwrap()
+    };
+
+    let path = dir.join(&manifest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}\n# edited\n")).unwrap();
+    let out = apply();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(
+            "error: the plan is stale: the manifests changed since it was made (`manifests/exchange-online-app.yaml` was edited); run plan again"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&path, &text).unwrap();
+
+    let plan_path = dir.join("tfplan.json");
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let real = doc["tenant_id"].as_str().unwrap().to_owned();
+    doc["tenant_id"] = json!("00000000-0000-4000-8000-000000000000");
+    std::fs::write(&plan_path, serde_json::to_string(&doc).unwrap()).unwrap();
+    let out = apply();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "error: the plan was made for tenant 00000000-0000-4000-8000-000000000000, but entraform is signed in to tenant {real}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let raw = served.raw().await;
+    assert!(writes(&raw.stats().await.routes).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_pfx_password_stops_apply_before_any_write() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let served = Served::start(&dir.join("tenant.json"), &[]);
+    let out = served
+        .entraform()
+        .current_dir(dir)
+        .env_remove("EXO_PFX_PASSWORD")
+        .args(["apply", "--auto-approve"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: cannot write the certificates' PFX files: the environment variable `EXO_PFX_PASSWORD` (the PFX password) is not set"),
+        "{err}"
+    );
+    assert!(err.contains("hint: set EXO_PFX_PASSWORD"), "{err}");
+    let raw = served.raw().await;
+    assert!(writes(&raw.stats().await.routes).is_empty());
+    assert!(!dir.join("manifests/secrets").exists());
+}
