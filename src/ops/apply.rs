@@ -175,18 +175,15 @@ async fn run_with_interrupts(
     options: &ExecuteOptions,
     printer: &Printer,
 ) -> Result<Report> {
+    // Listening starts before the first write, so no Ctrl-C falls between the two.
+    let mut interrupts = Interrupts::listen();
     let stop = StopSignal::new();
     let progress = |e: &apply::Event| printer.status(&apply::progress_line(e));
     let run = apply::execute(client, plan, options, &progress, &stop);
     tokio::pin!(run);
     tokio::select! {
         report = &mut run => return Ok(report),
-        signal = tokio::signal::ctrl_c() => {
-            if signal.is_err() {
-                // No signal handling here: just run to the end.
-                return Ok(run.await);
-            }
-        }
+        () = interrupts.next() => {}
     }
     stop.stop();
     printer.warn(
@@ -194,7 +191,43 @@ async fn run_with_interrupts(
     );
     tokio::select! {
         report = &mut run => Ok(report),
-        _ = tokio::signal::ctrl_c() => Err(ApplyError::Aborted.into()),
+        () = interrupts.next() => Err(ApplyError::Aborted.into()),
+    }
+}
+
+/// Ctrl-C presses, counted from when this was made.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Interrupts {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            let signal =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+            Self { signal }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// The next press; never, when signals cannot be listened to.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        match &mut self.signal {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -343,3 +343,117 @@ async fn a_missing_pfx_password_stops_apply_before_any_write() {
     assert!(writes(&raw.stats().await.routes).is_empty());
     assert!(!dir.join("manifests/secrets").exists());
 }
+
+/// Starts `apply --auto-approve` against `served`, waits for the line starting with `at`,
+/// sends SIGINT `presses` times, and returns the run's exit code and stderr.
+fn interrupt(
+    served: &Served,
+    dir: &Path,
+    manifest: &Path,
+    at: &str,
+    presses: usize,
+) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = served
+        .entraform()
+        .current_dir(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--auto-approve"])
+        .arg(manifest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "no progress: {seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with(at) {
+            break;
+        }
+    }
+    let pid = child.id().to_string();
+    for _ in 0..presses {
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        // The second press must come after the first was seen.
+        if presses > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    seen.push_str(&rest);
+    (child.wait().unwrap().code(), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_once_finishes_what_is_in_flight_and_twice_abandons_it() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    // Slow requests, so the application's create is still in flight when Ctrl-C comes.
+    let served = Served::start(&dir.join("tenant.json"), &["--latency-ms", "250"]);
+
+    let (code, err) = interrupt(
+        &served,
+        dir,
+        &manifest,
+        "application.exo-v2-app: Creating...",
+        1,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("warning: interrupted: starting nothing new"),
+        "{err}"
+    );
+    assert!(
+        err.contains("application.exo-v2-app: Creation complete after"),
+        "the create in flight finished: {err}"
+    );
+    assert!(
+        !err.contains("service_principal.exo-v2-app: Creating..."),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: Apply interrupted: 1 of 7 changes done.\nDone:\n  application.exo-v2-app\nNot started:\n  service_principal.exo-v2-app\n"),
+        "{err}"
+    );
+
+    // The next run is interrupted twice while it creates the service principal: nothing waits
+    // for that create to answer.
+    let (code, err) = interrupt(
+        &served,
+        dir,
+        &manifest,
+        "service_principal.exo-v2-app: Creating...",
+        2,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("error: apply aborted"), "{err}");
+
+    // And apply converges afterwards.
+    let out = served
+        .entraform()
+        .current_dir(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--auto-approve"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let raw = served.raw().await;
+    let census = raw.census(&["exo-v2-app".to_owned()]).await;
+    assert_eq!(census.by_unique_name["exo-v2-app"], 1);
+    assert_eq!(census.service_principals["exo-v2-app"], 1);
+}
