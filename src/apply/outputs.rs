@@ -406,6 +406,9 @@ pub fn outputs_text(outputs: &Outputs) -> String {
             "service_principal_object_id".into(),
             opt(app.service_principal_object_id.map(|i| i.to_string())),
         ));
+        if let Some(url) = &app.admin_consent_url {
+            rows.push(("admin_consent_url".into(), url.clone()));
+        }
         push_rows(&mut out, "  ", &rows);
         for c in &app.certificates {
             out.push_str(&format!("  certificate \"{}\":\n", c.name));
@@ -430,9 +433,6 @@ pub fn outputs_text(outputs: &Outputs) -> String {
                 rows.push(("kept_previous".into(), p.display().to_string()));
             }
             push_rows(&mut out, "    ", &rows);
-        }
-        if let Some(url) = &app.admin_consent_url {
-            push_rows(&mut out, "  ", &[("admin_consent_url".into(), url.clone())]);
         }
         let mut lines = app.exchange_online.iter();
         if app.exchange_online.len() == 2 {

@@ -457,3 +457,78 @@ async fn ctrl_c_once_finishes_what_is_in_flight_and_twice_abandons_it() {
     assert_eq!(census.by_unique_name["exo-v2-app"], 1);
     assert_eq!(census.service_principals["exo-v2-app"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_right_to_consent_apply_finishes_the_rest_prints_the_consent_url_and_exits_1() {
+    use crate::graph_support::{add_secret, grant_graph_role, new_app};
+    use entraform::graph::{Cloud, Credential, GraphClient, GraphEndpoints};
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let served = Served::start(&dir.join("tenant.json"), &[]);
+    let admin = GraphClient::new(
+        GraphEndpoints::new(
+            Cloud::Public,
+            Some(served.field("graph_url")),
+            Some(served.field("authority_url")),
+            Some(served.field("tenant_id")),
+        )
+        .unwrap(),
+        Credential::client_secret(served.field("client_id"), served.field("client_secret")),
+        quick_client(),
+    )
+    .unwrap();
+    // A pipeline identity that manages applications and roles but may not consent.
+    let (deployer, deployer_sp) = new_app(&admin, "deployer").await;
+    for role in [
+        "Application.ReadWrite.All",
+        "RoleManagement.ReadWrite.Directory",
+        "User.Read.All",
+    ] {
+        grant_graph_role(&admin, &deployer_sp, role).await;
+    }
+    let secret = add_secret(&admin, &deployer).await;
+
+    let out = served
+        .entraform()
+        .current_dir(dir)
+        .env("AZURE_CLIENT_ID", deployer.app_id.to_string())
+        .env("AZURE_CLIENT_SECRET", secret)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--auto-approve"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let tenant = served.field("tenant_id");
+    let raw = served.raw().await;
+    let apps = raw
+        .list("/applications?$filter=uniqueName eq 'exo-v2-app'&$select=appId")
+        .await;
+    let app_id = apps[0]["appId"].as_str().unwrap();
+    let url = format!("https://login.microsoftonline.com/{tenant}/adminconsent?client_id={app_id}");
+    assert!(
+        err.contains(&format!(
+            "An administrator can grant them at:\n  exo-v2-app: {url}\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("Not granted (needs admin consent):\n  app_role_assignment.exo-v2-app[\"Office 365 Exchange Online/Exchange.ManageAsApp\"]\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: once an administrator has granted consent"),
+        "{err}"
+    );
+    // Everything else was applied, and the outputs were printed.
+    assert!(
+        err.contains("Apply finished without admin consent: 6 of 7 changes done."),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains(&format!("{:<27} = \"{url}\"", "admin_consent_url")),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -575,3 +575,69 @@ async fn a_missing_pfx_password_is_named_before_anything_is_written() {
     assert!(!t.dir.path().join("secrets").exists());
     t.sb.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn prune_deletes_the_service_principal_then_the_application_and_a_repeat_finds_them_gone() {
+    let t = start().await;
+    let keep = write(
+        t.dir.path(),
+        "keep.yaml",
+        &exchange_manifest("exo-keep", PFX_ENV),
+    );
+    let old = write(
+        t.dir.path(),
+        "old.yaml",
+        &exchange_manifest("exo-old", PFX_ENV),
+    );
+    let (_, first, _) =
+        plan_and_execute(&t.client, &[keep.clone(), old.clone()], &quick_execute()).await;
+    assert!(first.complete(), "{:#?}", outcome_names(&first));
+    std::fs::remove_file(&old).unwrap();
+
+    let pruning = entraform::ops::plan::make_plan(
+        &t.client,
+        &entraform::ops::plan::PlanRequest {
+            paths: vec![keep.clone()],
+            recursive: false,
+            prune: true,
+        },
+    )
+    .await
+    .unwrap();
+    let ops: Vec<&str> = pruning
+        .plan
+        .operations()
+        .map(|(_, op)| match op {
+            Operation::DeleteServicePrincipal { .. } => "delete service principal",
+            Operation::DeleteApplication { .. } => "delete application",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(ops, ["delete service principal", "delete application"]);
+    let stop = StopSignal::new();
+    let report = apply::execute(&t.client, &pruning.plan, &quick_execute(), &|_| {}, &stop).await;
+    assert!(report.complete(), "{:#?}", outcome_names(&report));
+    assert_eq!(
+        apply::applied_summary(&pruning.plan, &report),
+        "Apply complete! Resources: 0 added, 0 changed, 1 destroyed."
+    );
+    let raw = Raw::of(&t.sb).await;
+    let census = raw.census(&names(&["exo-old"])).await;
+    assert_eq!(census.by_unique_name["exo-old"], 0);
+
+    // The same deletes again (a lost answer, a second run): already gone is done.
+    let again = apply::execute(&t.client, &pruning.plan, &quick_execute(), &|_| {}, &stop).await;
+    assert!(again.complete(), "{:#?}", outcome_names(&again));
+
+    let outputs = Outputs::build(&OutputsInput {
+        plan: &pruning.plan,
+        report: &report,
+        tenant_domain: &pruning.live.default_domain,
+        login_host: "https://login.microsoftonline.com",
+        live: Some(&pruning.live),
+        desired: Some(&pruning.manifests.apps),
+    });
+    let listed: Vec<&str> = outputs.apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(listed, ["exo-keep"], "a deleted app has no outputs");
+    t.sb.shutdown().await.unwrap();
+}
