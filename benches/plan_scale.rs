@@ -10,7 +10,6 @@ mod scale;
 use std::time::Instant;
 
 use entraform::graph::ClientConfig;
-use entraform::ops::plan::{PlanRequest, make_plan};
 use entraform::sandbox::{self, Faults, SandboxConfig};
 
 const LATENCY_MS: u64 = 20;
@@ -51,16 +50,7 @@ async fn main() {
         let client = scale::admin_client(&sandbox, ClientConfig::default());
         client.sign_in().await.expect("sign-in");
         let start = Instant::now();
-        let planned = make_plan(
-            &client,
-            &PlanRequest {
-                paths: vec![manifest],
-                recursive: false,
-                prune: false,
-            },
-        )
-        .await
-        .expect("plan");
+        let planned = scale::plan(&client, &manifest).await;
         let wall = start.elapsed();
         assert!(
             !planned.plan.has_changes(),

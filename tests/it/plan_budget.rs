@@ -3,7 +3,6 @@
 //! counted one by one), under Graph's real query limits (the sandbox enforces them).
 
 use entraform::graph::ClientConfig;
-use entraform::ops::plan::{PlanRequest, make_plan};
 use entraform::sandbox::{self, SandboxConfig};
 
 use crate::scale;
@@ -16,16 +15,7 @@ async fn a_no_change_plan_over_1000_apps_stays_within_the_request_budget() {
     let manifest = scale::seed(&seeder, dir.path(), 1000).await;
 
     let client = scale::admin_client(&sandbox, ClientConfig::default());
-    let planned = make_plan(
-        &client,
-        &PlanRequest {
-            paths: vec![manifest],
-            recursive: false,
-            prune: false,
-        },
-    )
-    .await
-    .unwrap();
+    let planned = scale::plan(&client, &manifest).await;
     let stats = client.stats();
 
     assert!(

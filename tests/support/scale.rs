@@ -184,3 +184,17 @@ pub async fn per_object_reads(client: &GraphClient, names: &[String]) -> (u64, D
     reads.collect::<Vec<()>>().await;
     (client.stats().http_requests - before, start.elapsed())
 }
+
+/// Plans the manifests at `manifest` with `client`, as `entraform plan` would.
+pub async fn plan(client: &GraphClient, manifest: &Path) -> entraform::ops::plan::PlannedRun {
+    entraform::ops::plan::make_plan(
+        client,
+        &entraform::ops::plan::PlanRequest {
+            paths: vec![manifest.to_path_buf()],
+            recursive: false,
+            prune: false,
+        },
+    )
+    .await
+    .expect("plan")
+}
