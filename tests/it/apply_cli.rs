@@ -532,3 +532,59 @@ async fn without_the_right_to_consent_apply_finishes_the_rest_prints_the_consent
         stdout(&out)
     );
 }
+
+/// Runs `apply` at a terminal (a pseudo-terminal from util-linux `script`), answering `answer`.
+fn apply_at_a_terminal(dir: &Path, manifest: &Path, answer: &str) -> Output {
+    let inner = format!(
+        "'{}' --sandbox --sandbox-state '{}' apply '{}'",
+        env!("CARGO_BIN_EXE_entraform"),
+        dir.join("sandbox.json").display(),
+        manifest.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_CLIENT_SECRET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs");
+    // The terminal keeps typed input until apply reads its answer.
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{answer}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn at_a_terminal_only_yes_applies() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let no = apply_at_a_terminal(dir, &manifest, "y");
+    let screen = stdout(&no);
+    assert_eq!(no.status.code(), Some(1), "{screen}");
+    // The terminal echoes the answer when it is typed, so only the prompt's text is checked.
+    assert!(
+        screen.contains("Only 'yes' will be accepted to approve.\r\n\r\n  Enter a value: "),
+        "{screen}"
+    );
+    assert!(screen.contains("error: Apply cancelled."), "{screen}");
+    assert!(!dir.join("manifests/secrets").exists());
+
+    let yes = apply_at_a_terminal(dir, &manifest, "yes");
+    let screen = stdout(&yes);
+    assert_eq!(yes.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{screen}"
+    );
+}
