@@ -389,12 +389,19 @@ impl<'a> Exec<'a> {
         if let Some(app) = self.state().apps.get(&address.app) {
             return Some(app.app_id);
         }
-        let principal = match op {
-            Operation::GrantAppRole { principal, .. } => principal,
-            Operation::CreateDelegatedGrant { client, .. } => client,
+        let id = match op {
+            Operation::GrantAppRole { principal, .. } => self.sp(principal).ok()?,
+            Operation::CreateDelegatedGrant { client, .. } => self.sp(client).ok()?,
+            Operation::UpdateDelegatedGrant { grant_id, .. } => {
+                let grant: OAuth2PermissionGrant = self
+                    .client
+                    .get(&format!("/oauth2PermissionGrants/{grant_id}"))
+                    .await
+                    .ok()?;
+                grant.client_id
+            }
             _ => return None,
         };
-        let id = self.sp(principal).ok()?;
         let sp: ServicePrincipal = self
             .client
             .get(&format!("/servicePrincipals/{id}?$select=id,appId"))

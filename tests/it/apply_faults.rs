@@ -126,3 +126,90 @@ async fn with_replication_delay_throttling_and_failures_apply_converges_without_
     assert_exactly_one_of_everything(&census, &apps);
     t.sb.shutdown().await.unwrap();
 }
+
+/// The issue's own words: `apply --auto-approve manifests/exchange-online-app.yaml` against
+/// `entraform sandbox serve --replication-delay-ms 3000 --throttle 200 --fail-rate 0.1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_against_a_faulty_served_sandbox_converges() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let manifest = "manifests/exchange-online-app.yaml";
+    let text = std::fs::read_to_string(crate::common::repo_root().join(manifest)).unwrap();
+    write(dir, manifest, &text);
+    let served = Served::start(
+        &dir.join("tenant.json"),
+        &[
+            "--replication-delay-ms",
+            "3000",
+            "--throttle",
+            "200",
+            "--fail-rate",
+            "0.1",
+            "--seed",
+            "5",
+        ],
+    );
+    let apply = || {
+        served
+            .entraform()
+            .current_dir(dir)
+            .env("EXO_PFX_PASSWORD", "pfx-password")
+            .args(["apply", "--auto-approve", manifest])
+            .output()
+            .unwrap()
+    };
+    // A run a fault stops is finished by the next one.
+    let finished = (0..3).any(|_| apply().status.success());
+    assert!(finished, "apply did not finish in three runs");
+    let mut code = None;
+    for _ in 0..20 {
+        let plan = served
+            .entraform()
+            .current_dir(dir)
+            .args(["plan", "--detailed-exitcode", manifest])
+            .output()
+            .unwrap();
+        code = plan.status.code();
+        if code != Some(2) {
+            break;
+        }
+        // Replication: the newest objects may not show for up to the sandbox's delay.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(code, Some(0));
+
+    let raw = served.raw().await;
+    let stats = raw.stats().await;
+    let failed: u64 = ["500", "502", "503", "504", "507", "dropped"]
+        .iter()
+        .map(|s| stats.statuses.get(*s).copied().unwrap_or(0))
+        .sum();
+    assert!(failed > 0, "{:?}", stats.statuses);
+    let apps = raw
+        .list("/applications?$filter=uniqueName eq 'exo-v2-app'&$select=id,appId,keyCredentials")
+        .await;
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0]["keyCredentials"].as_array().unwrap().len(), 1);
+    let app_id = apps[0]["appId"].as_str().unwrap();
+    let sps = raw
+        .list(&format!(
+            "/servicePrincipals?$filter=appId eq '{app_id}'&$select=id"
+        ))
+        .await;
+    assert_eq!(sps.len(), 1);
+    let sp = sps[0]["id"].as_str().unwrap();
+    assert_eq!(
+        raw.list(&format!("/servicePrincipals/{sp}/appRoleAssignments"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        raw.list(&format!(
+            "/roleManagement/directory/roleAssignments?$filter=principalId eq '{sp}'"
+        ))
+        .await
+        .len(),
+        2
+    );
+}
