@@ -250,6 +250,9 @@ struct State {
     /// Key sets this run wrote (or read), so the next key change of the same app need not read
     /// them back before Graph has replicated them.
     keys: BTreeMap<ObjectId, Vec<KeyCredential>>,
+    /// Display names known from this run's writes or reads, by app name: a generated
+    /// certificate is labelled `<displayName> (<certificate name>)` in certificate stores.
+    display_names: BTreeMap<String, String>,
     certificates: Vec<AttachedCertificate>,
     consent: Vec<ConsentRequired>,
 }
@@ -631,7 +634,13 @@ impl<'a> Exec<'a> {
                 Ok(Some(format!("id={}", app.object_id)))
             }
             O::UpdateApplication { app, patch } => {
-                self.state().apps.insert(name.to_owned(), app.clone());
+                {
+                    let mut st = self.state();
+                    st.apps.insert(name.to_owned(), app.clone());
+                    if let Some(display) = &patch.display_name {
+                        st.display_names.insert(name.to_owned(), display.clone());
+                    }
+                }
                 let body = Value::Object(patch_json(patch));
                 self.update(
                     false,
@@ -952,6 +961,8 @@ impl<'a> Exec<'a> {
         };
         let mut st = self.state();
         st.apps.insert(name.to_owned(), existing.clone());
+        st.display_names
+            .insert(name.to_owned(), application.display_name.clone());
         if created {
             // Trust the write: a new application has no keys.
             st.keys.insert(app.id, Vec::new());
@@ -991,6 +1002,7 @@ impl<'a> Exec<'a> {
     /// The app's key credentials with their `key` bytes: what this run last wrote, or a read.
     async fn key_set(
         &self,
+        name: &str,
         app: &ExistingApp,
         fresh: bool,
     ) -> Result<Vec<KeyCredential>, StepError> {
@@ -998,10 +1010,16 @@ impl<'a> Exec<'a> {
             return Ok(keys.clone());
         }
         let get = format!(
-            "/applications/{}?$select=id,appId,keyCredentials",
+            "/applications/{}?$select=id,appId,displayName,keyCredentials",
             app.object_id
         );
         let read: Application = self.read(fresh, || self.client.get(&get)).await?;
+        if let Some(display) = read.display_name {
+            self.state()
+                .display_names
+                .entry(name.to_owned())
+                .or_insert(display);
+        }
         Ok(read.key_credentials)
     }
 
@@ -1035,14 +1053,16 @@ impl<'a> Exec<'a> {
         let KeyCredentialMethod::PatchKeyCredentials { keep } = method;
 
         // The key set is checked before any file is written, so a refusal leaves nothing behind.
-        let current = self.key_set(&app, fresh).await?;
+        let current = self.key_set(name, &app, fresh).await?;
         check_key_set(&current, keep, &[])?;
 
         let (public, files, source) = match &key.certificate {
             CertificateMaterial::Generate(spec) => {
                 let password = cert::pfx_password_from_env(&spec.pfx_password_env)?;
+                let display = self.state().display_names.get(name).cloned();
                 let label = format!(
-                    "{name} ({})",
+                    "{} ({})",
+                    display.as_deref().unwrap_or(name),
                     address.key.as_deref().unwrap_or(&key.display_name)
                 );
                 let spec = spec.clone();
@@ -1110,7 +1130,7 @@ impl<'a> Exec<'a> {
             .or_insert_with(|| app.clone());
         let fresh = self.fresh(name);
         let KeyCredentialMethod::PatchKeyCredentials { keep } = method;
-        let current = self.key_set(app, fresh).await?;
+        let current = self.key_set(name, app, fresh).await?;
         if !current.iter().any(|k| k.key_id == key_id) {
             // Already gone: the set must now be exactly what the plan keeps.
             check_key_set(&current, keep, &[])?;
