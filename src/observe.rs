@@ -408,8 +408,17 @@ impl Round {
                 lists: Vec::new(),
             });
         }
+        let (start, before) = (std::time::Instant::now(), client.stats());
         let lists = client.batch_list_all::<Value>(&self.paths, &[]).await?;
         let lists = lists.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let after = client.stats();
+        tracing::debug!(
+            lists = self.paths.len(),
+            http_requests = after.http_requests - before.http_requests,
+            graph_operations = after.operations - before.operations,
+            elapsed_ms = start.elapsed().as_millis() as u64,
+            "read a round of lists"
+        );
         Ok(RoundResults {
             paths: self.paths,
             lists,

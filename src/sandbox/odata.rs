@@ -835,23 +835,42 @@ fn ends(v: Option<&Value>, suffix: &str) -> bool {
     matches!(v, Some(Value::String(s)) if s.to_lowercase().ends_with(&suffix.to_lowercase()))
 }
 
-fn lookup<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
-    if path == "$it" {
-        return Some(obj);
-    }
-    let mut cur = obj;
-    for seg in path.split('/') {
+/// What a filter expression is evaluated against: the object itself, or one item of a
+/// collection inside an `any` lambda. Borrowed either way: filtering a list clones nothing.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    Top(&'a Object),
+    Item(&'a Value),
+}
+
+fn lookup<'a>(scope: Scope<'a>, path: &str) -> Option<&'a Value> {
+    let mut segments = path.split('/');
+    let mut cur = match scope {
+        Scope::Item(item) if path == "$it" => return Some(item),
+        Scope::Item(item) => item.get(segments.next()?)?,
+        Scope::Top(object) => object.get(segments.next()?)?,
+    };
+    for seg in segments {
         cur = cur.get(seg)?;
     }
     Some(cur)
 }
 
-pub(crate) fn eval(f: &Filter, obj: &Object, count: &CountOf<'_>) -> bool {
-    let whole = Value::Object(obj.clone());
-    eval_value(f, &whole, obj, count)
+/// The properties of `source` that `$filter` may reach on `resource`, copied; everything else
+/// (certificate bytes, app roles) is left out, so building a view per entry stays cheap.
+pub(crate) fn filter_view(resource: &Resource, source: &Object) -> Object {
+    resource
+        .props
+        .iter()
+        .filter_map(|p| source.get(p.name).map(|v| (p.name.to_owned(), v.clone())))
+        .collect()
 }
 
-fn eval_value(f: &Filter, v: &Value, top: &Object, count: &CountOf<'_>) -> bool {
+pub(crate) fn eval(f: &Filter, obj: &Object, count: &CountOf<'_>) -> bool {
+    eval_value(f, Scope::Top(obj), obj, count)
+}
+
+fn eval_value(f: &Filter, v: Scope<'_>, top: &Object, count: &CountOf<'_>) -> bool {
     match f {
         Filter::And(a, b) => eval_value(a, v, top, count) && eval_value(b, v, top, count),
         Filter::Or(a, b) => eval_value(a, v, top, count) || eval_value(b, v, top, count),
@@ -874,7 +893,9 @@ fn eval_value(f: &Filter, v: &Value, top: &Object, count: &CountOf<'_>) -> bool 
         Filter::StartsWith(p, s) => starts(lookup(v, p), s),
         Filter::EndsWith(p, s) => ends(lookup(v, p), s),
         Filter::Any(coll, inner) => match lookup(v, coll) {
-            Some(Value::Array(items)) => items.iter().any(|it| eval_value(inner, it, top, count)),
+            Some(Value::Array(items)) => items
+                .iter()
+                .any(|it| eval_value(inner, Scope::Item(it), top, count)),
             _ => false,
         },
         Filter::Count(rel, c, n) => {

@@ -285,7 +285,7 @@ fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entry>, GraphEr
 
 /// What `$filter` sees: the object plus its relationships.
 fn filter_view(e: &Entry) -> Object {
-    let mut o = render(e, false);
+    let mut o = odata::filter_view(&APPLICATIONS, &e.object);
     o.insert(
         "federatedIdentityCredentials".into(),
         Value::Array(

@@ -242,8 +242,18 @@ pub(crate) fn by_app_id<'a>(doc: &'a Document, app_id: &str, now: i64) -> Option
         .find(|e| e.visible(now) && e.str("appId").eq_ignore_ascii_case(app_id))
 }
 
-fn filter_view(rendered: &Object, e: &Entry) -> Object {
-    let mut o = rendered.clone();
+/// What `$filter` sees of a service principal: its filterable properties, with the tags and
+/// service principal names it inherits from its application, and its owners.
+fn filter_view(app: Option<&Entry>, e: &Entry) -> Object {
+    let mut o = odata::filter_view(&SERVICE_PRINCIPALS, &e.object);
+    if let Some(app) = app {
+        let a = &app.object;
+        o.insert("tags".into(), union(&e.object["tags"], &a["tags"]));
+        o.insert(
+            "servicePrincipalNames".into(),
+            union(&e.object["servicePrincipalNames"], &a["identifierUris"]),
+        );
+    }
     o.insert(
         "owners".into(),
         Value::Array(e.owners.iter().cloned().map(Value::String).collect()),
@@ -261,8 +271,8 @@ pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError>
     let apps = app_index(doc);
     let mut items = Vec::new();
     for e in visible(&doc.service_principals, call.now) {
-        let rendered = render_with(apps.get(&e.str("appId").to_lowercase()).copied(), e);
-        let view = filter_view(&rendered, e);
+        let app = apps.get(&e.str("appId").to_lowercase()).copied();
+        let view = filter_view(app, e);
         if let Some(flt) = &q.filter
             && !odata::eval(flt, &view, &|o, rel| {
                 o.get(rel).and_then(Value::as_array).map_or(0, Vec::len)
@@ -275,7 +285,7 @@ pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError>
         {
             continue;
         }
-        let mut o = odata::project(&rendered, q.select.as_deref());
+        let mut o = odata::project(&render_with(app, e), q.select.as_deref());
         if let Some(rel) = &q.expand {
             o.insert(rel.clone(), expand(doc, e, rel, call.now));
         }
