@@ -2,6 +2,9 @@
 
 mod cert;
 mod cert_openssl;
+mod certs_cli;
+mod certs_report;
+mod certs_seed;
 mod cli;
 mod common;
 mod graph_auth;
@@ -20,3 +23,5 @@ mod sandbox_faults;
 mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;
+mod test_login;
+mod test_login_report;
