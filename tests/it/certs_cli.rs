@@ -96,3 +96,67 @@ async fn a_manifest_app_not_in_the_tenant_is_said_on_stderr() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn certs_reads_only_applications_and_their_service_principals() {
+    use entraform::graph::{Cloud, GraphClient, GraphEndpoints};
+    use entraform::ops::certs::{CertsRequest, certificates};
+    use entraform::sandbox::{self, SandboxConfig};
+
+    let s = seed(10, "30d").await;
+    // A manifest that also manages roles, permissions and owners: a plan would read all of
+    // them (and need the permissions to); certs must not.
+    let manifest = s.dir.path().join("full.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "{}  owners: [admin@contoso.onmicrosoft.com]\n  apiPermissions:\n    - api: Office 365 Exchange Online\n      application: [Exchange.ManageAsApp]\n  directoryRoles: [Exchange Administrator]\n",
+            crate::certs_seed::manifest_text("30d")
+        ),
+    )
+    .unwrap();
+    let sb = sandbox::start(SandboxConfig::new().state_path(&s.state))
+        .await
+        .unwrap();
+    let client = GraphClient::with_client_secret(
+        GraphEndpoints::new(
+            Cloud::Public,
+            Some(&sb.graph_url()),
+            Some(&sb.authority_url()),
+            Some(&sb.tenant_id()),
+        )
+        .unwrap(),
+        sb.bootstrap_client_id(),
+        sb.bootstrap_client_secret().expose(),
+    )
+    .unwrap();
+    let run = certificates(
+        &client,
+        &CertsRequest {
+            paths: vec![manifest],
+            recursive: false,
+            within_days: None,
+            all: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(run.report.needs_attention());
+    assert_eq!(run.report.certificates[0].certificate, "automation");
+    let routes: Vec<String> = sb.stats().routes.keys().cloned().collect();
+    for route in &routes {
+        assert!(
+            [
+                "/applications",
+                "/servicePrincipals",
+                "/organization",
+                "/$batch",
+                "/oauth2/v2.0/token"
+            ]
+            .iter()
+            .any(|allowed| route.contains(allowed)),
+            "certs read `{route}`: {routes:?}"
+        );
+    }
+    sb.shutdown().await.unwrap();
+}
