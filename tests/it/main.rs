@@ -19,6 +19,7 @@ mod manifest_props;
 mod plan;
 mod plan_budget;
 mod plan_e2e;
+mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
 mod sandbox_faults;
