@@ -1,5 +1,8 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
+mod apply_execute;
+mod apply_faults;
+mod apply_support;
 mod cert;
 mod cert_openssl;
 mod certs_cli;
