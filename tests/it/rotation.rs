@@ -95,8 +95,13 @@ fn the_exchange_example_applied_signs_in_with_manage_as_app_and_the_exchange_rol
     assert_eq!(certs.status.code(), Some(0), "{}", stderr(&certs));
 }
 
-const ROTATION_ENV: &str = "ENTRAFORM_TEST_ROTATION_PFX_PASSWORD";
-const ROTATION_PASSWORD: &str = "rotation-pfx-password-1";
+/// The executor reads the PFX password from this process's environment, which a test must
+/// not change while other threads read it: like the apply tests, name a variable cargo sets.
+const ROTATION_ENV: &str = crate::apply_support::PFX_ENV;
+
+fn rotation_password() -> String {
+    std::env::var(ROTATION_ENV).expect("cargo sets CARGO_MANIFEST_DIR for test processes")
+}
 
 fn rotation_manifest(validity: &str, renew_before: &str) -> String {
     format!(
@@ -118,7 +123,7 @@ spec:
 }
 
 fn thumbprint_of(pfx: &Path) -> Thumbprint {
-    let password = PfxPassword::new(ROTATION_PASSWORD).unwrap();
+    let password = PfxPassword::new(rotation_password()).unwrap();
     cert::load_client_certificate(pfx, Some(&password))
         .unwrap_or_else(|e| panic!("{}: {e}", pfx.display()))
         .certificate()
@@ -160,11 +165,8 @@ async fn sign_in(client: &GraphClient, manifest: &Path, pfx: &Path) -> Result<Th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_working_key() {
-    // SAFETY: the variable's name is used by this test alone, and std's environment functions
-    // are serialised by a lock; the other tests in this binary reach the environment only
-    // through them (their HTTP goes to IP literals, so no resolver reads it from C).
-    unsafe { std::env::set_var(ROTATION_ENV, ROTATION_PASSWORD) };
-    let env = [(ROTATION_ENV, ROTATION_PASSWORD)];
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("rotation.yaml");
     let current_pfx = dir.path().join("secrets/rotation.pfx");
