@@ -15,6 +15,7 @@
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
 //! | [`ops`] | what commands do, step by step: IO around the pure core | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
+//! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
@@ -33,6 +34,7 @@ pub mod observe;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod report;
 pub mod sandbox;
 pub mod secret;
 pub mod version;

@@ -546,7 +546,9 @@ fn live_app(
     live
 }
 
-fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
+/// A key credential as the live model holds it (also used by `certs --all`, which lists
+/// applications itself).
+pub fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
     LiveKeyCredential {
         key_id: k.key_id,
         display_name: k.display_name.clone(),

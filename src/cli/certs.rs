@@ -1,7 +1,10 @@
 use clap::{Args, ValueEnum};
 
+use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
+use crate::ops::certs::{CertsRequest, certificates};
+use crate::report::certs as report;
 
 #[derive(Debug, Args)]
 pub struct CertsArgs {
@@ -28,6 +31,35 @@ pub enum CertsFormat {
 }
 
 pub async fn run(args: CertsArgs, ctx: &Context) -> Result<Outcome> {
-    let _ = (args, ctx);
-    Err(crate::Error::usage("`certs` is not implemented yet"))
+    let request = CertsRequest {
+        paths: args.manifests.paths.clone(),
+        recursive: args.manifests.recursive,
+        within_days: args.within,
+        all: args.all,
+    };
+    let conn = Connection::open(&ctx.global).await?;
+    let run = certificates(&conn.client, &request).await;
+    // Close (and save the sandbox) whether or not the report worked.
+    conn.close().await?;
+    let run = run?;
+
+    for warning in &run.warnings {
+        ctx.printer.warn(warning);
+    }
+    for app in &run.report.apps_not_found {
+        ctx.printer.status(&format!(
+            "`{app}` has no application in the tenant yet (`entraform apply` creates it)."
+        ));
+    }
+    let rendered = match args.format {
+        CertsFormat::Table => report::table(&run.report, ctx.printer.stdout_color()),
+        CertsFormat::Json => report::json(&run.report),
+    };
+    ctx.printer.data(&rendered);
+    ctx.printer.status(&report::summary(&run.report));
+    Ok(if run.report.needs_attention() {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
+    })
 }

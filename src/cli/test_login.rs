@@ -2,8 +2,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
+use crate::ops::test_login::{TestLoginRequest, test_login};
+use crate::report::login;
 
 #[derive(Debug, Args)]
 pub struct TestLoginArgs {
@@ -24,6 +27,27 @@ pub struct TestLoginArgs {
 }
 
 pub async fn run(args: TestLoginArgs, ctx: &Context) -> Result<Outcome> {
-    let _ = (args, ctx);
-    Err(crate::Error::usage("`test-login` is not implemented yet"))
+    let request = TestLoginRequest {
+        app: args.app,
+        pfx: args.pfx,
+        scope: args.scope,
+        paths: args.manifests.paths,
+        recursive: args.manifests.recursive,
+    };
+    let conn = Connection::open(&ctx.global).await?;
+    let done = test_login(&conn.client, &request).await;
+    conn.close().await?;
+    let done = done?;
+
+    for note in &done.notes {
+        ctx.printer.status(note);
+    }
+    ctx.printer.data(&login::render(
+        &done.report,
+        time::OffsetDateTime::now_utc(),
+    ));
+    for hint in login::hints(&done.report) {
+        ctx.printer.hint(&hint);
+    }
+    Ok(Outcome::Clean)
 }

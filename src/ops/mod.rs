@@ -2,4 +2,6 @@
 //! parse flags and call these (cargo keeps the same split between `commands/` and `ops/`).
 
 pub mod apply;
+pub mod certs;
 pub mod plan;
+pub mod test_login;

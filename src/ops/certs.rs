@@ -1,0 +1,139 @@
+//! `entraform certs`: load the manifests, read the `file:` certificates they name, read the
+//! apps' key credentials (observe for managed apps; every application with `--all`), then let
+//! the pure report decide what is due.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::error::Result;
+use crate::graph::GraphClient;
+use crate::graph::types::Application;
+use crate::manifest::{self, ManifestError};
+use crate::model::{CertificateSource, DesiredApp, Thumbprint};
+use crate::observe::{self, ObserveOptions};
+use crate::report::certs::{self as report, AppCertificates, CertReport, ReportInput};
+
+#[derive(Debug, Clone)]
+pub struct CertsRequest {
+    pub paths: Vec<PathBuf>,
+    pub recursive: bool,
+    /// `--within DAYS`: overrides every certificate's window.
+    pub within_days: Option<u32>,
+    /// `--all`: every application the caller can read.
+    pub all: bool,
+}
+
+/// The report, and what the user should know about how it was made.
+#[derive(Debug, Clone)]
+pub struct CertsRun {
+    pub report: CertReport,
+    /// Things that did not stop the report but make it less complete (an unreadable
+    /// `file:` certificate, no manifests with `--all`).
+    pub warnings: Vec<String>,
+}
+
+pub async fn certificates(client: &GraphClient, request: &CertsRequest) -> Result<CertsRun> {
+    let mut warnings = Vec::new();
+    let desired = match manifest::load(&request.paths, request.recursive) {
+        Ok(m) => m.apps,
+        // With `--all` the manifests only name things; a cron job reporting on the whole tenant
+        // from a folder without manifests still gets its report.
+        Err(
+            e @ (ManifestError::NotFound { .. }
+            | ManifestError::NotAFile { .. }
+            | ManifestError::NoManifests { .. }),
+        ) if request.all => {
+            warnings.push(format!(
+                "{e}; reporting without manifest names, every window is {}",
+                request
+                    .within_days
+                    .map_or_else(|| report::DEFAULT_WINDOW.to_string(), |d| format!("{d}d"))
+            ));
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let file_thumbprints = read_file_thumbprints(&desired, &mut warnings);
+
+    let apps: Vec<AppCertificates> = if request.all {
+        // Default properties: `keyCredentials` without the key bytes (naming it in `$select`
+        // would return them and count against a much lower throttling limit).
+        client
+            .list_all::<Application>("/applications")
+            .await?
+            .iter()
+            .map(|app| AppCertificates {
+                app_id: app.app_id,
+                unique_name: app.unique_name.clone(),
+                display_name: app.display_name.clone().unwrap_or_default(),
+                keys: app
+                    .key_credentials
+                    .iter()
+                    .map(observe::key_credential)
+                    .collect(),
+            })
+            .collect()
+    } else {
+        let live = observe::observe(
+            client,
+            &certificates_only(&desired),
+            ObserveOptions::default(),
+        )
+        .await?;
+        live.apps.iter().map(AppCertificates::from).collect()
+    };
+
+    let report = report::report(&ReportInput {
+        desired: &desired,
+        file_thumbprints: &file_thumbprints,
+        apps: &apps,
+        now: OffsetDateTime::now_utc(),
+        within_days: request.within_days,
+        all: request.all,
+    });
+    Ok(CertsRun { report, warnings })
+}
+
+/// The manifests as far as `certs` needs them: observe then reads the apps and their keys, and
+/// not the roles, grants, owners and resource catalogs a plan needs, which would cost requests
+/// and permissions beyond `Application.Read.All` a cron job should not need.
+fn certificates_only(desired: &[DesiredApp]) -> Vec<DesiredApp> {
+    desired
+        .iter()
+        .map(|d| DesiredApp {
+            owners: None,
+            api_permissions: None,
+            directory_roles: None,
+            federated_credentials: None,
+            ..d.clone()
+        })
+        .collect()
+}
+
+/// The thumbprint of every `file:` certificate that can be read. One that cannot is a warning,
+/// not an error: its key is still found by its `entraform:<name>` display name, and a cron job
+/// should report the rest rather than fail.
+fn read_file_thumbprints(
+    desired: &[DesiredApp],
+    warnings: &mut Vec<String>,
+) -> BTreeMap<(String, String), Thumbprint> {
+    let mut out = BTreeMap::new();
+    for app in desired {
+        for spec in app.certificates.iter().flatten() {
+            if let CertificateSource::File { path } = &spec.source {
+                match crate::cert::read_public_certificate(path) {
+                    Ok(cert) => {
+                        out.insert((app.name.clone(), spec.name.clone()), cert.thumbprint());
+                    }
+                    Err(e) => warnings.push(format!(
+                        "{}: certificate `{}`: {e}; its key is matched by name only",
+                        app.name, spec.name
+                    )),
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,432 @@
+//! `entraform test-login`: sign in as a managed app with its own certificate, exactly as
+//! `Connect-ExchangeOnline -CertificateFilePath` does (client credentials with an RS256 client
+//! assertion at the tenant's token endpoint), and read what the token carries.
+//!
+//! The steps: find the app's manifest, choose the certificate and its password, look up the
+//! app's `appId` in the tenant (with the connection's own credential), sign in as the app at
+//! the connection's authority, decode the token's claims, and name its `wids` from the tenant's
+//! role definitions when the connection may read them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cert::{self, AssertionAlg, CertError, ClientCertificate, PfxPassword};
+use crate::error::{Error, Result};
+use crate::graph::types::UnifiedRoleDefinition;
+use crate::graph::{self, Credential, GraphClient, GraphError, SignInError, quote};
+use crate::manifest;
+use crate::model::{AppId, CertificateSource, DesiredApp, GenerateSpec};
+use crate::report::login::{self, LoginCertificate, LoginReport};
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct TestLoginRequest {
+    /// The app's `metadata.name`.
+    pub app: String,
+    /// `--pfx`: sign in with this file instead of the app's generated certificate.
+    pub pfx: Option<PathBuf>,
+    /// e.g. `https://outlook.office365.com/.default`.
+    pub scope: String,
+    pub paths: Vec<PathBuf>,
+    pub recursive: bool,
+}
+
+/// A successful sign-in and what the user should know about how it was made.
+#[derive(Debug, Clone)]
+pub struct TestLogin {
+    pub report: LoginReport,
+    /// Status lines for stderr (which certificate of several was used).
+    pub notes: Vec<String>,
+}
+
+pub async fn test_login(client: &GraphClient, request: &TestLoginRequest) -> Result<TestLogin> {
+    let manifests = manifest::load(&request.paths, request.recursive)?;
+    let app = find_app(&manifests.apps, &request.app)?;
+    let mut notes = Vec::new();
+    let choice = choose_certificate(app, request.pfx.as_deref(), &mut notes)?;
+    let certificate = load_certificate(&choice).await?;
+
+    let (app_id, display_name) = find_app_id(client, app).await?;
+    let credential = Credential::Certificate {
+        client_id: app_id.to_string(),
+        path: choice.path.clone(),
+        certificate: Arc::new(certificate.clone()),
+        alg: AssertionAlg::Rs256,
+    };
+    let http = graph::http_client(client.config().request_timeout)?;
+    let token = graph::acquire_token(&http, client.endpoints(), &credential, &request.scope)
+        .await
+        .map_err(|e| sign_in_failed(&app.name, &choice.path, &request.scope, e))?;
+    let claims = login::decode_claims(token.token.expose());
+    drop(token);
+
+    let role_names = match &claims {
+        Some(c) if !c.wids.is_empty() => role_names(client).await,
+        _ => BTreeMap::new(),
+    };
+    Ok(TestLogin {
+        report: LoginReport {
+            app: app.name.clone(),
+            display_name: display_name.unwrap_or_else(|| app.display_name.clone()),
+            app_id,
+            certificate: LoginCertificate {
+                path: choice.path,
+                name: choice.name,
+                thumbprint: certificate.certificate().thumbprint(),
+                not_after: certificate.certificate().not_after(),
+            },
+            scope: request.scope.clone(),
+            claims,
+            role_names,
+        },
+        notes,
+    })
+}
+
+fn find_app<'a>(apps: &'a [DesiredApp], name: &str) -> Result<&'a DesiredApp> {
+    if let Some(app) = apps.iter().find(|a| a.name == name) {
+        return Ok(app);
+    }
+    let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+    let suggestions = crate::diff::resolve::suggest(name, names.iter().copied());
+    let hint = match suggestions.as_slice() {
+        [] if names.len() <= 10 => format!(
+            "`--app` takes a `metadata.name`; the manifests loaded name {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [] => "`--app` takes a `metadata.name` from the manifests".to_owned(),
+        [one] => format!("did you mean `{one}`?"),
+        many => format!(
+            "did you mean one of {}?",
+            many.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(Error::usage_with_hint(
+        format!("no manifest names an app `{name}`"),
+        hint,
+    ))
+}
+
+/// The file to sign in with, and where its password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CertificateChoice {
+    path: PathBuf,
+    /// The manifest certificate it is, when it is a generated certificate's `pfx`.
+    name: Option<String>,
+    /// The variable holding the password: the certificate's `pfxPasswordEnv`, or for `--pfx`
+    /// the app's first generated certificate's.
+    password_env: Option<String>,
+}
+
+fn choose_certificate(
+    app: &DesiredApp,
+    pfx: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<CertificateChoice> {
+    let generated: Vec<(&str, &GenerateSpec)> = app
+        .certificates
+        .iter()
+        .flatten()
+        .filter_map(|c| match &c.source {
+            CertificateSource::Generate(g) => Some((c.name.as_str(), g)),
+            CertificateSource::File { .. } => None,
+        })
+        .collect();
+    if let Some(path) = pfx {
+        return Ok(CertificateChoice {
+            path: path.to_owned(),
+            name: generated
+                .iter()
+                .find(|(_, g)| g.pfx == path)
+                .map(|(n, _)| (*n).to_owned()),
+            password_env: generated.first().map(|(_, g)| g.pfx_password_env.clone()),
+        });
+    }
+    let Some((name, g)) = generated.first() else {
+        return Err(Error::usage_with_hint(
+            format!(
+                "`{}` has no generated certificate, so there is no PFX of its own to sign in with",
+                app.name
+            ),
+            "pass the certificate and its private key with `--pfx FILE` (a PFX, or a PEM file holding both)",
+        ));
+    };
+    if generated.len() > 1 {
+        notes.push(format!(
+            "`{}` has {} generated certificates; signing in with the first, `{name}` (`{}`); pass `--pfx` for another",
+            app.name,
+            generated.len(),
+            g.pfx.display()
+        ));
+    }
+    Ok(CertificateChoice {
+        path: g.pfx.clone(),
+        name: Some((*name).to_owned()),
+        password_env: Some(g.pfx_password_env.clone()),
+    })
+}
+
+/// Loads the certificate off the async threads (a PFX runs PBKDF2). A missing password variable
+/// matters only for a file that needs one: a PEM file or an unprotected PFX loads without.
+async fn load_certificate(choice: &CertificateChoice) -> Result<ClientCertificate> {
+    let password = choice
+        .password_env
+        .as_deref()
+        .map(cert::pfx_password_from_env);
+    let path = choice.path.clone();
+    let loaded = tokio::task::spawn_blocking(move || -> Result<ClientCertificate, CertError> {
+        match password {
+            Some(Ok(password)) => cert::load_client_certificate(&path, Some(&password)),
+            Some(Err(missing)) => match cert::load_client_certificate(&path, None) {
+                Err(CertError::WrongPassword { .. }) => Err(missing),
+                other => other,
+            },
+            None => cert::load_client_certificate(&path, None::<&PfxPassword>),
+        }
+    })
+    .await
+    .map_err(|e| Error::usage(format!("loading the certificate stopped: {e}")))?;
+    Ok(loaded?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppIdentity {
+    app_id: AppId,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// The app's `appId` and display name, by its `uniqueName`, else by the adopted `appId`.
+async fn find_app_id(client: &GraphClient, app: &DesiredApp) -> Result<(AppId, Option<String>)> {
+    const SELECT: &str = "$select=appId,displayName";
+    let by_name = format!("/applications(uniqueName={})?{SELECT}", quote(&app.name));
+    let found = match client.get::<AppIdentity>(&by_name).await {
+        Ok(found) => Some(found),
+        Err(e) if e.is_not_found() => match app.adopt_app_id {
+            Some(id) => {
+                let by_id = format!("/applications(appId='{id}')?{SELECT}");
+                match client.get::<AppIdentity>(&by_id).await {
+                    Ok(found) => Some(found),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => None,
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let found = found.ok_or_else(|| {
+        Error::usage_with_hint(
+            format!("`{}` has no application in the tenant", app.name),
+            "create it with `entraform apply` first",
+        )
+    })?;
+    Ok((found.app_id, found.display_name))
+}
+
+/// Directory role display names by template id, when the connection may read them; a token's
+/// `wids` are template ids.
+async fn role_names(client: &GraphClient) -> BTreeMap<String, String> {
+    let path = "/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId";
+    match client.list_all::<UnifiedRoleDefinition>(path).await {
+        Ok(defs) => defs
+            .into_iter()
+            .filter_map(|d| {
+                let template = d.template_id.unwrap_or_else(|| d.id.to_string());
+                Some((template.to_ascii_lowercase(), d.display_name?))
+            })
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read role definitions; wids stay unnamed");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// A refused sign-in, worded for test-login: which app, which file, which scope, the identity
+/// platform's AADSTS code and ids, and the graph layer's hint for the code.
+fn sign_in_failed(app: &str, path: &Path, scope: &str, err: GraphError) -> Error {
+    let GraphError::SignIn(e) = err else {
+        return err.into();
+    };
+    Error::Usage {
+        message: sign_in_message(app, path, scope, &e),
+        hint: e.code_hint().map(str::to_owned),
+    }
+}
+
+fn sign_in_message(app: &str, path: &Path, scope: &str, e: &SignInError) -> String {
+    let mut message = format!(
+        "`{app}` could not sign in with `{}` for `{scope}`",
+        path.display()
+    );
+    match (&e.description, &e.error) {
+        (Some(d), _) => message.push_str(&format!(": {d}")),
+        (None, Some(err)) => message.push_str(&format!(": {err}")),
+        (None, None) => {
+            if let Some(status) = e.status {
+                message.push_str(&format!(": HTTP {status}"));
+            }
+        }
+    }
+    if let Some(code) = e.codes.first()
+        && !message.contains(&format!("AADSTS{code}"))
+    {
+        message.push_str(&format!(" (AADSTS{code})"));
+    }
+    let ids: Vec<String> = [
+        ("trace-id", &e.trace_id),
+        ("correlation-id", &e.correlation_id),
+        ("timestamp", &e.timestamp),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}")))
+    .collect();
+    if !ids.is_empty() {
+        message.push_str(&format!(" ({})", ids.join(", ")));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CertificateSpec, KeyType, PfxEncryption, Source};
+
+    fn app(certs: &[(&str, &str, &str)]) -> DesiredApp {
+        DesiredApp {
+            name: "exo-v2-app".into(),
+            adopt_app_id: None,
+            protect: false,
+            display_name: "Exo_V2_App".into(),
+            description: None,
+            sign_in_audience: None,
+            redirect_uris: None,
+            tags: None,
+            owners: None,
+            api_permissions: None,
+            admin_consent: true,
+            directory_roles: None,
+            certificates: Some(
+                certs
+                    .iter()
+                    .map(|(name, pfx, env)| CertificateSpec {
+                        name: (*name).into(),
+                        source: CertificateSource::Generate(GenerateSpec {
+                            subject: "CN=Exo_V2_App".into(),
+                            key_type: KeyType::Rsa2048,
+                            validity: "365d".parse().unwrap(),
+                            renew_before: "30d".parse().unwrap(),
+                            pfx: (*pfx).into(),
+                            pfx_password_env: (*env).into(),
+                            pfx_encryption: PfxEncryption::Aes256,
+                            cer: None,
+                        }),
+                    })
+                    .collect(),
+            ),
+            federated_credentials: None,
+            source: Source {
+                file: "m.yaml".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn the_first_generated_certificate_is_used_and_the_choice_is_said_when_there_are_several() {
+        let mut notes = Vec::new();
+        let one = app(&[("automation", "secrets/a.pfx", "A_PASS")]);
+        let choice = choose_certificate(&one, None, &mut notes).unwrap();
+        assert_eq!(choice.path, Path::new("secrets/a.pfx"));
+        assert_eq!(choice.name.as_deref(), Some("automation"));
+        assert_eq!(choice.password_env.as_deref(), Some("A_PASS"));
+        assert!(notes.is_empty());
+
+        let two = app(&[
+            ("automation", "secrets/a.pfx", "A_PASS"),
+            ("backup", "secrets/b.pfx", "B_PASS"),
+        ]);
+        let choice = choose_certificate(&two, None, &mut notes).unwrap();
+        assert_eq!(choice.name.as_deref(), Some("automation"));
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("`automation`"), "{}", notes[0]);
+    }
+
+    #[test]
+    fn pfx_uses_the_apps_first_password_variable() {
+        let two = app(&[
+            ("automation", "secrets/a.pfx", "A_PASS"),
+            ("backup", "secrets/b.pfx", "B_PASS"),
+        ]);
+        let mut notes = Vec::new();
+        let given = choose_certificate(&two, Some(Path::new("old.pfx")), &mut notes).unwrap();
+        assert_eq!(given.password_env.as_deref(), Some("A_PASS"));
+        assert_eq!(given.name, None);
+        let named = choose_certificate(&two, Some(Path::new("secrets/b.pfx")), &mut notes).unwrap();
+        assert_eq!(named.name.as_deref(), Some("backup"));
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn an_app_without_generated_certificates_needs_pfx() {
+        let none = app(&[]);
+        let err = choose_certificate(&none, None, &mut Vec::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("no generated certificate"),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().contains("--pfx"));
+        let given = choose_certificate(&none, Some(Path::new("k.pem")), &mut Vec::new()).unwrap();
+        assert_eq!(given.password_env, None);
+    }
+
+    #[test]
+    fn an_unknown_app_gets_a_did_you_mean() {
+        let apps = [app(&[])];
+        let err = find_app(&apps, "exo-v2").unwrap_err();
+        assert_eq!(err.to_string(), "no manifest names an app `exo-v2`");
+        assert_eq!(err.hint().unwrap(), "did you mean `exo-v2-app`?");
+        let err = find_app(&apps, "zzz").unwrap_err();
+        assert!(err.hint().unwrap().contains("`exo-v2-app`"));
+    }
+
+    #[test]
+    fn a_refused_sign_in_names_the_app_file_scope_code_and_ids() {
+        let e = SignInError {
+            credential: graph::CredentialSource::Certificate,
+            client_id: Some("c".into()),
+            tenant: Some("t".into()),
+            status: Some(401),
+            error: Some("invalid_client".into()),
+            codes: vec![700027],
+            description: Some(
+                "AADSTS700027: Client assertion contains an invalid signature.".into(),
+            ),
+            trace_id: Some("tr".into()),
+            correlation_id: Some("co".into()),
+            timestamp: None,
+        };
+        let err = sign_in_failed(
+            "exo-v2-app",
+            Path::new("secrets/x.pfx"),
+            "https://outlook.office365.com/.default",
+            GraphError::SignIn(Box::new(e)),
+        );
+        assert_eq!(
+            err.to_string(),
+            "`exo-v2-app` could not sign in with `secrets/x.pfx` for `https://outlook.office365.com/.default`: \
+             AADSTS700027: Client assertion contains an invalid signature. (trace-id: tr, correlation-id: co)"
+        );
+        assert_eq!(err.hint().as_deref(), graph::aadsts_hint(700027));
+    }
+}

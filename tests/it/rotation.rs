@@ -1,0 +1,308 @@
+//! End to end in the sandbox: the Exchange Online example applied and signed in to with the PFX
+//! apply wrote; and a certificate rotated by one apply, signing in with both PFX files between
+//! the new key's attachment and the old key's removal (the executor's progress callback runs
+//! between the two operations), with `certs` exiting 2 before and 0 after.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use entraform::apply::{self, EventKind, ExecuteOptions, StopSignal};
+use entraform::cert::{self, PfxPassword};
+use entraform::graph::{Cloud, GraphClient, GraphEndpoints};
+use entraform::model::Thumbprint;
+use entraform::ops::plan::{PlanRequest, make_plan};
+use entraform::ops::test_login::{TestLoginRequest, test_login};
+use entraform::plan::{Action, CertificateMaterial, Operation, ResourceKind};
+use entraform::sandbox::{self, RunningSandbox, SandboxConfig};
+
+use crate::common::{entraform, repo_root, stderr, stdout};
+
+const EXCHANGE_SCOPE: &str = "https://outlook.office365.com/.default";
+const EXCHANGE_ADMINISTRATOR: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
+
+/// `entraform --sandbox --sandbox-state <dir>/sandbox.json <args>` in `dir`, with `env` set.
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = entraform();
+    cmd.arg("--sandbox")
+        .arg("--sandbox-state")
+        .arg(dir.join("sandbox.json"))
+        .args(args)
+        .current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    eprintln!(
+        "$ entraform {}\n{}{}",
+        args.join(" "),
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+#[test]
+fn the_exchange_example_applied_signs_in_with_manage_as_app_and_the_exchange_role() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo_root().join("manifests/exchange-online-app.yaml"),
+        dir.path().join("exchange-online-app.yaml"),
+    )
+    .unwrap();
+    let env = [("EXO_PFX_PASSWORD", "Exchange-pfx-password-1")];
+
+    let applied = run(
+        dir.path(),
+        &env,
+        &["apply", "--auto-approve", "exchange-online-app.yaml"],
+    );
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(dir.path().join("secrets/Exo_V2_App.pfx").is_file());
+
+    let login = run(
+        dir.path(),
+        &env,
+        &[
+            "test-login",
+            "--app",
+            "exo-v2-app",
+            "--scope",
+            EXCHANGE_SCOPE,
+            "exchange-online-app.yaml",
+        ],
+    );
+    assert_eq!(login.status.code(), Some(0), "{}", stderr(&login));
+    let text = stdout(&login);
+    assert!(
+        text.contains("certificate  secrets/Exo_V2_App.pfx (certificate `automation`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("audience     https://outlook.office365.com\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("roles        Exchange.ManageAsApp\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{EXCHANGE_ADMINISTRATOR}  Exchange Administrator")),
+        "{text}"
+    );
+
+    // Freshly applied: a year left, nothing due.
+    let certs = run(dir.path(), &env, &["certs", "exchange-online-app.yaml"]);
+    assert_eq!(certs.status.code(), Some(0), "{}", stderr(&certs));
+}
+
+/// The executor reads the PFX password from this process's environment, which a test must
+/// not change while other threads read it: like the apply tests, name a variable cargo sets.
+const ROTATION_ENV: &str = crate::apply_support::PFX_ENV;
+
+fn rotation_password() -> String {
+    std::env::var(ROTATION_ENV).expect("cargo sets CARGO_MANIFEST_DIR for test processes")
+}
+
+fn rotation_manifest(validity: &str, renew_before: &str) -> String {
+    format!(
+        "apiVersion: entraform/v1
+kind: Application
+metadata:
+  name: rotation-app
+spec:
+  displayName: Rotation App
+  certificates:
+    - name: automation
+      generate:
+        validity: {validity}
+        renewBefore: {renew_before}
+        pfx: secrets/rotation.pfx
+        pfxPasswordEnv: {ROTATION_ENV}
+"
+    )
+}
+
+fn thumbprint_of(pfx: &Path) -> Thumbprint {
+    let password = PfxPassword::new(rotation_password()).unwrap();
+    cert::load_client_certificate(pfx, Some(&password))
+        .unwrap_or_else(|e| panic!("{}: {e}", pfx.display()))
+        .certificate()
+        .thumbprint()
+}
+
+fn admin(sb: &RunningSandbox) -> GraphClient {
+    GraphClient::with_client_secret(
+        GraphEndpoints::new(
+            Cloud::Public,
+            Some(&sb.graph_url()),
+            Some(&sb.authority_url()),
+            Some(&sb.tenant_id()),
+        )
+        .unwrap(),
+        sb.bootstrap_client_id(),
+        sb.bootstrap_client_secret().expose(),
+    )
+    .unwrap()
+}
+
+/// Signs in as the app with `pfx`, the way `test-login --pfx` does: the thumbprint the token
+/// was obtained with, or the error.
+async fn sign_in(client: &GraphClient, manifest: &Path, pfx: &Path) -> Result<Thumbprint, String> {
+    test_login(
+        client,
+        &TestLoginRequest {
+            app: "rotation-app".into(),
+            pfx: Some(pfx.to_owned()),
+            scope: "https://graph.microsoft.com/.default".into(),
+            paths: vec![manifest.to_owned()],
+            recursive: false,
+        },
+    )
+    .await
+    .map(|done| done.report.certificate.thumbprint)
+    .map_err(|e| format!("{e} / {}", e.hint().unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_working_key() {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let current_pfx = dir.path().join("secrets/rotation.pfx");
+
+    // Day 0: a 30-day certificate, renewed 7 days before it ends.
+    std::fs::write(&manifest, rotation_manifest("30d", "7d")).unwrap();
+    let first = run(
+        dir.path(),
+        &env,
+        &["apply", "--auto-approve", "rotation.yaml"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let old = thumbprint_of(&current_pfx);
+    let outside = run(dir.path(), &env, &["certs", "rotation.yaml"]);
+    assert_eq!(outside.status.code(), Some(0), "{}", stderr(&outside));
+
+    // Without a fake clock: a longer renewBefore makes the live 30-day certificate due now.
+    std::fs::write(&manifest, rotation_manifest("90d", "60d")).unwrap();
+    let inside = run(dir.path(), &env, &["certs", "rotation.yaml"]);
+    assert_eq!(inside.status.code(), Some(2), "{}", stderr(&inside));
+
+    let sb = sandbox::start(SandboxConfig::new().state_path(dir.path().join("sandbox.json")))
+        .await
+        .unwrap();
+    let client = admin(&sb);
+    let plan = make_plan(
+        &client,
+        &PlanRequest {
+            paths: vec![manifest.clone()],
+            recursive: false,
+            prune: false,
+        },
+    )
+    .await
+    .unwrap()
+    .plan;
+    let rotation = plan
+        .changes
+        .iter()
+        .find(|c| c.address.kind == ResourceKind::Certificate)
+        .expect("the plan rotates the certificate");
+    assert_eq!(rotation.action, Action::CreateThenDelete, "{rotation:?}");
+    assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+    let ops: Vec<&Operation> = plan.operations().map(|(_, op)| op).collect();
+    let kept_pfx: PathBuf = match ops.as_slice() {
+        [
+            Operation::AddCertificate { key, .. },
+            Operation::RemoveKeyCredential { .. },
+        ] => match &key.certificate {
+            CertificateMaterial::Generate(g) => g
+                .keep_previous
+                .as_ref()
+                .expect("a rotation keeps the old files")
+                .pfx
+                .clone(),
+            CertificateMaterial::File(_) => panic!("a generated certificate"),
+        },
+        other => panic!("expected add then remove, got {other:?}"),
+    };
+    const ADD: usize = 0;
+
+    // Between the two operations the executor calls back; sign in there with both files.
+    let handle = tokio::runtime::Handle::current();
+    let between: Mutex<Vec<(String, Result<Thumbprint, String>)>> = Mutex::new(Vec::new());
+    let progress = |event: &apply::Event| {
+        if event.index == ADD && matches!(event.kind, EventKind::Done { .. }) {
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    let new = sign_in(&client, &manifest, &current_pfx).await;
+                    let old = sign_in(&client, &manifest, &kept_pfx).await;
+                    let mut seen = between.lock().unwrap();
+                    seen.push(("new PFX".into(), new));
+                    seen.push(("old PFX".into(), old));
+                })
+            });
+        }
+    };
+    let report = apply::execute(
+        &client,
+        &plan,
+        &ExecuteOptions::default(),
+        &progress,
+        &StopSignal::new(),
+    )
+    .await;
+    assert!(report.complete(), "{:?}", report.records);
+
+    let new = thumbprint_of(&current_pfx);
+    assert_ne!(
+        new, old,
+        "apply wrote a new certificate at the manifest's path"
+    );
+    assert_eq!(
+        thumbprint_of(&kept_pfx),
+        old,
+        "the old PFX is still on disk beside the new one"
+    );
+    let between = between.into_inner().unwrap();
+    assert_eq!(
+        between,
+        [
+            ("new PFX".to_owned(), Ok(new)),
+            ("old PFX".to_owned(), Ok(old))
+        ],
+        "while both keys were attached, both files signed in"
+    );
+
+    // Afterwards only the new key is on the app, and only the new file signs in.
+    assert_eq!(
+        sign_in(&client, &manifest, &current_pfx).await,
+        Ok(new),
+        "the new PFX signs in"
+    );
+    let refused = sign_in(&client, &manifest, &kept_pfx).await.unwrap_err();
+    assert!(refused.contains("AADSTS700027"), "{refused}");
+    let after = make_plan(
+        &client,
+        &PlanRequest {
+            paths: vec![manifest.clone()],
+            recursive: false,
+            prune: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!after.plan.has_changes(), "{:?}", after.plan.changes);
+    let keys: Vec<Option<Thumbprint>> = after.live.apps[0]
+        .key_credentials
+        .iter()
+        .map(|k| k.thumbprint)
+        .collect();
+    assert_eq!(keys, [Some(new)], "the old key is gone from the tenant");
+    sb.shutdown().await.unwrap();
+
+    // The new certificate is valid for 90 days, outside the 60-day window.
+    let done = run(dir.path(), &env, &["certs", "rotation.yaml"]);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    assert!(stdout(&done).contains(&new.to_hex()), "{}", stdout(&done));
+}
