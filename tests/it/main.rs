@@ -4,6 +4,7 @@ mod cert;
 mod cert_openssl;
 mod cli;
 mod common;
+mod export;
 mod graph_auth;
 mod graph_batch;
 mod graph_faults;
