@@ -5,6 +5,7 @@ mod cert_openssl;
 mod cli;
 mod common;
 mod export;
+mod export_sandbox;
 mod graph_auth;
 mod graph_batch;
 mod graph_faults;
