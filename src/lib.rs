@@ -36,6 +36,7 @@ pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod sandbox;
+pub mod secret;
 pub mod version;
 
 pub use error::{Error, Result};

@@ -192,8 +192,8 @@ pub async fn observe(
     }
     let mut owners: HashMap<ObjectId, Vec<DirectoryObject>> = HashMap::new();
     for list in owner_lists {
-        for app in results.items::<Application>(list)? {
-            owners.insert(app.id, app.owners.unwrap_or_default());
+        for app in results.items::<AppOwners>(list)? {
+            owners.insert(app.id, app.owners);
         }
     }
 
@@ -305,6 +305,14 @@ pub async fn observe(
         apps,
         catalog,
     })
+}
+
+/// An application read with `$select=id&$expand=owners`.
+#[derive(serde::Deserialize)]
+struct AppOwners {
+    id: ObjectId,
+    #[serde(default)]
+    owners: Vec<DirectoryObject>,
 }
 
 fn app_query(filter: &str) -> String {

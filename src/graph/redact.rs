@@ -1,39 +1,9 @@
-//! Keeping secrets out of logs: a [`Secret`] wrapper whose Debug/Display never show the value,
-//! and redaction of the JSON and form bodies that request/response traces print.
+//! Keeping secrets out of logs: redaction of the JSON and form bodies that request/response traces print.
 //!
 //! Traces may show methods, URLs, statuses, ids, sizes and Graph JSON, but never bearer tokens,
 //! client secrets, assertions, passwords or private keys.
 
-use std::fmt;
-
-pub const REDACTED: &str = "<redacted>";
-
-/// A secret string (client secret, token, assertion). Read it with [`Secret::expose`] at the
-/// one place it is sent; everywhere else it prints as `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(REDACTED)
-    }
-}
+pub use crate::secret::{REDACTED, Secret};
 
 /// Field names whose values are secrets wherever they appear (compared case-insensitively,
 /// ignoring `_` and `-`, so `client_secret`, `clientSecret` and `client-secret` all match).

@@ -37,6 +37,12 @@ const GRAPH_APP_ROLES: &[(&str, &str, &str, &str)] = &[
         "Allows the app to create other applications, and fully manage those applications (read, update, update application secrets and delete), without a signed-in user.",
     ),
     (
+        "Reports.Read.All",
+        "230c1aed-a721-4c5d-9cb4-a90514e508ef",
+        "Read all usage reports",
+        "Allows an app to read all service usage reports without a signed-in user.",
+    ),
+    (
         "AppRoleAssignment.ReadWrite.All",
         "06b708a9-e830-4db3-a914-8e69da51d44f",
         "Manage app permission grants and app role assignments",
@@ -311,6 +317,33 @@ const EXCHANGE_APP_ROLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+pub(crate) const SHAREPOINT_APP_ID: &str = "00000003-0000-0ff1-ce00-000000000000";
+
+/// Office 365 SharePoint Online application permissions with Microsoft's ids (the SharePoint
+/// REST API's own roles, not Microsoft Graph's `Sites.*`, whose ids differ).
+const SHAREPOINT_APP_ROLES: &[(&str, &str, &str)] = &[
+    (
+        "Sites.Selected",
+        "20d37865-089c-4dee-8c41-6967602d4ac8",
+        "Access selected site collections",
+    ),
+    (
+        "Sites.Read.All",
+        "d13f72ca-a275-4b96-b789-48ebcc4da984",
+        "Read items in all site collections",
+    ),
+    (
+        "Sites.ReadWrite.All",
+        "fbcd29d2-fcca-4405-aded-518d457caae4",
+        "Read and write items in all site collections",
+    ),
+    (
+        "Sites.FullControl.All",
+        "678536fe-1083-478a-9c59-b99265e6b0d3",
+        "Have full control of all site collections",
+    ),
+];
+
 /// Look-alike Exchange roles that exist on the real service principal. Their ids are not in
 /// any source this sandbox was built from, so each tenant generates its own: they exist only
 /// to make sure callers match permission *names* exactly.
@@ -548,6 +581,27 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         exo_roles,
         exo_scopes,
         "https://outlook.office365.com",
+        now,
+    );
+
+    let sharepoint_roles = SHAREPOINT_APP_ROLES
+        .iter()
+        .map(|(v, id, d)| {
+            app_role(
+                v,
+                id,
+                d,
+                &format!("Allows the app to {}.", d.to_lowercase()),
+            )
+        })
+        .collect();
+    first_party(
+        &mut doc,
+        SHAREPOINT_APP_ID,
+        "Office 365 SharePoint Online",
+        sharepoint_roles,
+        Vec::new(),
+        "https://microsoft.sharepoint.com",
         now,
     );
 

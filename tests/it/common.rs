@@ -32,3 +32,37 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Compares `actual` with the golden file at `path`, or with `ENTRAFORM_BLESS=1` rewrites it
+/// (and deletes it when `actual` is `None`). Returns a unified diff when they differ, so a test
+/// can report every mismatched file at once.
+pub fn golden_mismatch(path: &std::path::Path, actual: Option<&str>) -> Option<String> {
+    let bless = std::env::var_os("ENTRAFORM_BLESS").is_some_and(|v| !v.is_empty());
+    let label = path
+        .strip_prefix(repo_root())
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    match (actual, bless) {
+        (Some(text), true) => {
+            std::fs::write(path, text).unwrap();
+            None
+        }
+        (None, true) => {
+            let _ = std::fs::remove_file(path);
+            None
+        }
+        (Some(text), false) => {
+            let expected = std::fs::read_to_string(path).unwrap_or_default();
+            (expected != text).then(|| {
+                similar::TextDiff::from_lines(&expected, text)
+                    .unified_diff()
+                    .header(&format!("{label} (expected)"), "actual")
+                    .to_string()
+            })
+        }
+        (None, false) => path
+            .exists()
+            .then(|| format!("{label} is expected but was not produced\n")),
+    }
+}

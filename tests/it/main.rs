@@ -16,9 +16,13 @@ mod graph_support;
 mod manifest;
 mod manifest_props;
 mod plan;
+mod plan_budget;
+mod plan_e2e;
 mod sandbox_contract;
 mod sandbox_durability;
 mod sandbox_faults;
 mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;
+#[path = "../support/scale.rs"]
+mod scale;

@@ -246,7 +246,6 @@ fn a_huge_file_is_refused_before_parsing() {
 #[test]
 fn invalid_manifests_fail_with_their_pinned_messages() {
     let root = repo_root();
-    let bless = std::env::var_os("ENTRAFORM_BLESS").is_some();
     let mut cases: Vec<PathBuf> = std::fs::read_dir(root.join(CORPUS))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -282,21 +281,7 @@ fn invalid_manifests_fail_with_their_pinned_messages() {
             ));
         }
         let golden = case.with_extension("stderr");
-        if bless {
-            std::fs::write(&golden, &actual).unwrap();
-            continue;
-        }
-        match std::fs::read_to_string(&golden) {
-            Ok(expected) if expected == actual => {}
-            Ok(expected) => failures.push(format!(
-                "{name}: stderr differs from {}\n--- expected\n{expected}\n--- actual\n{actual}",
-                golden.display()
-            )),
-            Err(_) => failures.push(format!(
-                "{name}: no {} (run with ENTRAFORM_BLESS=1)\n{actual}",
-                golden.display()
-            )),
-        }
+        failures.extend(crate::common::golden_mismatch(&golden, Some(&actual)));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
