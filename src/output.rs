@@ -96,6 +96,13 @@ impl Printer {
         }
     }
 
+    /// A question on stderr, without a line end, shown even with `--quiet`: the user must see
+    /// what they are answering.
+    pub fn prompt(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+    }
+
     pub fn warn(&self, message: &str) {
         eprintln!(
             "{} {message}",

@@ -1,8 +1,207 @@
-//! Executing a plan: ordering, concurrency, eventual-consistency waits, progress.
+//! Executing a plan: the executor that turns [`crate::plan::Operation`]s into Graph calls, in
+//! dependency order and concurrently where independent, waiting out Graph's eventual
+//! consistency; and the pure pieces around it that apply needs and tests read directly.
+//!
+//! | file | owns | IO? |
+//! |---|---|---|
+//! | `schedule` | which operations may run together and which wait for others | no |
+//! | `retry` | what a failed write means: wait for replication, repeat, already there, consent, fail | no |
+//! | `execute` | the executor: requests, id resolution, waits, confirmations, the report | Graph |
+//! | `certs` | PFX passwords checked up front; generating, writing and describing certificates | files |
+//! | `stale` | a saved plan against a fresh read: tenant, manifests, fingerprints | no |
+//! | `progress` | progress lines, the closing summary, the failure report (pure renderers) | no |
+//! | `outputs` | what a user needs after apply: ids, thumbprints, `Connect-ExchangeOnline` lines | no |
+//! | `confirm` | the confirmation prompt and its answer | no |
+//!
+//! The executor makes no choices (Oxide's Reconfigurator): key ids, the keys to keep and the
+//! order are the plan's. It trusts write responses instead of re-reading, and every create is
+//! idempotent (upserts by alternate key, or a create whose "already exists" answer is confirmed
+//! against the object that exists), so an interrupted apply is finished by running it again.
+
+mod certs;
+mod confirm;
+mod execute;
+mod outputs;
+mod progress;
+mod retry;
+mod schedule;
+mod stale;
+
+use std::path::PathBuf;
+
+pub use certs::{check_pfx_passwords, pfx_password_vars};
+pub use confirm::{ANSWER_PROMPT, approved, confirmation_prompt};
+pub use execute::{
+    ActionOutcome, ActionRecord, AttachedCertificate, Backoff, ConsentRequired, ExecuteOptions,
+    Progress, Report, StopSignal, execute,
+};
+pub use outputs::{
+    AppOutputs, CertificateOutput, OUTPUTS_FORMAT_VERSION, Outputs, OutputsInput, consent_report,
+    consent_url, outputs_json, outputs_text,
+};
+pub use progress::{
+    Event, EventKind, Verb, applied_summary, failure_report, format_elapsed, progress_line,
+};
+pub use retry::{Disposition, WriteKind, classify};
+pub use schedule::{Node, schedule};
+pub use stale::{drift_addresses, manifest_changes, plan_was_pruned, stale_check};
 
 use crate::error::Hint;
+use crate::plan::Address;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {}
+pub enum ApplyError {
+    /// A saved plan whose objects moved since it was made.
+    #[error(
+        "the plan is stale: {} changed since it was made; run plan again",
+        addresses.join(", ")
+    )]
+    Stale { addresses: Vec<String> },
 
-impl Hint for ApplyError {}
+    #[error(
+        "the plan was made for tenant {planned}, but entraform is signed in to tenant {actual}"
+    )]
+    WrongTenant { planned: String, actual: String },
+
+    /// Manifests the saved plan was made from, changed or gone since.
+    #[error(
+        "the plan is stale: the manifests changed since it was made ({}); run plan again",
+        changes.join(", ")
+    )]
+    ManifestsChanged { changes: Vec<String> },
+
+    /// PFX password variables that are missing or empty, all of them at once.
+    #[error("{}", password_message(problems))]
+    PfxPasswords {
+        problems: Vec<crate::cert::CertError>,
+    },
+
+    #[error("apply needs confirmation, but stdin is not a terminal")]
+    NotATerminal,
+
+    #[error("Apply cancelled.")]
+    Cancelled,
+
+    /// The second Ctrl-C: what was in flight was abandoned.
+    #[error("apply aborted: actions in flight were abandoned and may or may not have happened")]
+    Aborted,
+
+    /// One action of the plan failed (the executor reports each; the run ends with
+    /// [`ApplyError::Incomplete`]).
+    #[error("{address}: {what}")]
+    Action {
+        address: Address,
+        what: String,
+        #[source]
+        source: Box<ActionError>,
+    },
+
+    /// The run did not do everything the plan asked; what was done is reported.
+    #[error("{message}")]
+    Incomplete { message: String, consent_only: bool },
+}
+
+fn password_message(problems: &[crate::cert::CertError]) -> String {
+    let mut out = "cannot write the certificates' PFX files: ".to_owned();
+    out.push_str(
+        &problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    out
+}
+
+/// Why one action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
+
+    #[error(transparent)]
+    Cert(#[from] crate::cert::CertError),
+
+    /// An operation referred to an object this run was to create and did not.
+    #[error("`{name}` has no {what} yet: the step that creates it did not complete")]
+    Unresolved { name: String, what: &'static str },
+
+    /// The tenant's keys differ from the set the plan was made against.
+    #[error(
+        "the application's key credentials changed since the plan was made (expected {expected}, found {found})"
+    )]
+    KeysChanged { expected: String, found: String },
+
+    /// "Already exists", but what exists is not what the plan wanted.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// Eventual consistency did not settle within the executor's bounds.
+    #[error("{what} was still not visible after {waited_s}s")]
+    NotVisible { what: String, waited_s: u64 },
+}
+
+impl Hint for ApplyError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ApplyError::Stale { .. } | ApplyError::ManifestsChanged { .. } => Some(
+                "make a new plan with `entraform plan --out FILE` and apply that, or run `entraform apply` on the manifests"
+                    .to_owned(),
+            ),
+            ApplyError::WrongTenant { .. } => Some(
+                "sign in to the plan's tenant (`--tenant`, AZURE_TENANT_ID), or make a new plan for this one"
+                    .to_owned(),
+            ),
+            ApplyError::PfxPasswords { problems } => {
+                let vars: Vec<String> = problems.iter().filter_map(cert_var).collect();
+                Some(format!(
+                    "set {} to the password the PFX files should have, e.g. `read -rs {0} && export {0}`",
+                    vars.join(", ")
+                ))
+                .filter(|_| !vars.is_empty())
+            }
+            ApplyError::NotATerminal => Some(
+                "pass `--auto-approve` to apply without asking, or save a plan with `entraform plan --out FILE`, review it and apply that"
+                    .to_owned(),
+            ),
+            ApplyError::Action { source, .. } => match source.as_ref() {
+                ActionError::Graph(e) => e.hint(),
+                ActionError::Cert(e) => e.hint(),
+                ActionError::KeysChanged { .. } => {
+                    Some("run `entraform plan` again to see the keys as they are now".to_owned())
+                }
+                _ => None,
+            },
+            ApplyError::Incomplete { consent_only, .. } => Some(if *consent_only {
+                "once an administrator has granted consent, `entraform plan` shows no changes"
+                    .to_owned()
+            } else {
+                "run `entraform apply` again: it plans from the tenant as it is now and finishes the rest without repeating what was done"
+                    .to_owned()
+            }),
+            ApplyError::Aborted => Some(
+                "`entraform plan` shows where the tenant stands; `entraform apply` finishes the rest"
+                    .to_owned(),
+            ),
+            ApplyError::Cancelled => None,
+        }
+    }
+}
+
+fn cert_var(e: &crate::cert::CertError) -> Option<String> {
+    use crate::cert::CertError as C;
+    match e {
+        C::PasswordMissing { var } | C::PasswordNotUnicode { var } => Some(var.clone()),
+        C::PasswordEmpty { var } | C::PasswordNotBmp { var } => var.clone(),
+        _ => None,
+    }
+}
+
+/// Where the files of a generated certificate went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenFiles {
+    pub pfx: PathBuf,
+    pub cer: Option<PathBuf>,
+    /// Earlier files moved aside (never deleted), e.g. on rotation.
+    pub kept: Vec<PathBuf>,
+}

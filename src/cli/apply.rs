@@ -1,9 +1,13 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
+use super::connect::Connection;
 use super::{Context, Outcome};
+use crate::apply::ExecuteOptions;
 use crate::error::Result;
+use crate::ops::apply::{ApplyRequest, ApplySource, OutputFormat, apply};
+use crate::ops::plan::PlanRequest;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -34,7 +38,48 @@ pub enum ApplyFormat {
     Json,
 }
 
+/// One path that is a file but not YAML: a saved plan (`plan --out` writes JSON).
+fn plan_file(paths: &[PathBuf]) -> Option<&Path> {
+    match paths {
+        [one] if one.is_file() => {
+            let ext = one
+                .extension()
+                .map(|e| e.to_string_lossy().to_ascii_lowercase());
+            (!matches!(ext.as_deref(), Some("yaml" | "yml"))).then_some(one.as_path())
+        }
+        _ => None,
+    }
+}
+
 pub async fn run(args: ApplyArgs, ctx: &Context) -> Result<Outcome> {
-    let _ = (args, ctx);
-    Err(crate::Error::usage("`apply` is not implemented yet"))
+    let source = match plan_file(&args.paths) {
+        Some(path) => {
+            if args.prune || args.recursive {
+                return Err(crate::Error::usage_with_hint(
+                    "`--prune` and `--recursive` cannot be used with a saved plan",
+                    "a saved plan already says what it deletes; pass them to `entraform plan --out` instead",
+                ));
+            }
+            ApplySource::PlanFile(path.to_owned())
+        }
+        None => ApplySource::Manifests(PlanRequest {
+            paths: args.paths.clone(),
+            recursive: args.recursive,
+            prune: args.prune,
+        }),
+    };
+    let request = ApplyRequest {
+        source,
+        auto_approve: args.auto_approve,
+        format: match args.format {
+            ApplyFormat::Text => OutputFormat::Text,
+            ApplyFormat::Json => OutputFormat::Json,
+        },
+        execute: ExecuteOptions::default(),
+    };
+    let conn = Connection::open(&ctx.global).await?;
+    let result = apply(&conn.client, &request, &ctx.printer).await;
+    // Close (and save the sandbox) whatever happened.
+    conn.close().await?;
+    result.map(|_| Outcome::Clean)
 }

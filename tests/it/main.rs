@@ -1,5 +1,7 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
+mod apply_execute;
+mod apply_support;
 mod cert;
 mod cert_openssl;
 mod cli;

@@ -1,0 +1,303 @@
+//! What a failed write means for apply, as a table (uv's retry table, one level up from the
+//! Graph client's): the client has already retried what is transient at the HTTP level; what
+//! is left is Graph's eventual consistency, lost answers to creates, objects that already exist,
+//! and missing consent.
+
+use crate::graph::GraphError;
+
+/// The kind of write, as far as its failures are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WriteKind {
+    /// `PATCH …(uniqueName='…')` / `(appId='…')` with `Prefer: create-if-missing`.
+    Upsert,
+    /// A `POST` that creates a relationship Graph keeps unique (an assignment, a grant, an
+    /// owner, a federated credential): a repeat answers "already exists".
+    Create,
+    /// A `PATCH` of an existing object.
+    Update,
+    /// A `DELETE`; gone already is done.
+    Delete,
+    /// A read that follows a write (the object's id after a 204 upsert, its key set).
+    Read,
+}
+
+/// What the executor does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Nothing left to do (a delete of something already gone).
+    Done,
+    /// The object this write depends on is not visible yet: wait and send it again.
+    WaitForReplication,
+    /// The answer was lost or the service failed after perhaps acting: send the create again;
+    /// a repeat that finds the object answers "already exists", which is then confirmed.
+    Repeat,
+    /// The object exists: confirm that it is the one the plan wanted.
+    AlreadyExists,
+    /// Insufficient privileges to grant consent: record it, finish the rest, print the consent
+    /// URL.
+    ConsentRequired,
+    Fail,
+}
+
+/// Classifies `err` for a write of `kind`. `fresh`: the write depends on an object this run
+/// created, so "not found" means "not replicated yet". `grants_consent`: the write is an app
+/// role assignment or a delegated grant, where a 403 means the caller may not consent.
+pub fn classify(
+    kind: WriteKind,
+    err: &GraphError,
+    fresh: bool,
+    grants_consent: bool,
+) -> Disposition {
+    let status = err.status();
+    let code = err.code().unwrap_or_default();
+    let text = error_text(err);
+    if status.is_none() {
+        // No answer at all (the client gave up on transport errors): a create may have
+        // happened; everything else was already retried as far as it is safe.
+        return match (kind, err) {
+            (WriteKind::Create, GraphError::Transport { .. }) => Disposition::Repeat,
+            _ => Disposition::Fail,
+        };
+    }
+    let status = status.unwrap_or_default();
+    match status {
+        404 if kind == WriteKind::Delete => Disposition::Done,
+        404 if fresh => Disposition::WaitForReplication,
+        400 if text.contains("nobackingapplicationobject")
+            || text.contains("does not reference a valid application object") =>
+        {
+            Disposition::WaitForReplication
+        }
+        400 if fresh && text.contains("not a valid reference update") => {
+            Disposition::WaitForReplication
+        }
+        409 if kind == WriteKind::Upsert => Disposition::WaitForReplication,
+        400 | 409
+            if kind == WriteKind::Create
+                && (code == "Request_MultipleObjectsWithSameKeyValue"
+                    || text.contains("already exist")
+                    || text.contains("conflicting object")) =>
+        {
+            Disposition::AlreadyExists
+        }
+        403 if grants_consent && code == "Authorization_RequestDenied" => {
+            Disposition::ConsentRequired
+        }
+        500 | 502 | 503 | 504 | 507 if kind == WriteKind::Create => Disposition::Repeat,
+        _ => Disposition::Fail,
+    }
+}
+
+/// The error's code, message and detail codes and messages, lower-cased, for matching.
+fn error_text(err: &GraphError) -> String {
+    let http = match err {
+        GraphError::Http(e) => Some(e.as_ref()),
+        GraphError::Shared(inner) => match inner.as_ref() {
+            GraphError::Http(e) => Some(e.as_ref()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(e) = http else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for part in [e.code.as_deref(), e.message.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(part);
+        out.push('\n');
+    }
+    for d in &e.details {
+        for part in [d.code.as_deref(), d.message.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            out.push_str(part);
+            out.push('\n');
+        }
+    }
+    out.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{ErrorDetail, HttpError};
+
+    fn http(status: u16, code: &str, message: &str, detail: Option<&str>) -> GraphError {
+        GraphError::Http(Box::new(HttpError {
+            method: "POST".into(),
+            path: "/x".into(),
+            status,
+            code: Some(code.into()),
+            message: Some(message.into()),
+            details: detail
+                .map(|d| {
+                    vec![ErrorDetail {
+                        code: Some(d.into()),
+                        message: None,
+                        target: None,
+                    }]
+                })
+                .unwrap_or_default(),
+            request_id: None,
+            client_request_id: None,
+            date: None,
+            attempts: 1,
+            in_batch: false,
+        }))
+    }
+
+    /// Graph's answers from the contract, each against every kind of write, fresh or not.
+    #[test]
+    fn the_table_of_what_each_answer_means() {
+        let answers = [
+            (
+                "404 not found",
+                http(
+                    404,
+                    "Request_ResourceNotFound",
+                    "Resource 'x' does not exist.",
+                    None,
+                ),
+            ),
+            (
+                "400 no backing app",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "The appId 'x' of the service principal does not reference a valid application object.",
+                    Some("NoBackingApplicationObject"),
+                ),
+            ),
+            (
+                "400 not a valid reference",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Not a valid reference update.",
+                    None,
+                ),
+            ),
+            (
+                "409 same key",
+                http(
+                    409,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "Another object with the same value for property uniqueName already exists.",
+                    None,
+                ),
+            ),
+            (
+                "400 assignment exists",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Permission being assigned already exists on the object.",
+                    None,
+                ),
+            ),
+            (
+                "400 conflicting object",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "A conflicting object with one or more of the specified property values is present in the directory.",
+                    None,
+                ),
+            ),
+            (
+                "400 owner exists",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following modified properties: 'owners'.",
+                    None,
+                ),
+            ),
+            (
+                "403 denied",
+                http(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                    None,
+                ),
+            ),
+            (
+                "500",
+                http(
+                    500,
+                    "generalException",
+                    "General exception while processing.",
+                    None,
+                ),
+            ),
+            (
+                "400 other",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Invalid value specified for property 'scope'.",
+                    None,
+                ),
+            ),
+        ];
+        let mut table = String::new();
+        for (name, err) in &answers {
+            let mut row = Vec::new();
+            for kind in [
+                WriteKind::Upsert,
+                WriteKind::Create,
+                WriteKind::Update,
+                WriteKind::Delete,
+                WriteKind::Read,
+            ] {
+                let fresh = classify(kind, err, true, false);
+                let old = classify(kind, err, false, false);
+                row.push(if fresh == old {
+                    format!("{kind:?}={fresh:?}")
+                } else {
+                    format!("{kind:?}={fresh:?}/{old:?}")
+                });
+            }
+            table.push_str(&format!("{name}: {}\n", row.join(" ")));
+        }
+        insta::assert_snapshot!(table, @r"
+        404 not found: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=Done Read=WaitForReplication/Fail
+        400 no backing app: Upsert=WaitForReplication Create=WaitForReplication Update=WaitForReplication Delete=WaitForReplication Read=WaitForReplication
+        400 not a valid reference: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=WaitForReplication/Fail Read=WaitForReplication/Fail
+        409 same key: Upsert=WaitForReplication Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 assignment exists: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 conflicting object: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 owner exists: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        403 denied: Upsert=Fail Create=Fail Update=Fail Delete=Fail Read=Fail
+        500: Upsert=Fail Create=Repeat Update=Fail Delete=Fail Read=Fail
+        400 other: Upsert=Fail Create=Fail Update=Fail Delete=Fail Read=Fail
+        ");
+    }
+
+    #[test]
+    fn a_403_is_a_consent_matter_only_for_grants() {
+        let denied = http(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            None,
+        );
+        assert_eq!(
+            classify(WriteKind::Create, &denied, true, true),
+            Disposition::ConsentRequired
+        );
+        assert_eq!(
+            classify(WriteKind::Update, &denied, false, true),
+            Disposition::ConsentRequired
+        );
+        assert_eq!(
+            classify(WriteKind::Create, &denied, true, false),
+            Disposition::Fail
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! Applying: make the plan (or read a saved one and prove it is still current), confirm, run the
+//! executor with progress on stderr and Ctrl-C handling, then report and print the outputs.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use sha2::Digest as _;
+
+use crate::apply::{self, ApplyError, ExecuteOptions, Outputs, OutputsInput, Report, StopSignal};
+use crate::error::Result;
+use crate::graph::GraphClient;
+use crate::model::{DesiredApp, LiveTenant};
+use crate::observe::{self, ObserveOptions};
+use crate::output::Printer;
+use crate::plan::{self, Plan};
+
+use super::plan::{PlanRequest, make_plan};
+
+/// Where the plan comes from.
+#[derive(Debug, Clone)]
+pub enum ApplySource {
+    /// Plan now from these manifests, show the plan and ask.
+    Manifests(PlanRequest),
+    /// Apply this saved plan exactly, once it is proven current.
+    PlanFile(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    pub source: ApplySource,
+    pub auto_approve: bool,
+    pub format: OutputFormat,
+    pub execute: ExecuteOptions,
+}
+
+/// How a successful apply ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    NoChanges,
+    Complete,
+}
+
+/// The plan and what it was made from.
+struct Prepared {
+    plan: Plan,
+    desired: Vec<DesiredApp>,
+    live: LiveTenant,
+    saved: bool,
+}
+
+pub async fn apply(
+    client: &GraphClient,
+    request: &ApplyRequest,
+    printer: &Printer,
+) -> Result<Applied> {
+    let prepared = match &request.source {
+        ApplySource::Manifests(req) => {
+            let run = make_plan(client, req).await?;
+            Prepared {
+                plan: run.plan,
+                desired: run.manifests.apps,
+                live: run.live,
+                saved: false,
+            }
+        }
+        ApplySource::PlanFile(path) => {
+            let plan = plan::file::read(path)?;
+            let (desired, live) = check_saved_plan(client, &plan).await?;
+            Prepared {
+                plan,
+                desired,
+                live,
+                saved: true,
+            }
+        }
+    };
+    let plan = &prepared.plan;
+
+    if !plan.has_changes() {
+        printer.status("No changes. Your tenant matches the manifests.");
+        print_outputs(
+            client,
+            request.format,
+            printer,
+            &prepared,
+            &Report::default(),
+        );
+        return Ok(Applied::NoChanges);
+    }
+    if !prepared.saved {
+        // The plan is data in text mode; with `--format json` stdout is the outputs document.
+        match request.format {
+            OutputFormat::Text => {
+                printer.data(&plan::render::text(plan, printer.stdout_color()));
+            }
+            OutputFormat::Json => printer.status(&plan::render::text(plan, false)),
+        }
+    }
+    // Before any write: a certificate that cannot be written must not leave half an apply.
+    apply::check_pfx_passwords(plan)?;
+    if !prepared.saved && !request.auto_approve {
+        confirm(printer).await?;
+    }
+
+    let report = run_with_interrupts(client, plan, &request.execute, printer).await?;
+    finish(client, request.format, printer, &prepared, report)
+}
+
+/// Re-reads what the saved plan was made from and refuses it when anything moved: the
+/// manifests, the tenant, any object it fingerprinted.
+async fn check_saved_plan(
+    client: &GraphClient,
+    plan: &Plan,
+) -> Result<(Vec<DesiredApp>, LiveTenant)> {
+    let mut now = BTreeMap::new();
+    for path in plan.manifests.files.keys() {
+        let hash = std::fs::read(path)
+            .ok()
+            .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)));
+        now.insert(path.clone(), hash);
+    }
+    let changes = apply::manifest_changes(&plan.manifests, &now);
+    if !changes.is_empty() {
+        return Err(ApplyError::ManifestsChanged { changes }.into());
+    }
+    let paths: Vec<PathBuf> = plan.manifests.files.keys().map(PathBuf::from).collect();
+    let desired = if paths.is_empty() {
+        Vec::new()
+    } else {
+        crate::manifest::load(&paths, false)?.apps
+    };
+    let prune = apply::plan_was_pruned(plan, desired.len());
+    let live = observe::observe(client, &desired, ObserveOptions { prune }).await?;
+    apply::stale_check(plan, &live)?;
+    Ok((desired, live))
+}
+
+/// Terraform's question; only `yes` goes on. Without a terminal there is no one to ask.
+async fn confirm(printer: &Printer) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(ApplyError::NotATerminal.into());
+    }
+    printer.prompt(&format!(
+        "{}{}",
+        apply::confirmation_prompt(),
+        apply::ANSWER_PROMPT
+    ));
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|_| ApplyError::Cancelled)?
+    .map_err(|e| crate::Error::io("cannot read the answer from stdin", e))?;
+    printer.prompt("\n");
+    if apply::approved(&answer) {
+        Ok(())
+    } else {
+        Err(ApplyError::Cancelled.into())
+    }
+}
+
+/// Runs the executor. The first Ctrl-C starts nothing new and lets what is running finish;
+/// the second abandons it at once.
+async fn run_with_interrupts(
+    client: &GraphClient,
+    plan: &Plan,
+    options: &ExecuteOptions,
+    printer: &Printer,
+) -> Result<Report> {
+    let stop = StopSignal::new();
+    let progress = |e: &apply::Event| printer.status(&apply::progress_line(e));
+    let run = apply::execute(client, plan, options, &progress, &stop);
+    tokio::pin!(run);
+    tokio::select! {
+        report = &mut run => return Ok(report),
+        signal = tokio::signal::ctrl_c() => {
+            if signal.is_err() {
+                // No signal handling here: just run to the end.
+                return Ok(run.await);
+            }
+        }
+    }
+    stop.stop();
+    printer.warn(
+        "interrupted: starting nothing new and letting the actions in flight finish; press Ctrl-C again to abort them",
+    );
+    tokio::select! {
+        report = &mut run => Ok(report),
+        _ = tokio::signal::ctrl_c() => Err(ApplyError::Aborted.into()),
+    }
+}
+
+fn finish(
+    client: &GraphClient,
+    format: OutputFormat,
+    printer: &Printer,
+    prepared: &Prepared,
+    mut report: Report,
+) -> Result<Applied> {
+    let plan = &prepared.plan;
+    // Each failure once, with its cause and hint.
+    for error in std::mem::take(&mut report.errors) {
+        printer.error(&crate::Error::Apply(error));
+    }
+    if report.complete() {
+        printer.status(&apply::applied_summary(plan, &report));
+        print_outputs(client, format, printer, prepared, &report);
+        return Ok(Applied::Complete);
+    }
+    let consent_only = report.only_consent_missing();
+    if consent_only {
+        print_outputs(client, format, printer, prepared, &report);
+    }
+    let mut message = apply::failure_report(plan, &report);
+    message.push_str(&apply::consent_report(
+        &report,
+        &plan.tenant_id.to_string(),
+        login_host(client),
+    ));
+    Err(ApplyError::Incomplete {
+        message: message.trim_end().to_owned(),
+        consent_only,
+    }
+    .into())
+}
+
+fn print_outputs(
+    client: &GraphClient,
+    format: OutputFormat,
+    printer: &Printer,
+    prepared: &Prepared,
+    report: &Report,
+) {
+    let outputs = Outputs::build(&OutputsInput {
+        plan: &prepared.plan,
+        report,
+        tenant_domain: &prepared.live.default_domain,
+        login_host: login_host(client),
+        live: Some(&prepared.live),
+        desired: Some(&prepared.desired),
+    });
+    match format {
+        OutputFormat::Text => {
+            if !outputs.apps.is_empty() {
+                printer.data(&apply::outputs_text(&outputs));
+            }
+        }
+        OutputFormat::Json => printer.data(&apply::outputs_json(&outputs)),
+    }
+}
+
+/// The sign-in host of the tenant's cloud, for the admin consent URL (even when `--login-url`
+/// points at a proxy or the sandbox: consent is given in Microsoft's own portal).
+fn login_host(client: &GraphClient) -> &'static str {
+    let resource = client.endpoints().resource.as_str();
+    for cloud in [
+        crate::graph::Cloud::UsGov,
+        crate::graph::Cloud::China,
+        crate::graph::Cloud::Public,
+    ] {
+        if resource == cloud.graph_root() {
+            return cloud.authority_host();
+        }
+    }
+    crate::graph::Cloud::Public.authority_host()
+}
