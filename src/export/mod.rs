@@ -205,6 +205,11 @@ fn document(
             0,
             &format!("and adds the `{MANAGED_BY_TAG}` tag; nothing is recreated."),
         );
+    } else if !live.tags.iter().any(|t| t == MANAGED_BY_TAG) {
+        out.comment(
+            0,
+            &format!("Its uniqueName is set already; the first `entraform apply` adds the `{MANAGED_BY_TAG}` tag."),
+        );
     }
     if !unmanaged.is_empty() {
         out.comment(0, "");

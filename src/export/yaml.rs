@@ -311,6 +311,14 @@ mod tests {
         #[test]
         fn every_string_reads_back_as_itself(s in "\\PC{0,40}|[ -~]{0,40}") {
             prop_assert_eq!(reads_back(&scalar(&s)), s.clone());
+            // The manifest loader (saphyr, with its own type resolution) agrees.
+            let doc = format!(
+                "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: x\nspec:\n  displayName: x\n  description: {}\n",
+                scalar(&s)
+            );
+            let apps = crate::manifest::parse(std::path::Path::new("x.yaml"), doc.as_bytes())
+                .unwrap_or_else(|e| panic!("{s:?}: {e}"));
+            prop_assert_eq!(apps[0].description.as_deref(), Some(s.as_str()));
             if let Some(flow) = flow_list(std::slice::from_ref(&s)) {
                 let back: std::collections::BTreeMap<String, Vec<String>> =
                     serde_yaml::from_str(&format!("k: {flow}\n")).unwrap();

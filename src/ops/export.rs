@@ -68,7 +68,14 @@ pub enum ExportError {
     OwnedNeedsApplication(&'static str),
     #[error("the signed-in application {0} has no service principal in this tenant")]
     NoCallerServicePrincipal(String),
-    #[error("none of the {0} applications selected can be exported")]
+    #[error(
+        "{}",
+        if *.0 == 1 {
+            "the application selected cannot be exported".to_owned()
+        } else {
+            format!("none of the {} applications selected can be exported", .0)
+        }
+    )]
     NoneExportable(usize),
     #[error(
         "{} already exist{} in `{}`; export never overwrites a file",

@@ -289,7 +289,7 @@ async fn hand_made_apps_export_to_manifests_that_plan_exactly_their_adoption() {
     let cer = manifests.join(format!("certs/exo-v2-app-{}.cer", exo.thumbprint));
     assert!(cer.exists(), "{} was not written", cer.display());
 
-    let (code, changes, _) = planned_changes(dir.path(), &manifests);
+    let (code, changes, plan) = planned_changes(dir.path(), &manifests);
     assert_eq!(code, Some(2));
     assert_eq!(
         changes,
@@ -298,6 +298,120 @@ async fn hand_made_apps_export_to_manifests_that_plan_exactly_their_adoption() {
             ("application.exo-v2-audit".to_owned(), "update".to_owned()),
         ]
     );
+    // Each change is the adoption: the uniqueName and the managed tag, nothing else.
+    for (change, name) in plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["exo-v2-app", "exo-v2-audit"])
+    {
+        assert_eq!(change["before"]["unique_name"], Value::Null);
+        assert_eq!(change["after"]["unique_name"], name);
+        assert_eq!(change["after"]["tags"], json!(["entraform:managed"]));
+        let before = change["before"].as_object().unwrap();
+        let after = change["after"].as_object().unwrap();
+        let differing: Vec<&String> = after
+            .keys()
+            .filter(|k| before.get(*k) != after.get(*k))
+            .collect();
+        assert_eq!(differing, ["unique_name", "tags"], "{change:#}");
+    }
+
+    let applied = cli(
+        dir.path(),
+        &["apply", "--auto-approve", path_arg(&manifests)],
+    );
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let (code, changes, _) = planned_changes(dir.path(), &manifests);
+    assert_eq!((code, changes), (Some(0), Vec::new()));
+
+    // Nothing was recreated: the same objects, the same key.
+    let sb = sandbox_in(dir.path()).await;
+    let graph = RawGraph::sign_in(&sb).await;
+    for (before, name) in [(&exo, "exo-v2-app"), (&audit, "exo-v2-audit")] {
+        let app = graph
+            .get(&format!(
+                "/applications(appId='{}')?$select=id,uniqueName,tags,keyCredentials",
+                before.app_id
+            ))
+            .await;
+        assert_eq!(app["id"], before.app_object_id.as_str());
+        assert_eq!(app["uniqueName"], name);
+        assert_eq!(app["tags"], json!(["entraform:managed"]));
+        let keys = app["keyCredentials"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0]["keyId"], before.key_id.as_str());
+        let sp = graph
+            .get(&format!(
+                "/servicePrincipals(appId='{}')?$select=id",
+                before.app_id
+            ))
+            .await;
+        assert_eq!(sp["id"], before.sp_object_id.as_str());
+    }
+    sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_manifests_apply_export_and_plan_no_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = dir.path().join("examples");
+    std::fs::create_dir(&examples).unwrap();
+    for entry in std::fs::read_dir(crate::common::repo_root().join("manifests")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(&path, examples.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let with_passwords = |args: &[&str]| {
+        entraform()
+            .env("EXO_PFX_PASSWORD", "exo-test-password")
+            .env("USAGE_REPORTS_PFX_PASSWORD", "usage-test-password")
+            .env("SP_BACKUP_PFX_PASSWORD", "backup-test-password")
+            .arg("--sandbox")
+            .arg("--sandbox-state")
+            .arg(dir.path().join("tenant.json"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let applied = with_passwords(&["apply", "--auto-approve", path_arg(&examples)]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+
+    let exported = dir.path().join("exported");
+    let names = [
+        "Exo_V2_App",
+        "GitHub Deployer (contoso/platform)",
+        "Usage Reports Collector",
+        "Contoso Intranet",
+        "SharePoint Backup Agent",
+    ];
+    for name in names {
+        let out = cli(
+            dir.path(),
+            &[
+                "export",
+                "--display-name",
+                name,
+                "--out",
+                path_arg(&exported),
+            ],
+        );
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+    }
+    // Managed apps keep their names, and are not adopted again.
+    for file in [
+        "exo-v2-app.yaml",
+        "github-deployer.yaml",
+        "usage-reports.yaml",
+        "intranet-portal.yaml",
+        "sharepoint-backup.yaml",
+    ] {
+        let text = std::fs::read_to_string(exported.join(file)).unwrap();
+        assert!(!text.contains("appId:"), "{file}:\n{text}");
+    }
+    let (code, changes, plan) = planned_changes(dir.path(), &exported);
+    assert_eq!((code, changes), (Some(0), Vec::new()), "{plan:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -458,4 +572,56 @@ async fn exporting_many_apps_reads_them_in_a_few_batched_requests() {
     // except Graph's one-per-client delegated grant filter, which rides in the batches.
     assert!(used.http_requests <= 12, "{used:?}: {routes:?}");
     sb.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_whose_unique_name_no_manifest_can_carry_is_not_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = sandbox_in(dir.path()).await;
+    let graph = RawGraph::sign_in(&sb).await;
+    let app = graph
+        .post(
+            "/applications",
+            json!({"displayName": "Legacy App", "uniqueName": "legacy_app"}),
+        )
+        .await;
+    sb.shutdown().await.unwrap();
+
+    let out_dir = dir.path().join("manifests");
+    let app_id = app["appId"].as_str().unwrap();
+    let out = cli(
+        dir.path(),
+        &["export", "--app-id", app_id, "--out", path_arg(&out_dir)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: `Legacy App` (appId")
+            && err.contains("its uniqueName `legacy_app` is not a valid `metadata.name`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: the application selected cannot be exported"),
+        "{err}"
+    );
+    assert!(!out_dir.exists());
+
+    let bad = cli(dir.path(), &["export", "--app-id", "not-a-guid"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("`--app-id`: `not-a-guid` is not a GUID"),
+        "{}",
+        stderr(&bad)
+    );
+    let missing = cli(
+        dir.path(),
+        &["export", "--app-id", "6b3c1e2a-0000-4000-8000-000000000001"],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing)
+            .contains("error: no application has appId 6b3c1e2a-0000-4000-8000-000000000001"),
+        "{}",
+        stderr(&missing)
+    );
 }
