@@ -442,12 +442,12 @@ fn api_permissions(
     unmanaged.extend(consent_problems);
     let mut c = Lines::new();
     if granted {
-        c.field(
-            1,
-            "adminConsent",
-            "true",
-            Some("the default; every permission above is granted"),
-        );
+        let note = if ordered.is_empty() {
+            "the default"
+        } else {
+            "the default; every permission above is granted"
+        };
+        c.field(1, "adminConsent", "true", Some(note));
     } else {
         c.field(
             1,
