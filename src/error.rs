@@ -22,6 +22,8 @@ pub enum Error {
     Plan(#[from] crate::plan::PlanError),
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
+    #[error(transparent)]
+    Export(#[from] crate::ops::export::ExportError),
     /// The command line asked for something that cannot be done as asked.
     #[error("{message}")]
     Usage {
@@ -66,6 +68,7 @@ impl Error {
             Error::Cert(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::Apply(e) => e.hint(),
+            Error::Export(e) => e.hint(),
             Error::Usage { hint, .. } => hint.clone(),
             Error::Io { .. } => None,
         }

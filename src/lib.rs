@@ -11,6 +11,7 @@
 //! | [`model`] | ids, desired state, live state | no |
 //! | [`diff`] | (desired, live) → changes | no |
 //! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
+//! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
 //! | [`ops`] | what commands do, step by step: IO around the pure core | yes |
@@ -27,6 +28,7 @@ pub mod cert;
 pub mod cli;
 pub mod diff;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod manifest;
 pub mod model;

@@ -3,5 +3,6 @@
 
 pub mod apply;
 pub mod certs;
+pub mod export;
 pub mod plan;
 pub mod test_login;

@@ -13,6 +13,8 @@ mod certs_report;
 mod certs_seed;
 mod cli;
 mod common;
+mod export;
+mod export_sandbox;
 mod graph_auth;
 mod graph_batch;
 mod graph_faults;

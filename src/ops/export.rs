@@ -1,0 +1,610 @@
+//! Exporting: find the applications asked for, read them the way `plan` will (through
+//! [`observe`], so what is written is what the planner compares), read what observe does not
+//! (certificate bytes, the raw objects, name clashes), let the pure writer ([`crate::export`])
+//! write each manifest, then put the files in place without overwriting any.
+//!
+//! Requests, after the selection: observe's rounds, then one round of lists batched 20 per
+//! `$batch`: key credentials with their certificates for ⌈K/15⌉ apps at a time (`id in (…)`
+//! with `$select=id,keyCredentials`, the form Graph throttles at 150 a minute per tenant, so
+//! as few as possible), the service principals, the display names of the APIs the apps use
+//! (to tell whether a name finds exactly one), and the `uniqueName`s the new names would take.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::cert::CertError;
+use crate::error::{Hint, Result};
+use crate::export::{self, AppExport, Exported};
+use crate::graph::types::Application;
+use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
+use crate::model::{AppId, DesiredApp, KeyId, LiveApp, LiveTenant, ObjectId, Source};
+use crate::observe::{self, ObserveOptions};
+
+/// Which applications to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    AppId(AppId),
+    /// Every application with exactly this display name.
+    DisplayName(String),
+    /// Applications the signed-in application owns.
+    AllOwned,
+    All,
+}
+
+/// What the tenant yielded: a manifest per application, and the applications that could not
+/// be exported, with why.
+#[derive(Debug, Clone, Default)]
+pub struct ExportResult {
+    pub apps: Vec<Exported>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub display_name: String,
+    pub app_id: AppId,
+    pub reason: String,
+}
+
+/// A manifest on disk and the certificate files written for it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub manifest: PathBuf,
+    pub certificates: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no application has appId {0}")]
+    NoSuchAppId(AppId),
+    #[error("no application is named `{0}`")]
+    NoSuchDisplayName(String),
+    #[error("`--all-owned` needs the signed-in application, but {0} signs in as a user")]
+    OwnedNeedsApplication(&'static str),
+    #[error("the signed-in application {0} has no service principal in this tenant")]
+    NoCallerServicePrincipal(String),
+    #[error(
+        "{}",
+        if *.0 == 1 {
+            "the application selected cannot be exported".to_owned()
+        } else {
+            format!("none of the {} applications selected can be exported", .0)
+        }
+    )]
+    NoneExportable(usize),
+    #[error(
+        "{} already exist{} in `{}`; export never overwrites a file",
+        list(paths),
+        if paths.len() == 1 { "s" } else { "" },
+        out.display()
+    )]
+    WouldOverwrite { out: PathBuf, paths: Vec<PathBuf> },
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the certificate `{}`", path.display())]
+    WriteCertificate {
+        path: PathBuf,
+        #[source]
+        source: CertError,
+    },
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths
+        .iter()
+        .take(5)
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    let more = paths.len().saturating_sub(5);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl Hint for ExportError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExportError::NoSuchAppId(_) => Some(
+                "pass the application (client) id, as the Entra portal shows it; `--all` exports every app".to_owned(),
+            ),
+            ExportError::NoSuchDisplayName(_) => Some(
+                "display names match exactly (case aside); `--all` exports every app".to_owned(),
+            ),
+            ExportError::OwnedNeedsApplication(_) => Some(
+                "sign in as an application (a secret, a certificate or workload identity), or use `--all` or `--display-name`".to_owned(),
+            ),
+            ExportError::NoCallerServicePrincipal(_) | ExportError::NoneExportable(_) => None,
+            ExportError::WouldOverwrite { .. } => Some(
+                "export into another folder with `--out`, or move the existing files away"
+                    .to_owned(),
+            ),
+            ExportError::Write { .. } => None,
+            ExportError::WriteCertificate { source, .. } => source.hint(),
+        }
+    }
+}
+
+/// Reads the selected applications and writes their manifests in memory.
+pub async fn export(client: &GraphClient, selection: &Selection) -> Result<ExportResult> {
+    let before = client.stats();
+    let raw = select(client, selection).await?;
+    let mut apps: Vec<(Application, Value)> = Vec::with_capacity(raw.len());
+    for value in raw {
+        let app: Application = graph::decode_value(value.clone(), "GET", "/applications")?;
+        apps.push((app, value));
+    }
+    apps.sort_by(|a, b| {
+        (a.0.display_name.as_deref(), a.0.app_id).cmp(&(b.0.display_name.as_deref(), b.0.app_id))
+    });
+    if apps.is_empty() {
+        return Ok(ExportResult::default());
+    }
+
+    let live = observe::observe(client, &reading_plan(&apps), ObserveOptions::default()).await?;
+    let live_by_app: HashMap<AppId, &LiveApp> = live.apps.iter().map(|a| (a.app_id, a)).collect();
+
+    let mut result = ExportResult::default();
+    let mut names: HashMap<AppId, String> = HashMap::new();
+    for (app, _) in &apps {
+        if let Some(unique) = &app.unique_name {
+            match export::kept_name(unique) {
+                Ok(name) => {
+                    names.insert(app.app_id, name);
+                }
+                Err(reason) => result.skipped.push(skipped(app, reason)),
+            }
+        }
+    }
+    let extras = read_extras(client, &apps, &live, &names).await?;
+    let names = new_names(client, &apps, names, extras.taken_names.clone()).await?;
+
+    for (app, raw) in &apps {
+        let Some(name) = names.get(&app.app_id) else {
+            continue;
+        };
+        let Some(live_app) = live_by_app.get(&app.app_id) else {
+            result.skipped.push(skipped(
+                app,
+                "it disappeared while it was being read".to_owned(),
+            ));
+            continue;
+        };
+        let no_keys = BTreeMap::new();
+        let input = AppExport {
+            name,
+            live: live_app,
+            application: raw,
+            service_principal: extras.service_principals.get(&app.app_id),
+            keys: extras.keys.get(&app.id).unwrap_or(&no_keys),
+            catalog: &live.catalog,
+            shared_api_names: &extras.shared_api_names,
+        };
+        match export::export_app(&input) {
+            Ok(exported) => result.apps.push(exported),
+            Err(reason) => result.skipped.push(skipped(app, reason)),
+        }
+    }
+    let after = client.stats();
+    tracing::info!(
+        applications = result.apps.len(),
+        http_requests = after.http_requests - before.http_requests,
+        graph_operations = after.operations - before.operations,
+        "read the applications to export"
+    );
+    Ok(result)
+}
+
+fn skipped(app: &Application, reason: String) -> Skipped {
+    Skipped {
+        display_name: app.display_name.clone().unwrap_or_default(),
+        app_id: app.app_id,
+        reason,
+    }
+}
+
+/// The applications asked for, as Graph returned them (default properties).
+async fn select(client: &GraphClient, selection: &Selection) -> Result<Vec<Value>> {
+    Ok(match selection {
+        Selection::AppId(id) => {
+            let path = format!("/applications?$filter=appId eq {}", quote(&id.to_string()));
+            let apps: Vec<Value> = client.list_all(&path).await?;
+            if apps.is_empty() {
+                return Err(ExportError::NoSuchAppId(*id).into());
+            }
+            apps
+        }
+        Selection::DisplayName(name) => {
+            let path = format!("/applications?$filter=displayName eq {}", literal(name));
+            let apps: Vec<Value> = client.list_all(&path).await?;
+            if apps.is_empty() {
+                return Err(ExportError::NoSuchDisplayName(name.clone()).into());
+            }
+            apps
+        }
+        Selection::All => client.list_all("/applications").await?,
+        Selection::AllOwned => owned(client).await?,
+    })
+}
+
+/// Applications whose owners include the signed-in application's service principal. Graph's
+/// `ownedObjects` would list them directly; the sandbox does not serve it, so this reads every
+/// application with its owners expanded (⌈N/100⌉ pages) and keeps the owned ones.
+async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
+    let credential = client.credential();
+    let Some(client_id) = credential.client_id() else {
+        return Err(ExportError::OwnedNeedsApplication(credential.source().describe()).into());
+    };
+    let path = format!(
+        "/servicePrincipals?$filter=appId eq {}&$select=id,appId",
+        quote(client_id)
+    );
+    let me: Vec<Value> = client.list_all(&path).await?;
+    let Some(me) = me
+        .first()
+        .and_then(|sp| sp.get("id"))
+        .and_then(Value::as_str)
+        .and_then(|id| id.parse::<ObjectId>().ok())
+    else {
+        return Err(ExportError::NoCallerServicePrincipal(client_id.to_owned()).into());
+    };
+    let all: Vec<Value> = client.list_all("/applications?$expand=owners").await?;
+    let owner_ids = |v: &Value| -> Vec<ObjectId> {
+        v.get("owners")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.get("id")?.as_str()?.parse().ok())
+            .collect()
+    };
+    let mut owned = Vec::new();
+    let mut cut_short = Vec::new();
+    for mut app in all {
+        let owners = owner_ids(&app);
+        if let Some(o) = app.as_object_mut() {
+            o.remove("owners");
+        }
+        if owners.contains(&me) {
+            owned.push(app);
+        } else if owners.len() >= 20 {
+            // Graph expands at most 20 owners: read the rest before deciding.
+            cut_short.push(app);
+        }
+    }
+    if !cut_short.is_empty() {
+        let paths: Vec<String> = cut_short
+            .iter()
+            .map(|a| {
+                let id = a.get("id").and_then(Value::as_str).unwrap_or_default();
+                format!("/applications/{id}/owners?$select=id")
+            })
+            .collect();
+        let lists = client.batch_list_all::<Value>(&paths, &[]).await?;
+        for (app, owners) in cut_short.into_iter().zip(lists) {
+            let owners = owners?;
+            if owners
+                .iter()
+                .any(|o| o.get("id").and_then(Value::as_str) == Some(&me.to_string()))
+            {
+                owned.push(app);
+            }
+        }
+    }
+    Ok(owned)
+}
+
+/// What observe should read: every part of each app, as if a manifest managed it all.
+fn reading_plan(apps: &[(Application, Value)]) -> Vec<DesiredApp> {
+    apps.iter()
+        .map(|(app, _)| DesiredApp {
+            // Observe looks apps up by `uniqueName` and by adopted appId; the appId finds them all.
+            name: app
+                .unique_name
+                .clone()
+                .unwrap_or_else(|| app.app_id.to_string()),
+            adopt_app_id: Some(app.app_id),
+            protect: false,
+            display_name: app.display_name.clone().unwrap_or_default(),
+            description: None,
+            sign_in_audience: None,
+            redirect_uris: None,
+            tags: None,
+            owners: Some(Vec::new()),
+            api_permissions: Some(Vec::new()),
+            admin_consent: true,
+            directory_roles: Some(Vec::new()),
+            certificates: Some(Vec::new()),
+            federated_credentials: Some(Vec::new()),
+            source: Source {
+                file: PathBuf::from("(export)"),
+                line: 0,
+            },
+        })
+        .collect()
+}
+
+/// What the writer needs besides the live model.
+struct Extras {
+    /// Certificate DER by key id, by application object id.
+    keys: HashMap<ObjectId, BTreeMap<KeyId, Vec<u8>>>,
+    service_principals: HashMap<AppId, Value>,
+    shared_api_names: BTreeSet<String>,
+    /// `uniqueName`s (lower case) the tenant already uses among the names asked about.
+    taken_names: HashSet<String>,
+}
+
+const SP_SELECT: &str = "id,appId,accountEnabled,appRoleAssignmentRequired,tags,notes,\
+preferredSingleSignOnMode,loginUrl,logoutUrl,homepage,notificationEmailAddresses,passwordCredentials";
+
+async fn read_extras(
+    client: &GraphClient,
+    apps: &[(Application, Value)],
+    live: &LiveTenant,
+    kept: &HashMap<AppId, String>,
+) -> Result<Extras> {
+    let mut paths: Vec<String> = Vec::new();
+    let with_keys: Vec<String> = live
+        .apps
+        .iter()
+        .filter(|a| !a.key_credentials.is_empty())
+        .map(|a| a.object_id.to_string())
+        .collect();
+    let key_lists: Vec<usize> = in_filters("id", &with_keys)
+        .into_iter()
+        .map(|f| {
+            push(
+                &mut paths,
+                format!("/applications?$filter={f}&$select=id,keyCredentials"),
+            )
+        })
+        .collect();
+    let app_ids: Vec<String> = apps.iter().map(|(a, _)| a.app_id.to_string()).collect();
+    let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
+        .into_iter()
+        .map(|f| {
+            push(
+                &mut paths,
+                format!("/servicePrincipals?$filter={f}&$select={SP_SELECT}"),
+            )
+        })
+        .collect();
+    let api_names: BTreeSet<&str> = live
+        .catalog
+        .resources
+        .iter()
+        .map(|r| r.display_name.as_str())
+        .filter(|n| !n.trim().is_empty())
+        .collect();
+    let name_lists: Vec<(&str, usize)> = api_names
+        .iter()
+        .map(|n| {
+            let path = format!(
+                "/servicePrincipals?$filter=displayName eq {}&$select=id,displayName",
+                literal(n)
+            );
+            (*n, push(&mut paths, path))
+        })
+        .collect();
+    let candidates: Vec<String> = apps
+        .iter()
+        .filter(|(a, _)| a.unique_name.is_none())
+        .map(|(a, _)| export::base_name(a.display_name.as_deref().unwrap_or_default(), a.app_id))
+        .collect();
+    let taken_lists: Vec<usize> = unique_name_queries(&candidates)
+        .into_iter()
+        .map(|p| push(&mut paths, p))
+        .collect();
+
+    let lists = run(client, &paths).await?;
+    let mut extras = Extras {
+        keys: HashMap::new(),
+        service_principals: HashMap::new(),
+        shared_api_names: BTreeSet::new(),
+        taken_names: kept.values().cloned().collect(),
+    };
+    for i in key_lists {
+        for app in &lists[i] {
+            let Some(id) = app
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+            else {
+                continue;
+            };
+            extras.keys.insert(id, key_bytes(app));
+        }
+    }
+    for i in sp_lists {
+        for sp in &lists[i] {
+            if let Some(app_id) = sp
+                .get("appId")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+            {
+                extras.service_principals.insert(app_id, sp.clone());
+            }
+        }
+    }
+    for (name, i) in name_lists {
+        let same = lists[i]
+            .iter()
+            .filter(|sp| sp.get("displayName").and_then(Value::as_str) == Some(name))
+            .count();
+        if same > 1 {
+            extras.shared_api_names.insert(name.to_owned());
+        }
+    }
+    for i in taken_lists {
+        extras.taken_names.extend(unique_names(&lists[i]));
+    }
+    Ok(extras)
+}
+
+/// An OData string literal that survives being put in a URL query: `#` would start the
+/// fragment, `&` a new parameter, `+` would read as a space and `%` as an escape.
+fn literal(value: &str) -> String {
+    let mut out = String::new();
+    for c in quote(value).chars() {
+        match c {
+            '#' => out.push_str("%23"),
+            '&' => out.push_str("%26"),
+            '+' => out.push_str("%2B"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn push(paths: &mut Vec<String>, path: String) -> usize {
+    paths.push(path);
+    paths.len() - 1
+}
+
+/// Lists `paths` together (20 per `$batch`, pages followed); any failure fails the export.
+async fn run(client: &GraphClient, paths: &[String]) -> Result<Vec<Vec<Value>>, GraphError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    client
+        .batch_list_all::<Value>(paths, &[])
+        .await?
+        .into_iter()
+        .collect()
+}
+
+fn unique_name_queries(candidates: &[String]) -> Vec<String> {
+    in_filters("uniqueName", candidates)
+        .into_iter()
+        .map(|f| format!("/applications?$filter={f}&$select=id,uniqueName"))
+        .collect()
+}
+
+fn unique_names(apps: &[Value]) -> impl Iterator<Item = String> + '_ {
+    apps.iter()
+        .filter_map(|a| a.get("uniqueName").and_then(Value::as_str))
+        .map(str::to_ascii_lowercase)
+}
+
+/// Certificate DER by key id from an application read with `$select=keyCredentials`.
+fn key_bytes(app: &Value) -> BTreeMap<KeyId, Vec<u8>> {
+    app.get("keyCredentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|k| {
+            let id: KeyId = k.get("keyId")?.as_str()?.parse().ok()?;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(k.get("key")?.as_str()?.trim())
+                .ok()?;
+            Some((id, der))
+        })
+        .collect()
+}
+
+/// Names for the apps without `uniqueName`: their display name's slug, numbered past any name
+/// the tenant or this export already uses. A numbered name not yet asked about is checked with
+/// Graph before it is kept.
+async fn new_names(
+    client: &GraphClient,
+    apps: &[(Application, Value)],
+    mut names: HashMap<AppId, String>,
+    mut taken: HashSet<String>,
+) -> Result<HashMap<AppId, String>> {
+    let kept: HashSet<AppId> = names.keys().copied().collect();
+    let mut asked: HashSet<String> = apps
+        .iter()
+        .filter(|(a, _)| a.unique_name.is_none())
+        .map(|(a, _)| export::base_name(a.display_name.as_deref().unwrap_or_default(), a.app_id))
+        .collect();
+    loop {
+        let mut assigned: HashSet<String> = kept.iter().map(|id| names[id].clone()).collect();
+        let mut fresh = Vec::new();
+        for (app, _) in apps.iter().filter(|(a, _)| a.unique_name.is_none()) {
+            let base =
+                export::base_name(app.display_name.as_deref().unwrap_or_default(), app.app_id);
+            let name =
+                export::first_free(&base, &|n: &str| taken.contains(n) || assigned.contains(n));
+            if !asked.contains(&name) {
+                fresh.push(name.clone());
+            }
+            assigned.insert(name.clone());
+            names.insert(app.app_id, name);
+        }
+        if fresh.is_empty() {
+            return Ok(names);
+        }
+        let lists = run(client, &unique_name_queries(&fresh)).await?;
+        asked.extend(fresh);
+        for list in &lists {
+            taken.extend(unique_names(list));
+        }
+    }
+}
+
+/// Writes every manifest and certificate into `out`, or nothing when any manifest file exists
+/// already (or a certificate file with other bytes).
+pub fn write(out: &Path, apps: &[Exported]) -> Result<Vec<Written>, ExportError> {
+    let mut clashes = Vec::new();
+    let mut certificates_to_write = Vec::new();
+    for app in apps {
+        let path = out.join(&app.file_name);
+        if fs::symlink_metadata(&path).is_ok() {
+            clashes.push(path);
+        }
+        for c in &app.certificates {
+            let path = out.join(&c.path);
+            match fs::read(&path) {
+                Ok(bytes) if bytes == c.certificate.der() => {}
+                Ok(_) => clashes.push(path),
+                Err(_) if fs::symlink_metadata(&path).is_ok() => clashes.push(path),
+                Err(_) => certificates_to_write.push((path, &c.certificate)),
+            }
+        }
+    }
+    if !clashes.is_empty() {
+        return Err(ExportError::WouldOverwrite {
+            out: out.to_owned(),
+            paths: clashes,
+        });
+    }
+    fs::create_dir_all(out).map_err(|source| ExportError::Write {
+        path: out.to_owned(),
+        source,
+    })?;
+    for (path, cert) in certificates_to_write {
+        crate::cert::write_cer_file(&path, cert)
+            .map_err(|source| ExportError::WriteCertificate { path, source })?;
+    }
+    let mut written = Vec::with_capacity(apps.len());
+    for app in apps {
+        let path = out.join(&app.file_name);
+        let fail = |source| ExportError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(fail)?;
+        file.write_all(app.manifest.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(fail)?;
+        written.push(Written {
+            manifest: path,
+            certificates: app.certificates.iter().map(|c| out.join(&c.path)).collect(),
+        });
+    }
+    Ok(written)
+}
