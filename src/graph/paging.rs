@@ -31,9 +31,25 @@ pub fn with_page_size(path_and_query: &str) -> String {
     }
 }
 
-/// An OData string literal: `'it''s'`.
+/// An OData string literal (`'it''s'`) ready to sit in a URL: the characters a URL would
+/// misread are percent-encoded (`#` would start the fragment, `&` a new parameter, `+` would
+/// read as a space, `%` as an escape), so a guest's `…#EXT#@…` UPN or an API named `R&D`
+/// reaches Graph whole.
 pub fn quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '#' => out.push_str("%23"),
+            '&' => out.push_str("%26"),
+            '+' => out.push_str("%2B"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// Graph's limit on values in one `in (…)` filter clause without advanced queries.
@@ -102,5 +118,14 @@ mod tests {
     #[test]
     fn quotes_in_values_are_doubled() {
         assert_eq!(quote("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn characters_a_url_would_misread_are_escaped() {
+        assert_eq!(
+            quote("guest_contoso.com#EXT#@fabrikam.onmicrosoft.com"),
+            "'guest_contoso.com%23EXT%23@fabrikam.onmicrosoft.com'"
+        );
+        assert_eq!(quote("R&D + Ops 100%"), "'R%26D %2B Ops 100%25'");
     }
 }

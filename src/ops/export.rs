@@ -225,7 +225,7 @@ async fn select(client: &GraphClient, selection: &Selection) -> Result<Vec<Value
             apps
         }
         Selection::DisplayName(name) => {
-            let path = format!("/applications?$filter=displayName eq {}", literal(name));
+            let path = format!("/applications?$filter=displayName eq {}", quote(name));
             let apps: Vec<Value> = client.list_all(&path).await?;
             if apps.is_empty() {
                 return Err(ExportError::NoSuchDisplayName(name.clone()).into());
@@ -390,7 +390,7 @@ async fn read_extras(
         .map(|n| {
             let path = format!(
                 "/servicePrincipals?$filter=displayName eq {}&$select=id,displayName",
-                literal(n)
+                quote(n)
             );
             (*n, push(&mut paths, path))
         })
@@ -448,22 +448,6 @@ async fn read_extras(
         extras.taken_names.extend(unique_names(&lists[i]));
     }
     Ok(extras)
-}
-
-/// An OData string literal that survives being put in a URL query: `#` would start the
-/// fragment, `&` a new parameter, `+` would read as a space and `%` as an escape.
-fn literal(value: &str) -> String {
-    let mut out = String::new();
-    for c in quote(value).chars() {
-        match c {
-            '#' => out.push_str("%23"),
-            '&' => out.push_str("%26"),
-            '+' => out.push_str("%2B"),
-            '%' => out.push_str("%25"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn push(paths: &mut Vec<String>, path: String) -> usize {

@@ -376,6 +376,7 @@ fn every_case_folder_has_a_test() {
 
 const CASES: &[&str] = &[
     "adopt-by-app-id",
+    "api-name-with-url-characters",
     "certificate-due-for-rotation",
     "drift-in-each-field",
     "extra-unmanaged-key-credential",
@@ -398,6 +399,7 @@ macro_rules! cases {
 
 cases! {
     adopt_by_app_id => "adopt-by-app-id",
+    api_name_with_url_characters => "api-name-with-url-characters",
     certificate_due_for_rotation => "certificate-due-for-rotation",
     drift_in_each_field => "drift-in-each-field",
     extra_unmanaged_key_credential => "extra-unmanaged-key-credential",
