@@ -24,7 +24,19 @@ pub struct WrittenFile {
 /// so readers see the old file or the new one, never a partial one. An existing file at `path`
 /// is first linked to `<stem>.<UTC timestamp>.<ext>` and reported in [`WrittenFile`].
 pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<WrittenFile, CertError> {
-    write_file_at(path, bytes, OffsetDateTime::now_utc())
+    write_file_at(path, bytes, None, OffsetDateTime::now_utc())
+}
+
+/// Like [`write_secret_file`], but an existing file at `path` is kept as `keep_as` (e.g. a
+/// rotation's `app.<old thumbprint>.pfx`) when that name is free, else under the timestamped
+/// name. The old file stays at `path` until the new one replaces it in one rename, so a script
+/// reading `path` always finds a whole PFX.
+pub fn write_secret_file_keeping(
+    path: &Path,
+    bytes: &[u8],
+    keep_as: &Path,
+) -> Result<WrittenFile, CertError> {
+    write_file_at(path, bytes, Some(keep_as), OffsetDateTime::now_utc())
 }
 
 /// Writes the certificate's DER (a `.cer` as Windows reads it) the same way as the PFX.
@@ -32,7 +44,12 @@ pub fn write_cer_file(path: &Path, cert: &PublicCertificate) -> Result<WrittenFi
     write_secret_file(path, cert.der())
 }
 
-fn write_file_at(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<WrittenFile, CertError> {
+fn write_file_at(
+    path: &Path,
+    bytes: &[u8],
+    keep_as: Option<&Path>,
+    now: OffsetDateTime,
+) -> Result<WrittenFile, CertError> {
     let fail = |operation: &'static str, at: &Path| {
         let at = at.to_owned();
         move |source: io::Error| CertError::Write {
@@ -72,7 +89,7 @@ fn write_file_at(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Writt
         .map_err(fail("write a temporary file in", folder))?;
 
     let kept_previous = match fs::symlink_metadata(path) {
-        Ok(_) => Some(keep_previous(path, now)?),
+        Ok(_) => Some(keep_previous(path, keep_as, now)?),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(fail("inspect", path)(e)),
     };
@@ -85,9 +102,19 @@ fn write_file_at(path: &Path, bytes: &[u8], now: OffsetDateTime) -> Result<Writt
     })
 }
 
-/// Links the existing file to a free timestamped name. A hard link keeps `path` in place until
-/// the new file replaces it; where links are unsupported, a rename does the job.
-fn keep_previous(path: &Path, now: OffsetDateTime) -> Result<PathBuf, CertError> {
+/// Links the existing file to `preferred` when that name is free, else to a free timestamped
+/// name. A hard link keeps `path` in place until the new file replaces it; where links are
+/// unsupported, a rename does the job.
+fn keep_previous(
+    path: &Path,
+    preferred: Option<&Path>,
+    now: OffsetDateTime,
+) -> Result<PathBuf, CertError> {
+    if let Some(preferred) = preferred
+        && fs::hard_link(path, preferred).is_ok()
+    {
+        return Ok(preferred.to_owned());
+    }
     let stamp = now
         .to_offset(time::UtcOffset::UTC)
         .format(format_description!(
@@ -197,9 +224,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.pfx");
         let now = time::macros::datetime!(2025-01-31 10:55:00 +01:00);
-        write_file_at(&path, b"one", now).unwrap();
-        let second = write_file_at(&path, b"two", now).unwrap();
-        let third = write_file_at(&path, b"three", now).unwrap();
+        write_file_at(&path, b"one", None, now).unwrap();
+        let second = write_file_at(&path, b"two", None, now).unwrap();
+        let third = write_file_at(&path, b"three", None, now).unwrap();
         assert_eq!(
             second.kept_previous.as_deref(),
             Some(dir.path().join("app.20250131T095500Z.pfx").as_path())
@@ -211,5 +238,24 @@ mod tests {
         assert_eq!(fs::read(second.kept_previous.unwrap()).unwrap(), b"one");
         assert_eq!(fs::read(third.kept_previous.unwrap()).unwrap(), b"two");
         assert_eq!(fs::read(&path).unwrap(), b"three");
+    }
+
+    #[test]
+    fn the_previous_file_is_kept_under_the_chosen_name_when_it_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pfx");
+        let chosen = dir.path().join("app.OLDTHUMB.pfx");
+        std::fs::write(&path, b"old").unwrap();
+        let written = write_secret_file_keeping(&path, b"new", &chosen).unwrap();
+        assert_eq!(written.kept_previous.as_deref(), Some(chosen.as_path()));
+        assert_eq!(std::fs::read(&chosen).unwrap(), b"old");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+
+        // Taken: the timestamped name instead, and nothing is replaced.
+        let again = write_secret_file_keeping(&path, b"newer", &chosen).unwrap();
+        let kept = again.kept_previous.unwrap();
+        assert_ne!(kept, chosen);
+        assert_eq!(std::fs::read(&kept).unwrap(), b"new");
+        assert_eq!(std::fs::read(&chosen).unwrap(), b"old");
     }
 }
