@@ -26,6 +26,7 @@ mod manifest;
 mod manifest_props;
 mod plan;
 mod plan_budget;
+mod plan_cli;
 mod plan_e2e;
 mod rotation;
 mod sandbox_contract;

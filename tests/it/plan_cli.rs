@@ -1,0 +1,65 @@
+//! `entraform plan` as a user runs it: the seed scenario against a fresh sandbox.
+
+use crate::common::{entraform, repo_root, stderr, stdout};
+
+#[test]
+fn the_exchange_scenario_plans_everything_it_needs_and_exits_2_with_detailed_exitcode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = entraform()
+        .current_dir(repo_root())
+        .args(["--sandbox", "--sandbox-state"])
+        .arg(dir.path().join("sandbox.json"))
+        .args([
+            "plan",
+            "--detailed-exitcode",
+            "manifests/exchange-online-app.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let plan = stdout(&out);
+    for address in [
+        "# application.exo-v2-app will be created",
+        "# service_principal.exo-v2-app will be created",
+        r#"# app_role_assignment.exo-v2-app["Office 365 Exchange Online/Exchange.ManageAsApp"] will be created"#,
+        r#"# directory_role_assignment.exo-v2-app["Exchange Administrator"] will be created"#,
+        r#"# certificate.exo-v2-app["automation"] will be created"#,
+    ] {
+        assert!(plan.contains(address), "missing `{address}` in:\n{plan}");
+    }
+    assert!(
+        plan.contains("to add, 0 to change, 0 to destroy."),
+        "{plan}"
+    );
+}
+
+#[test]
+fn without_detailed_exitcode_a_plan_with_changes_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = entraform()
+        .current_dir(repo_root())
+        .args(["--sandbox", "--sandbox-state"])
+        .arg(dir.path().join("sandbox.json"))
+        .args(["plan", "manifests/exchange-online-app.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn verbose_plans_log_how_many_requests_they_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = entraform()
+        .current_dir(repo_root())
+        .args(["-v", "--sandbox", "--sandbox-state"])
+        .arg(dir.path().join("sandbox.json"))
+        .args(["plan", "manifests/"])
+        .output()
+        .unwrap();
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("read the tenant") && log.contains("http_requests="),
+        "{log}"
+    );
+}
