@@ -372,7 +372,9 @@ mod tests {
 
     #[test]
     fn microsofts_application_example_decodes_and_ignores_unknown_fields() {
-        let app: Application = decode(include_str!("testdata/applications-get.response.json"));
+        let app: Application = decode(include_str!(
+            "../../tests/fixtures/graph-examples/applications-get.response.json"
+        ));
         assert_eq!(
             app.app_id.to_string(),
             "631a96bc-a705-4eda-9f99-fdaf9f54f6a2"
@@ -408,23 +410,23 @@ mod tests {
     #[test]
     fn role_assignments_and_grants_decode_from_microsofts_examples() {
         let page: Page<UnifiedRoleAssignment> = decode(include_str!(
-            "testdata/roleassignments-list-filter-principalid.response.json"
+            "../../tests/fixtures/graph-examples/roleassignments-list-filter-principalid.response.json"
         ));
         assert_eq!(page.value.len(), 2);
         assert_eq!(page.value[0].directory_scope_id, "/");
         let page: Page<AppRoleAssignment> = decode(include_str!(
-            "testdata/approleassignedto-list.response.json"
+            "../../tests/fixtures/graph-examples/approleassignedto-list.response.json"
         ));
         assert_eq!(
             page.value[0].id,
             "41W1zT6z1U-kJxf62svfp1HFE8pMZhxDun-ThPczmJE"
         );
         let page: Page<OAuth2PermissionGrant> = decode(include_str!(
-            "testdata/oauth2permissiongrants-list-filter.response.json"
+            "../../tests/fixtures/graph-examples/oauth2permissiongrants-list-filter.response.json"
         ));
         assert_eq!(page.value[0].scope, "User.Read.All Group.Read.All");
         let sp: ServicePrincipal = decode(include_str!(
-            "testdata/serviceprincipals-get-select-approles.response.json"
+            "../../tests/fixtures/graph-examples/serviceprincipals-get-select-approles.response.json"
         ));
         assert_eq!(sp.app_roles[0].allowed_member_types, vec!["Application"]);
         assert_eq!(
@@ -432,7 +434,7 @@ mod tests {
             Some("profile")
         );
         let fic: FederatedIdentityCredential = decode(include_str!(
-            "testdata/federatedidentitycredentials-create.response.json"
+            "../../tests/fixtures/graph-examples/federatedidentitycredentials-create.response.json"
         ));
         assert_eq!(fic.audiences, vec!["api://AzureADTokenExchange"]);
     }

@@ -1,4 +1,4 @@
-//! Contract tests: for each example in `shared/graph-examples/`, the sandbox's answer to the
+//! Contract tests: for each example in `tests/fixtures/graph-examples/`, the sandbox's answer to the
 //! same request has the same field names, JSON types, status and `@odata.context` shape (values
 //! differ). Fields a doc example shows that the sandbox intentionally omits are named at the
 //! assertion, with the reason.
