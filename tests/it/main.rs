@@ -23,6 +23,7 @@ mod graph_paging;
 mod graph_redaction;
 mod graph_retry;
 mod graph_support;
+mod json_shapes;
 mod manifest;
 mod manifest_props;
 mod plan;
