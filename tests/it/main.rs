@@ -13,6 +13,7 @@ mod certs_report;
 mod certs_seed;
 mod cli;
 mod common;
+mod docs;
 mod examples;
 mod export;
 mod export_sandbox;
