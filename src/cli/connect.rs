@@ -51,7 +51,7 @@ impl Connection {
     async fn open_sandbox(global: &GlobalArgs) -> Result<Self> {
         if global.graph_url.is_some() {
             return Err(crate::Error::usage_with_hint(
-                "`--sandbox` starts its own tenant; it cannot be combined with `--graph-url`",
+                "`--sandbox` starts its own tenant; it cannot be combined with `--graph-url` (or ENTRAFORM_GRAPH_URL)",
                 "to use a served sandbox, drop `--sandbox` and pass the URLs `entraform sandbox serve` printed",
             ));
         }

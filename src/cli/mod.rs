@@ -69,7 +69,7 @@ pub struct GlobalArgs {
     pub cloud: Cloud,
 
     /// Microsoft Graph service root, e.g. https://graph.microsoft.com (entraform appends /v1.0/...)
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, env = "ENTRAFORM_GRAPH_URL", value_name = "URL")]
     pub graph_url: Option<String>,
 
     /// Authority host, e.g. https://login.microsoftonline.com (default: AZURE_AUTHORITY_HOST)

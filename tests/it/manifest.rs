@@ -24,7 +24,7 @@ fn the_example_manifests_validate() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stderr(&out), "3 manifests valid (5 applications)\n");
+    assert_eq!(stderr(&out), "3 manifests valid (6 applications)\n");
     assert_eq!(stdout(&out), "");
 }
 
@@ -150,6 +150,7 @@ fn loading_records_each_file_and_its_hash() {
         [
             "exo-v2-app",
             "github-deployer",
+            "github-reader",
             "usage-reports",
             "intranet-portal",
             "sharepoint-backup"
