@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use entraform::apply::{self, Backoff, ExecuteOptions, Report, StopSignal};
-use entraform::graph::{ClientConfig, Cloud, Credential, GraphClient, GraphEndpoints, RetryPolicy};
+use entraform::graph::{ClientConfig, GraphClient, RetryPolicy};
 use entraform::ops::plan::{PlanRequest, PlannedRun, make_plan};
 use entraform::sandbox::{self, RunningSandbox, SandboxConfig};
 use serde_json::Value;
@@ -53,24 +53,7 @@ pub fn quick_execute() -> ExecuteOptions {
     }
 }
 
-pub fn admin_client(sb: &RunningSandbox, config: ClientConfig) -> GraphClient {
-    let endpoints = GraphEndpoints::new(
-        Cloud::Public,
-        Some(&sb.graph_url()),
-        Some(&sb.authority_url()),
-        Some(&sb.tenant_id()),
-    )
-    .unwrap();
-    GraphClient::new(
-        endpoints,
-        Credential::client_secret(
-            sb.bootstrap_client_id(),
-            sb.bootstrap_client_secret().expose(),
-        ),
-        config,
-    )
-    .unwrap()
-}
+pub use crate::scale::admin_client;
 
 pub async fn start() -> Tenant {
     start_with(SandboxConfig::new()).await

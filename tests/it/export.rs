@@ -177,40 +177,19 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
 
 fn check(case: &str) {
     let dir = export_dir().join("cases").join(case);
-    let bless = std::env::var_os("ENTRAFORM_BLESS").is_some_and(|v| !v.is_empty());
     let actual = outputs(case);
-    let mut failures = Vec::new();
-    for name in [
+    let failures: Vec<String> = [
         "manifest.yaml",
         "unmanaged.txt",
         "files.txt",
         "plan.txt",
         "error.txt",
-    ] {
-        let path = dir.join(name);
-        match (actual.get(name), bless) {
-            (Some(text), true) => std::fs::write(&path, text).unwrap(),
-            (None, true) => {
-                let _ = std::fs::remove_file(&path);
-            }
-            (Some(text), false) => {
-                let expected = std::fs::read_to_string(&path).unwrap_or_default();
-                if &expected != text {
-                    failures.push(
-                        similar::TextDiff::from_lines(&expected, text)
-                            .unified_diff()
-                            .header(&format!("{case}/{name} (expected)"), "actual")
-                            .to_string(),
-                    );
-                }
-            }
-            (None, false) => {
-                if path.exists() {
-                    failures.push(format!("{case}/{name} is expected but was not produced\n"));
-                }
-            }
-        }
-    }
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        crate::common::golden_mismatch(&dir.join(name), actual.get(name).map(String::as_str))
+    })
+    .collect();
     assert!(
         failures.is_empty(),
         "golden export `{case}` differs (ENTRAFORM_BLESS=1 rewrites it):\n{}",

@@ -46,17 +46,7 @@ pub fn endpoints(sb: &RunningSandbox) -> GraphEndpoints {
     .unwrap()
 }
 
-pub fn admin_client(sb: &RunningSandbox, config: ClientConfig) -> GraphClient {
-    GraphClient::new(
-        endpoints(sb),
-        Credential::client_secret(
-            sb.bootstrap_client_id(),
-            sb.bootstrap_client_secret().expose(),
-        ),
-        config,
-    )
-    .unwrap()
-}
+pub use crate::scale::admin_client;
 
 pub async fn start() -> Tenant {
     start_with(SandboxConfig::new()).await
