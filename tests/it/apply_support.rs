@@ -5,9 +5,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use entraform::apply::{self, Backoff, ExecuteOptions, Report, StopSignal};
@@ -457,19 +456,7 @@ pub struct Served {
 
 impl Served {
     pub fn start(state: &Path, extra: &[&str]) -> Served {
-        let mut child = entraform()
-            .args(["sandbox", "serve", "--json", "--state"])
-            .arg(state)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let (child, info) = crate::common::spawn_served_sandbox(state, extra);
         Served { child, info }
     }
 

@@ -67,3 +67,26 @@ pub fn golden_mismatch(path: &std::path::Path, actual: Option<&str>) -> Option<S
             .then(|| format!("{label} is expected but was not produced\n")),
     }
 }
+
+/// Starts `entraform sandbox serve --json --state <state> <extra…>` in its own process and
+/// returns it with the connection details it printed on its first line.
+pub fn spawn_served_sandbox(
+    state: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, serde_json::Value) {
+    use std::io::BufRead as _;
+    let mut child = entraform()
+        .args(["sandbox", "serve", "--json", "--state"])
+        .arg(state)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    (child, info)
+}

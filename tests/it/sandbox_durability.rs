@@ -3,14 +3,11 @@
 //! `kill -9` of `entraform sandbox serve` at any moment leaves a state file that loads.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use entraform::sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
-use crate::common::entraform;
 use crate::sandbox_util::*;
 
 const CLIENTS: usize = 64;
@@ -153,22 +150,8 @@ async fn sixty_four_clients_for_ten_seconds_leave_a_consistent_state_file() {
     assert_eq!(served, after.keys().cloned().collect());
 }
 
-/// Starts `entraform sandbox serve --json` on a state file; returns the child and its first line.
 fn serve(state: &std::path::Path, extra: &[&str]) -> (std::process::Child, Value) {
-    let mut child = entraform()
-        .args(["sandbox", "serve", "--json", "--state"])
-        .arg(state)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    (child, info)
+    crate::common::spawn_served_sandbox(state, extra)
 }
 
 async fn admin_token(http: &reqwest::Client, info: &Value) -> String {
