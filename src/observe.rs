@@ -45,50 +45,157 @@ const EXPAND_CAP: usize = 20;
 
 const RESOURCE_SELECT: &str = "$select=id,appId,displayName,appRoles,oauth2PermissionScopes";
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ObserveOptions {
-    /// Also read every application carrying the managed tag, so the plan can delete those no
-    /// manifest mentions.
-    pub prune: bool,
+/// What to read: which applications, which of their parts, and which names to resolve.
+/// `plan` derives it from manifests ([`ObserveRequest::for_manifests`]); `certs` and `export`
+/// ask for what they need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObserveRequest {
+    pub apps: Vec<AppQuery>,
+    /// Also every application carrying [`MANAGED_BY_TAG`] (for `--prune`).
+    pub all_managed: bool,
+    /// Resource service principals to read, with their app roles and scopes.
+    pub apis: BTreeSet<ApiRef>,
+    /// Read the directory's role definitions.
+    pub role_definitions: bool,
+    /// Users to resolve.
+    pub users: BTreeSet<OwnerRef>,
 }
 
-/// Reads everything the plan for `desired` needs.
+/// One application to find, and the parts of it to read besides the application itself, its
+/// service principal, app role assignments and federated credentials (always read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppQuery {
+    pub key: AppKey,
+    pub parts: Parts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppKey {
+    UniqueName(String),
+    AppId(AppId),
+}
+
+/// Optional parts of an application, read only when asked for (each costs requests and a
+/// permission).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Parts {
+    pub owners: bool,
+    pub directory_roles: bool,
+    pub delegated_grants: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts {
+        owners: true,
+        directory_roles: true,
+        delegated_grants: true,
+    };
+
+    fn union(self, other: Parts) -> Parts {
+        Parts {
+            owners: self.owners || other.owners,
+            directory_roles: self.directory_roles || other.directory_roles,
+            delegated_grants: self.delegated_grants || other.delegated_grants,
+        }
+    }
+}
+
+impl ObserveRequest {
+    /// Everything a plan of `desired` compares: each app by `uniqueName` (and by its adopted
+    /// appId), the parts its manifest manages, and the names it uses.
+    pub fn for_manifests(desired: &[DesiredApp], prune: bool) -> Self {
+        let mut request = ObserveRequest {
+            all_managed: prune,
+            ..ObserveRequest::default()
+        };
+        for d in desired {
+            let parts = Parts {
+                owners: d.owners.is_some(),
+                directory_roles: d.directory_roles.is_some(),
+                delegated_grants: d.api_permissions.is_some() && d.admin_consent,
+            };
+            request.apps.push(AppQuery {
+                key: AppKey::UniqueName(d.name.clone()),
+                parts,
+            });
+            if let Some(app_id) = d.adopt_app_id {
+                request.apps.push(AppQuery {
+                    key: AppKey::AppId(app_id),
+                    parts,
+                });
+            }
+            request
+                .apis
+                .extend(d.api_permissions.iter().flatten().map(|p| p.api.clone()));
+            request.role_definitions |= d.directory_roles.is_some();
+            request.users.extend(d.owners.iter().flatten().cloned());
+        }
+        request
+    }
+
+    /// Only the applications themselves (key credentials included): no optional parts and no
+    /// names to resolve, so `Application.Read.All` is enough.
+    pub fn applications_only(desired: &[DesiredApp]) -> Self {
+        let mut request = Self::for_manifests(desired, false);
+        for app in &mut request.apps {
+            app.parts = Parts::default();
+        }
+        ObserveRequest {
+            apps: request.apps,
+            ..ObserveRequest::default()
+        }
+    }
+
+    /// The parts asked for an application found by either of its keys.
+    fn parts_of(&self, app: &Application) -> Parts {
+        self.apps
+            .iter()
+            .filter(|q| match &q.key {
+                AppKey::UniqueName(name) => app.unique_name.as_deref() == Some(name.as_str()),
+                AppKey::AppId(id) => *id == app.app_id,
+            })
+            .fold(Parts::default(), |acc, q| acc.union(q.parts))
+    }
+}
+
+/// Reads what `request` asks for.
 pub async fn observe(
     client: &GraphClient,
-    desired: &[DesiredApp],
-    options: ObserveOptions,
+    request: &ObserveRequest,
 ) -> Result<LiveTenant, GraphError> {
     // Round 1: the tenant, the apps, and the catalog.
     let mut round = Round::default();
     let org = round.list("/organization?$select=id,verifiedDomains".to_owned());
-    let names: Vec<&str> = desired.iter().map(|d| d.name.as_str()).collect();
-    let adopted: Vec<String> = desired
-        .iter()
-        .filter_map(|d| d.adopt_app_id.map(|id| id.to_string()))
-        .collect();
+    let mut names = Vec::new();
+    let mut app_ids = Vec::new();
+    for query in &request.apps {
+        match &query.key {
+            AppKey::UniqueName(name) => names.push(name.clone()),
+            AppKey::AppId(id) => app_ids.push(id.to_string()),
+        }
+    }
     let mut app_lists: Vec<usize> = in_filters("uniqueName", &names)
         .into_iter()
-        .chain(in_filters("appId", &adopted))
+        .chain(in_filters("appId", &app_ids))
         .map(|f| round.list(app_query(&f)))
         .collect();
-    if options.prune {
+    if request.all_managed {
         app_lists.push(round.list(app_query(&format!(
             "tags/any(t:t eq {})",
             quote(MANAGED_BY_TAG)
         ))));
     }
-    let resource_lists = resource_queries(desired)
+    let resource_lists = resource_queries(&request.apis)
         .into_iter()
         .map(|q| round.list(q))
         .collect::<Vec<_>>();
-    let manages_roles = desired.iter().any(|d| d.directory_roles.is_some());
-    let role_list = manages_roles.then(|| {
+    let role_list = request.role_definitions.then(|| {
         round.list(
             "/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId,isBuiltIn"
                 .to_owned(),
         )
     });
-    let user_lists = user_queries(desired)
+    let user_lists = user_queries(&request.users)
         .into_iter()
         .map(|q| round.list(q))
         .collect::<Vec<_>>();
@@ -149,16 +256,10 @@ pub async fn observe(
         }
     }
 
-    // Which apps' owners, roles and grants the manifests manage: only those are read.
-    let manifest_of = |app: &Application| -> Option<&DesiredApp> {
-        desired.iter().find(|d| {
-            app.unique_name.as_deref() == Some(d.name.as_str())
-                || d.adopt_app_id == Some(app.app_id)
-        })
-    };
+    // Owners, roles and grants are read only for the apps that asked for them.
     let owners_wanted: Vec<ObjectId> = applications
         .iter()
-        .filter(|a| manifest_of(a).is_some_and(|d| d.owners.is_some()))
+        .filter(|a| request.parts_of(a).owners)
         .map(|a| a.id)
         .collect();
 
@@ -216,7 +317,7 @@ pub async fn observe(
     let sp_of = |app: &Application| sps.get(&app.app_id).map(|sp| sp.id);
     let role_principals: Vec<String> = applications
         .iter()
-        .filter(|a| manifest_of(a).is_some_and(|d| d.directory_roles.is_some()))
+        .filter(|a| request.parts_of(a).directory_roles)
         .filter_map(|a| sp_of(a).map(|id| id.to_string()))
         .collect();
     let role_lists: Vec<usize> = in_filters("principalId", &role_principals)
@@ -229,7 +330,7 @@ pub async fn observe(
         .collect();
     let grant_lists: Vec<(ObjectId, usize)> = applications
         .iter()
-        .filter(|a| manifest_of(a).is_some_and(|d| d.api_permissions.is_some() && d.admin_consent))
+        .filter(|a| request.parts_of(a).delegated_grants)
         .filter_map(sp_of)
         .map(|sp| {
             let query = format!(
@@ -321,19 +422,15 @@ fn app_query(filter: &str) -> String {
     format!("/applications?$filter={filter}&$expand=federatedIdentityCredentials")
 }
 
-fn resource_queries(desired: &[DesiredApp]) -> Vec<String> {
-    let mut names = BTreeSet::new();
-    let mut app_ids = BTreeSet::new();
-    for permission in desired
-        .iter()
-        .flat_map(|d| d.api_permissions.iter().flatten())
-    {
-        match &permission.api {
-            ApiRef::DisplayName(name) => names.insert(name.clone()),
-            ApiRef::AppId(id) => app_ids.insert(id.to_string()),
-        };
+fn resource_queries(apis: &BTreeSet<ApiRef>) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut app_ids = Vec::new();
+    for api in apis {
+        match api {
+            ApiRef::DisplayName(name) => names.push(name),
+            ApiRef::AppId(id) => app_ids.push(id.to_string()),
+        }
     }
-    let app_ids: Vec<String> = app_ids.into_iter().collect();
     names
         .iter()
         .map(|n| format!("displayName eq {}", quote(n)))
@@ -342,17 +439,15 @@ fn resource_queries(desired: &[DesiredApp]) -> Vec<String> {
         .collect()
 }
 
-fn user_queries(desired: &[DesiredApp]) -> Vec<String> {
-    let mut upns = BTreeSet::new();
-    let mut ids = BTreeSet::new();
-    for owner in desired.iter().flat_map(|d| d.owners.iter().flatten()) {
+fn user_queries(users: &BTreeSet<OwnerRef>) -> Vec<String> {
+    let mut upns = Vec::new();
+    let mut ids = Vec::new();
+    for owner in users {
         match owner {
-            OwnerRef::Upn(upn) => upns.insert(upn.clone()),
-            OwnerRef::ObjectId(id) => ids.insert(id.to_string()),
-        };
+            OwnerRef::Upn(upn) => upns.push(upn.clone()),
+            OwnerRef::ObjectId(id) => ids.push(id.to_string()),
+        }
     }
-    let upns: Vec<String> = upns.into_iter().collect();
-    let ids: Vec<String> = ids.into_iter().collect();
     in_filters("userPrincipalName", &upns)
         .into_iter()
         .chain(in_filters("id", &ids))
@@ -688,4 +783,94 @@ pub fn summary(live: &LiveTenant) -> BTreeMap<&'static str, usize> {
         ),
         ("resources", live.catalog.resources.len()),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ApiPermission, Source};
+
+    fn manifest(name: &str) -> DesiredApp {
+        DesiredApp {
+            name: name.into(),
+            adopt_app_id: None,
+            protect: false,
+            display_name: name.into(),
+            description: None,
+            sign_in_audience: None,
+            redirect_uris: None,
+            tags: None,
+            owners: None,
+            api_permissions: None,
+            admin_consent: true,
+            directory_roles: None,
+            certificates: None,
+            federated_credentials: None,
+            source: Source {
+                file: "m.yaml".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn a_plan_reads_only_the_parts_and_names_its_manifests_manage() {
+        let adopted: AppId = "3f76be04-5cf0-47f1-9df6-d05981a450fc".parse().unwrap();
+        let mut exo = manifest("exo");
+        exo.adopt_app_id = Some(adopted);
+        exo.directory_roles = Some(vec![]);
+        exo.api_permissions = Some(vec![ApiPermission {
+            api: ApiRef::DisplayName("Office 365 Exchange Online".into()),
+            application: ["Exchange.ManageAsApp".to_owned()].into(),
+            delegated: Default::default(),
+        }]);
+        let mut declared_only = manifest("declared-only");
+        declared_only.admin_consent = false;
+        declared_only.api_permissions = Some(vec![]);
+        declared_only.owners = Some(vec![OwnerRef::Upn("admin@contoso.onmicrosoft.com".into())]);
+
+        let request = ObserveRequest::for_manifests(&[exo, declared_only], true);
+
+        let exo_parts = Parts {
+            owners: false,
+            directory_roles: true,
+            delegated_grants: true,
+        };
+        assert_eq!(
+            request.apps,
+            [
+                AppQuery {
+                    key: AppKey::UniqueName("exo".into()),
+                    parts: exo_parts
+                },
+                AppQuery {
+                    key: AppKey::AppId(adopted),
+                    parts: exo_parts
+                },
+                AppQuery {
+                    key: AppKey::UniqueName("declared-only".into()),
+                    // Grants are not managed without admin consent, so they are not read.
+                    parts: Parts {
+                        owners: true,
+                        directory_roles: false,
+                        delegated_grants: false
+                    }
+                },
+            ]
+        );
+        assert!(request.all_managed && request.role_definitions);
+        assert_eq!(request.apis.len(), 1);
+        assert_eq!(request.users.len(), 1);
+    }
+
+    #[test]
+    fn certs_reads_applications_and_nothing_else() {
+        let mut exo = manifest("exo");
+        exo.directory_roles = Some(vec![]);
+        exo.owners = Some(vec![]);
+        let request = ObserveRequest::applications_only(&[exo]);
+        assert_eq!(request.apps.len(), 1);
+        assert_eq!(request.apps[0].parts, Parts::default());
+        assert!(!request.role_definitions && request.apis.is_empty() && request.users.is_empty());
+    }
 }

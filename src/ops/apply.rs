@@ -11,7 +11,7 @@ use crate::apply::{self, ApplyError, ExecuteOptions, Outputs, OutputsInput, Repo
 use crate::error::Result;
 use crate::graph::GraphClient;
 use crate::model::{DesiredApp, LiveTenant};
-use crate::observe::{self, ObserveOptions};
+use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
 use crate::plan::{self, Plan};
 
@@ -137,7 +137,7 @@ async fn check_saved_plan(
         crate::manifest::load(&paths, false)?.apps
     };
     let prune = apply::plan_was_pruned(plan, desired.len());
-    let live = observe::observe(client, &desired, ObserveOptions { prune }).await?;
+    let live = observe::observe(client, &ObserveRequest::for_manifests(&desired, prune)).await?;
     apply::stale_check(plan, &live)?;
     Ok((desired, live))
 }

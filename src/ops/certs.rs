@@ -12,7 +12,7 @@ use crate::graph::GraphClient;
 use crate::graph::types::Application;
 use crate::manifest::{self, ManifestError};
 use crate::model::{CertificateSource, DesiredApp, Thumbprint};
-use crate::observe::{self, ObserveOptions};
+use crate::observe::{self, ObserveRequest};
 use crate::report::certs::{self as report, AppCertificates, CertReport, ReportInput};
 
 #[derive(Debug, Clone)]
@@ -76,12 +76,7 @@ pub async fn certificates(client: &GraphClient, request: &CertsRequest) -> Resul
             })
             .collect()
     } else {
-        let live = observe::observe(
-            client,
-            &certificates_only(&desired),
-            ObserveOptions::default(),
-        )
-        .await?;
+        let live = observe::observe(client, &ObserveRequest::applications_only(&desired)).await?;
         live.apps.iter().map(AppCertificates::from).collect()
     };
 
@@ -94,22 +89,6 @@ pub async fn certificates(client: &GraphClient, request: &CertsRequest) -> Resul
         all: request.all,
     });
     Ok(CertsRun { report, warnings })
-}
-
-/// The manifests as far as `certs` needs them: observe then reads the apps and their keys, and
-/// not the roles, grants, owners and resource catalogs a plan needs, which would cost requests
-/// and permissions beyond `Application.Read.All` a cron job should not need.
-fn certificates_only(desired: &[DesiredApp]) -> Vec<DesiredApp> {
-    desired
-        .iter()
-        .map(|d| DesiredApp {
-            owners: None,
-            api_permissions: None,
-            directory_roles: None,
-            federated_credentials: None,
-            ..d.clone()
-        })
-        .collect()
 }
 
 /// The thumbprint of every `file:` certificate that can be read. One that cannot is a warning,

@@ -22,8 +22,8 @@ use crate::error::{Hint, Result};
 use crate::export::{self, AppExport, Exported};
 use crate::graph::types::Application;
 use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
-use crate::model::{AppId, DesiredApp, KeyId, LiveApp, LiveTenant, ObjectId, Source};
-use crate::observe::{self, ObserveOptions};
+use crate::model::{AppId, KeyId, LiveApp, LiveTenant, ObjectId};
+use crate::observe::{self, AppKey, AppQuery, ObserveRequest, Parts};
 
 /// Which applications to export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,7 @@ pub async fn export(client: &GraphClient, selection: &Selection) -> Result<Expor
         return Ok(ExportResult::default());
     }
 
-    let live = observe::observe(client, &reading_plan(&apps), ObserveOptions::default()).await?;
+    let live = observe::observe(client, &reading_plan(&apps)).await?;
     let live_by_app: HashMap<AppId, &LiveApp> = live.apps.iter().map(|a| (a.app_id, a)).collect();
 
     let mut result = ExportResult::default();
@@ -303,34 +303,20 @@ async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
     Ok(owned)
 }
 
-/// What observe should read: every part of each app, as if a manifest managed it all.
-fn reading_plan(apps: &[(Application, Value)]) -> Vec<DesiredApp> {
-    apps.iter()
-        .map(|(app, _)| DesiredApp {
-            // Observe looks apps up by `uniqueName` and by adopted appId; the appId finds them all.
-            name: app
-                .unique_name
-                .clone()
-                .unwrap_or_else(|| app.app_id.to_string()),
-            adopt_app_id: Some(app.app_id),
-            protect: false,
-            display_name: app.display_name.clone().unwrap_or_default(),
-            description: None,
-            sign_in_audience: None,
-            redirect_uris: None,
-            tags: None,
-            owners: Some(Vec::new()),
-            api_permissions: Some(Vec::new()),
-            admin_consent: true,
-            directory_roles: Some(Vec::new()),
-            certificates: Some(Vec::new()),
-            federated_credentials: Some(Vec::new()),
-            source: Source {
-                file: PathBuf::from("(export)"),
-                line: 0,
-            },
-        })
-        .collect()
+/// What observe should read: every part of each app, and the role definitions to name its
+/// directory roles (resources its permissions use are read by observe as it finds them).
+fn reading_plan(apps: &[(Application, Value)]) -> ObserveRequest {
+    ObserveRequest {
+        apps: apps
+            .iter()
+            .map(|(app, _)| AppQuery {
+                key: AppKey::AppId(app.app_id),
+                parts: Parts::ALL,
+            })
+            .collect(),
+        role_definitions: true,
+        ..ObserveRequest::default()
+    }
 }
 
 /// What the writer needs besides the live model.

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
 use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate};
-use crate::observe::{self, ObserveOptions};
+use crate::observe::{self, ObserveRequest};
 use crate::plan::{self, KeyIdSource, ManifestHashes, Plan, PlanInput, PlanOptions};
 
 #[derive(Debug, Clone)]
@@ -33,10 +33,7 @@ pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<Pl
     let before = client.stats();
     let live = observe::observe(
         client,
-        &manifests.apps,
-        ObserveOptions {
-            prune: request.prune,
-        },
+        &ObserveRequest::for_manifests(&manifests.apps, request.prune),
     )
     .await?;
     let after = client.stats();

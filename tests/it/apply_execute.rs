@@ -6,7 +6,7 @@ use entraform::apply::{self, ActionOutcome, Outputs, OutputsInput, StopSignal};
 use entraform::cert;
 use entraform::graph::Credential;
 use entraform::model::ObjectId;
-use entraform::observe::{self, ObserveOptions};
+use entraform::observe::{self, ObserveRequest};
 use entraform::plan::{
     self, Change, KeyIdSource, Operation, PlanInput, PlanOptions, ResourceKind, SpRef, Summary,
 };
@@ -445,9 +445,12 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
 
     // 31 days on, the certificate has 29 days left and renewBefore is 30d: rotate.
     let manifests = entraform::manifest::load(std::slice::from_ref(&manifest), false).unwrap();
-    let live = observe::observe(&t.client, &manifests.apps, ObserveOptions::default())
-        .await
-        .unwrap();
+    let live = observe::observe(
+        &t.client,
+        &ObserveRequest::for_manifests(&manifests.apps, false),
+    )
+    .await
+    .unwrap();
     let hashes = plan::ManifestHashes::default();
     let rotation = plan::plan(&PlanInput {
         desired: &manifests.apps,
