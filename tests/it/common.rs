@@ -90,3 +90,22 @@ pub fn spawn_served_sandbox(
     let info = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     (child, info)
 }
+
+/// Checks the golden files `names` of `case` in `dir` against what the test produced
+/// (`actual(name)`, `None` when that file must not exist), reporting every difference at once.
+pub fn assert_goldens(
+    case: &str,
+    dir: &std::path::Path,
+    names: &[&str],
+    actual: impl Fn(&str) -> Option<String>,
+) {
+    let failures: Vec<String> = names
+        .iter()
+        .filter_map(|name| golden_mismatch(&dir.join(name), actual(name).as_deref()))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "golden case `{case}` differs (ENTRAFORM_BLESS=1 rewrites it):\n{}",
+        failures.concat()
+    );
+}

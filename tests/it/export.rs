@@ -178,22 +178,17 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
 fn check(case: &str) {
     let dir = export_dir().join("cases").join(case);
     let actual = outputs(case);
-    let failures: Vec<String> = [
-        "manifest.yaml",
-        "unmanaged.txt",
-        "files.txt",
-        "plan.txt",
-        "error.txt",
-    ]
-    .into_iter()
-    .filter_map(|name| {
-        crate::common::golden_mismatch(&dir.join(name), actual.get(name).map(String::as_str))
-    })
-    .collect();
-    assert!(
-        failures.is_empty(),
-        "golden export `{case}` differs (ENTRAFORM_BLESS=1 rewrites it):\n{}",
-        failures.concat()
+    crate::common::assert_goldens(
+        case,
+        &dir,
+        &[
+            "manifest.yaml",
+            "unmanaged.txt",
+            "files.txt",
+            "plan.txt",
+            "error.txt",
+        ],
+        |name| actual.get(name).cloned(),
     );
 }
 

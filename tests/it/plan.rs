@@ -137,22 +137,17 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
 fn check(case: &str) {
     let dir = cases_dir().join(case);
     let actual = outputs(case);
-    let failures: Vec<String> = [
-        "plan.txt",
-        "plan.json",
-        "plan.md",
-        "planfile.json",
-        "error.txt",
-    ]
-    .into_iter()
-    .filter_map(|name| {
-        crate::common::golden_mismatch(&dir.join(name), actual.get(name).map(String::as_str))
-    })
-    .collect();
-    assert!(
-        failures.is_empty(),
-        "golden case `{case}` differs (ENTRAFORM_BLESS=1 rewrites it):\n{}",
-        failures.concat()
+    crate::common::assert_goldens(
+        case,
+        &dir,
+        &[
+            "plan.txt",
+            "plan.json",
+            "plan.md",
+            "planfile.json",
+            "error.txt",
+        ],
+        |name| actual.get(name).cloned(),
     );
 }
 

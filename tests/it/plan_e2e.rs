@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::common::{golden_mismatch, repo_root};
+use crate::common::repo_root;
 use crate::scale;
 
 fn cases_dir() -> PathBuf {
@@ -345,20 +345,16 @@ async fn outputs(case: &str) -> Vec<(&'static str, String)> {
 async fn check(case: &str) {
     let dir = cases_dir().join(case);
     let actual = outputs(case).await;
-    let failures: Vec<String> = ["plan.txt", "plan.json", "plan.md", "error.txt"]
-        .into_iter()
-        .filter_map(|name| {
-            let text = actual
+    crate::common::assert_goldens(
+        case,
+        &dir,
+        &["plan.txt", "plan.json", "plan.md", "error.txt"],
+        |name| {
+            actual
                 .iter()
                 .find(|(n, _)| *n == name)
-                .map(|(_, t)| t.as_str());
-            golden_mismatch(&dir.join(name), text)
-        })
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "golden case `{case}` differs (ENTRAFORM_BLESS=1 rewrites it):\n{}",
-        failures.concat()
+                .map(|(_, t)| t.clone())
+        },
     );
 }
 

@@ -10,6 +10,7 @@ use super::{
     Call, Field, Key, Kind, Reply, apply_fields, count_reply, entity, f, owners_route, page, perm,
     visible,
 };
+use super::{filter_project, only_properties};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::jwt::{Parts, cert_info};
 use crate::sandbox::odata::{self, APPLICATIONS, FEDERATED_CREDENTIALS, MAX_EXPANDED};
@@ -628,11 +629,7 @@ fn normalize_key(v: &Value) -> Result<Object, GraphError> {
     let Value::Object(m) = v else {
         return Err(GraphError::invalid_value("keyCredentials"));
     };
-    for k in m.keys() {
-        if !k.starts_with("@odata.") && !KEY_FIELDS.contains(&k.as_str()) {
-            return Err(GraphError::unknown_property(k));
-        }
-    }
+    only_properties(m, KEY_FIELDS)?;
     let bad_key = || {
         GraphError::bad_request(
             "Invalid value specified for property 'key' of resource 'KeyCredential'.",
@@ -1035,21 +1032,17 @@ pub(crate) fn new_secret_text() -> String {
 const FIC_MAX: usize = 20;
 
 fn fic_check(body: &Object, existing: Option<&Object>) -> Result<Object, GraphError> {
-    for k in body.keys() {
-        if !k.starts_with("@odata.")
-            && ![
-                "id",
-                "name",
-                "issuer",
-                "subject",
-                "audiences",
-                "description",
-            ]
-            .contains(&k.as_str())
-        {
-            return Err(GraphError::unknown_property(k));
-        }
-    }
+    only_properties(
+        body,
+        &[
+            "id",
+            "name",
+            "issuer",
+            "subject",
+            "audiences",
+            "description",
+        ],
+    )?;
     let mut out = existing.cloned().unwrap_or_default();
     let text = |name: &str, max: usize, required: bool| -> Result<Option<String>, GraphError> {
         match body.get(name) {
@@ -1173,18 +1166,14 @@ fn fic_route(
         ("GET", None) => {
             call.caller.can_read_apps()?;
             let q = call.query(&FEDERATED_CREDENTIALS)?;
-            let items: Vec<Object> = doc.applications[&app_id]
-                .federated
-                .iter()
-                .filter(|f| f.visible(call.now))
-                .map(|f| f.object.clone())
-                .filter(|o| {
-                    q.filter
-                        .as_ref()
-                        .is_none_or(|flt| odata::eval(flt, o, &|_, _| 0))
-                })
-                .map(|o| odata::project(&o, q.select.as_deref()))
-                .collect();
+            let items = filter_project(
+                doc.applications[&app_id]
+                    .federated
+                    .iter()
+                    .filter(|f| f.visible(call.now))
+                    .map(|f| &f.object),
+                &q,
+            );
             let context = call.metadata(&format!("{ctx}{}", q.context_suffix()));
             Ok(Reply::json(200, page(call, context, items, &q)?))
         }

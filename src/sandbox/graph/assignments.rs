@@ -5,8 +5,9 @@
 use serde_json::{Value, json};
 
 use super::{Call, Reply, entity, page, perm, sps};
+use super::{filter_project, only_properties};
 use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::{self, APP_ROLE_ASSIGNMENTS};
+use crate::sandbox::odata::APP_ROLE_ASSIGNMENTS;
 use crate::sandbox::state::{Document, Entry, Object};
 use crate::sandbox::{iso_ticks, random_b64url};
 
@@ -142,15 +143,7 @@ pub(crate) fn route(
                 perm::ASSIGN_RW,
             ])?;
             let q = call.query(&APP_ROLE_ASSIGNMENTS)?;
-            let items: Vec<Object> = select(doc, call.now, belongs)
-                .into_iter()
-                .filter(|o| {
-                    q.filter
-                        .as_ref()
-                        .is_none_or(|f| odata::eval(f, o, &|_, _| 0))
-                })
-                .map(|o| odata::project(&o, q.select.as_deref()))
-                .collect();
+            let items = filter_project(select(doc, call.now, belongs), &q);
             let context = call.metadata(&format!(
                 "servicePrincipals('{sp_id}')/{rel}{}",
                 q.context_suffix()
@@ -160,13 +153,7 @@ pub(crate) fn route(
         ("POST", []) => {
             call.caller.require(&[perm::ASSIGN_RW])?;
             let body = call.json_body()?;
-            for k in body.keys() {
-                if !k.starts_with("@odata.")
-                    && !["principalId", "resourceId", "appRoleId"].contains(&k.as_str())
-                {
-                    return Err(GraphError::unknown_property(k));
-                }
-            }
+            only_properties(&body, &["principalId", "resourceId", "appRoleId"])?;
             let field = |name: &str| -> Result<String, GraphError> {
                 body.get(name)
                     .and_then(Value::as_str)

@@ -4,9 +4,10 @@
 use serde_json::{Value, json};
 
 use super::{Call, Key, Reply, entity, page, perm};
+use super::{filter_project, only_properties, visible};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::{self, PERMISSION_GRANTS};
-use crate::sandbox::state::{Document, Entry, Object};
+use crate::sandbox::state::{Document, Entry};
 use crate::sandbox::{is_guid, random_b64url};
 
 fn can_read(call: &Call) -> Result<(), GraphError> {
@@ -44,38 +45,26 @@ pub(crate) fn route(
         ("GET", None) => {
             can_read(call)?;
             let q = call.query(&PERMISSION_GRANTS)?;
-            let items: Vec<Object> = doc
-                .oauth2_permission_grants
-                .values()
-                .filter(|e| e.visible(call.now))
-                .map(|e| e.object.clone())
-                .filter(|o| {
-                    q.filter
-                        .as_ref()
-                        .is_none_or(|f| odata::eval(f, o, &|_, _| 0))
-                })
-                .map(|o| odata::project(&o, q.select.as_deref()))
-                .collect();
+            let items = filter_project(
+                visible(&doc.oauth2_permission_grants, call.now).map(|e| &e.object),
+                &q,
+            );
             let context = call.metadata(&format!("oauth2PermissionGrants{}", q.context_suffix()));
             Ok(Reply::json(200, page(call, context, items, &q)?))
         }
         ("POST", None) => {
             call.caller.require(&[perm::GRANT_RW])?;
             let body = call.json_body()?;
-            for k in body.keys() {
-                if !k.starts_with("@odata.")
-                    && ![
-                        "clientId",
-                        "consentType",
-                        "principalId",
-                        "resourceId",
-                        "scope",
-                    ]
-                    .contains(&k.as_str())
-                {
-                    return Err(GraphError::unknown_property(k));
-                }
-            }
+            only_properties(
+                &body,
+                &[
+                    "clientId",
+                    "consentType",
+                    "principalId",
+                    "resourceId",
+                    "scope",
+                ],
+            )?;
             let guid = |k: &str| -> Result<String, GraphError> {
                 body.get(k)
                     .and_then(Value::as_str)

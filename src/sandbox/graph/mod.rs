@@ -440,6 +440,39 @@ pub(crate) const fn f(name: &'static str, kind: Kind) -> Field {
     Field { name, kind }
 }
 
+/// The objects a list query keeps (its `$filter` and `$search`), projected by its `$select`.
+/// For resources without relationships to count; only what is returned is cloned.
+pub(crate) fn filter_project<O: std::borrow::Borrow<Object>>(
+    objects: impl IntoIterator<Item = O>,
+    q: &crate::sandbox::odata::Query,
+) -> Vec<Object> {
+    use crate::sandbox::odata;
+    objects
+        .into_iter()
+        .filter(|o| {
+            let o = o.borrow();
+            q.filter
+                .as_ref()
+                .is_none_or(|f| odata::eval(f, o, &|_, _| 0))
+                && q.search
+                    .as_ref()
+                    .is_none_or(|t| odata::search_matches(o, t))
+        })
+        .map(|o| odata::project(o.borrow(), q.select.as_deref()))
+        .collect()
+}
+
+/// Refuses a body property outside `allowed` (OData annotations aside), as Graph does.
+pub(crate) fn only_properties(body: &Object, allowed: &[&str]) -> Result<(), GraphError> {
+    match body
+        .keys()
+        .find(|k| !k.starts_with("@odata.") && !allowed.contains(&k.as_str()))
+    {
+        Some(k) => Err(GraphError::unknown_property(k)),
+        None => Ok(()),
+    }
+}
+
 /// Applies `body` to `target` per `schema`. Collections are replaced whole; complex values are
 /// merged one level deep, their own collections replaced. Unknown properties are refused.
 pub(crate) fn apply_fields(

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Call, Reply, entity, page, perm};
+use super::{filter_project, only_properties, visible};
 use crate::sandbox::errors::GraphError;
 use crate::sandbox::odata::{self, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS};
 use crate::sandbox::random_b64url;
@@ -26,17 +27,7 @@ pub(crate) fn definitions(
     match rest {
         [] => {
             let q = call.query(&ROLE_DEFINITIONS)?;
-            let items: Vec<Object> = doc
-                .role_definitions
-                .values()
-                .map(|e| e.object.clone())
-                .filter(|o| {
-                    q.filter
-                        .as_ref()
-                        .is_none_or(|f| odata::eval(f, o, &|_, _| 0))
-                })
-                .map(|o| odata::project(&o, q.select.as_deref()))
-                .collect();
+            let items = filter_project(doc.role_definitions.values().map(|e| &e.object), &q);
             let context = call.metadata(&format!(
                 "roleManagement/directory/roleDefinitions{}",
                 q.context_suffix()
@@ -142,18 +133,10 @@ pub(crate) fn assignments(
         ("GET", []) => {
             can_read(call)?;
             let q = call.query(&ROLE_ASSIGNMENTS)?;
-            let items: Vec<Object> = doc
-                .role_assignments
-                .values()
-                .filter(|e| e.visible(call.now))
-                .map(|e| listed(&e.object))
-                .filter(|o| {
-                    q.filter
-                        .as_ref()
-                        .is_none_or(|f| odata::eval(f, o, &|_, _| 0))
-                })
-                .map(|o| odata::project(&o, q.select.as_deref()))
-                .collect();
+            let items = filter_project(
+                visible(&doc.role_assignments, call.now).map(|e| listed(&e.object)),
+                &q,
+            );
             let context = call.metadata(&format!(
                 "roleManagement/directory/roleAssignments{}",
                 q.context_suffix()
@@ -163,19 +146,15 @@ pub(crate) fn assignments(
         ("POST", []) => {
             call.caller.require(&[perm::ROLE_RW])?;
             let body = call.json_body()?;
-            for k in body.keys() {
-                if !k.starts_with("@odata.")
-                    && ![
-                        "roleDefinitionId",
-                        "principalId",
-                        "directoryScopeId",
-                        "appScopeId",
-                    ]
-                    .contains(&k.as_str())
-                {
-                    return Err(GraphError::unknown_property(k));
-                }
-            }
+            only_properties(
+                &body,
+                &[
+                    "roleDefinitionId",
+                    "principalId",
+                    "directoryScopeId",
+                    "appScopeId",
+                ],
+            )?;
             let get = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
             let role = get("roleDefinitionId")
                 .filter(|s| crate::sandbox::is_guid(s))
