@@ -928,25 +928,48 @@ fn remove_key(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, Graph
     call.caller.can_write(&e.owners)?;
     let body = call.json_body()?;
     verify_proof(e, body.get("proof"), call.now)?;
-    let key_id = body
+    let key_id = key_id_of(&body)?;
+    let id = e.str("id").to_string();
+    remove_credential(doc, &id, "keyCredentials", &key_id)?;
+    Ok(Reply::no_content())
+}
+
+/// The `keyId` of a removeKey/removePassword body, lower-cased.
+fn key_id_of(body: &Object) -> Result<String, GraphError> {
+    Ok(body
         .get("keyId")
         .and_then(Value::as_str)
         .filter(|s| is_guid(s))
         .ok_or_else(|| GraphError::invalid_value("keyId"))?
-        .to_lowercase();
-    let id = e.str("id").to_string();
-    let entry = doc.applications.get_mut(&id).expect("found above");
+        .to_lowercase())
+}
+
+/// Removes the credential `key_id` from an application's `collection`; 404 when it has none.
+fn remove_credential(
+    doc: &mut Document,
+    app_id: &str,
+    collection: &str,
+    key_id: &str,
+) -> Result<(), GraphError> {
+    let entry = doc
+        .applications
+        .get_mut(app_id)
+        .expect("found by the caller");
     let list = entry
         .object
-        .get_mut("keyCredentials")
+        .get_mut(collection)
         .and_then(Value::as_array_mut)
-        .expect("keyCredentials is an array");
+        .expect("credential collections are arrays");
     let before = list.len();
-    list.retain(|k| k["keyId"].as_str().map(str::to_lowercase).as_deref() != Some(key_id.as_str()));
+    list.retain(|k| {
+        !k["keyId"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(key_id))
+    });
     if list.len() == before {
-        return Err(GraphError::not_found(&key_id));
+        return Err(GraphError::not_found(key_id));
     }
-    Ok(Reply::no_content())
+    Ok(())
 }
 
 fn add_password(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
@@ -999,24 +1022,10 @@ fn remove_password(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, 
     let e = find(doc, key, call.now)?;
     call.caller.can_write(&e.owners)?;
     let body = call.json_body()?;
-    let key_id = body
-        .get("keyId")
-        .and_then(Value::as_str)
-        .filter(|s| is_guid(s))
-        .ok_or_else(|| GraphError::invalid_value("keyId"))?
-        .to_lowercase();
+    let key_id = key_id_of(&body)?;
     let id = e.str("id").to_string();
+    remove_credential(doc, &id, "passwordCredentials", &key_id)?;
     let entry = doc.applications.get_mut(&id).expect("found above");
-    let list = entry
-        .object
-        .get_mut("passwordCredentials")
-        .and_then(Value::as_array_mut)
-        .expect("an array");
-    let before = list.len();
-    list.retain(|k| k["keyId"].as_str() != Some(key_id.as_str()));
-    if list.len() == before {
-        return Err(GraphError::not_found(&key_id));
-    }
     entry.secrets.retain(|s| s.key_id != key_id);
     Ok(Reply::no_content())
 }
