@@ -788,29 +788,10 @@ pub fn summary(live: &LiveTenant) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ApiPermission, Source};
+    use crate::model::ApiPermission;
 
     fn manifest(name: &str) -> DesiredApp {
-        DesiredApp {
-            name: name.into(),
-            adopt_app_id: None,
-            protect: false,
-            display_name: name.into(),
-            description: None,
-            sign_in_audience: None,
-            redirect_uris: None,
-            tags: None,
-            owners: None,
-            api_permissions: None,
-            admin_consent: true,
-            directory_roles: None,
-            certificates: None,
-            federated_credentials: None,
-            source: Source {
-                file: "m.yaml".into(),
-                line: 1,
-            },
-        }
+        DesiredApp::unmanaged(name, name)
     }
 
     #[test]

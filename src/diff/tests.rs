@@ -20,26 +20,7 @@ fn catalog() -> Catalog {
 }
 
 fn desired(name: &str) -> DesiredApp {
-    DesiredApp {
-        name: name.into(),
-        adopt_app_id: None,
-        protect: false,
-        display_name: name.to_uppercase(),
-        description: None,
-        sign_in_audience: None,
-        redirect_uris: None,
-        tags: None,
-        owners: None,
-        api_permissions: None,
-        admin_consent: true,
-        directory_roles: None,
-        certificates: None,
-        federated_credentials: None,
-        source: Source {
-            file: format!("manifests/{name}.yaml").into(),
-            line: 2,
-        },
-    }
+    DesiredApp::unmanaged(name, &name.to_uppercase())
 }
 
 fn live_app(name: Option<&str>, n: u128) -> LiveApp {

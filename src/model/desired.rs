@@ -48,6 +48,33 @@ pub struct DesiredApp {
     pub source: Source,
 }
 
+#[cfg(test)]
+impl DesiredApp {
+    /// A manifest that names an app and manages nothing else, for tests to build on.
+    pub(crate) fn unmanaged(name: &str, display_name: &str) -> Self {
+        DesiredApp {
+            name: name.into(),
+            adopt_app_id: None,
+            protect: false,
+            display_name: display_name.into(),
+            description: None,
+            sign_in_audience: None,
+            redirect_uris: None,
+            tags: None,
+            owners: None,
+            api_permissions: None,
+            admin_consent: true,
+            directory_roles: None,
+            certificates: None,
+            federated_credentials: None,
+            source: Source {
+                file: format!("manifests/{name}.yaml").into(),
+                line: 2,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SignInAudience {
     AzureADMyOrg,

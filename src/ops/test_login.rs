@@ -300,22 +300,10 @@ fn sign_in_message(app: &str, path: &Path, scope: &str, e: &SignInError) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CertificateSpec, KeyType, PfxEncryption, Source};
+    use crate::model::{CertificateSpec, KeyType, PfxEncryption};
 
     fn app(certs: &[(&str, &str, &str)]) -> DesiredApp {
         DesiredApp {
-            name: "exo-v2-app".into(),
-            adopt_app_id: None,
-            protect: false,
-            display_name: "Exo_V2_App".into(),
-            description: None,
-            sign_in_audience: None,
-            redirect_uris: None,
-            tags: None,
-            owners: None,
-            api_permissions: None,
-            admin_consent: true,
-            directory_roles: None,
             certificates: Some(
                 certs
                     .iter()
@@ -334,11 +322,7 @@ mod tests {
                     })
                     .collect(),
             ),
-            federated_credentials: None,
-            source: Source {
-                file: "m.yaml".into(),
-                line: 1,
-            },
+            ..DesiredApp::unmanaged("exo-v2-app", "Exo_V2_App")
         }
     }
 
