@@ -199,7 +199,7 @@ pub async fn observe(
         .into_iter()
         .map(|q| round.list(q))
         .collect::<Vec<_>>();
-    let results = round.run(client).await?;
+    let mut results = round.run(client).await?;
 
     let organization: Organization = results.single(org)?;
     let tenant_id: TenantId = organization.id.parse().map_err(|_| {
@@ -283,7 +283,7 @@ pub async fn observe(
             ))
         })
         .collect();
-    let results = round.run(client).await?;
+    let mut results = round.run(client).await?;
 
     let mut sps: HashMap<AppId, ServicePrincipal> = HashMap::new();
     for list in sp_lists {
@@ -340,7 +340,7 @@ pub async fn observe(
             (sp, round.list(query))
         })
         .collect();
-    let results = round.run(client).await?;
+    let mut results = round.run(client).await?;
 
     for (app_id, list) in assignment_refills {
         let full = results.items(list)?;
@@ -390,7 +390,7 @@ pub async fn observe(
             .chain(in_filters("appId", &missing.1))
             .map(|f| round.list(format!("/servicePrincipals?$filter={f}&{RESOURCE_SELECT}")))
             .collect();
-        let results = round.run(client).await?;
+        let mut results = round.run(client).await?;
         for list in lists {
             for sp in results.items::<ServicePrincipal>(list)? {
                 if seen_resources.insert(sp.id) {
@@ -527,14 +527,17 @@ struct RoundResults {
 }
 
 impl RoundResults {
-    fn items<T: DeserializeOwned>(&self, index: usize) -> Result<Vec<T>, GraphError> {
-        self.lists[index]
-            .iter()
-            .map(|v| graph::decode_value(v.clone(), "GET", &self.paths[index]))
+    /// Takes list `index` out, decoded: every list of a round is read exactly once, so its JSON
+    /// is moved into the decoder rather than copied.
+    fn items<T: DeserializeOwned>(&mut self, index: usize) -> Result<Vec<T>, GraphError> {
+        let path = &self.paths[index];
+        std::mem::take(&mut self.lists[index])
+            .into_iter()
+            .map(|v| graph::decode_value(v, "GET", path))
             .collect()
     }
 
-    fn single<T: DeserializeOwned>(&self, index: usize) -> Result<T, GraphError> {
+    fn single<T: DeserializeOwned>(&mut self, index: usize) -> Result<T, GraphError> {
         let mut items = self.items::<T>(index)?;
         if items.len() != 1 {
             return Err(decode_error(

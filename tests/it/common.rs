@@ -109,3 +109,30 @@ pub fn assert_goldens(
         failures.concat()
     );
 }
+
+/// One `#[test]` per golden case (`name => "folder"`, each calling `check("folder")`), plus a
+/// test that every folder under `dir` has one, so a new case cannot go unrun.
+macro_rules! golden_cases {
+    (dir: $dir:expr; $($test:ident => $case:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                check($case);
+            }
+        )*
+
+        #[test]
+        fn every_case_folder_has_a_test() {
+            let listed = [$($case),*];
+            let mut missing = Vec::new();
+            for entry in std::fs::read_dir($dir).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                if !listed.contains(&name.as_str()) {
+                    missing.push(name);
+                }
+            }
+            assert!(missing.is_empty(), "case folders without a test: {missing:?}");
+        }
+    };
+}
+pub(crate) use golden_cases;

@@ -192,31 +192,8 @@ fn check(case: &str) {
     );
 }
 
-macro_rules! golden {
-    ($($test:ident => $case:literal,)*) => {
-        $(
-            #[test]
-            fn $test() {
-                check($case);
-            }
-        )*
-
-        #[test]
-        fn every_export_case_folder_has_a_test() {
-            let listed = [$($case),*];
-            let mut missing = Vec::new();
-            for entry in std::fs::read_dir(export_dir().join("cases")).unwrap() {
-                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-                if !listed.contains(&name.as_str()) {
-                    missing.push(name);
-                }
-            }
-            assert!(missing.is_empty(), "case folders without a test: {missing:?}");
-        }
-    };
-}
-
-golden! {
+crate::common::golden_cases! {
+    dir: export_dir().join("cases");
     a_hand_made_exchange_app_exports_to_one_adoption_change => "hand-made-exchange-app",
     a_managed_app_exports_to_no_changes => "managed-app",
     what_a_manifest_cannot_express_is_listed_and_left_alone => "unexpressible",

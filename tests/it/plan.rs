@@ -151,31 +151,8 @@ fn check(case: &str) {
     );
 }
 
-macro_rules! golden {
-    ($($test:ident => $case:literal,)*) => {
-        $(
-            #[test]
-            fn $test() {
-                check($case);
-            }
-        )*
-
-        #[test]
-        fn every_case_folder_has_a_test() {
-            let listed = [$($case),*];
-            let mut missing = Vec::new();
-            for entry in std::fs::read_dir(cases_dir()).unwrap() {
-                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-                if !listed.contains(&name.as_str()) {
-                    missing.push(name);
-                }
-            }
-            assert!(missing.is_empty(), "case folders without a test: {missing:?}");
-        }
-    };
-}
-
-golden! {
+crate::common::golden_cases! {
+    dir: cases_dir();
     a_fresh_tenant_gets_everything_created => "fresh-tenant",
     a_tenant_that_matches_has_no_changes => "no-changes",
     drift_in_every_application_field_is_shown_field_by_field => "drift-application-fields",
