@@ -12,7 +12,7 @@ use super::app::Matched;
 use super::{AppCx, Obj, create, delete, rfc3339, s};
 use crate::model::{
     CertificateSource as Source, GenerateSpec, KeyId, LiveKeyCredential, LocalCertificate,
-    certificate_display_name,
+    certificate_display_name, days_left,
 };
 use crate::plan::{
     Action, Address, CertificateMaterial, CertificateSource, CertificateStatus, Change,
@@ -119,8 +119,7 @@ impl<'a> State<'a, '_> {
     }
 
     fn days_left(&self, end: Option<OffsetDateTime>) -> Option<i64> {
-        // Rounded down, so a certificate that expired an hour ago shows -1, never 0.
-        end.map(|e| (e - self.now()).whole_seconds().div_euclid(86_400))
+        end.map(|e| days_left(e, self.now()))
     }
 
     fn file(&mut self, name: &str, path: &Path, local: &LocalCertificate) {
@@ -184,13 +183,8 @@ impl<'a> State<'a, '_> {
             }
         };
         let days_left = self.days_left(Some(local.not_after));
-        let left = local.not_after - self.now();
-        if left <= FILE_WARNING {
-            let when = if left <= Duration::ZERO {
-                format!("expired {}", ago(left.whole_days()))
-            } else {
-                format!("expires in {}", in_days(left.whole_days()))
-            };
+        if local.not_after - self.now() <= FILE_WARNING {
+            let when = expiry(local.not_after, self.now());
             self.notes.push(cx.note(
                 NoteKind::CertificateExpiry,
                 format!(
@@ -405,21 +399,14 @@ fn plural(n: i64, unit: &str) -> String {
     }
 }
 
-/// `in 12 days`, `in less than a day`.
-fn in_days(days: i64) -> String {
-    if days == 0 {
-        "less than a day".to_owned()
-    } else {
-        plural(days, "day")
-    }
-}
-
-/// `3 days ago`, `less than a day ago`; `days` is negative or zero.
-fn ago(days: i64) -> String {
-    if days == 0 {
-        "less than a day ago".to_owned()
-    } else {
-        format!("{} ago", plural(-days, "day"))
+/// `expires in 12 days`, `expires today`, `expired today`, `expired 3 days ago`: calendar days,
+/// as [`days_left`] counts them.
+fn expiry(end: OffsetDateTime, now: OffsetDateTime) -> String {
+    match (end > now, days_left(end, now)) {
+        (true, 0) => "expires today".to_owned(),
+        (true, days) => format!("expires in {}", plural(days, "day")),
+        (false, 0) => "expired today".to_owned(),
+        (false, days) => format!("expired {} ago", plural(-days, "day")),
     }
 }
 
@@ -429,14 +416,11 @@ pub(crate) fn expiry_reason(
     now: OffsetDateTime,
     renew_before: crate::model::Period,
 ) -> String {
-    let left = end - now;
-    if left <= Duration::ZERO {
-        format!("expired {}", ago(left.whole_days()))
+    let when = expiry(end, now);
+    if end > now {
+        format!("{when}, renewBefore is {renew_before}")
     } else {
-        format!(
-            "expires in {}, renewBefore is {renew_before}",
-            in_days(left.whole_days())
-        )
+        when
     }
 }
 
@@ -493,7 +477,24 @@ mod tests {
         );
         assert_eq!(
             expiry_reason(datetime!(2025-06-01 05:00 UTC), now, renew),
-            "expires in less than a day, renewBefore is 30d"
+            "expires today, renewBefore is 30d"
+        );
+        assert_eq!(
+            expiry_reason(
+                datetime!(2025-06-01 05:00 UTC),
+                now + Duration::hours(6),
+                renew
+            ),
+            "expired today"
+        );
+        // Whole calendar days: an end at 23:00 tomorrow is 1 day away at midnight and at noon.
+        assert_eq!(
+            expiry_reason(
+                datetime!(2025-06-02 23:00 UTC),
+                now + Duration::hours(12),
+                renew
+            ),
+            "expires in 1 day, renewBefore is 30d"
         );
         assert_eq!(
             expiry_reason(datetime!(2025-05-29 00:00 UTC), now, renew),

@@ -12,4 +12,4 @@ pub use desired::*;
 pub use ids::*;
 pub use live::*;
 pub use local::LocalCertificate;
-pub use period::{Period, PeriodError};
+pub use period::{Period, PeriodError, days_left};

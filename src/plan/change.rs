@@ -92,7 +92,8 @@ pub struct CertificateStatus {
     pub thumbprint: Option<Thumbprint>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub not_after: Option<OffsetDateTime>,
-    /// Whole days until `not_after`, rounded down: negative exactly when expired.
+    /// Calendar days from the plan's day to `not_after`'s date (UTC): 0 on the last day,
+    /// negative once that date has passed.
     pub days_left: Option<i64>,
     /// Generated certificates only.
     pub renew_before: Option<Period>,

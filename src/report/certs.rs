@@ -17,7 +17,7 @@ use time::macros::format_description;
 
 use crate::model::{
     AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, Period, Thumbprint,
-    certificate_display_name,
+    certificate_display_name, days_left,
 };
 use crate::output::{Style, paint};
 
@@ -116,7 +116,8 @@ pub struct CertificateRow {
     pub thumbprint: Option<Thumbprint>,
     pub not_before: Option<OffsetDateTime>,
     pub not_after: Option<OffsetDateTime>,
-    /// Whole days until `not_after`, rounded down (negative exactly when expired), as in plans.
+    /// Calendar days from today to `not_after`'s date (UTC), as in plans: 0 on the last day,
+    /// negative once that date has passed.
     pub days_left: Option<i64>,
     pub window: Period,
     pub status: Status,
@@ -281,11 +282,6 @@ fn unnamed(key: &LiveKeyCredential) -> Named {
         source: KeySource::Unmanaged,
         renew_before: None,
     }
-}
-
-fn days_left(end: OffsetDateTime, now: OffsetDateTime) -> i64 {
-    // Rounded down, so a certificate that expired an hour ago shows -1, never 0.
-    (end - now).whole_seconds().div_euclid(86_400)
 }
 
 fn status(end: Option<OffsetDateTime>, window: Period, now: OffsetDateTime) -> Status {
@@ -527,9 +523,13 @@ mod tests {
     }
 
     #[test]
-    fn days_left_round_down_like_the_plan() {
+    fn days_left_are_calendar_days_like_the_plan() {
         assert_eq!(days_left(datetime!(2025-06-13 12:00 UTC), NOW), 12);
         assert_eq!(days_left(datetime!(2025-05-31 23:00 UTC), NOW), -1);
+        assert_eq!(
+            days_left(NOW + Period::from_days(365).as_duration(), NOW),
+            365
+        );
     }
 
     #[test]

@@ -72,6 +72,7 @@ fn progress_lines(text: &str, dir: &Path) -> String {
 fn a_fresh_sandbox_apply_creates_everything_and_the_next_plan_exits_0() {
     let (tmp, manifest) = workspace();
     let dir = tmp.path();
+    let applied_on = time::OffsetDateTime::now_utc().date();
     let out = run(sandboxed(dir)
         .env("EXO_PFX_PASSWORD", PASSWORD)
         .args(["apply", "--auto-approve"])
@@ -102,6 +103,14 @@ fn a_fresh_sandbox_apply_creates_everything_and_the_next_plan_exits_0() {
         stdout(&plan),
         stderr(&plan)
     );
+    // A 365-day certificate applied today ends 365 calendar days from today, as an admin counts.
+    if time::OffsetDateTime::now_utc().date() == applied_on {
+        assert!(
+            stdout(&plan).contains("(365 days left; renewBefore 30d)"),
+            "{}",
+            stdout(&plan)
+        );
+    }
 
     // Nothing to do now, and the outputs as JSON.
     let again = run(sandboxed(dir)

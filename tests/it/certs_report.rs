@@ -127,7 +127,7 @@ fn the_table_names_keys_like_the_manifests_and_sorts_by_days_left() {
     APP         CERTIFICATE    THUMBPRINT                                NOT AFTER   DAYS LEFT  WINDOW  STATUS
     exo-v2-app  Portal upload  3333333333333333333333333333333333333333  2025-05-28         -4     30d  expired
     exo-v2-app  automation     1111111111111111111111111111111111111111  2025-06-13         12     30d  renew
-    reporting   nightly        5555555555555555555555555555555555555555  2025-06-21         20      2w  ok
+    reporting   nightly        5555555555555555555555555555555555555555  2025-06-21         20     14d  ok
     exo-v2-app  (unmanaged)    4444444444444444444444444444444444444444  2025-09-09        100     30d  ok
     exo-v2-app  partner        2222222222222222222222222222222222222222  2025-12-18        200     30d  ok
     ");
@@ -291,7 +291,7 @@ fn the_json_document_has_a_versioned_shape() {
           "not_before": "2024-08-05T00:00:00Z",
           "not_after": "2025-06-21T06:00:00Z",
           "days_left": 20,
-          "window": "2w",
+          "window": "14d",
           "status": "ok"
         },
         {

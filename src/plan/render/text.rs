@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use time::OffsetDateTime;
+
 use super::values::{self, Line, Sign};
 use crate::output::{Style, paint};
 use crate::plan::{Action, CertificateSource, CertificateStatus, Change, Plan};
@@ -39,7 +41,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
             .max()
             .unwrap_or(0);
         for c in &plan.certificates {
-            let _ = writeln!(out, "  {}", certificate_line(c, width));
+            let _ = writeln!(out, "  {}", certificate_line(c, width, plan.created_at));
         }
         out.push('\n');
     }
@@ -132,7 +134,8 @@ fn days(n: i64) -> String {
 }
 
 /// `certificate.app["x"]  <thumbprint>  expires 2025-09-01 (92 days left; renewBefore 30d)`.
-fn certificate_line(c: &CertificateStatus, width: usize) -> String {
+/// `planned_at` tells "expires today" from "expired today" on the last day.
+fn certificate_line(c: &CertificateStatus, width: usize, planned_at: OffsetDateTime) -> String {
     let mut line = format!("{:width$}  ", c.address.to_string());
     match (c.thumbprint, c.not_after, c.days_left) {
         (thumb, Some(end), Some(left)) => {
@@ -140,10 +143,19 @@ fn certificate_line(c: &CertificateStatus, width: usize) -> String {
                 let _ = write!(line, "{t}  ");
             }
             let date = end.date();
-            if left < 0 {
-                let _ = write!(line, "expired {date} ({} ago", days(left));
-            } else {
-                let _ = write!(line, "expires {date} ({} left", days(left));
+            match left {
+                0 if end <= planned_at => {
+                    let _ = write!(line, "expired {date} (today");
+                }
+                0 => {
+                    let _ = write!(line, "expires {date} (today");
+                }
+                ..0 => {
+                    let _ = write!(line, "expired {date} ({} ago", days(left));
+                }
+                _ => {
+                    let _ = write!(line, "expires {date} ({} left", days(left));
+                }
             }
             if let Some(renew) = c.renew_before {
                 let _ = write!(line, "; renewBefore {renew}");
