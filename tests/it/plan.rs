@@ -217,3 +217,30 @@ fn a_plan_with_changes_lists_every_operation_in_apply_order() {
         ]
     );
 }
+
+/// GitHub and Azure DevOps continue a table with any line that follows a row: every table in a
+/// markdown plan must end at a blank line, or the notes read as one more row.
+#[test]
+fn every_markdown_table_ends_at_a_blank_line() {
+    let root = crate::common::repo_root().join("tests/plan");
+    let mut checked = 0;
+    for kind in ["cases", "e2e"] {
+        for case in std::fs::read_dir(root.join(kind)).unwrap() {
+            let path = case.unwrap().path().join("plan.md");
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            for pair in lines.windows(2) {
+                assert!(
+                    !pair[0].starts_with('|') || pair[1].starts_with('|') || pair[1].is_empty(),
+                    "{}: `{}` follows a table row",
+                    path.display(),
+                    pair[1]
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "only {checked} markdown plans found");
+}

@@ -8,38 +8,41 @@ use super::values::{self, Sign};
 use crate::plan::{Action, CertificateSource, Change, Plan};
 
 pub fn markdown(plan: &Plan, _color: bool) -> String {
-    let mut out = String::new();
+    // Each block is written without its trailing line break and the blocks are joined with a
+    // blank line: a line right after a table row would render as another row of the table.
+    let mut blocks: Vec<String> = Vec::new();
     let s = plan.summary;
     if plan.has_changes() {
-        let _ = writeln!(
-            out,
-            "### entraform plan: {} to add, {} to change, {} to destroy\n",
+        blocks.push(format!(
+            "### entraform plan: {} to add, {} to change, {} to destroy",
             s.add, s.change, s.destroy
-        );
-        out.push_str("| | Address | Action | Reason |\n|:-:|---|---|---|\n");
+        ));
+        let mut table = String::from("| | Address | Action | Reason |\n|:-:|---|---|---|");
         for c in &plan.changes {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {} |",
+            let _ = write!(
+                table,
+                "\n| `{}` | {} | {} | {} |",
                 c.action.symbol(),
                 code_span(&c.address.to_string()),
                 c.action,
                 cell(c.reason.as_deref().unwrap_or(""))
             );
         }
-        out.push('\n');
-        for c in &plan.changes {
-            details(&mut out, c);
-        }
+        blocks.push(table);
+        blocks.extend(plan.changes.iter().map(details));
     } else {
-        out.push_str("### entraform plan: no changes\n\nYour tenant matches the manifests.\n\n");
+        blocks.push("### entraform plan: no changes".to_owned());
+        blocks.push("Your tenant matches the manifests.".to_owned());
     }
     if !plan.certificates.is_empty() {
-        out.push_str("**Certificates**\n\n| Certificate | Thumbprint | Expires | Days left | Renew before | Plan |\n|---|---|---|--:|---|---|\n");
+        blocks.push("**Certificates**".to_owned());
+        let mut table = String::from(
+            "| Certificate | Thumbprint | Expires | Days left | Renew before | Plan |\n|---|---|---|--:|---|---|",
+        );
         for c in &plan.certificates {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
+            let _ = write!(
+                table,
+                "\n| {} | {} | {} | {} | {} | {} |",
                 code_span(&c.address.to_string()),
                 c.thumbprint.map(|t| format!("`{t}`")).unwrap_or_default(),
                 c.not_after
@@ -54,35 +57,38 @@ pub fn markdown(plan: &Plan, _color: bool) -> String {
                 }
             );
         }
-        out.push('\n');
+        blocks.push(table);
     }
     if !plan.notes.is_empty() {
-        out.push_str("**Notes**\n\n");
-        for n in &plan.notes {
-            let who = n
-                .app
-                .as_deref()
-                .map(|a| format!("{}: ", code_span(a)))
-                .unwrap_or_default();
-            let _ = writeln!(out, "- {who}{}", n.message);
-        }
-        out.push('\n');
+        blocks.push("**Notes**".to_owned());
+        let list: Vec<String> = plan
+            .notes
+            .iter()
+            .map(|n| {
+                let who = n
+                    .app
+                    .as_deref()
+                    .map(|a| format!("{}: ", code_span(a)))
+                    .unwrap_or_default();
+                // A line break inside a note would end the list item.
+                format!("- {who}{}", n.message.replace('\n', " "))
+            })
+            .collect();
+        blocks.push(list.join("\n"));
     }
-    while out.ends_with("\n\n") {
-        out.pop();
-    }
+    let mut out = blocks.join("\n\n");
+    out.push('\n');
     out
 }
 
-fn details(out: &mut String, c: &Change) {
-    let _ = writeln!(
-        out,
-        "<details><summary><code>{}</code> {}</summary>\n",
+fn details(c: &Change) -> String {
+    let mut out = format!(
+        "<details><summary><code>{}</code> {}</summary>\n\n",
         html(&c.address.to_string()),
         c.action.headline()
     );
     if let Some(reason) = &c.reason {
-        let _ = writeln!(out, "{}\n", html(reason));
+        let _ = write!(out, "{}\n\n", html(reason));
     }
     let mut body = String::new();
     for line in values::body(c) {
@@ -94,7 +100,8 @@ fn details(out: &mut String, c: &Change) {
         let _ = writeln!(body, "{sign} {}{}", "    ".repeat(line.depth), line.text);
     }
     let fence = fence_for(&body);
-    let _ = writeln!(out, "{fence}diff\n{body}{fence}\n\n</details>\n");
+    let _ = write!(out, "{fence}diff\n{body}{fence}\n\n</details>");
+    out
 }
 
 /// A fence longer than any run of backticks in the content.
