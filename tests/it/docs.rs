@@ -266,3 +266,53 @@ fn marked_blocks_are_found_in_order_and_unmarked_ones_are_not() {
         ["top", "the-document---format-json", "changes"]
     );
 }
+
+/// `cargo install` ignores `Cargo.lock` unless told otherwise: it resolves newer dependencies
+/// than the ones tested, and needs the network for them. Every install the docs show is locked.
+#[test]
+fn every_cargo_install_in_the_docs_is_locked() {
+    let root = repo_root();
+    let mut files = markdown_files();
+    fn yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                yaml(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+    yaml(&root.join("examples"), &mut files);
+    let mut unlocked = Vec::new();
+    let mut seen = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            for (at, _) in line.match_indices("cargo install ") {
+                seen += 1;
+                if !line[at..].starts_with("cargo install --locked ") {
+                    unlocked.push(format!(
+                        "{}:{}: {}",
+                        file.strip_prefix(&root).unwrap().display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        unlocked.is_empty(),
+        "unlocked installs:\n{}",
+        unlocked.join("\n")
+    );
+    for doc in ["README.md", "docs/getting-started.md", "docs/install.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        assert!(
+            text.contains("cargo install --locked --path ."),
+            "{doc} does not show `cargo install --locked --path .`"
+        );
+    }
+    assert!(seen >= 8, "only {seen} installs found");
+}
