@@ -110,13 +110,21 @@ pub enum CertError {
 
     #[error(
         "{}",
-        if *password_given {
-            format!("wrong password for `{}`", path.display())
-        } else {
-            format!("`{}` is password-protected and no password was given", path.display())
+        match (password_given, var) {
+            (true, Some(var)) => format!(
+                "wrong password for `{}`: the password in `{var}` does not open it",
+                path.display()
+            ),
+            (true, None) => format!("wrong password for `{}`", path.display()),
+            (false, _) => format!("`{}` is password-protected and no password was given", path.display()),
         }
     )]
-    WrongPassword { path: PathBuf, password_given: bool },
+    WrongPassword {
+        path: PathBuf,
+        password_given: bool,
+        /// The environment variable the wrong password came from.
+        var: Option<String>,
+    },
 
     #[error("could not read the PFX `{path}`", path = path.display())]
     UnreadablePfx {
@@ -192,6 +200,13 @@ impl Hint for CertError {
             ),
             CertError::KeyDoesNotMatch { .. } => {
                 "put the certificate that belongs to this private key in the same file".to_owned()
+            }
+            CertError::WrongPassword {
+                password_given: true,
+                var: Some(var),
+                ..
+            } => {
+                format!("set `{var}` to the password the PFX was written with; nothing was changed")
             }
             CertError::WrongPassword {
                 password_given: true,

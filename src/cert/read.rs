@@ -163,6 +163,7 @@ fn load_pfx(
             CertError::WrongPassword {
                 path: path.to_owned(),
                 password_given: password.is_some(),
+                var: password.and_then(PfxPassword::variable).map(str::to_owned),
             }
         }
         source => CertError::UnreadablePfx {

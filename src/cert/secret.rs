@@ -35,13 +35,27 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// The password protecting a PFX. Never empty, and limited to the Basic Multilingual Plane
-/// because PKCS#12 derives its MAC key from the password as a BMPString.
+/// because PKCS#12 derives its MAC key from the password as a BMPString. Remembers the
+/// environment variable it came from, so a wrong password can say which variable to fix.
 #[derive(Clone)]
-pub struct PfxPassword(Zeroizing<String>);
+pub struct PfxPassword {
+    secret: Zeroizing<String>,
+    var: Option<String>,
+}
 
 impl PfxPassword {
     pub fn new(password: impl Into<String>) -> Result<Self, CertError> {
         Self::checked(Zeroizing::new(password.into()), None)
+    }
+
+    /// A password read from the environment variable `var`.
+    pub fn from_variable(var: &str, password: impl Into<String>) -> Result<Self, CertError> {
+        Self::checked(Zeroizing::new(password.into()), Some(var))
+    }
+
+    /// The environment variable the password came from, if it came from one.
+    pub fn variable(&self) -> Option<&str> {
+        self.var.as_deref()
     }
 
     fn checked(password: Zeroizing<String>, var: Option<&str>) -> Result<Self, CertError> {
@@ -55,12 +69,15 @@ impl PfxPassword {
                 var: var.map(str::to_owned),
             });
         }
-        Ok(Self(password))
+        Ok(Self {
+            secret: password,
+            var: var.map(str::to_owned),
+        })
     }
 
     /// The password text. Named so that every use stands out in review.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        &self.secret
     }
 }
 

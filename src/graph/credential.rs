@@ -467,7 +467,7 @@ pub async fn resolve_credential(
         } => {
             let password = env
                 .get(AZURE_CLIENT_CERTIFICATE_PASSWORD)
-                .map(PfxPassword::new)
+                .map(|p| PfxPassword::from_variable(AZURE_CLIENT_CERTIFICATE_PASSWORD, p))
                 .transpose()
                 .map_err(|source| GraphError::Certificate {
                     path: path.clone(),

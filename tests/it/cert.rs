@@ -439,6 +439,21 @@ fn a_wrong_or_missing_pfx_password_is_refused() {
             "{err}"
         );
         assert!(err.to_string().contains("no password was given"));
+
+        // A password from a variable: the error names the variable to fix, never its value.
+        let from_env = PfxPassword::from_variable("EXO_PFX_PASSWORD", "not the password").unwrap();
+        let err = cert::load_client_certificate(&path, Some(&from_env)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "wrong password for `{}`: the password in `EXO_PFX_PASSWORD` does not open it",
+                path.display()
+            )
+        );
+        assert_eq!(
+            err.hint().unwrap(),
+            "set `EXO_PFX_PASSWORD` to the password the PFX was written with; nothing was changed"
+        );
     }
 }
 

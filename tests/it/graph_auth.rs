@@ -171,6 +171,14 @@ async fn a_password_protected_pfx_signs_in_and_a_wrong_password_fails_before_any
         .unwrap_err();
     assert!(matches!(err, GraphError::Certificate { .. }), "{err:?}");
     assert!(!format!("{err:?}{err}").contains("battery staple"));
+    // The wrong password is named by where it came from.
+    let chain = std::error::Error::source(&err).map(|s| s.to_string());
+    assert!(
+        chain
+            .as_deref()
+            .is_some_and(|s| s.contains("the password in `AZURE_CLIENT_CERTIFICATE_PASSWORD`")),
+        "{chain:?}"
+    );
     assert_eq!(t.sb.stats().total, before);
 }
 
