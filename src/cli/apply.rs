@@ -7,12 +7,12 @@ use super::{Context, Outcome};
 use crate::apply::ExecuteOptions;
 use crate::error::Result;
 use crate::ops::apply::{ApplyRequest, ApplySource, OutputFormat, apply};
-use crate::ops::plan::PlanRequest;
+use crate::ops::plan::LocalInputs;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Manifest files or folders, or one saved plan file (from `plan --out`)
-    #[arg(value_name = "PATH|PLANFILE", default_value = "manifests")]
+    /// Manifest files or folders, or one saved plan file (from `plan --out`) [default: manifests]
+    #[arg(value_name = "PATH|PLANFILE")]
     pub paths: Vec<PathBuf>,
 
     /// Also load manifests from sub-folders
@@ -62,11 +62,10 @@ pub async fn run(args: ApplyArgs, ctx: &Context) -> Result<Outcome> {
             }
             ApplySource::PlanFile(path.to_owned())
         }
-        None => ApplySource::Manifests(PlanRequest {
-            paths: args.paths.clone(),
-            recursive: args.recursive,
+        None => ApplySource::Manifests {
+            local: LocalInputs::read(super::load_manifests(&args.paths, args.recursive, "apply")?)?,
             prune: args.prune,
-        }),
+        },
     };
     let request = ApplyRequest {
         source,

@@ -3,7 +3,7 @@ use clap::{Args, ValueEnum};
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
-use crate::ops::certs::{CertsRequest, certificates};
+use crate::ops::certs::{CertsRequest, certificates_from, read_local};
 use crate::report::certs as report;
 
 #[derive(Debug, Args)]
@@ -32,13 +32,15 @@ pub enum CertsFormat {
 
 pub async fn run(args: CertsArgs, ctx: &Context) -> Result<Outcome> {
     let request = CertsRequest {
-        paths: args.manifests.paths.clone(),
+        paths: args.manifests.paths(),
         recursive: args.manifests.recursive,
         within_days: args.within,
         all: args.all,
     };
+    let local = read_local(&request)
+        .map_err(|e| super::missing_default(e, &args.manifests.paths, "certs"))?;
     let conn = Connection::open(&ctx.global).await?;
-    let run = certificates(&conn.client, &request).await;
+    let run = certificates_from(&conn.client, &request, local).await;
     // Close (and save the sandbox) whether or not the report worked.
     conn.close().await?;
     let run = run?;

@@ -153,7 +153,7 @@ pub enum Command {
     /// Sign in as an app with its certificate and show the roles its token carries
     #[command(
         name = "test-login",
-        after_help = "Example:\n  entraform --sandbox test-login --app exo-v2-app --scope https://outlook.office365.com/.default"
+        after_help = "Examples:\n  entraform --sandbox test-login --app exo-v2-app\n  entraform test-login --app exo-v2-app --scope https://graph.microsoft.com/.default"
     )]
     TestLogin(test_login::TestLoginArgs),
     /// Run or reset the local sandbox tenant
@@ -243,11 +243,69 @@ async fn run(command: Command, ctx: &Context) -> Result<Outcome> {
 /// Manifest paths shared by the commands that read manifests.
 #[derive(Debug, Clone, Args)]
 pub struct ManifestPaths {
-    /// Manifest files or folders (folders load every *.yaml / *.yml in them)
-    #[arg(value_name = "PATH", default_value = "manifests")]
+    /// Manifest files or folders (folders load every *.yaml / *.yml in them) [default: manifests]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Also load manifests from sub-folders
     #[arg(short, long)]
     pub recursive: bool,
+}
+
+/// The folder read when a command is given no manifest paths.
+pub const DEFAULT_MANIFESTS: &str = "manifests";
+
+impl ManifestPaths {
+    /// The paths given, or the default folder.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        given_or_default(&self.paths)
+    }
+
+    /// Reads and validates the manifests. Commands that talk to a tenant call this before
+    /// they connect: with nothing to plan, no sandbox is started (and no state file written)
+    /// and no one signs in.
+    pub fn load(&self, command: &str) -> Result<crate::manifest::Manifests> {
+        load_manifests(&self.paths, self.recursive, command)
+    }
+}
+
+fn given_or_default(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(DEFAULT_MANIFESTS)]
+    } else {
+        paths.to_vec()
+    }
+}
+
+/// [`crate::manifest::load`] on the given paths, or on the default folder.
+pub fn load_manifests(
+    given: &[PathBuf],
+    recursive: bool,
+    command: &str,
+) -> Result<crate::manifest::Manifests> {
+    crate::manifest::load(&given_or_default(given), recursive)
+        .map_err(|e| missing_default(e.into(), given, command))
+}
+
+/// When no path was given and the default folder is missing, says where it was looked for and
+/// how to name another; any other error is returned as it is.
+pub fn missing_default(err: crate::Error, given: &[PathBuf], command: &str) -> crate::Error {
+    use crate::manifest::ManifestError;
+    match err {
+        crate::Error::Manifest(ManifestError::NotFound { path }) if given.is_empty() => {
+            let here = std::env::current_dir()
+                .map(|d| format!(" in `{}`", d.display()))
+                .unwrap_or_default();
+            crate::Error::usage_with_hint(
+                format!(
+                    "no manifests to read: `{}/`, the folder read when no path is given, does not exist{here}",
+                    path.display()
+                ),
+                format!(
+                    "run `entraform {command}` where your `{DEFAULT_MANIFESTS}/` folder is, or name the manifest files or folders: `entraform {command} path/to/manifests/`"
+                ),
+            )
+        }
+        other => other,
+    }
 }

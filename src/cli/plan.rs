@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
-use crate::ops::{self, plan::PlanRequest};
+use crate::ops::{self, plan::LocalInputs};
 use crate::plan::render;
 
 #[derive(Debug, Args)]
@@ -38,13 +38,9 @@ pub enum PlanFormat {
 }
 
 pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
-    let request = PlanRequest {
-        paths: args.manifests.paths.clone(),
-        recursive: args.manifests.recursive,
-        prune: args.prune,
-    };
+    let local = LocalInputs::read(args.manifests.load("plan")?)?;
     let conn = Connection::open(&ctx.global).await?;
-    let planned = ops::plan::make_plan(&conn.client, &request).await;
+    let planned = ops::plan::plan_local(&conn.client, local, args.prune).await;
     // Close (and save the sandbox) whether or not planning worked.
     conn.close().await?;
     let plan = planned?.plan;

@@ -5,7 +5,7 @@ use clap::Args;
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
-use crate::ops::test_login::{TestLoginRequest, test_login};
+use crate::ops::test_login::{TestLoginRequest, prepare, sign_in};
 use crate::report::login;
 
 #[derive(Debug, Args)]
@@ -18,9 +18,10 @@ pub struct TestLoginArgs {
     #[arg(long, value_name = "FILE")]
     pub pfx: Option<PathBuf>,
 
-    /// The resource to ask a token for
-    #[arg(long, default_value = "https://graph.microsoft.com/.default")]
-    pub scope: String,
+    /// The resource to ask a token for [default: the API the app holds application permissions
+    /// on, e.g. https://outlook.office365.com/.default; Graph's when none]
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
 
     #[command(flatten)]
     pub manifests: ManifestPaths,
@@ -31,11 +32,15 @@ pub async fn run(args: TestLoginArgs, ctx: &Context) -> Result<Outcome> {
         app: args.app,
         pfx: args.pfx,
         scope: args.scope,
-        paths: args.manifests.paths,
+        paths: args.manifests.paths(),
         recursive: args.manifests.recursive,
     };
+    // Everything local first: a wrong name, file or password starts no sandbox.
+    let prepared = prepare(&request)
+        .await
+        .map_err(|e| super::missing_default(e, &args.manifests.paths, "test-login"))?;
     let conn = Connection::open(&ctx.global).await?;
-    let done = test_login(&conn.client, &request).await;
+    let done = sign_in(&conn.client, prepared).await;
     conn.close().await?;
     let done = done?;
 

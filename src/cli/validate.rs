@@ -10,7 +10,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs, ctx: &Context) -> Result<Outcome> {
-    let loaded = crate::manifest::load(&args.manifests.paths, args.manifests.recursive)?;
+    let loaded = args.manifests.load("validate")?;
     ctx.printer
         .status(&summary(loaded.files.len(), loaded.apps.len()));
     Ok(Outcome::Clean)

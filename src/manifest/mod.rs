@@ -103,7 +103,7 @@ impl Hint for ManifestError {
     fn hint(&self) -> Option<String> {
         match self {
             ManifestError::NotFound { .. } | ManifestError::NotAFile { .. } => Some(
-                "pass manifest files or folders, e.g. `entraform validate manifests/`".to_owned(),
+                "name manifest files (`*.yaml`, `*.yml`) or folders of them that exist".to_owned(),
             ),
             ManifestError::NoManifests {
                 has_subfolders: true,

@@ -15,13 +15,13 @@ use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
 use crate::plan::{self, Plan};
 
-use super::plan::{PlanRequest, make_plan};
+use super::plan::{LocalInputs, plan_local};
 
 /// Where the plan comes from.
 #[derive(Debug, Clone)]
 pub enum ApplySource {
     /// Plan now from these manifests, show the plan and ask.
-    Manifests(PlanRequest),
+    Manifests { local: LocalInputs, prune: bool },
     /// Apply this saved plan exactly, once it is proven current.
     PlanFile(PathBuf),
 }
@@ -61,8 +61,8 @@ pub async fn apply(
     printer: &Printer,
 ) -> Result<Applied> {
     let prepared = match &request.source {
-        ApplySource::Manifests(req) => {
-            let run = make_plan(client, req).await?;
+        ApplySource::Manifests { local, prune } => {
+            let run = plan_local(client, local.clone(), *prune).await?;
             Prepared {
                 plan: run.plan,
                 desired: run.manifests.apps,

@@ -34,7 +34,21 @@ pub struct CertsRun {
     pub warnings: Vec<String>,
 }
 
+/// What the report reads from disk, before any tenant is contacted: the manifests and the
+/// thumbprints of their `file:` certificates.
+#[derive(Debug, Clone)]
+pub struct LocalCerts {
+    desired: Vec<DesiredApp>,
+    file_thumbprints: BTreeMap<(String, String), Thumbprint>,
+    warnings: Vec<String>,
+}
+
 pub async fn certificates(client: &GraphClient, request: &CertsRequest) -> Result<CertsRun> {
+    let local = read_local(request)?;
+    certificates_from(client, request, local).await
+}
+
+pub fn read_local(request: &CertsRequest) -> Result<LocalCerts> {
     let mut warnings = Vec::new();
     let desired = match manifest::load(&request.paths, request.recursive) {
         Ok(m) => m.apps,
@@ -56,7 +70,24 @@ pub async fn certificates(client: &GraphClient, request: &CertsRequest) -> Resul
         Err(e) => return Err(e.into()),
     };
     let file_thumbprints = read_file_thumbprints(&desired, &mut warnings);
+    Ok(LocalCerts {
+        desired,
+        file_thumbprints,
+        warnings,
+    })
+}
 
+/// The report, from what [`read_local`] read and the tenant.
+pub async fn certificates_from(
+    client: &GraphClient,
+    request: &CertsRequest,
+    local: LocalCerts,
+) -> Result<CertsRun> {
+    let LocalCerts {
+        desired,
+        file_thumbprints,
+        warnings,
+    } = local;
     let apps: Vec<AppCertificates> = if request.all {
         // Default properties: `keyCredentials` without the key bytes (naming it in `$select`
         // would return them and count against a much lower throttling limit).

@@ -27,13 +27,44 @@ pub struct PlannedRun {
     pub live: LiveTenant,
 }
 
+/// What a plan reads from disk: the manifests and the `file:` certificates they name. Read
+/// before any tenant is contacted, so a command with nothing to plan starts no sandbox and
+/// signs in nowhere.
+#[derive(Debug, Clone)]
+pub struct LocalInputs {
+    pub manifests: Manifests,
+    pub certificates: BTreeMap<(String, String), LocalCertificate>,
+}
+
+impl LocalInputs {
+    pub fn read(manifests: Manifests) -> Result<Self> {
+        let certificates = read_local_certificates(&manifests.apps)?;
+        Ok(Self {
+            manifests,
+            certificates,
+        })
+    }
+}
+
 pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<PlannedRun> {
     let manifests = manifest::load(&request.paths, request.recursive)?;
-    let local_certificates = read_local_certificates(&manifests.apps)?;
+    plan_local(client, LocalInputs::read(manifests)?, request.prune).await
+}
+
+/// A plan from what was already read from disk.
+pub async fn plan_local(
+    client: &GraphClient,
+    local: LocalInputs,
+    prune: bool,
+) -> Result<PlannedRun> {
+    let LocalInputs {
+        manifests,
+        certificates: local_certificates,
+    } = local;
     let before = client.stats();
     let live = observe::observe(
         client,
-        &ObserveRequest::for_manifests(&manifests.apps, request.prune),
+        &ObserveRequest::for_manifests(&manifests.apps, prune),
     )
     .await?;
     let after = client.stats();
@@ -54,9 +85,7 @@ pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<Pl
         live: &live,
         local_certificates: &local_certificates,
         now: OffsetDateTime::now_utc(),
-        options: PlanOptions {
-            prune: request.prune,
-        },
+        options: PlanOptions { prune },
         key_ids: KeyIdSource::Random,
         entraform_version: env!("CARGO_PKG_VERSION"),
         manifests: &hashes,

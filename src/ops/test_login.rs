@@ -2,10 +2,15 @@
 //! `Connect-ExchangeOnline -CertificateFilePath` does (client credentials with an RS256 client
 //! assertion at the tenant's token endpoint), and read what the token carries.
 //!
-//! The steps: find the app's manifest, choose the certificate and its password, look up the
-//! app's `appId` in the tenant (with the connection's own credential), sign in as the app at
-//! the connection's authority, decode the token's claims, and name its `wids` from the tenant's
-//! role definitions when the connection may read them.
+//! The steps: find the app's manifest, choose the certificate and its password and the scope
+//! (all before any tenant is contacted), look up the app's `appId` in the tenant (with the
+//! connection's own credential), sign in as the app at the connection's authority, decode the
+//! token's claims, and name its `wids` from the tenant's role definitions when the connection
+//! may read them.
+//!
+//! Without `--scope`, the token is asked for the API the app holds application permissions on
+//! (its `roles` claim only lists permissions on the token's audience): an Exchange-only app gets
+//! `https://outlook.office365.com/.default`, not Graph's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::graph::types::UnifiedRoleDefinition;
 use crate::graph::{self, Credential, GraphClient, GraphError, SignInError, quote};
 use crate::manifest;
-use crate::model::{AppId, CertificateSource, DesiredApp, GenerateSpec};
-use crate::report::login::{self, LoginCertificate, LoginReport};
+use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec};
+use crate::report::login::{self, LoginCertificate, LoginReport, OtherApi};
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
@@ -26,8 +31,9 @@ pub struct TestLoginRequest {
     pub app: String,
     /// `--pfx`: sign in with this file instead of the app's generated certificate.
     pub pfx: Option<PathBuf>,
-    /// e.g. `https://outlook.office365.com/.default`.
-    pub scope: String,
+    /// `--scope`, e.g. `https://outlook.office365.com/.default`; `None` chooses from the app's
+    /// `apiPermissions`.
+    pub scope: Option<String>,
     pub paths: Vec<PathBuf>,
     pub recursive: bool,
 }
@@ -40,12 +46,49 @@ pub struct TestLogin {
     pub notes: Vec<String>,
 }
 
+/// What a sign-in needs from disk: the app's manifest, its certificate (key and all) and the
+/// scope. Read before connecting, so a wrong name, file or password starts no sandbox and
+/// signs in nowhere.
+pub struct Prepared {
+    app: DesiredApp,
+    choice: CertificateChoice,
+    certificate: ClientCertificate,
+    /// `--scope`, if given.
+    scope: Option<String>,
+    notes: Vec<String>,
+}
+
 pub async fn test_login(client: &GraphClient, request: &TestLoginRequest) -> Result<TestLogin> {
+    let prepared = prepare(request).await?;
+    sign_in(client, prepared).await
+}
+
+pub async fn prepare(request: &TestLoginRequest) -> Result<Prepared> {
     let manifests = manifest::load(&request.paths, request.recursive)?;
-    let app = find_app(&manifests.apps, &request.app)?;
+    let app = find_app(&manifests.apps, &request.app)?.clone();
     let mut notes = Vec::new();
-    let choice = choose_certificate(app, request.pfx.as_deref(), &mut notes)?;
+    let choice = choose_certificate(&app, request.pfx.as_deref(), &mut notes)?;
     let certificate = load_certificate(&choice).await?;
+    let scope = request.scope.clone();
+    Ok(Prepared {
+        app,
+        choice,
+        certificate,
+        scope,
+        notes,
+    })
+}
+
+pub async fn sign_in(client: &GraphClient, prepared: Prepared) -> Result<TestLogin> {
+    let Prepared {
+        app,
+        choice,
+        certificate,
+        scope,
+        mut notes,
+    } = prepared;
+    let app = &app;
+    let (scope, other_apis) = resolve_scope(client, app, scope, &mut notes).await?;
 
     let (app_id, display_name) = find_app_id(client, app).await?;
     let credential = Credential::Certificate {
@@ -55,9 +98,9 @@ pub async fn test_login(client: &GraphClient, request: &TestLoginRequest) -> Res
         alg: AssertionAlg::Rs256,
     };
     let http = graph::http_client(client.config().request_timeout)?;
-    let token = graph::acquire_token(&http, client.endpoints(), &credential, &request.scope)
+    let token = graph::acquire_token(&http, client.endpoints(), &credential, &scope)
         .await
-        .map_err(|e| sign_in_failed(&app.name, &choice.path, &request.scope, e))?;
+        .map_err(|e| sign_in_failed(&app.name, &choice.path, &scope, e))?;
     let claims = login::decode_claims(token.token.expose());
     drop(token);
 
@@ -76,12 +119,129 @@ pub async fn test_login(client: &GraphClient, request: &TestLoginRequest) -> Res
                 thumbprint: certificate.certificate().thumbprint(),
                 not_after: certificate.certificate().not_after(),
             },
-            scope: request.scope.clone(),
+            scope,
+            other_apis,
             claims,
             role_names,
         },
         notes,
     })
+}
+
+/// Graph's scope: what a token is asked for when the app declares no application permissions.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// APIs whose `.default` scope is their application ID URI, by display name and appId: what
+/// `Connect-ExchangeOnline` and the Graph SDKs ask for. Any other API is asked for by appId
+/// (`<appId>/.default`), which the identity platform accepts for every resource.
+const KNOWN_APIS: &[(&str, &str, &str)] = &[
+    (
+        "Microsoft Graph",
+        "00000003-0000-0000-c000-000000000000",
+        GRAPH_SCOPE,
+    ),
+    (
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+        "https://outlook.office365.com/.default",
+    ),
+];
+
+/// The APIs the app holds application permissions on, in manifest order. A token's `roles`
+/// list application permissions on its audience only, so the scope that shows an app's roles
+/// is its API's: without `--scope`, the first of these (none: Graph).
+fn role_apis(app: &DesiredApp) -> Vec<&ApiRef> {
+    app.api_permissions
+        .iter()
+        .flatten()
+        .filter(|p| !p.application.is_empty())
+        .map(|p| &p.api)
+        .collect()
+}
+
+/// The `.default` scope of an API, when it can be told without asking the tenant.
+fn known_scope(api: &ApiRef) -> Option<String> {
+    match api {
+        ApiRef::AppId(id) => Some(
+            KNOWN_APIS
+                .iter()
+                .find(|(_, app_id, _)| app_id.eq_ignore_ascii_case(&id.to_string()))
+                .map_or_else(
+                    || format!("{id}/.default"),
+                    |(_, _, scope)| (*scope).to_owned(),
+                ),
+        ),
+        ApiRef::DisplayName(name) => KNOWN_APIS
+            .iter()
+            .find(|(known, _, _)| known.eq_ignore_ascii_case(name))
+            .map(|(_, _, scope)| (*scope).to_owned()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceAppId {
+    app_id: AppId,
+}
+
+/// An API's scope, asking the tenant for the appId of one named by a display name that is
+/// not well known; `None` when the tenant has no such service principal.
+async fn api_scope(client: &GraphClient, api: &ApiRef) -> Result<Option<String>> {
+    if let Some(scope) = known_scope(api) {
+        return Ok(Some(scope));
+    }
+    let path = format!(
+        "/servicePrincipals?$filter=displayName eq {}&$select=appId",
+        quote(&api.to_string())
+    );
+    let found = client.list_all::<ResourceAppId>(&path).await?;
+    Ok(match found.as_slice() {
+        [one] => Some(format!("{}/.default", one.app_id)),
+        _ => None,
+    })
+}
+
+/// The scope to ask for (`given`, else the first API's [`role_apis`]), and every other API the
+/// app holds application permissions on with the scope that would show its roles. Explains a
+/// choice among several in `notes`.
+async fn resolve_scope(
+    client: &GraphClient,
+    app: &DesiredApp,
+    given: Option<String>,
+    notes: &mut Vec<String>,
+) -> Result<(String, Vec<OtherApi>)> {
+    let mut scoped = Vec::new();
+    for api in role_apis(app) {
+        match api_scope(client, api).await? {
+            Some(s) => scoped.push(OtherApi {
+                api: api.to_string(),
+                scope: s,
+            }),
+            None => notes.push(format!(
+                "cannot tell the scope of `{api}`: the tenant has no one service principal by that name; pass `--scope <its application ID URI>/.default` to see its roles"
+            )),
+        }
+    }
+    let chosen = match (given, scoped.first()) {
+        (Some(given), _) => given,
+        (None, Some(first)) => {
+            if scoped.len() > 1 {
+                notes.push(format!(
+                    "`{}` holds application permissions on {} APIs; signing in for the first the manifest lists, `{}`",
+                    app.name,
+                    scoped.len(),
+                    first.api
+                ));
+            }
+            first.scope.clone()
+        }
+        (None, None) => GRAPH_SCOPE.to_owned(),
+    };
+    let others = scoped
+        .into_iter()
+        .filter(|o| !o.scope.eq_ignore_ascii_case(&chosen))
+        .collect();
+    Ok((chosen, others))
 }
 
 fn find_app<'a>(apps: &'a [DesiredApp], name: &str) -> Result<&'a DesiredApp> {
@@ -372,6 +532,45 @@ mod tests {
         assert!(err.hint().unwrap().contains("--pfx"));
         let given = choose_certificate(&none, Some(Path::new("k.pem")), &mut Vec::new()).unwrap();
         assert_eq!(given.password_env, None);
+    }
+
+    #[test]
+    fn the_scope_that_shows_roles_is_the_api_holding_application_permissions() {
+        use crate::model::ApiPermission;
+        let permission = |api: ApiRef, application: &[&str], delegated: &[&str]| ApiPermission {
+            api,
+            application: application.iter().map(|s| (*s).to_owned()).collect(),
+            delegated: delegated.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let exchange = ApiRef::DisplayName("Office 365 Exchange Online".into());
+        let graph = ApiRef::DisplayName("Microsoft Graph".into());
+        let mut exo = app(&[]);
+        exo.api_permissions = Some(vec![
+            // Delegated permissions put nothing in an app-only token.
+            permission(graph.clone(), &[], &["User.Read"]),
+            permission(exchange.clone(), &["Exchange.ManageAsApp"], &[]),
+        ]);
+        assert_eq!(role_apis(&exo), [&exchange]);
+        assert_eq!(
+            known_scope(&exchange).as_deref(),
+            Some("https://outlook.office365.com/.default")
+        );
+        assert_eq!(known_scope(&graph).as_deref(), Some(GRAPH_SCOPE));
+        let by_id: AppId = "00000002-0000-0ff1-ce00-000000000000".parse().unwrap();
+        assert_eq!(
+            known_scope(&ApiRef::AppId(by_id)).as_deref(),
+            Some("https://outlook.office365.com/.default")
+        );
+        let other: AppId = "c5393580-f805-4401-95e8-94b7a6ef2fc2".parse().unwrap();
+        assert_eq!(
+            known_scope(&ApiRef::AppId(other)).as_deref(),
+            Some("c5393580-f805-4401-95e8-94b7a6ef2fc2/.default")
+        );
+        assert_eq!(
+            known_scope(&ApiRef::DisplayName("Office 365 Management APIs".into())),
+            None,
+            "asked of the tenant"
+        );
     }
 
     #[test]

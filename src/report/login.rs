@@ -85,6 +85,14 @@ pub struct LoginCertificate {
     pub not_after: OffsetDateTime,
 }
 
+/// An API the app holds application permissions on, and the scope that shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherApi {
+    /// As the manifest names it.
+    pub api: String,
+    pub scope: String,
+}
+
 /// A successful sign-in, ready to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginReport {
@@ -94,6 +102,9 @@ pub struct LoginReport {
     pub app_id: AppId,
     pub certificate: LoginCertificate,
     pub scope: String,
+    /// The other APIs the app holds application permissions on, each with the scope whose
+    /// token would carry those roles.
+    pub other_apis: Vec<OtherApi>,
     /// `None` when the token is not a JWT.
     pub claims: Option<TokenClaims>,
     /// Directory role display names by template id (lower case), when the roles were readable.
@@ -196,10 +207,17 @@ pub fn hints(report: &LoginReport) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    if claims.roles.is_empty() {
-        let audience = claims.audience.as_deref().unwrap_or(&report.scope);
+    let audience = claims.audience.as_deref().unwrap_or(&report.scope);
+    if claims.roles.is_empty() && report.other_apis.is_empty() {
         out.push(format!(
             "the token carries no application permissions for `{audience}`: list them under `apiPermissions` with `adminConsent: true` and run `entraform apply`"
+        ));
+    }
+    // Roles are per audience: the others' show in their own tokens.
+    for other in &report.other_apis {
+        out.push(format!(
+            "`{}` roles are in a token for `{}`: `entraform test-login --app {} --scope {}`",
+            other.api, other.scope, report.app, other.scope
         ));
     }
     let exchange = claims

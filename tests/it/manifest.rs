@@ -207,7 +207,11 @@ fn a_missing_path_is_named_with_a_hint() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "error: `manifests` does not exist\nhint: pass manifest files or folders, e.g. `entraform validate manifests/`\n"
+        format!(
+            "error: no manifests to read: `manifests/`, the folder read when no path is given, does not exist in `{}`\n\
+             hint: run `entraform validate` where your `manifests/` folder is, or name the manifest files or folders: `entraform validate path/to/manifests/`\n",
+            dir.path().canonicalize().unwrap().display()
+        )
     );
 }
 

@@ -153,7 +153,7 @@ async fn sign_in(client: &GraphClient, manifest: &Path, pfx: &Path) -> Result<Th
         &TestLoginRequest {
             app: "rotation-app".into(),
             pfx: Some(pfx.to_owned()),
-            scope: "https://graph.microsoft.com/.default".into(),
+            scope: Some("https://graph.microsoft.com/.default".into()),
             paths: vec![manifest.to_owned()],
             recursive: false,
         },

@@ -42,15 +42,102 @@ async fn the_app_signs_in_with_its_pfx_and_sees_exchange_manage_as_app_and_its_r
     assert!(text.contains(&s.thumbprint), "{text}");
     assert!(text.contains("certificate `automation`"), "{text}");
 
-    // The default scope is Graph, where the app holds no permission: said, with a hint.
+    // A manifest without application permissions: Graph, where the app holds none; said,
+    // with a hint on granting them.
     let graph = s.run(&["test-login", "--app", APP, "exo.yaml"]);
     assert_eq!(graph.status.code(), Some(0), "{}", stderr(&graph));
     assert!(
-        stdout(&graph).contains("roles        (none)"),
+        stdout(&graph).contains("scope        https://graph.microsoft.com/.default\n")
+            && stdout(&graph).contains("roles        (none)"),
         "{}",
         stdout(&graph)
     );
-    assert!(stderr(&graph).contains("hint:"), "{}", stderr(&graph));
+    assert!(
+        stderr(&graph).contains("hint: the token carries no application permissions"),
+        "{}",
+        stderr(&graph)
+    );
+}
+
+/// The manifest of the seeded app with its API permissions declared, `apis` in this order.
+fn declaring(s: &crate::certs_seed::Seeded, apis: &[(&str, &str)]) -> String {
+    let mut text = crate::certs_seed::manifest_text("30d");
+    text.push_str("  adminConsent: true\n  apiPermissions:\n");
+    for (api, permission) in apis {
+        text.push_str(&format!(
+            "    - api: {api}\n      application: [{permission}]\n"
+        ));
+    }
+    std::fs::write(s.dir.path().join("declared.yaml"), text).unwrap();
+    "declared.yaml".to_owned()
+}
+
+#[tokio::test]
+async fn an_exchange_only_app_signs_in_for_exchange_without_scope() {
+    let s = seed(365, "30d").await;
+    let manifest = declaring(
+        &s,
+        &[("Office 365 Exchange Online", "Exchange.ManageAsApp")],
+    );
+    let out = s.run(&["test-login", "--app", APP, &manifest]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("scope        {EXCHANGE_SCOPE}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("roles        Exchange.ManageAsApp\n"),
+        "{text}"
+    );
+    assert!(!stderr(&out).contains("hint:"), "{}", stderr(&out));
+
+    // Asked for Graph, the token has no roles; the hint names the scope that shows them.
+    let graph = s.run(&[
+        "test-login",
+        "--app",
+        APP,
+        "--scope",
+        "https://graph.microsoft.com/.default",
+        &manifest,
+    ]);
+    assert_eq!(graph.status.code(), Some(0), "{}", stderr(&graph));
+    assert!(stdout(&graph).contains("roles        (none)"));
+    let err = stderr(&graph);
+    assert!(
+        err.contains(&format!(
+            "hint: `Office 365 Exchange Online` roles are in a token for `{EXCHANGE_SCOPE}`: `entraform test-login --app {APP} --scope {EXCHANGE_SCOPE}`"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("list them under `apiPermissions`"), "{err}");
+}
+
+#[tokio::test]
+async fn with_several_apis_the_first_listed_is_used_and_the_others_scopes_are_named() {
+    let s = seed(365, "30d").await;
+    let manifest = declaring(
+        &s,
+        &[
+            ("Microsoft Graph", "Application.Read.All"),
+            ("Office 365 Exchange Online", "Exchange.ManageAsApp"),
+        ],
+    );
+    let out = s.run(&["test-login", "--app", APP, &manifest]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("scope        https://graph.microsoft.com/.default\n"),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "`{APP}` holds application permissions on 2 APIs; signing in for the first the manifest lists, `Microsoft Graph`"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&format!("--scope {EXCHANGE_SCOPE}`")), "{err}");
 }
 
 #[tokio::test]
@@ -154,7 +241,9 @@ async fn an_unknown_app_a_missing_password_and_a_wrong_one_are_errors_that_say_s
         .unwrap();
     assert_eq!(wrong.status.code(), Some(1));
     assert!(
-        stderr(&wrong).contains("wrong password"),
+        stderr(&wrong).contains(&format!(
+            "wrong password for `secrets/exo.pfx`: the password in `{PASSWORD_ENV}` does not open it"
+        )) && stderr(&wrong).contains(&format!("hint: set `{PASSWORD_ENV}` to the password")),
         "{}",
         stderr(&wrong)
     );

@@ -25,6 +25,7 @@ fn report(roles: &[&str], wids: &[&str]) -> LoginReport {
             not_after: datetime!(2026-06-01 00:00 UTC),
         },
         scope: "https://outlook.office365.com/.default".into(),
+        other_apis: Vec::new(),
         claims: Some(TokenClaims {
             audience: Some("https://outlook.office365.com".into()),
             tenant_id: Some("9e6d4ab0-4c3b-4f6e-8a53-0c8d2a7e1f11".into()),
