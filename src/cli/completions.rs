@@ -1,7 +1,7 @@
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use super::{Cli, Context, Outcome};
+use super::{Context, Outcome, command};
 use crate::error::Result;
 
 #[derive(Debug, Args)]
@@ -13,14 +13,14 @@ pub struct CompletionsArgs {
 
 pub fn run_completions(args: CompletionsArgs, ctx: &Context) -> Result<Outcome> {
     let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "entraform", &mut out);
+    clap_complete::generate(args.shell, &mut command(), "entraform", &mut out);
     ctx.printer.data(&String::from_utf8_lossy(&out));
     Ok(Outcome::Clean)
 }
 
 pub fn run_man(ctx: &Context) -> Result<Outcome> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    clap_mangen::Man::new(command())
         .render(&mut out)
         .map_err(|e| crate::Error::io("cannot render the man page", e))?;
     ctx.printer.data(&String::from_utf8_lossy(&out));

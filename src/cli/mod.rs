@@ -16,7 +16,7 @@ mod validate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::error::Result;
 use crate::output::Printer;
@@ -45,55 +45,65 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The help heading of the options that choose the tenant and how to sign in to it, shown only
+/// by the commands that talk to a tenant.
+pub const TENANT_OPTIONS: &str = "Tenant Options";
+/// The help heading of the options every command takes (logging, colour).
+pub const GLOBAL_OPTIONS: &str = "Global Options";
+
+/// Options accepted before or after any command. Each command's help shows its own options
+/// first, then these under their headings ([`command`] hides the tenant ones where they do not
+/// apply).
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Use the local sandbox tenant instead of Microsoft's cloud (started in-process)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS)]
     pub sandbox: bool,
 
     /// Where the sandbox keeps its tenant between runs
     #[arg(
         long,
         global = true,
+        help_heading = TENANT_OPTIONS,
         value_name = "PATH",
         default_value = ".entraform/sandbox.json"
     )]
     pub sandbox_state: PathBuf,
 
     /// Tenant id or verified domain (default: AZURE_TENANT_ID)
-    #[arg(long, global = true, env = "AZURE_TENANT_ID", value_name = "TENANT")]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "AZURE_TENANT_ID", value_name = "TENANT")]
     pub tenant: Option<String>,
 
     /// Which Microsoft cloud to talk to
-    #[arg(long, global = true, value_enum, default_value_t = Cloud::Public)]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, value_enum, default_value_t = Cloud::Public)]
     pub cloud: Cloud,
 
     /// Microsoft Graph service root, e.g. https://graph.microsoft.com (entraform appends /v1.0/...)
-    #[arg(long, global = true, env = "ENTRAFORM_GRAPH_URL", value_name = "URL")]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "ENTRAFORM_GRAPH_URL", value_name = "URL")]
     pub graph_url: Option<String>,
 
     /// Authority host, e.g. https://login.microsoftonline.com (default: AZURE_AUTHORITY_HOST)
-    #[arg(long, global = true, env = "AZURE_AUTHORITY_HOST", value_name = "URL")]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "AZURE_AUTHORITY_HOST", value_name = "URL")]
     pub login_url: Option<String>,
 
     /// Sign in with this credential type instead of the first one found in the environment
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, value_enum)]
     pub auth: Option<AuthMethod>,
 
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = GLOBAL_OPTIONS, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Only errors on stderr; data on stdout is unaffected
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, help_heading = GLOBAL_OPTIONS, conflicts_with = "verbose")]
     pub quiet: bool,
 
     /// Log line format on stderr
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Never colour output (also: NO_COLOR)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL_OPTIONS)]
     pub no_color: bool,
 }
 
@@ -157,7 +167,10 @@ pub enum Command {
     )]
     TestLogin(test_login::TestLoginArgs),
     /// Run or reset the local sandbox tenant
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  entraform sandbox serve --json\n  entraform sandbox reset"
+    )]
     Sandbox(sandbox::SandboxCommand),
     /// Print a shell completion script
     #[command(after_help = "Example:\n  source <(entraform completions bash)")]
@@ -165,6 +178,65 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(after_help = "Example:\n  entraform man > entraform.1")]
     Man,
+}
+
+/// The tenant options: everything [`Connection::open`](connect::Connection::open) reads.
+const TENANT_OPTION_IDS: [&str; 7] = [
+    "sandbox",
+    "sandbox_state",
+    "tenant",
+    "cloud",
+    "graph_url",
+    "login_url",
+    "auth",
+];
+
+/// The commands whose help leaves out the tenant options, because they never talk to a tenant
+/// (or, `sandbox serve`, are one), and the tenant option each still shows as its own.
+const NO_TENANT: &[(&[&str], Option<&str>)] = &[
+    (&["validate"], None),
+    (&["schema"], None),
+    (&["completions"], None),
+    (&["man"], None),
+    (&["sandbox"], None),
+    // `--state` is its own; `--sandbox-state` is still read when it is not given.
+    (&["sandbox", "serve"], None),
+    (&["sandbox", "reset"], Some("sandbox_state")),
+];
+
+/// The command line, with each command's help showing only the options that apply to it.
+/// Hidden options are still accepted, so no command line that worked stops working.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let tenant: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| TENANT_OPTION_IDS.contains(&a.get_id().as_str()))
+        .cloned()
+        .collect();
+    // Building the tree copies each global option into every subcommand that does not define
+    // it already: give those commands their own (hidden) copy first.
+    for (path, own) in NO_TENANT {
+        cmd = adjust(cmd, path, &tenant, *own);
+    }
+    cmd
+}
+
+fn adjust(
+    cmd: clap::Command,
+    path: &[&str],
+    tenant: &[clap::Arg],
+    own: Option<&str>,
+) -> clap::Command {
+    match path {
+        [] => tenant.iter().fold(cmd, |cmd, arg| {
+            cmd.arg(if Some(arg.get_id().as_str()) == own {
+                arg.clone().help_heading(None)
+            } else {
+                arg.clone().hide(true)
+            })
+        }),
+        [name, rest @ ..] => cmd.mut_subcommand(*name, |sub| adjust(sub, rest, tenant, own)),
+    }
 }
 
 /// How a successful command ended; mapped to the exit code contract (0 and 2).
@@ -186,7 +258,12 @@ pub struct Context {
 pub fn main() -> ExitCode {
     // clap exits 2 on usage errors; here 2 means "changes present", so a typo in a drift cron
     // must not look like drift.
-    let cli = match Cli::try_parse() {
+    let mut cmd = command();
+    let parsed = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .map_err(|err| err.format(&mut cmd));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();

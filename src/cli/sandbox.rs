@@ -22,7 +22,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 
-    /// State file (default: the global --sandbox-state)
+    /// State file [default: .entraform/sandbox.json]
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
 

@@ -2,6 +2,8 @@
 
 use crate::common::{entraform, stderr, stdout};
 
+// (The help test walks clap's own command tree: `entraform::cli::command()`.)
+
 #[test]
 fn version_names_the_crate_version_and_commit() {
     let out = entraform().arg("--version").output().unwrap();
@@ -14,26 +16,134 @@ fn version_names_the_crate_version_and_commit() {
     assert!(text.contains("commit: "), "{text}");
 }
 
+/// Every command and sub-command clap knows, as the words that name it (`["sandbox", "serve"]`).
+fn command_paths() -> Vec<Vec<String>> {
+    fn walk(cmd: &clap::Command, path: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut next = path.to_vec();
+            next.push(sub.get_name().to_owned());
+            out.push(next.clone());
+            walk(sub, &next, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&entraform::cli::command(), &[], &mut out);
+    out
+}
+
+fn subcommand<'a>(mut cmd: &'a clap::Command, path: &[String]) -> &'a clap::Command {
+    for name in path {
+        cmd = cmd.find_subcommand(name).unwrap();
+    }
+    cmd
+}
+
+/// Which commands talk to a tenant and so show the tenant options; `sandbox reset` shows
+/// `--sandbox-state` (the state it deletes) as its own option. Every command clap knows must be
+/// listed, so a new one is placed deliberately.
+const TENANT_OPTIONS_SHOWN: &[(&str, bool)] = &[
+    ("validate", false),
+    ("schema", false),
+    ("plan", true),
+    ("apply", true),
+    ("export", true),
+    ("certs", true),
+    ("test-login", true),
+    ("sandbox", false),
+    ("sandbox serve", false),
+    ("sandbox reset", false),
+    ("completions", false),
+    ("man", false),
+];
+
+const TENANT_FLAGS: [&str; 7] = [
+    "--sandbox",
+    "--sandbox-state",
+    "--tenant",
+    "--cloud",
+    "--graph-url",
+    "--login-url",
+    "--auth",
+];
+
+/// `flag` appears as a whole flag (`--sandbox`, not the start of `--sandbox-state`).
+fn lists(help: &str, flag: &str) -> bool {
+    help.match_indices(flag).any(|(at, _)| {
+        help[at + flag.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c == '-' || c.is_ascii_alphanumeric()))
+    })
+}
+
 #[test]
-fn every_command_has_an_example_in_its_help() {
-    for cmd in [
-        "validate",
-        "schema",
-        "plan",
-        "apply",
-        "export",
-        "certs",
-        "test-login",
-        "completions",
-        "man",
-    ] {
-        let out = entraform().args([cmd, "--help"]).output().unwrap();
-        assert!(out.status.success(), "{cmd}: {}", stderr(&out));
+fn every_commands_help_shows_an_example_its_own_options_first_then_only_the_globals_that_apply() {
+    let paths = command_paths();
+    let mut names: Vec<String> = paths.iter().map(|p| p.join(" ")).collect();
+    names.sort();
+    let mut listed: Vec<String> = TENANT_OPTIONS_SHOWN
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(names, listed, "commands clap knows vs. this test's table");
+
+    let root = entraform::cli::command();
+    for path in &paths {
+        let name = path.join(" ");
+        let out = entraform().args(path).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
         let help = stdout(&out);
         assert!(
             help.contains("Example"),
-            "`{cmd} --help` shows no example:\n{help}"
+            "`{name} --help` shows no example:\n{help}"
         );
+
+        // Own options, then the global headings; nothing of the command's after them.
+        let globals = help
+            .find("\nTenant Options:\n")
+            .or_else(|| help.find("\nGlobal Options:\n"))
+            .unwrap_or_else(|| panic!("`{name} --help` has no global options heading:\n{help}"));
+        let own: Vec<String> = subcommand(&root, path)
+            .get_arguments()
+            .filter(|a| !a.is_global_set() && !a.is_hide_set())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        for flag in &own {
+            let at = help
+                .find(flag.as_str())
+                .unwrap_or_else(|| panic!("`{name} --help` lacks {flag}"));
+            assert!(
+                at < globals,
+                "`{name} --help`: {flag} is under the global options"
+            );
+        }
+        for flag in ["--verbose", "--quiet", "--log-format", "--no-color"] {
+            assert!(
+                help.find(flag).is_some_and(|at| at > globals),
+                "`{name} --help`: {flag} is not under Global Options:\n{help}"
+            );
+        }
+
+        let shown = TENANT_OPTIONS_SHOWN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        assert_eq!(
+            help.contains("\nTenant Options:\n"),
+            shown,
+            "{name}:\n{help}"
+        );
+        let options = &help[..help.find("\nExample").unwrap()];
+        for flag in TENANT_FLAGS {
+            let expected = shown || (name == "sandbox reset" && flag == "--sandbox-state");
+            assert_eq!(
+                lists(options, flag),
+                expected,
+                "`{name} --help` and {flag}:\n{help}"
+            );
+        }
     }
 }
 
