@@ -469,41 +469,43 @@ mod tests {
 
     #[test]
     fn expiry_reasons_read_like_the_issue() {
-        let now = datetime!(2025-06-01 00:00 UTC);
+        let midnight = datetime!(2025-06-01 00:00 UTC);
         let renew: crate::model::Period = "30d".parse().unwrap();
-        assert_eq!(
-            expiry_reason(datetime!(2025-06-13 12:00 UTC), now, renew),
-            "expires in 12 days, renewBefore is 30d"
-        );
-        assert_eq!(
-            expiry_reason(datetime!(2025-06-01 05:00 UTC), now, renew),
-            "expires today, renewBefore is 30d"
-        );
-        assert_eq!(
-            expiry_reason(
+        for (end, now, reason) in [
+            (
+                datetime!(2025-06-13 12:00 UTC),
+                midnight,
+                "expires in 12 days, renewBefore is 30d",
+            ),
+            (
                 datetime!(2025-06-01 05:00 UTC),
-                now + Duration::hours(6),
-                renew
+                midnight,
+                "expires today, renewBefore is 30d",
             ),
-            "expired today"
-        );
-        // Whole calendar days: an end at 23:00 tomorrow is 1 day away at midnight and at noon.
-        assert_eq!(
-            expiry_reason(
+            (
+                datetime!(2025-06-01 05:00 UTC),
+                datetime!(2025-06-01 06:00 UTC),
+                "expired today",
+            ),
+            // Whole calendar days: an end at 23:00 tomorrow is 1 day away at noon too.
+            (
                 datetime!(2025-06-02 23:00 UTC),
-                now + Duration::hours(12),
-                renew
+                datetime!(2025-06-01 12:00 UTC),
+                "expires in 1 day, renewBefore is 30d",
             ),
-            "expires in 1 day, renewBefore is 30d"
-        );
-        assert_eq!(
-            expiry_reason(datetime!(2025-05-29 00:00 UTC), now, renew),
-            "expired 3 days ago"
-        );
-        assert_eq!(
-            expiry_reason(datetime!(2025-05-31 00:00 UTC), now, renew),
-            "expired 1 day ago"
-        );
+            (
+                datetime!(2025-05-29 00:00 UTC),
+                midnight,
+                "expired 3 days ago",
+            ),
+            (
+                datetime!(2025-05-31 00:00 UTC),
+                midnight,
+                "expired 1 day ago",
+            ),
+        ] {
+            assert_eq!(expiry_reason(end, now, renew), reason, "{end} at {now}");
+        }
     }
 
     #[test]
