@@ -128,6 +128,11 @@ pub async fn acquire_token(
         })?;
     tracing::trace!(status, body = %redact::body(&body), "token endpoint answered");
     if !(200..300).contains(&status) {
+        let sent_secrets: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| redact::is_secret_key(k))
+            .map(|(_, v)| v.as_str())
+            .collect();
         return Err(GraphError::SignIn(Box::new(
             SignInError::from_token_response(
                 credential.source(),
@@ -135,6 +140,7 @@ pub async fn acquire_token(
                 endpoints.tenant.as_deref(),
                 status,
                 &body,
+                &sent_secrets,
             ),
         )));
     }
@@ -195,7 +201,7 @@ async fn azure_cli_token(
         })?
         .map_err(|e| failed(format!("cannot run `{}`: {e}", program.display())))?;
     if !output.status.success() {
-        let stderr = redact::text(&String::from_utf8_lossy(&output.stderr));
+        let stderr = redact::server_message(&String::from_utf8_lossy(&output.stderr), &[]);
         let line = stderr
             .lines()
             .map(str::trim)

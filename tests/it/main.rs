@@ -42,3 +42,4 @@ mod sandbox_util;
 mod scale;
 mod test_login;
 mod test_login_report;
+mod wire_errors;
