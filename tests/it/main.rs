@@ -42,4 +42,5 @@ mod sandbox_util;
 mod scale;
 mod test_login;
 mod test_login_report;
+mod wire_contract;
 mod wire_errors;

@@ -1,0 +1,172 @@
+//! The sandbox answers as Graph and the identity platform document, on the points where entraform
+//! and the sandbox once agreed with each other and not with Entra ID (issue 12). Each test
+//! replays the documented request and checks status, error code and message; the source is
+//! named beside each.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha1::Digest;
+
+use crate::sandbox_util::*;
+
+/// An application and the path of its federated identity credentials.
+async fn app(t: &Tenant, name: &str) -> (String, Value) {
+    let app = t
+        .post(
+            "/applications",
+            json!({"displayName": name, "signInAudience": "AzureADMyOrg"}),
+        )
+        .await;
+    assert_eq!(app.status, 201, "{}", app.text);
+    (app.body["id"].as_str().unwrap().to_owned(), app.body)
+}
+
+// keyCredential resource: "displayName: The friendly name for the key, with a maximum length of
+// 90 characters. Longer values are accepted but shortened."
+#[tokio::test]
+async fn a_key_display_name_longer_than_90_characters_is_accepted_and_cut_to_90() {
+    let t = start().await;
+    let (id, _) = app(&t, "long-key-name").await;
+    let (der, _) = rsa_certificate("long");
+    let mut key = key_credential(&der);
+    key["displayName"] = json!(format!("entraform:{}", "n".repeat(110)));
+    let r = t
+        .patch(
+            &format!("/applications/{id}"),
+            json!({"keyCredentials": [key]}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let shown =
+        t.get(&format!("/applications/{id}")).await.body["keyCredentials"][0]["displayName"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    assert_eq!(shown, format!("entraform:{}", "n".repeat(80)));
+}
+
+// keyCredential resource: "customKeyIdentifier (Binary): ... When not provided in the payload,
+// defaults to the thumbprint of the certificate." Edm.Binary travels as base64.
+#[tokio::test]
+async fn custom_key_identifier_is_binary_and_defaults_to_the_thumbprint() {
+    let t = start().await;
+    let (id, _) = app(&t, "binary-identifier").await;
+    let (a, _) = rsa_certificate("a");
+    let (b, _) = rsa_certificate("b");
+    let (c, _) = rsa_certificate("c");
+    let thumb = |der: &[u8]| sha1::Sha1::digest(der).to_vec();
+    let hex_text = hex::encode_upper(thumb(&c));
+
+    let mut absent = key_credential(&a);
+    absent
+        .as_object_mut()
+        .unwrap()
+        .remove("customKeyIdentifier");
+    let bytes = key_credential(&b);
+    let mut legacy = key_credential(&c);
+    legacy["customKeyIdentifier"] = json!(hex_text);
+    let r = t
+        .patch(
+            &format!("/applications/{id}"),
+            json!({"keyCredentials": [absent, bytes, legacy]}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let keys = t.get(&format!("/applications/{id}")).await.body["keyCredentials"].clone();
+    let decoded = |i: usize| {
+        STANDARD
+            .decode(keys[i]["customKeyIdentifier"].as_str().unwrap())
+            .unwrap()
+    };
+    // Left out: the certificate's thumbprint, as 20 bytes.
+    assert_eq!(decoded(0), thumb(&a));
+    // Sent as base64 of the 20 bytes: kept.
+    assert_eq!(decoded(1), thumb(&b));
+    // Sent as 40 hex digits: read as base64, 30 bytes that are not the thumbprint; the text
+    // comes back the same.
+    assert_eq!(decoded(2).len(), 30);
+    assert_eq!(keys[2]["customKeyIdentifier"], json!(hex_text));
+
+    // Not base64 at all.
+    let mut bad = key_credential(&a);
+    bad["customKeyIdentifier"] = json!("not base64!");
+    let r = t
+        .patch(
+            &format!("/applications/{id}"),
+            json!({"keyCredentials": [bad]}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "Request_BadRequest");
+    assert_eq!(
+        r.body["error"]["message"],
+        "Invalid value specified for property 'customKeyIdentifier' of resource."
+    );
+}
+
+// keyCredential resource: "key: ... Requires $select to retrieve; only available for single
+// object requests (GET /applications/{applicationId}?$select=keyCredentials ...); otherwise,
+// it's always null."
+#[tokio::test]
+async fn only_a_single_object_read_with_select_returns_the_certificate_bytes() {
+    let t = start().await;
+    let (id, _) = app(&t, "key-bytes").await;
+    let (der, _) = rsa_certificate("bytes");
+    let r = t
+        .patch(
+            &format!("/applications/{id}"),
+            json!({"keyCredentials": [key_credential(&der)]}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let listed = t
+        .get(&format!(
+            "/applications?$filter=id eq '{id}'&$select=id,keyCredentials"
+        ))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(
+        listed.body["value"][0]["keyCredentials"][0]["key"],
+        Value::Null
+    );
+    let one = t
+        .get(&format!("/applications/{id}?$select=id,keyCredentials"))
+        .await;
+    assert_eq!(
+        one.body["keyCredentials"][0]["key"],
+        json!(STANDARD.encode(&der))
+    );
+}
+
+// Federated credential name: "3-120 characters and must be URL friendly. Alphanumeric, dash, or
+// underscore characters are supported, the first character must be alphanumeric only."
+// (MicrosoftDocs/azure-docs articles/active-directory/workload-identities/includes/
+// federated-credential-configuration-considerations.md); names are an alternate key compared
+// without case.
+#[tokio::test]
+async fn federated_credential_names_follow_entras_rule_and_ignore_case() {
+    let t = start().await;
+    let (id, _) = app(&t, "fic-names").await;
+    let path = format!("/applications/{id}/federatedIdentityCredentials");
+    let body = |name: &str, n: usize| {
+        json!({"name": name, "issuer": "https://token.actions.githubusercontent.com",
+               "subject": format!("repo:contoso/app:ref:refs/heads/b{n}"),
+               "audiences": ["api://AzureADTokenExchange"]})
+    };
+    for (n, bad) in ["gh", "_leading", "-leading", "with.dot", "with space"]
+        .iter()
+        .enumerate()
+    {
+        let r = t.post(&path, body(bad, n)).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert_eq!(
+            r.body["error"]["message"],
+            "Invalid value specified for property 'name' of resource."
+        );
+    }
+    let ok = t.post(&path, body("gh1", 10)).await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+    let again = t.post(&path, body("GH1", 11)).await;
+    assert!(matches!(again.status, 400 | 409), "{}", again.text);
+}
