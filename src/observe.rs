@@ -226,6 +226,25 @@ pub async fn observe(
             }
         }
     }
+    // A certificate whose `customKeyIdentifier` is not its thumbprint (a tool put something
+    // else there) is told apart by its bytes, which only a read of the one object returns.
+    let unknown: Vec<ObjectId> = applications
+        .iter()
+        .filter(|a| {
+            a.key_credentials.iter().any(|k| {
+                k.kind.as_deref() == Some("AsymmetricX509Cert") && key_thumbprint(k).is_none()
+            })
+        })
+        .map(|a| a.id)
+        .collect();
+    if !unknown.is_empty() {
+        let mut read = key_certificates(client, &unknown).await?;
+        for app in &mut applications {
+            if let Some(keys) = read.remove(&app.id) {
+                app.key_credentials = keys;
+            }
+        }
+    }
     let mut catalog = Catalog::default();
     let mut seen_resources = HashSet::new();
     for list in resource_lists {
@@ -406,6 +425,33 @@ pub async fn observe(
         apps,
         catalog,
     })
+}
+
+/// Each application's key credentials with their certificates (`key`). Graph returns `key`
+/// only to a read of one object with `$select=keyCredentials` ("otherwise, it's always null",
+/// keyCredential reference), so each application is one such read, 20 per `$batch`.
+pub async fn key_certificates(
+    client: &GraphClient,
+    apps: &[ObjectId],
+) -> Result<HashMap<ObjectId, Vec<KeyCredential>>, GraphError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Keys {
+        #[serde(default)]
+        key_credentials: Vec<KeyCredential>,
+    }
+    if apps.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let requests = apps
+        .iter()
+        .map(|id| graph::BatchRequest::get(format!("/applications/{id}?$select=id,keyCredentials")))
+        .collect();
+    let outcomes = client.batch(requests).await?;
+    apps.iter()
+        .zip(outcomes)
+        .map(|(id, outcome)| Ok((*id, outcome?.json::<Keys>()?.key_credentials)))
+        .collect()
 }
 
 /// An application read with `$select=id&$expand=owners`.
@@ -650,14 +696,30 @@ pub fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
     LiveKeyCredential {
         key_id: k.key_id,
         display_name: k.display_name.clone(),
-        thumbprint: k
-            .custom_key_identifier
-            .as_deref()
-            .and_then(Thumbprint::from_custom_key_identifier),
+        thumbprint: key_thumbprint(k),
         key_type: k.kind.clone().unwrap_or_default(),
         usage: k.usage.clone().unwrap_or_default(),
         start: k.start_date_time,
         end: k.end_date_time,
+    }
+}
+
+/// The certificate's thumbprint, computed from `key` when the read carried it (only a
+/// single-object read with `$select=keyCredentials` does); else `customKeyIdentifier`, which
+/// may be anything a tool put there.
+fn key_thumbprint(k: &KeyCredential) -> Option<Thumbprint> {
+    use base64::Engine as _;
+    let der = k.key.as_deref().and_then(|b| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+    });
+    match der {
+        Some(der) => Some(Thumbprint::of_der(&der)),
+        None => k
+            .custom_key_identifier
+            .as_deref()
+            .and_then(Thumbprint::from_custom_key_identifier),
     }
 }
 

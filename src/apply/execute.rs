@@ -1331,12 +1331,12 @@ fn federated_patch_json(p: &FederatedCredentialPatch) -> Map<String, Value> {
     m
 }
 
-/// The key credential for a certificate: its SHA-1 thumbprint (upper-case hex) as
-/// `customKeyIdentifier`, its own validity as the credential's dates.
+/// The key credential for a certificate: its SHA-1 thumbprint's 20 bytes as
+/// `customKeyIdentifier` (Edm.Binary, so base64), its own validity as the credential's dates.
 fn new_key_credential(key: &NewKeyCredential, cert: &PublicCertificate) -> KeyCredential {
     KeyCredential {
         key_id: key.key_id,
-        custom_key_identifier: Some(cert.thumbprint().to_hex()),
+        custom_key_identifier: Some(cert.thumbprint().to_custom_key_identifier()),
         display_name: Some(key.display_name.clone()),
         start_date_time: Some(cert.not_before()),
         end_date_time: Some(cert.not_after()),

@@ -25,6 +25,16 @@ pub const PROTECTED_TAG: &str = "entraform:protected";
 /// certificate: `entraform:<certificate name>`. Generated certificates are recognised by it.
 pub const CERTIFICATE_DISPLAY_NAME_PREFIX: &str = "entraform:";
 
+/// Graph keeps at most 90 characters of a key credential's `displayName` ("longer values are
+/// accepted but shortened", keyCredential reference).
+pub const MAX_KEY_DISPLAY_NAME: usize = 90;
+
+/// The longest manifest certificate name: its display name `entraform:<name>` must survive
+/// Graph's cut whole, or the certificate would not be recognised and be generated again on
+/// every plan.
+pub const MAX_CERTIFICATE_NAME: usize =
+    MAX_KEY_DISPLAY_NAME - CERTIFICATE_DISPLAY_NAME_PREFIX.len();
+
 /// The key credential `displayName` for the manifest certificate `name`.
 pub fn certificate_display_name(name: &str) -> String {
     format!("{CERTIFICATE_DISPLAY_NAME_PREFIX}{name}")
@@ -90,7 +100,8 @@ pub enum PermissionKind {
 pub struct LiveKeyCredential {
     pub key_id: KeyId,
     pub display_name: Option<String>,
-    /// `customKeyIdentifier` read as a thumbprint, when it is one.
+    /// The certificate's SHA-1 thumbprint: computed from `key` when the read carried the
+    /// certificate, else `customKeyIdentifier` read as a thumbprint, when it is one.
     pub thumbprint: Option<Thumbprint>,
     /// `AsymmetricX509Cert`, `X509CertAndPassword`, ...
     pub key_type: String,

@@ -4,9 +4,9 @@
 //! write each manifest, then put the files in place without overwriting any.
 //!
 //! Requests, after the selection: observe's rounds, then one round of lists batched 20 per
-//! `$batch`: key credentials with their certificates for ⌈K/15⌉ apps at a time (`id in (…)`
-//! with `$select=id,keyCredentials`, the form Graph throttles at 150 a minute per tenant, so
-//! as few as possible), the service principals, the display names of the APIs the apps use
+//! `$batch`: the certificates of the K apps that have any, one read per app (Graph returns
+//! `key` only to `GET /applications/{id}?$select=keyCredentials`, a form it throttles at 150 a
+//! minute per tenant), alongside the service principals, the display names of the APIs the apps use
 //! (to tell whether a name finds exactly one), and the `uniqueName`s the new names would take.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::cert::CertError;
 use crate::error::{Hint, Result};
 use crate::export::{self, AppExport, Exported};
-use crate::graph::types::Application;
+use crate::graph::types::{Application, KeyCredential};
 use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
 use crate::model::{AppId, KeyId, LiveApp, LiveTenant, ObjectId};
 use crate::observe::{self, AppKey, AppQuery, ObserveRequest, Parts};
@@ -339,20 +339,11 @@ async fn read_extras(
     kept: &HashMap<AppId, String>,
 ) -> Result<Extras> {
     let mut paths: Vec<String> = Vec::new();
-    let with_keys: Vec<String> = live
+    let with_keys: Vec<ObjectId> = live
         .apps
         .iter()
         .filter(|a| !a.key_credentials.is_empty())
-        .map(|a| a.object_id.to_string())
-        .collect();
-    let key_lists: Vec<usize> = in_filters("id", &with_keys)
-        .into_iter()
-        .map(|f| {
-            push(
-                &mut paths,
-                format!("/applications?$filter={f}&$select=id,keyCredentials"),
-            )
-        })
+        .map(|a| a.object_id)
         .collect();
     let app_ids: Vec<String> = apps.iter().map(|(a, _)| a.app_id.to_string()).collect();
     let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
@@ -391,25 +382,19 @@ async fn read_extras(
         .map(|p| push(&mut paths, p))
         .collect();
 
-    let lists = run(client, &paths).await?;
+    let (lists, certificates) = tokio::try_join!(
+        run(client, &paths),
+        observe::key_certificates(client, &with_keys)
+    )?;
     let mut extras = Extras {
-        keys: HashMap::new(),
+        keys: certificates
+            .into_iter()
+            .map(|(id, keys)| (id, key_bytes(&keys)))
+            .collect(),
         service_principals: HashMap::new(),
         shared_api_names: BTreeSet::new(),
         taken_names: kept.values().cloned().collect(),
     };
-    for i in key_lists {
-        for app in &lists[i] {
-            let Some(id) = app
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-            else {
-                continue;
-            };
-            extras.keys.insert(id, key_bytes(app));
-        }
-    }
     for i in sp_lists {
         for sp in &lists[i] {
             if let Some(app_id) = sp
@@ -466,18 +451,14 @@ fn unique_names(apps: &[Value]) -> impl Iterator<Item = String> + '_ {
         .map(str::to_ascii_lowercase)
 }
 
-/// Certificate DER by key id from an application read with `$select=keyCredentials`.
-fn key_bytes(app: &Value) -> BTreeMap<KeyId, Vec<u8>> {
-    app.get("keyCredentials")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+/// Certificate DER by key id, from key credentials read with their `key`.
+fn key_bytes(keys: &[KeyCredential]) -> BTreeMap<KeyId, Vec<u8>> {
+    keys.iter()
         .filter_map(|k| {
-            let id: KeyId = k.get("keyId")?.as_str()?.parse().ok()?;
             let der = base64::engine::general_purpose::STANDARD
-                .decode(k.get("key")?.as_str()?.trim())
+                .decode(k.key.as_deref()?.trim())
                 .ok()?;
-            Some((id, der))
+            Some((k.key_id, der))
         })
         .collect()
 }

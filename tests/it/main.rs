@@ -43,4 +43,5 @@ mod scale;
 mod test_login;
 mod test_login_report;
 mod wire_contract;
+mod wire_e2e;
 mod wire_errors;
