@@ -170,3 +170,70 @@ async fn federated_credential_names_follow_entras_rule_and_ignore_case() {
     let again = t.post(&path, body("GH1", 11)).await;
     assert!(matches!(again.status, 400 | 409), "{}", again.text);
 }
+
+// apiApplication resource: requestedAccessTokenVersion "If signInAudience is
+// AzureADandPersonalMicrosoftAccount or PersonalMicrosoftAccount, the value must be 2"
+// (microsoft-graph-docs-contrib api-reference/v1.0/resources/apiapplication.md; issue #1122 there
+// for PersonalMicrosoftAccount). Graph's answer, as quoted in azure-ad-b2c/Scripts issue #2:
+// 400 {"code": "InvalidAccessTokenVersion", "message": "One or more properties contains invalid
+// values."}.
+#[tokio::test]
+async fn converged_audiences_need_v2_access_tokens_in_the_same_write() {
+    let t = start().await;
+    // Graph's default application: the converged audience with v2 tokens, as in its example.
+    let created = t
+        .post("/applications", example("applications-create.request.json"))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(
+        created.body["signInAudience"],
+        example("applications-create.response.json")["signInAudience"]
+    );
+    assert_eq!(created.body["api"]["requestedAccessTokenVersion"], 2);
+
+    let refused = |r: &Resp| {
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.body["error"]["code"], "InvalidAccessTokenVersion");
+        assert_eq!(
+            r.body["error"]["message"],
+            "One or more properties contains invalid values."
+        );
+    };
+    let (id, single) = app(&t, "single-tenant").await;
+    assert_eq!(single["api"]["requestedAccessTokenVersion"], Value::Null);
+    for audience in [
+        "AzureADandPersonalMicrosoftAccount",
+        "PersonalMicrosoftAccount",
+    ] {
+        refused(
+            &t.patch(
+                &format!("/applications/{id}"),
+                json!({"signInAudience": audience}),
+            )
+            .await,
+        );
+        refused(
+            &t.post(
+                "/applications",
+                json!({"displayName": "converged", "signInAudience": audience}),
+            )
+            .await,
+        );
+    }
+    let both = t
+        .patch(
+            &format!("/applications/{id}"),
+            json!({"signInAudience": "PersonalMicrosoftAccount",
+                   "api": {"requestedAccessTokenVersion": 2}}),
+        )
+        .await;
+    assert_eq!(both.status, 204, "{}", both.text);
+    // Going back to v1 tokens while converged is refused too.
+    refused(
+        &t.patch(
+            &format!("/applications/{id}"),
+            json!({"api": {"requestedAccessTokenVersion": 1}}),
+        )
+        .await,
+    );
+}

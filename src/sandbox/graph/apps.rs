@@ -196,7 +196,9 @@ pub(crate) fn new_object(
     let rest = json!({
         "addIns": [],
         "api": {
-            "requestedAccessTokenVersion": null,
+            // Graph's default audience (AzureADandPersonalMicrosoftAccount) comes with v2 tokens
+            // (application-post-applications example response).
+            "requestedAccessTokenVersion": 2,
             "acceptMappedClaims": null,
             "knownClientApplications": [],
             "oauth2PermissionScopes": [],
@@ -773,6 +775,10 @@ fn create_with(
     let id = new_guid();
     let app_id = new_guid();
     let mut obj = new_object(&id, &app_id, "", &doc.tenant.domain, call.now);
+    if body.contains_key("signInAudience") {
+        // Only Graph's default audience brings v2 tokens along; any other starts unset.
+        obj["api"]["requestedAccessTokenVersion"] = Value::Null;
+    }
     if let Some(u) = unique_name {
         if let Some(Value::String(b)) = body.get("uniqueName")
             && b != u
@@ -787,6 +793,7 @@ fn create_with(
     } else {
         apply_body(doc, &mut obj, &body, &id)?;
     }
+    check_token_version(&obj)?;
     let mut entry = Entry::new(obj, call.visible_at());
     if !call.caller.has_any(&[perm::APP_RW]) {
         entry.owners.push(call.caller.sp_id.clone());
@@ -834,8 +841,41 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
         ));
     }
     apply_body(doc, &mut obj, &body, &id)?;
+    check_token_version(&obj)?;
     doc.applications.get_mut(&id).expect("found above").object = obj;
     Ok(Reply::no_content())
+}
+
+/// Converged audiences (work and personal accounts) need v2 access tokens: "If
+/// signInAudience is AzureADandPersonalMicrosoftAccount or PersonalMicrosoftAccount, the value
+/// must be 2" (apiApplication reference, microsoft-graph-docs-contrib
+/// api-reference/v1.0/resources/apiapplication.md; microsoft-graph-docs-contrib issue #1122 for
+/// PersonalMicrosoftAccount). Graph refuses the write with InvalidAccessTokenVersion and a
+/// generic message (as quoted in azure-ad-b2c/Scripts issue #2).
+fn check_token_version(obj: &Object) -> Result<(), GraphError> {
+    let converged = matches!(
+        obj.get("signInAudience").and_then(Value::as_str),
+        Some("AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount")
+    );
+    let version = obj
+        .get("api")
+        .and_then(|a| a.get("requestedAccessTokenVersion"))
+        .unwrap_or(&Value::Null);
+    let version = match version {
+        Value::Null => None,
+        v => match v.as_i64() {
+            Some(n @ (1 | 2)) => Some(n),
+            _ => return Err(GraphError::invalid_value("requestedAccessTokenVersion")),
+        },
+    };
+    if converged && version != Some(2) {
+        return Err(GraphError::new(
+            400,
+            "InvalidAccessTokenVersion",
+            "One or more properties contains invalid values.",
+        ));
+    }
+    Ok(())
 }
 
 fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
