@@ -1256,13 +1256,25 @@ fn required_resource_access_json(rra: &[RequiredResourceAccess]) -> Value {
     )
 }
 
+/// The audience, with the v2 access tokens a converged audience requires in the same write
+/// (apiApplication reference; Graph refuses it alone with 400 `InvalidAccessTokenVersion`).
+fn insert_audience(m: &mut Map<String, Value>, audience: &str) {
+    m.insert("signInAudience".into(), json!(audience));
+    if matches!(
+        audience,
+        "AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount"
+    ) {
+        m.insert("api".into(), json!({"requestedAccessTokenVersion": 2}));
+    }
+}
+
 fn application_json(b: &ApplicationBody) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("displayName".into(), json!(b.display_name));
     if let Some(d) = &b.description {
         m.insert("description".into(), json!(d));
     }
-    m.insert("signInAudience".into(), json!(b.sign_in_audience));
+    insert_audience(&mut m, &b.sign_in_audience);
     if let Some(uris) = &b.redirect_uris {
         m.insert("web".into(), json!({ "redirectUris": uris }));
     }
@@ -1285,7 +1297,7 @@ fn patch_json(p: &ApplicationPatch) -> Map<String, Value> {
         m.insert("description".into(), json!(v));
     }
     if let Some(v) = &p.sign_in_audience {
-        m.insert("signInAudience".into(), json!(v));
+        insert_audience(&mut m, v);
     }
     if let Some(v) = &p.redirect_uris {
         m.insert("web".into(), json!({ "redirectUris": v }));
@@ -1410,6 +1422,14 @@ mod tests {
         assert_eq!(
             Value::Object(patch_json(&patch)),
             json!({"description": null, "web": {"redirectUris": ["http://localhost"]}})
+        );
+        let patch = ApplicationPatch {
+            sign_in_audience: Some("PersonalMicrosoftAccount".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Value::Object(patch_json(&patch)),
+            json!({"signInAudience": "PersonalMicrosoftAccount", "api": {"requestedAccessTokenVersion": 2}})
         );
         assert!(same_scopes("User.Read openid", " openid  User.Read"));
         assert!(!same_scopes("User.Read", "User.Read openid"));

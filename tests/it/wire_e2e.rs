@@ -143,3 +143,32 @@ async fn a_certificate_named_with_the_longest_name_graph_keeps_is_recognised_aft
         again.plan.changes
     );
 }
+
+#[tokio::test]
+async fn apps_for_work_and_personal_accounts_are_created_and_switched_in_one_write() {
+    let t = start().await;
+    let body = |audience: &str| {
+        format!(
+            "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: converged\nspec:\n  displayName: converged\n  signInAudience: {audience}\n"
+        )
+    };
+    for audience in [
+        "AzureADandPersonalMicrosoftAccount",
+        "AzureADMyOrg",
+        "PersonalMicrosoftAccount",
+    ] {
+        let path = write(t.dir.path(), "app.yaml", &body(audience));
+        let (_, report, _) = plan_and_execute(&t.client, &[path.clone()], &quick_execute()).await;
+        assert!(report.complete(), "{audience}: {report:?}");
+        assert!(
+            !plan(&t.client, &[path]).await.plan.has_changes(),
+            "{audience}"
+        );
+    }
+    let raw = Raw::of(&t.sb).await;
+    let app = raw
+        .list("/applications?$filter=uniqueName eq 'converged'&$select=signInAudience,api")
+        .await;
+    assert_eq!(app[0]["signInAudience"], "PersonalMicrosoftAccount");
+    assert_eq!(app[0]["api"]["requestedAccessTokenVersion"], 2);
+}
