@@ -334,7 +334,7 @@ pub struct Census {
     pub owners: BTreeMap<String, usize>,
     pub keys: BTreeMap<String, usize>,
     pub federated_credentials: BTreeMap<String, usize>,
-    /// uniqueName → thumbprints (customKeyIdentifier) of its key credentials.
+    /// uniqueName → thumbprints (customKeyIdentifier, as hex) of its key credentials.
     pub thumbprints: BTreeMap<String, Vec<String>>,
 }
 
@@ -367,10 +367,13 @@ impl Raw {
                 name.clone(),
                 keys.iter()
                     .map(|k| {
-                        k["customKeyIdentifier"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
+                        // Edm.Binary: the thumbprint's bytes in base64, shown as hex.
+                        use base64::Engine as _;
+                        let cki = k["customKeyIdentifier"].as_str().unwrap_or_default();
+                        base64::engine::general_purpose::STANDARD
+                            .decode(cki)
+                            .map(hex::encode_upper)
+                            .unwrap_or_else(|_| cki.to_owned())
                     })
                     .collect(),
             );

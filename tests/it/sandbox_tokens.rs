@@ -319,7 +319,7 @@ async fn a_federated_assertion_from_a_trusted_issuer_gets_a_token_and_a_mismatch
     let fic = t
         .post(
             &format!("/applications/{id}/federatedIdentityCredentials"),
-            json!({"name": "ci", "issuer": issuer, "subject": "repo:org/repo:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}),
+            json!({"name": "ci-main", "issuer": issuer, "subject": "repo:org/repo:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}),
         )
         .await;
     assert_eq!(fic.status, 201, "{}", fic.text);
