@@ -237,3 +237,53 @@ async fn converged_audiences_need_v2_access_tokens_in_the_same_write() {
         .await,
     );
 }
+
+/// A token for a new application holding exactly `roles` of Microsoft Graph.
+async fn token_with(t: &Tenant, name: &str, roles: &[&str]) -> String {
+    let (app, sp) = t.app_with_sp(name).await;
+    for role in roles {
+        t.grant_graph_role(&sp, role).await;
+    }
+    t.token_for(&app).await
+}
+
+// Get organization, application permissions: least privileged Organization.Read.All; higher
+// Directory.Read.All, Organization.ReadWrite.All, Directory.ReadWrite.All
+// (microsoft-graph-docs-contrib api-reference/v1.0/includes/permissions/
+// organization-get-permissions.md). No Application.* or User.* permission reads it.
+#[tokio::test]
+async fn the_organization_is_read_only_with_the_four_documented_permissions() {
+    let t = start().await;
+    for (i, role) in [
+        "Organization.Read.All",
+        "Directory.Read.All",
+        "Organization.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let token = token_with(&t, &format!("org-reader-{i}"), &[role]).await;
+        let r = t.send_as(&token, "GET", "/organization", None, &[]).await;
+        assert_eq!(r.status, 200, "{role}: {}", r.text);
+        assert_eq!(r.body["value"][0]["id"], json!(t.sb.tenant_id()));
+    }
+    let token = token_with(
+        &t,
+        "not-an-org-reader",
+        &[
+            "Application.Read.All",
+            "Application.ReadWrite.All",
+            "User.Read.All",
+            "RoleManagement.Read.Directory",
+        ],
+    )
+    .await;
+    let r = t.send_as(&token, "GET", "/organization", None, &[]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(
+        r.body["error"]["message"],
+        "Insufficient privileges to complete the operation."
+    );
+}
