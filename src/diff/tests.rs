@@ -51,7 +51,7 @@ fn live_app(name: Option<&str>, n: u128) -> LiveApp {
 fn tenant(apps: Vec<LiveApp>) -> LiveTenant {
     LiveTenant {
         tenant_id: TenantId(guid(1)),
-        default_domain: "contoso.onmicrosoft.com".into(),
+        signed_in: None,
         apps,
         catalog: catalog(),
     }

@@ -228,6 +228,53 @@ impl GraphClient {
         self.token().await.map(drop)
     }
 
+    /// The tenant the signed-in identity belongs to: its access token's `tid` claim, so knowing
+    /// it costs no Graph read and no permission (`GET /organization` needs
+    /// `Organization.Read.All`).
+    pub async fn tenant_id(&self) -> Result<crate::model::TenantId, GraphError> {
+        let token = self.token().await?;
+        token::unverified_claims(&token)
+            .and_then(|claims| claims.get("tid")?.as_str()?.parse().ok())
+            .ok_or_else(|| {
+                GraphError::config(
+                    "the access token names no tenant (`tid` claim)",
+                    Some(
+                        "entraform signs in to one tenant: pass --tenant (or AZURE_TENANT_ID)"
+                            .into(),
+                    ),
+                )
+            })
+    }
+
+    /// The application signed in, from its access token: its service principal (`oid`) and
+    /// the application permissions granted to it (`roles`). `None` for a user's token (the
+    /// Azure CLI) or one that does not say.
+    pub async fn signed_in_app(&self) -> Result<Option<crate::model::SignedInApp>, GraphError> {
+        let token = self.token().await?;
+        let Some(claims) = token::unverified_claims(&token) else {
+            return Ok(None);
+        };
+        // App-only tokens say `idtyp: app` (v2) or carry no `scp` and no user (v1).
+        let app_only = claims.get("idtyp").and_then(|v| v.as_str()) == Some("app")
+            || (claims.get("scp").is_none() && claims.get("upn").is_none());
+        let sp = claims
+            .get("oid")
+            .and_then(|v| v.as_str())
+            .and_then(|oid| oid.parse().ok());
+        Ok(sp
+            .filter(|_| app_only)
+            .map(|service_principal_id| crate::model::SignedInApp {
+                service_principal_id,
+                roles: claims
+                    .get("roles")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+            }))
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, GraphError> {
         self.get_with(path_and_query, &[]).await
     }

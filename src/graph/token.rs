@@ -158,6 +158,19 @@ pub async fn acquire_token(
     })
 }
 
+/// The claims of an access token, read without verifying it (the token is our own, just issued
+/// to us; only its issuer can verify it). `None` when the token is not a JWT.
+pub(crate) fn unverified_claims(token: &Secret) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(serde_json::Value::is_object)
+}
+
 /// Seconds as a JSON number or a numeric string (both are seen in the wild).
 fn seconds(value: &serde_json::Value) -> Option<u64> {
     value.as_u64().or_else(|| value.as_str()?.parse().ok())

@@ -48,13 +48,33 @@ pub struct Fingerprint(pub String);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveTenant {
+    /// From the access token (`tid`): reading `/organization` would need its own permission.
     pub tenant_id: TenantId,
-    /// The initial `*.onmicrosoft.com` domain, for `Connect-ExchangeOnline -Organization`.
-    pub default_domain: String,
+    /// The application entraform signed in as, from its access token; `None` for a user
+    /// (Azure CLI) or a token that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedInApp>,
     /// Apps found for the manifests (by `uniqueName` or adopted `appId`), plus, with `--prune`,
     /// every app carrying [`MANAGED_BY_TAG`].
     pub apps: Vec<LiveApp>,
     pub catalog: Catalog,
+}
+
+/// The signed-in application: its service principal (`oid`) and the Graph application
+/// permissions its token carries (`roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInApp {
+    pub service_principal_id: ObjectId,
+    pub roles: std::collections::BTreeSet<String>,
+}
+
+impl SignedInApp {
+    /// It may change only the applications it owns (`Application.ReadWrite.OwnedBy` without
+    /// `Application.ReadWrite.All`), so it must stay an owner of every app it manages.
+    pub fn writes_only_what_it_owns(&self) -> bool {
+        self.roles.contains("Application.ReadWrite.OwnedBy")
+            && !self.roles.contains("Application.ReadWrite.All")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

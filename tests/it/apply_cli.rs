@@ -483,6 +483,7 @@ async fn without_the_right_to_consent_apply_finishes_the_rest_prints_the_consent
         "Application.ReadWrite.All",
         "RoleManagement.ReadWrite.Directory",
         "User.Read.All",
+        "Organization.Read.All",
     ] {
         grant_graph_role(&admin, &deployer_sp, role).await;
     }

@@ -45,3 +45,4 @@ mod test_login_report;
 mod wire_contract;
 mod wire_e2e;
 mod wire_errors;
+mod wire_permissions;
