@@ -965,6 +965,7 @@ const STATIC_SEGMENTS: &[&str] = &[
     "removePassword",
     "federatedIdentityCredentials",
     "owners",
+    "ownedObjects",
     "$ref",
     "appRoleAssignedTo",
     "appRoleAssignments",

@@ -287,3 +287,65 @@ async fn the_organization_is_read_only_with_the_four_documented_permissions() {
         "Insufficient privileges to complete the operation."
     );
 }
+
+// servicePrincipals: List ownedObjects — "Retrieve a list of objects owned by the
+// servicePrincipal. This could include applications or groups." (microsoft-graph-docs-contrib
+// api-reference/v1.0/api/serviceprincipal-list-ownedobjects.md): a directoryObject collection;
+// an OData cast segment narrows it to one type.
+#[tokio::test]
+async fn a_service_principal_lists_the_objects_it_owns() {
+    let t = start().await;
+    let (owner_app, owner_sp) = t.app_with_sp("owner").await;
+    t.grant_graph_role(&owner_sp, "Application.ReadWrite.OwnedBy")
+        .await;
+    let token = t.token_for(&owner_app).await;
+    // What it creates with OwnedBy, it owns.
+    let mine = t
+        .send_as(
+            &token,
+            "POST",
+            "/applications",
+            Some(json!({"displayName": "mine", "signInAudience": "AzureADMyOrg"})),
+            &[],
+        )
+        .await;
+    assert_eq!(mine.status, 201, "{}", mine.text);
+    let mine_sp = t
+        .send_as(
+            &token,
+            "POST",
+            "/servicePrincipals",
+            Some(json!({"appId": mine.body["appId"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(mine_sp.status, 201, "{}", mine_sp.text);
+    app(&t, "not-mine").await;
+
+    let all = t
+        .get(&format!("/servicePrincipals/{owner_sp}/ownedObjects"))
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let mut kinds: Vec<&str> = all.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["@odata.type"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "#microsoft.graph.application",
+            "#microsoft.graph.servicePrincipal"
+        ]
+    );
+    let apps = t
+        .get(&format!(
+            "/servicePrincipals/{owner_sp}/ownedObjects/microsoft.graph.application?$select=id"
+        ))
+        .await;
+    assert_eq!(apps.status, 200, "{}", apps.text);
+    assert_eq!(apps.body["value"].as_array().unwrap().len(), 1);
+    assert_eq!(apps.body["value"][0]["id"], mine.body["id"]);
+}
