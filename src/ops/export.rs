@@ -237,9 +237,9 @@ async fn select(client: &GraphClient, selection: &Selection) -> Result<Vec<Value
     })
 }
 
-/// Applications whose owners include the signed-in application's service principal. Graph's
-/// `ownedObjects` would list them directly; the sandbox does not serve it, so this reads every
-/// application with its owners expanded (⌈N/100⌉ pages) and keeps the owned ones.
+/// Applications the signed-in application's service principal owns: Graph lists them under
+/// `/servicePrincipals/{id}/ownedObjects` (cast to applications), read then by `id in (…)` for
+/// the same default properties every other selection has.
 async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
     let credential = client.credential();
     let Some(client_id) = credential.client_id() else {
@@ -258,49 +258,20 @@ async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
     else {
         return Err(ExportError::NoCallerServicePrincipal(client_id.to_owned()).into());
     };
-    let all: Vec<Value> = client.list_all("/applications?$expand=owners").await?;
-    let owner_ids = |v: &Value| -> Vec<ObjectId> {
-        v.get("owners")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.get("id")?.as_str()?.parse().ok())
-            .collect()
-    };
-    let mut owned = Vec::new();
-    let mut cut_short = Vec::new();
-    for mut app in all {
-        let owners = owner_ids(&app);
-        if let Some(o) = app.as_object_mut() {
-            o.remove("owners");
-        }
-        if owners.contains(&me) {
-            owned.push(app);
-        } else if owners.len() >= 20 {
-            // Graph expands at most 20 owners: read the rest before deciding.
-            cut_short.push(app);
-        }
-    }
-    if !cut_short.is_empty() {
-        let paths: Vec<String> = cut_short
-            .iter()
-            .map(|a| {
-                let id = a.get("id").and_then(Value::as_str).unwrap_or_default();
-                format!("/applications/{id}/owners?$select=id")
-            })
-            .collect();
-        let lists = client.batch_list_all::<Value>(&paths, &[]).await?;
-        for (app, owners) in cut_short.into_iter().zip(lists) {
-            let owners = owners?;
-            if owners
-                .iter()
-                .any(|o| o.get("id").and_then(Value::as_str) == Some(&me.to_string()))
-            {
-                owned.push(app);
-            }
-        }
-    }
-    Ok(owned)
+    let owned: Vec<Value> = client
+        .list_all(&format!(
+            "/servicePrincipals/{me}/ownedObjects/microsoft.graph.application?$select=id"
+        ))
+        .await?;
+    let ids: Vec<String> = owned
+        .iter()
+        .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let paths: Vec<String> = in_filters("id", &ids)
+        .into_iter()
+        .map(|f| format!("/applications?$filter={f}"))
+        .collect();
+    Ok(run(client, &paths).await?.into_iter().flatten().collect())
 }
 
 /// What observe should read: every part of each app, and the role definitions to name its

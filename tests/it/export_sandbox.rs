@@ -490,6 +490,12 @@ async fn all_owned_exports_only_what_the_signed_in_app_owns() {
     let result = export::export(&client, &Selection::AllOwned).await.unwrap();
     let names: Vec<&str> = result.apps.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["owned-by-automation"]);
+    // Graph's list of what the service principal owns, not every app with its owners.
+    assert_eq!(
+        sb.stats()
+            .count("GET /v1.0/servicePrincipals/{id}/ownedObjects/{id}"),
+        1
+    );
     // The owner is a service principal: written by object id.
     assert!(
         result.apps[0]

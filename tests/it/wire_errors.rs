@@ -1,6 +1,7 @@
-//! What a server says reaches the user whole and safe: Graph's error envelope in each shape it is
-//! known to take keeps its code and message, and a token endpoint that echoes the request gets
-//! no secret printed. A small real HTTP server plays the odd server.
+//! The client against servers the sandbox does not imitate, played by a small real HTTP server:
+//! Graph's error envelope in each shape it is known to take keeps its code and message, a token
+//! endpoint that echoes the request gets no secret printed, and lists are asked for in the page
+//! sizes Graph documents.
 
 use std::sync::Arc;
 
@@ -143,4 +144,48 @@ async fn a_token_endpoint_that_echoes_the_request_gets_no_secret_printed() {
     for spelling in [secret, encoded.as_str(), "echoed"] {
         assert!(!err.contains(spelling), "`{spelling}` printed: {err}");
     }
+}
+
+#[tokio::test]
+async fn lists_that_expand_leave_graph_at_its_page_of_100() {
+    use std::sync::Mutex;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(|| async {
+                axum::Json(
+                    json!({"token_type": "Bearer", "expires_in": 3599, "access_token": "opaque"}),
+                )
+            }),
+        )
+        .route(
+            "/v1.0/{*rest}",
+            get(move |uri: axum::http::Uri| {
+                let record = record.clone();
+                async move {
+                    record.lock().unwrap().push(uri.to_string());
+                    axum::Json(json!({"value": []}))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = client(&url);
+    client
+        .list_all::<Value>("/applications?$filter=id in ('1')&$expand=owners")
+        .await
+        .unwrap();
+    client.list_all::<Value>("/applications").await.unwrap();
+    server.abort();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "/v1.0/applications?$filter=id%20in%20(%271%27)&$expand=owners",
+            "/v1.0/applications?$top=999",
+        ]
+    );
 }
