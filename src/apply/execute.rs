@@ -978,7 +978,19 @@ impl<'a> Exec<'a> {
             "/servicePrincipals(appId={})",
             quote(&app.app_id.to_string())
         );
-        let body = json!({});
+        let known = self.state().display_names.get(name).cloned();
+        let display_name = match known {
+            Some(d) => d,
+            None => {
+                let get = format!(
+                    "/applications/{}?$select=id,appId,displayName",
+                    app.object_id
+                );
+                let read: Application = self.read(fresh, || self.client.get(&get)).await?;
+                read.display_name.unwrap_or_default()
+            }
+        };
+        let body = service_principal_upsert_json(&display_name);
         let Wrote::Ok(resp) = self
             .write(WriteKind::Upsert, fresh, false, || {
                 self.client.upsert(&path, &body)
@@ -1314,6 +1326,12 @@ fn patch_json(p: &ApplicationPatch) -> Map<String, Value> {
     m
 }
 
+/// The body of `PATCH /servicePrincipals(appId='…')` with `Prefer: create-if-missing`: what
+/// Graph's serviceprincipal-upsert example sends, the display name (the application's).
+fn service_principal_upsert_json(display_name: &str) -> Value {
+    json!({ "displayName": display_name })
+}
+
 fn federated_json(c: &FederatedCredentialBody) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(c.name));
@@ -1410,6 +1428,18 @@ mod tests {
             b.delay(2) <= Duration::from_millis(200) && b.delay(2) >= Duration::from_millis(100)
         );
         assert!(b.delay(10) <= Duration::from_millis(350));
+    }
+
+    #[test]
+    fn the_service_principal_upsert_carries_what_graphs_example_sends() {
+        let example: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/graph-examples/serviceprincipals-upsert-create.request.json"
+        ))
+        .unwrap();
+        let ours = service_principal_upsert_json("Exo_V2_App");
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&ours), keys(&example));
+        assert_eq!(ours["displayName"], "Exo_V2_App");
     }
 
     #[test]
