@@ -396,6 +396,9 @@ pub fn aadsts_hint(code: u32) -> Option<&'static str> {
         700027 => {
             "the certificate is not registered on the app, or the assertion's signature does not match it: upload the certificate's public part (.cer) to the app"
         }
+        50027 => {
+            "the client assertion was rejected as malformed: the federated token file must hold the token itself (a JWT), nothing around it"
+        }
         50012 => {
             "the client assertion was rejected: check the certificate matches the app and the assertion's audience is this token endpoint"
         }
@@ -789,7 +792,7 @@ mod tests {
     #[test]
     fn every_documented_aadsts_code_has_a_hint() {
         for code in [
-            700016, 7000215, 7000222, 700027, 50012, 700024, 90002, 70011, 70021,
+            700016, 7000215, 7000222, 700027, 50012, 50027, 700024, 90002, 70011, 70021,
         ] {
             assert!(aadsts_hint(code).is_some(), "{code}");
         }
