@@ -37,6 +37,8 @@ pub struct ClientConfig {
     pub token_refresh_margin: Duration,
     /// One HTTP exchange, start to end of the body.
     pub request_timeout: Duration,
+    /// CA certificates trusted besides the system's (`--ca-cert`).
+    pub ca_certificates: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientConfig {
@@ -46,6 +48,7 @@ impl Default for ClientConfig {
             retry: RetryPolicy::default(),
             token_refresh_margin: Duration::from_secs(300),
             request_timeout: Duration::from_secs(100),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -150,13 +153,14 @@ impl std::fmt::Debug for GraphClient {
 }
 
 /// The HTTP client entraform uses for Graph and the token endpoint: no redirects (a bearer
-/// token must not follow one), a user agent, a timeout.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GraphError> {
+/// token must not follow one), a user agent, a timeout, and any extra trusted CA.
+pub fn http_client(config: &ClientConfig) -> Result<reqwest::Client, GraphError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("entraform/", env!("CARGO_PKG_VERSION")))
-        .timeout(timeout)
+        .timeout(config.request_timeout)
         .connect_timeout(Duration::from_secs(30))
+        .tls_certs_merge(config.ca_certificates.iter().cloned())
         .build()
         .map_err(|e| GraphError::config(format!("cannot set up the HTTP client: {e}"), None))
 }
@@ -167,7 +171,7 @@ impl GraphClient {
         credential: Credential,
         config: ClientConfig,
     ) -> Result<Self, GraphError> {
-        let http = http_client(config.request_timeout)?;
+        let http = http_client(&config)?;
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 http,
@@ -535,6 +539,15 @@ impl GraphClient {
                         refreshed = true;
                     }
                     (attempt, step)
+                }
+                Err(e) if super::tls::is_untrusted_certificate(&e) => {
+                    // Not a fault that passes: retrying cannot make the certificate trusted.
+                    return Err(GraphError::UntrustedCertificate {
+                        method: method.to_string(),
+                        path: rel,
+                        issuer: super::tls::presented_issuer(&url).await,
+                        source: e.without_url(),
+                    });
                 }
                 Err(e) => {
                     let attempt = if e.is_connect() {

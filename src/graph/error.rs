@@ -27,6 +27,20 @@ pub enum GraphError {
         #[source]
         source: reqwest::Error,
     },
+    /// The server's TLS certificate was refused: it chains to a CA this machine does not trust
+    /// (a TLS-inspecting proxy, a served sandbox), or it is invalid.
+    #[error(
+        "{method} {path}: the server's TLS certificate is not trusted{}",
+        issuer.as_ref().map(|i| format!(": it is issued by `{i}`, a CA this machine does not trust")).unwrap_or_default()
+    )]
+    UntrustedCertificate {
+        method: String,
+        path: String,
+        /// The CA the presented chain is issued by, when a second look could read it.
+        issuer: Option<String>,
+        #[source]
+        source: reqwest::Error,
+    },
     /// Graph answered, but not with the JSON entraform expects.
     #[error("{method} {path}: unexpected response body at `{json_path}`")]
     Decode {
@@ -509,6 +523,10 @@ impl Hint for GraphError {
             }),
             GraphError::Transport { .. } => Some(
                 "check the network path to Graph (proxy, firewall) and --graph-url / --cloud"
+                    .into(),
+            ),
+            GraphError::UntrustedCertificate { .. } => Some(
+                "if you trust that CA, pass its certificate (PEM) with `--ca-cert <file>` (or ENTRAFORM_CA_CERT); a sandbox served with `--tls` writes its CA next to its state (`sandbox.ca.pem`)"
                     .into(),
             ),
             GraphError::Decode { .. } => None,

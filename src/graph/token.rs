@@ -104,18 +104,35 @@ pub async fn acquire_token(
     );
     tracing::trace!(form = %redact::form(&form), "token request");
     let sent = SystemTime::now();
-    let response = http
+    let answer = http
         .post(&token_url)
         .header("client-request-id", uuid::Uuid::new_v4().to_string())
         .form(&form)
         .send()
-        .await
-        .map_err(|source| GraphError::Transport {
-            method: "POST".into(),
-            path: token_url.clone(),
-            attempts: 1,
-            source,
-        })?;
+        .await;
+    let response = match answer {
+        Ok(r) => r,
+        Err(source) if super::tls::is_untrusted_certificate(&source) => {
+            let issuer = match reqwest::Url::parse(&token_url) {
+                Ok(url) => super::tls::presented_issuer(&url).await,
+                Err(_) => None,
+            };
+            return Err(GraphError::UntrustedCertificate {
+                method: "POST".into(),
+                path: token_url.clone(),
+                issuer,
+                source,
+            });
+        }
+        Err(source) => {
+            return Err(GraphError::Transport {
+                method: "POST".into(),
+                path: token_url.clone(),
+                attempts: 1,
+                source,
+            });
+        }
+    };
     let status = response.status().as_u16();
     let body = response
         .bytes()

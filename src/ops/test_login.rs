@@ -54,7 +54,7 @@ pub async fn test_login(client: &GraphClient, request: &TestLoginRequest) -> Res
         certificate: Arc::new(certificate.clone()),
         alg: AssertionAlg::Rs256,
     };
-    let http = graph::http_client(client.config().request_timeout)?;
+    let http = graph::http_client(client.config())?;
     let token = graph::acquire_token(&http, client.endpoints(), &credential, &request.scope)
         .await
         .map_err(|e| sign_in_failed(&app.name, &choice.path, &request.scope, e))?;

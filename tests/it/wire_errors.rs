@@ -189,3 +189,54 @@ async fn lists_that_expand_leave_graph_at_its_page_of_100() {
         ]
     );
 }
+
+#[test]
+fn a_certificate_from_an_untrusted_ca_names_the_ca_and_how_to_trust_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut served, info) =
+        crate::common::spawn_served_sandbox(&dir.path().join("tenant.json"), &["--tls"]);
+    let field = |k: &str| info[k].as_str().unwrap().to_owned();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: bare\nspec:\n  displayName: Bare\n",
+    )
+    .unwrap();
+    let plan = |extra: &[&str]| {
+        entraform()
+            .current_dir(dir.path())
+            .args([
+                "--graph-url",
+                &field("graph_url"),
+                "--login-url",
+                &field("authority_url"),
+            ])
+            .args(["--tenant", &field("tenant_id")])
+            .args(extra)
+            .env("AZURE_CLIENT_ID", field("client_id"))
+            .env("AZURE_CLIENT_SECRET", field("client_secret"))
+            .args(["plan", "app.yaml"])
+            .output()
+            .unwrap()
+    };
+    let refused = plan(&[]);
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "the server's TLS certificate is not trusted: it is issued by `CN=entraform sandbox CA`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "hint: if you trust that CA, pass its certificate (PEM) with `--ca-cert <file>`"
+        ),
+        "{err}"
+    );
+    // Refused once, not retried as if the network had failed.
+    assert!(!err.contains("attempt"), "{err}");
+    let trusted = plan(&["--ca-cert", &field("ca_certificate")]);
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    let _ = served.kill();
+    let _ = served.wait();
+}
