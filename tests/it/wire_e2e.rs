@@ -76,7 +76,8 @@ async fn certificates_uploaded_with_any_custom_key_identifier_are_recognised_by_
         "app.yaml",
         &manifest(name, "").replace("  certificates:\n", ""),
     );
-    let (_, report, _) = plan_and_execute(&t.client, &[path.clone()], &quick_execute()).await;
+    let (_, report, _) =
+        plan_and_execute(&t.client, std::slice::from_ref(&path), &quick_execute()).await;
     assert!(report.complete(), "{report:?}");
 
     // Three certificates uploaded the ways other tools do: without customKeyIdentifier
@@ -134,7 +135,8 @@ async fn a_certificate_named_with_the_longest_name_graph_keeps_is_recognised_aft
         "app.yaml",
         &manifest("long-certificate-name", &generated(&long, "long")),
     );
-    let (_, report, _) = plan_and_execute(&t.client, &[path.clone()], &quick_execute()).await;
+    let (_, report, _) =
+        plan_and_execute(&t.client, std::slice::from_ref(&path), &quick_execute()).await;
     assert!(report.complete(), "{report:?}");
     let again = plan(&t.client, &[path]).await;
     assert!(
@@ -158,7 +160,8 @@ async fn apps_for_work_and_personal_accounts_are_created_and_switched_in_one_wri
         "PersonalMicrosoftAccount",
     ] {
         let path = write(t.dir.path(), "app.yaml", &body(audience));
-        let (_, report, _) = plan_and_execute(&t.client, &[path.clone()], &quick_execute()).await;
+        let (_, report, _) =
+            plan_and_execute(&t.client, std::slice::from_ref(&path), &quick_execute()).await;
         assert!(report.complete(), "{audience}: {report:?}");
         assert!(
             !plan(&t.client, &[path]).await.plan.has_changes(),

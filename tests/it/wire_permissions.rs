@@ -109,10 +109,6 @@ fn all(sets: &[&[&'static str]]) -> Vec<&'static str> {
     sets.iter().flat_map(|s| s.iter().copied()).collect()
 }
 
-fn without(set: &[&'static str], missing: &str) -> Vec<&'static str> {
-    set.iter().copied().filter(|p| *p != missing).collect()
-}
-
 /// The run failed on a 403 whose hint names `permission`.
 fn refused_naming(out: &Output, request: &str, permission: &str) {
     let err = stderr(out);
