@@ -483,6 +483,25 @@ impl Served {
         cmd
     }
 
+    /// A Graph client signed in as the sandbox's bootstrap admin.
+    pub fn admin_client(&self) -> GraphClient {
+        GraphClient::new(
+            entraform::graph::GraphEndpoints::new(
+                entraform::graph::Cloud::Public,
+                Some(self.field("graph_url")),
+                Some(self.field("authority_url")),
+                Some(self.field("tenant_id")),
+            )
+            .unwrap(),
+            entraform::graph::Credential::client_secret(
+                self.field("client_id"),
+                self.field("client_secret"),
+            ),
+            quick_client(),
+        )
+        .unwrap()
+    }
+
     pub async fn raw(&self) -> Raw {
         Raw::new(
             self.field("graph_url"),

@@ -22,6 +22,13 @@ async fn app(t: &Tenant, name: &str) -> (String, Value) {
     (app.body["id"].as_str().unwrap().to_owned(), app.body)
 }
 
+/// Graph's error answer, as documented: status, code and message.
+fn assert_graph_error(r: &Resp, status: u16, code: &str, message: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], code, "{}", r.text);
+    assert_eq!(r.body["error"]["message"], message, "{}", r.text);
+}
+
 // keyCredential resource: "displayName: The friendly name for the key, with a maximum length of
 // 90 characters. Longer values are accepted but shortened."
 #[tokio::test]
@@ -97,11 +104,11 @@ async fn custom_key_identifier_is_binary_and_defaults_to_the_thumbprint() {
             json!({"keyCredentials": [bad]}),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(r.body["error"]["code"], "Request_BadRequest");
-    assert_eq!(
-        r.body["error"]["message"],
-        "Invalid value specified for property 'customKeyIdentifier' of resource."
+    assert_graph_error(
+        &r,
+        400,
+        "Request_BadRequest",
+        "Invalid value specified for property 'customKeyIdentifier' of resource.",
     );
 }
 
@@ -158,11 +165,11 @@ async fn federated_credential_names_follow_entras_rule_and_ignore_case() {
         .iter()
         .enumerate()
     {
-        let r = t.post(&path, body(bad, n)).await;
-        assert_eq!(r.status, 400, "{bad}: {}", r.text);
-        assert_eq!(
-            r.body["error"]["message"],
-            "Invalid value specified for property 'name' of resource."
+        assert_graph_error(
+            &t.post(&path, body(bad, n)).await,
+            400,
+            "Request_BadRequest",
+            "Invalid value specified for property 'name' of resource.",
         );
     }
     let ok = t.post(&path, body("gh1", 10)).await;
@@ -192,12 +199,12 @@ async fn converged_audiences_need_v2_access_tokens_in_the_same_write() {
     assert_eq!(created.body["api"]["requestedAccessTokenVersion"], 2);
 
     let refused = |r: &Resp| {
-        assert_eq!(r.status, 400, "{}", r.text);
-        assert_eq!(r.body["error"]["code"], "InvalidAccessTokenVersion");
-        assert_eq!(
-            r.body["error"]["message"],
-            "One or more properties contains invalid values."
-        );
+        assert_graph_error(
+            r,
+            400,
+            "InvalidAccessTokenVersion",
+            "One or more properties contains invalid values.",
+        )
     };
     let (id, single) = app(&t, "single-tenant").await;
     assert_eq!(single["api"]["requestedAccessTokenVersion"], Value::Null);
@@ -279,12 +286,11 @@ async fn the_organization_is_read_only_with_the_four_documented_permissions() {
         ],
     )
     .await;
-    let r = t.send_as(&token, "GET", "/organization", None, &[]).await;
-    assert_eq!(r.status, 403, "{}", r.text);
-    assert_eq!(r.body["error"]["code"], "Authorization_RequestDenied");
-    assert_eq!(
-        r.body["error"]["message"],
-        "Insufficient privileges to complete the operation."
+    assert_graph_error(
+        &t.send_as(&token, "GET", "/organization", None, &[]).await,
+        403,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
     );
 }
 
@@ -350,24 +356,15 @@ async fn a_service_principal_lists_the_objects_it_owns() {
     assert_eq!(apps.body["value"][0]["id"], mine.body["id"]);
 }
 
-/// An app with a certificate, a client secret, and what signs its assertions.
+/// An app with a certificate and a client secret: (client id, secret, DER, key PEM).
 async fn app_with_secret_and_certificate(
     t: &Tenant,
     name: &str,
 ) -> (String, String, Vec<u8>, String) {
-    let (app, _) = t.app_with_sp(name).await;
-    let (der, key) = rsa_certificate(name);
-    let id = app["id"].as_str().unwrap();
-    let r = t
-        .patch(
-            &format!("/applications/{id}"),
-            json!({"keyCredentials": [key_credential(&der)]}),
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    let (app, _, der, key) = t.app_with_certificate(name).await;
     let pw = t
         .post(
-            &format!("/applications/{id}/addPassword"),
+            &format!("/applications/{}/addPassword", app["id"].as_str().unwrap()),
             json!({"passwordCredential": {"displayName": "s"}}),
         )
         .await;

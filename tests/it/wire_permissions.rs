@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use entraform::graph::{Cloud, Credential, GraphClient, GraphEndpoints};
+use entraform::graph::GraphClient;
 
-use crate::apply_support::{Served, quick_client, write};
+use crate::apply_support::{Served, write};
 use crate::common::{repo_root, stderr, stdout};
 use crate::graph_support::{add_secret, grant_graph_role, new_app};
 
@@ -44,18 +44,7 @@ impl Lab {
     fn new() -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let served = Served::start(&dir.path().join("tenant.json"), &[]);
-        let admin = GraphClient::new(
-            GraphEndpoints::new(
-                Cloud::Public,
-                Some(served.field("graph_url")),
-                Some(served.field("authority_url")),
-                Some(served.field("tenant_id")),
-            )
-            .unwrap(),
-            Credential::client_secret(served.field("client_id"), served.field("client_secret")),
-            quick_client(),
-        )
-        .unwrap();
+        let admin = served.admin_client();
         let manifest = PathBuf::from("manifests/exchange-online-app.yaml");
         let text = std::fs::read_to_string(repo_root().join("manifests/exchange-online-app.yaml"))
             .unwrap();
