@@ -5,8 +5,11 @@
 //! needs (20 per `$batch`, pages followed), so the request count grows with ⌈N/15⌉ `in (…)`
 //! filters per batch of 20 rather than with N:
 //!
-//! 1. the organization (tenant id, initial domain); applications by `uniqueName in (…)` and
-//!    adopted `appId in (…)`, federated credentials expanded; with `--prune`, every app carrying
+//! The tenant id comes from the access token, not from Graph.
+//!
+//! 1. applications by `uniqueName in (…)` and adopted `appId in (…)`, federated credentials
+//!    expanded (and, only for a certificate whose `customKeyIdentifier` is not its thumbprint,
+//!    that app's certificates read once); with `--prune`, every app carrying
 //!    the managed tag; the catalog names resolve against (resource service principals by
 //!    display name or appId, role definitions, users by UPN or id).
 //! 2. service principals by `appId in (…)` with `appRoleAssignments` expanded; owners by
@@ -36,7 +39,7 @@ use crate::model::{
     LiveDelegatedGrant, LiveDirectoryRoleAssignment, LiveFederatedCredential, LiveKeyCredential,
     LiveOwner, LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef,
     PermissionKind, PermissionScope, RequiredResourceAccess, ResourceAccess,
-    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, TenantId, Thumbprint,
+    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, Thumbprint,
 };
 
 /// Graph expands at most this many objects per parent, with no next link: a full expansion may
@@ -163,9 +166,13 @@ pub async fn observe(
     client: &GraphClient,
     request: &ObserveRequest,
 ) -> Result<LiveTenant, GraphError> {
-    // Round 1: the tenant, the apps, and the catalog.
+    // The tenant and the signed-in app are the token's; Graph is not asked (the tenant would
+    // need `Organization.Read.All`).
+    let tenant_id = client.tenant_id().await?;
+    let signed_in = client.signed_in_app().await?;
+
+    // Round 1: the apps and the catalog.
     let mut round = Round::default();
-    let org = round.list("/organization?$select=id,verifiedDomains".to_owned());
     let mut names = Vec::new();
     let mut app_ids = Vec::new();
     for query in &request.apps {
@@ -201,28 +208,31 @@ pub async fn observe(
         .collect::<Vec<_>>();
     let mut results = round.run(client).await?;
 
-    let organization: Organization = results.single(org)?;
-    let tenant_id: TenantId = organization.id.parse().map_err(|_| {
-        decode_error(
-            "/organization",
-            "id",
-            format!("`{}` is not a tenant id", organization.id),
-        )
-    })?;
-    let default_domain = organization
-        .verified_domains
-        .iter()
-        .find(|d| d.is_initial)
-        .or_else(|| organization.verified_domains.iter().find(|d| d.is_default))
-        .map(|d| d.name.clone())
-        .unwrap_or_default();
-
     let mut applications: Vec<Application> = Vec::new();
     let mut seen_apps = HashSet::new();
     for list in app_lists {
         for app in results.items::<Application>(list)? {
             if seen_apps.insert(app.id) {
                 applications.push(app);
+            }
+        }
+    }
+    // A certificate whose `customKeyIdentifier` is not its thumbprint (a tool put something
+    // else there) is told apart by its bytes, which only a read of the one object returns.
+    let unknown: Vec<ObjectId> = applications
+        .iter()
+        .filter(|a| {
+            a.key_credentials.iter().any(|k| {
+                k.kind.as_deref() == Some("AsymmetricX509Cert") && key_thumbprint(k).is_none()
+            })
+        })
+        .map(|a| a.id)
+        .collect();
+    if !unknown.is_empty() {
+        let mut read = key_certificates(client, &unknown).await?;
+        for app in &mut applications {
+            if let Some(keys) = read.remove(&app.id) {
+                app.key_credentials = keys;
             }
         }
     }
@@ -402,10 +412,68 @@ pub async fn observe(
 
     Ok(LiveTenant {
         tenant_id,
-        default_domain,
+        signed_in,
         apps,
         catalog,
     })
+}
+
+/// The tenant's initial `*.onmicrosoft.com` domain (else its default one), for
+/// `Connect-ExchangeOnline -Organization`. `GET /organization` needs `Organization.Read.All` (or
+/// `Directory.Read.All`), so only what prints that domain reads it.
+pub async fn tenant_domain(client: &GraphClient) -> Result<String, GraphError> {
+    const PATH: &str = "/organization?$select=id,verifiedDomains";
+    let mut orgs: Vec<Organization> = client.list_all(PATH).await?;
+    if orgs.len() != 1 {
+        return Err(decode_error(
+            PATH,
+            "value",
+            format!(
+                "expected exactly one organization, Graph returned {}",
+                orgs.len()
+            ),
+        ));
+    }
+    let org = orgs.remove(0);
+    org.verified_domains
+        .iter()
+        .find(|d| d.is_initial)
+        .or_else(|| org.verified_domains.iter().find(|d| d.is_default))
+        .map(|d| d.name.clone())
+        .ok_or_else(|| {
+            decode_error(
+                PATH,
+                "value[0].verifiedDomains",
+                "no verified domain".into(),
+            )
+        })
+}
+
+/// Each application's key credentials with their certificates (`key`). Graph returns `key`
+/// only to a read of one object with `$select=keyCredentials` ("otherwise, it's always null",
+/// keyCredential reference), so each application is one such read, 20 per `$batch`.
+pub async fn key_certificates(
+    client: &GraphClient,
+    apps: &[ObjectId],
+) -> Result<HashMap<ObjectId, Vec<KeyCredential>>, GraphError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Keys {
+        #[serde(default)]
+        key_credentials: Vec<KeyCredential>,
+    }
+    if apps.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let requests = apps
+        .iter()
+        .map(|id| graph::BatchRequest::get(format!("/applications/{id}?$select=id,keyCredentials")))
+        .collect();
+    let outcomes = client.batch(requests).await?;
+    apps.iter()
+        .zip(outcomes)
+        .map(|(id, outcome)| Ok((*id, outcome?.json::<Keys>()?.key_credentials)))
+        .collect()
 }
 
 /// An application read with `$select=id&$expand=owners`.
@@ -536,21 +604,6 @@ impl RoundResults {
             .map(|v| graph::decode_value(v, "GET", path))
             .collect()
     }
-
-    fn single<T: DeserializeOwned>(&mut self, index: usize) -> Result<T, GraphError> {
-        let mut items = self.items::<T>(index)?;
-        if items.len() != 1 {
-            return Err(decode_error(
-                &self.paths[index],
-                "value",
-                format!(
-                    "expected exactly one object, Graph returned {}",
-                    items.len()
-                ),
-            ));
-        }
-        Ok(items.remove(0))
-    }
 }
 
 fn decode_error(path: &str, json_path: &str, message: String) -> GraphError {
@@ -650,14 +703,30 @@ pub fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
     LiveKeyCredential {
         key_id: k.key_id,
         display_name: k.display_name.clone(),
-        thumbprint: k
-            .custom_key_identifier
-            .as_deref()
-            .and_then(Thumbprint::from_custom_key_identifier),
+        thumbprint: key_thumbprint(k),
         key_type: k.kind.clone().unwrap_or_default(),
         usage: k.usage.clone().unwrap_or_default(),
         start: k.start_date_time,
         end: k.end_date_time,
+    }
+}
+
+/// The certificate's thumbprint, computed from `key` when the read carried it (only a
+/// single-object read with `$select=keyCredentials` does); else `customKeyIdentifier`, which
+/// may be anything a tool put there.
+fn key_thumbprint(k: &KeyCredential) -> Option<Thumbprint> {
+    use base64::Engine as _;
+    let der = k.key.as_deref().and_then(|b| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+    });
+    match der {
+        Some(der) => Some(Thumbprint::of_der(&der)),
+        None => k
+            .custom_key_identifier
+            .as_deref()
+            .and_then(Thumbprint::from_custom_key_identifier),
     }
 }
 

@@ -978,7 +978,19 @@ impl<'a> Exec<'a> {
             "/servicePrincipals(appId={})",
             quote(&app.app_id.to_string())
         );
-        let body = json!({});
+        let known = self.state().display_names.get(name).cloned();
+        let display_name = match known {
+            Some(d) => d,
+            None => {
+                let get = format!(
+                    "/applications/{}?$select=id,appId,displayName",
+                    app.object_id
+                );
+                let read: Application = self.read(fresh, || self.client.get(&get)).await?;
+                read.display_name.unwrap_or_default()
+            }
+        };
+        let body = service_principal_upsert_json(&display_name);
         let Wrote::Ok(resp) = self
             .write(WriteKind::Upsert, fresh, false, || {
                 self.client.upsert(&path, &body)
@@ -1256,13 +1268,25 @@ fn required_resource_access_json(rra: &[RequiredResourceAccess]) -> Value {
     )
 }
 
+/// The audience, with the v2 access tokens a converged audience requires in the same write
+/// (apiApplication reference; Graph refuses it alone with 400 `InvalidAccessTokenVersion`).
+fn insert_audience(m: &mut Map<String, Value>, audience: &str) {
+    m.insert("signInAudience".into(), json!(audience));
+    if matches!(
+        audience,
+        "AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount"
+    ) {
+        m.insert("api".into(), json!({"requestedAccessTokenVersion": 2}));
+    }
+}
+
 fn application_json(b: &ApplicationBody) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("displayName".into(), json!(b.display_name));
     if let Some(d) = &b.description {
         m.insert("description".into(), json!(d));
     }
-    m.insert("signInAudience".into(), json!(b.sign_in_audience));
+    insert_audience(&mut m, &b.sign_in_audience);
     if let Some(uris) = &b.redirect_uris {
         m.insert("web".into(), json!({ "redirectUris": uris }));
     }
@@ -1285,7 +1309,7 @@ fn patch_json(p: &ApplicationPatch) -> Map<String, Value> {
         m.insert("description".into(), json!(v));
     }
     if let Some(v) = &p.sign_in_audience {
-        m.insert("signInAudience".into(), json!(v));
+        insert_audience(&mut m, v);
     }
     if let Some(v) = &p.redirect_uris {
         m.insert("web".into(), json!({ "redirectUris": v }));
@@ -1300,6 +1324,12 @@ fn patch_json(p: &ApplicationPatch) -> Map<String, Value> {
         );
     }
     m
+}
+
+/// The body of `PATCH /servicePrincipals(appId='…')` with `Prefer: create-if-missing`: what
+/// Graph's serviceprincipal-upsert example sends, the display name (the application's).
+fn service_principal_upsert_json(display_name: &str) -> Value {
+    json!({ "displayName": display_name })
 }
 
 fn federated_json(c: &FederatedCredentialBody) -> Value {
@@ -1331,12 +1361,12 @@ fn federated_patch_json(p: &FederatedCredentialPatch) -> Map<String, Value> {
     m
 }
 
-/// The key credential for a certificate: its SHA-1 thumbprint (upper-case hex) as
-/// `customKeyIdentifier`, its own validity as the credential's dates.
+/// The key credential for a certificate: its SHA-1 thumbprint's 20 bytes as
+/// `customKeyIdentifier` (Edm.Binary, so base64), its own validity as the credential's dates.
 fn new_key_credential(key: &NewKeyCredential, cert: &PublicCertificate) -> KeyCredential {
     KeyCredential {
         key_id: key.key_id,
-        custom_key_identifier: Some(cert.thumbprint().to_hex()),
+        custom_key_identifier: Some(cert.thumbprint().to_custom_key_identifier()),
         display_name: Some(key.display_name.clone()),
         start_date_time: Some(cert.not_before()),
         end_date_time: Some(cert.not_after()),
@@ -1401,6 +1431,18 @@ mod tests {
     }
 
     #[test]
+    fn the_service_principal_upsert_carries_what_graphs_example_sends() {
+        let example: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/graph-examples/serviceprincipals-upsert-create.request.json"
+        ))
+        .unwrap();
+        let ours = service_principal_upsert_json("Exo_V2_App");
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&ours), keys(&example));
+        assert_eq!(ours["displayName"], "Exo_V2_App");
+    }
+
+    #[test]
     fn bodies_use_graphs_names_and_send_null_to_clear_a_description() {
         let patch = ApplicationPatch {
             description: Some(None),
@@ -1410,6 +1452,14 @@ mod tests {
         assert_eq!(
             Value::Object(patch_json(&patch)),
             json!({"description": null, "web": {"redirectUris": ["http://localhost"]}})
+        );
+        let patch = ApplicationPatch {
+            sign_in_audience: Some("PersonalMicrosoftAccount".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Value::Object(patch_json(&patch)),
+            json!({"signInAudience": "PersonalMicrosoftAccount", "api": {"requestedAccessTokenVersion": 2}})
         );
         assert!(same_scopes("User.Read openid", " openid  User.Read"));
         assert!(!same_scopes("User.Read", "User.Read openid"));

@@ -41,7 +41,7 @@ impl Connection {
             ..AuthOptions::default()
         };
         let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
-        let client = GraphClient::new(endpoints, credential, ClientConfig::default())?;
+        let client = GraphClient::new(endpoints, credential, client_config(global)?)?;
         Ok(Self {
             client,
             sandbox: None,
@@ -101,6 +101,15 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// `--ca-cert`'s certificates join the system's trusted CAs.
+fn client_config(global: &GlobalArgs) -> Result<ClientConfig> {
+    let mut config = ClientConfig::default();
+    if let Some(path) = &global.ca_cert {
+        config.ca_certificates = graph::load_ca_certificates(path)?;
+    }
+    Ok(config)
 }
 
 fn cloud(cloud: Cloud) -> graph::Cloud {

@@ -22,6 +22,9 @@ pub fn init(global: &GlobalArgs, color: bool) {
         "trace" => "info,entraform=trace".to_owned(),
         other => format!("{other},entraform={other}"),
     };
+    // A refused certificate is reported once, as entraform's own error naming the CA; the
+    // verifier's log line for every attempt would only repeat it.
+    let default = format!("{default},rustls_platform_verifier=off");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -86,6 +86,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "AZURE_AUTHORITY_HOST", value_name = "URL")]
     pub login_url: Option<String>,
 
+    /// Also trust this CA certificate (PEM) for Graph and sign-in, e.g. a TLS-inspecting proxy's
+    /// or a served sandbox's
+    #[arg(long, global = true, env = "ENTRAFORM_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
     /// Sign in with this credential type instead of the first one found in the environment
     #[arg(long, global = true, help_heading = TENANT_OPTIONS, value_enum)]
     pub auth: Option<AuthMethod>,

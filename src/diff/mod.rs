@@ -58,7 +58,10 @@ pub fn diff(input: &PlanInput<'_>) -> Result<Diff, PlanError> {
         out.changes.extend(access::delegated_grants(&cx, &resolved));
         out.changes.extend(roles::directory_roles(&cx, &resolved));
         match owners::owners(&cx, &resolved) {
-            Ok(changes) => out.changes.extend(changes),
+            Ok((changes, notes)) => {
+                out.changes.extend(changes);
+                out.notes.extend(notes);
+            }
             Err(p) => problems.push(p),
         }
         match certs::certificates(&cx) {

@@ -5,11 +5,14 @@ use std::collections::BTreeSet;
 use super::resolve::Resolved;
 use super::{AppCx, Obj, create, delete, s};
 use crate::model::ObjectId;
-use crate::plan::{Change, Operation, Problem, ProblemKind, ResourceKind};
+use crate::plan::{Change, Note, NoteKind, Operation, Problem, ProblemKind, ResourceKind};
 
-pub(crate) fn owners(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Result<Vec<Change>, Problem> {
+pub(crate) fn owners(
+    cx: &AppCx<'_>,
+    resolved: &Resolved<'_>,
+) -> Result<(Vec<Change>, Vec<Note>), Problem> {
     let Some(wanted) = &resolved.owners else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let live = match cx.live {
         None => &[][..],
@@ -50,8 +53,30 @@ pub(crate) fn owners(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Result<Vec<Chan
         ));
     }
 
+    // Signed in with only `Application.ReadWrite.OwnedBy`, entraform may change only the apps
+    // it owns: removing its own service principal would lock it out of this one for good.
+    let keep = cx
+        .input
+        .live
+        .signed_in
+        .as_ref()
+        .filter(|s| s.writes_only_what_it_owns())
+        .map(|s| s.service_principal_id);
+    let mut notes = Vec::new();
     if let Some(app) = cx.existing() {
         for l in live.iter().filter(|l| !wanted_ids.contains(&l.id)) {
+            if Some(l.id) == keep {
+                notes.push(cx.note(
+                    NoteKind::KeptOwner,
+                    format!(
+                        "`{}` keeps entraform's own service principal ({}) as an owner though the manifest leaves it out: signed in with `Application.ReadWrite.OwnedBy`, entraform can change only the apps it owns",
+                        cx.name(),
+                        l.id
+                    ),
+                    None,
+                ));
+                continue;
+            }
             let label = l
                 .user_principal_name
                 .clone()
@@ -70,5 +95,5 @@ pub(crate) fn owners(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Result<Vec<Chan
             ));
         }
     }
-    Ok(changes)
+    Ok((changes, notes))
 }

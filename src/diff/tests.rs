@@ -51,7 +51,7 @@ fn live_app(name: Option<&str>, n: u128) -> LiveApp {
 fn tenant(apps: Vec<LiveApp>) -> LiveTenant {
     LiveTenant {
         tenant_id: TenantId(guid(1)),
-        default_domain: "contoso.onmicrosoft.com".into(),
+        signed_in: None,
         apps,
         catalog: catalog(),
     }
@@ -382,4 +382,58 @@ fn an_assignment_by_template_id_is_the_same_role_as_by_definition_id() {
     }]);
     let plan = plan_with(&[d], &live_tenant, false).unwrap();
     assert!(!plan.has_changes(), "{:?}", addresses(&plan));
+}
+
+#[test]
+fn with_only_owned_by_entraform_never_plans_to_remove_itself_as_an_owner() {
+    let me = ObjectId(guid(7));
+    let other = ObjectId(guid(9));
+    let mut live = live_app(Some("x"), 1);
+    live.owners = Some(
+        [me, other]
+            .map(|id| LiveOwner {
+                id,
+                user_principal_name: None,
+            })
+            .to_vec(),
+    );
+    let mut d = desired("x");
+    d.owners = Some(vec![OwnerRef::ObjectId(ObjectId(guid(42)))]);
+    let mut t = tenant(vec![live]);
+    let signed_in = |roles: &[&str]| SignedInApp {
+        service_principal_id: me,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    };
+
+    t.signed_in = Some(signed_in(&["Application.ReadWrite.OwnedBy"]));
+    let plan = plan_with(std::slice::from_ref(&d), &t, false).unwrap();
+    let removed = |plan: &Plan| {
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| c.address.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(removed(&plan), [format!("owner.x[\"{other}\"]")]);
+    let kept: Vec<_> = plan
+        .notes
+        .iter()
+        .filter(|n| n.kind == NoteKind::KeptOwner)
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0].message.contains(&me.to_string()),
+        "{}",
+        kept[0].message
+    );
+    assert!(kept[0].message.contains("Application.ReadWrite.OwnedBy"));
+
+    // With Application.ReadWrite.All it needs no ownership: it is an owner like any other.
+    t.signed_in = Some(signed_in(&[
+        "Application.ReadWrite.OwnedBy",
+        "Application.ReadWrite.All",
+    ]));
+    let plan = plan_with(&[d], &t, false).unwrap();
+    assert_eq!(removed(&plan).len(), 2);
+    assert!(plan.notes.iter().all(|n| n.kind != NoteKind::KeptOwner));
 }

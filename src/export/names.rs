@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{AppId, CERTIFICATE_DISPLAY_NAME_PREFIX, LiveKeyCredential};
+use crate::model::{
+    AppId, CERTIFICATE_DISPLAY_NAME_PREFIX, LiveKeyCredential, MAX_CERTIFICATE_NAME,
+};
 
 /// The longest `metadata.name` (and Graph `uniqueName` entraform writes).
 const MAX_NAME: usize = 64;
@@ -118,19 +120,28 @@ pub fn certificate_names(keys: &[(&LiveKeyCredential, String)]) -> Vec<String> {
             .iter()
             .enumerate()
             .any(|(j, own)| j != i && *own == Some(base.as_str()));
-        let mut name = if shared || claimed_elsewhere {
-            format!("{base}-{}", &thumb.to_lowercase()[..8])
-        } else {
-            base.clone()
+        // A suffix must not push the name past what a key's display name can hold.
+        let suffixed = |suffix: &str| {
+            format!(
+                "{}{suffix}",
+                truncate_name(base, MAX_CERTIFICATE_NAME - suffix.len())
+            )
         };
-        while used.contains(&name)
-            || entraform_names
-                .iter()
-                .enumerate()
-                .any(|(j, own)| j != i && *own == Some(name.as_str()))
-        {
-            name = format!("{name}-{}", &thumb.to_lowercase()[..8]);
-        }
+        let short = thumb.to_lowercase()[..8].to_owned();
+        let mut candidates = (!shared && !claimed_elsewhere)
+            .then(|| base.clone())
+            .into_iter()
+            .chain(std::iter::once(suffixed(&format!("-{short}"))))
+            .chain((2u32..).map(|n| suffixed(&format!("-{short}-{n}"))));
+        let name = candidates
+            .find(|name| {
+                !used.contains(name)
+                    && !entraform_names
+                        .iter()
+                        .enumerate()
+                        .any(|(j, own)| j != i && *own == Some(name.as_str()))
+            })
+            .expect("some suffix is free");
         used.insert(name.clone());
         out.push(name);
     }

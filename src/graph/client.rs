@@ -37,6 +37,8 @@ pub struct ClientConfig {
     pub token_refresh_margin: Duration,
     /// One HTTP exchange, start to end of the body.
     pub request_timeout: Duration,
+    /// CA certificates trusted besides the system's (`--ca-cert`).
+    pub ca_certificates: Vec<reqwest::Certificate>,
 }
 
 impl Default for ClientConfig {
@@ -46,6 +48,7 @@ impl Default for ClientConfig {
             retry: RetryPolicy::default(),
             token_refresh_margin: Duration::from_secs(300),
             request_timeout: Duration::from_secs(100),
+            ca_certificates: Vec::new(),
         }
     }
 }
@@ -150,13 +153,14 @@ impl std::fmt::Debug for GraphClient {
 }
 
 /// The HTTP client entraform uses for Graph and the token endpoint: no redirects (a bearer
-/// token must not follow one), a user agent, a timeout.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GraphError> {
+/// token must not follow one), a user agent, a timeout, and any extra trusted CA.
+pub fn http_client(config: &ClientConfig) -> Result<reqwest::Client, GraphError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("entraform/", env!("CARGO_PKG_VERSION")))
-        .timeout(timeout)
+        .timeout(config.request_timeout)
         .connect_timeout(Duration::from_secs(30))
+        .tls_certs_merge(config.ca_certificates.iter().cloned())
         .build()
         .map_err(|e| GraphError::config(format!("cannot set up the HTTP client: {e}"), None))
 }
@@ -167,7 +171,7 @@ impl GraphClient {
         credential: Credential,
         config: ClientConfig,
     ) -> Result<Self, GraphError> {
-        let http = http_client(config.request_timeout)?;
+        let http = http_client(&config)?;
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 http,
@@ -226,6 +230,53 @@ impl GraphClient {
     /// Signs in now (or reuses the cached token), so a bad credential fails before any work.
     pub async fn sign_in(&self) -> Result<(), GraphError> {
         self.token().await.map(drop)
+    }
+
+    /// The tenant the signed-in identity belongs to: its access token's `tid` claim, so knowing
+    /// it costs no Graph read and no permission (`GET /organization` needs
+    /// `Organization.Read.All`).
+    pub async fn tenant_id(&self) -> Result<crate::model::TenantId, GraphError> {
+        let token = self.token().await?;
+        token::unverified_claims(&token)
+            .and_then(|claims| claims.get("tid")?.as_str()?.parse().ok())
+            .ok_or_else(|| {
+                GraphError::config(
+                    "the access token names no tenant (`tid` claim)",
+                    Some(
+                        "entraform signs in to one tenant: pass --tenant (or AZURE_TENANT_ID)"
+                            .into(),
+                    ),
+                )
+            })
+    }
+
+    /// The application signed in, from its access token: its service principal (`oid`) and
+    /// the application permissions granted to it (`roles`). `None` for a user's token (the
+    /// Azure CLI) or one that does not say.
+    pub async fn signed_in_app(&self) -> Result<Option<crate::model::SignedInApp>, GraphError> {
+        let token = self.token().await?;
+        let Some(claims) = token::unverified_claims(&token) else {
+            return Ok(None);
+        };
+        // App-only tokens say `idtyp: app` (v2) or carry no `scp` and no user (v1).
+        let app_only = claims.get("idtyp").and_then(|v| v.as_str()) == Some("app")
+            || (claims.get("scp").is_none() && claims.get("upn").is_none());
+        let sp = claims
+            .get("oid")
+            .and_then(|v| v.as_str())
+            .and_then(|oid| oid.parse().ok());
+        Ok(sp
+            .filter(|_| app_only)
+            .map(|service_principal_id| crate::model::SignedInApp {
+                service_principal_id,
+                roles: claims
+                    .get("roles")
+                    .and_then(|r| r.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+            }))
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, GraphError> {
@@ -488,6 +539,15 @@ impl GraphClient {
                         refreshed = true;
                     }
                     (attempt, step)
+                }
+                Err(e) if super::tls::is_untrusted_certificate(&e) => {
+                    // Not a fault that passes: retrying cannot make the certificate trusted.
+                    return Err(GraphError::UntrustedCertificate {
+                        method: method.to_string(),
+                        path: rel,
+                        issuer: super::tls::presented_issuer(&url).await,
+                        source: e.without_url(),
+                    });
                 }
                 Err(e) => {
                     let attempt = if e.is_connect() {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::Hint;
 
 use super::credential::CredentialSource;
+use super::redact;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -23,6 +24,20 @@ pub enum GraphError {
         method: String,
         path: String,
         attempts: u32,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server's TLS certificate was refused: it chains to a CA this machine does not trust
+    /// (a TLS-inspecting proxy, a served sandbox), or it is invalid.
+    #[error(
+        "{method} {path}: the server's TLS certificate is not trusted{}",
+        issuer.as_ref().map(|i| format!(": it is issued by `{i}`, a CA this machine does not trust")).unwrap_or_default()
+    )]
+    UntrustedCertificate {
+        method: String,
+        path: String,
+        /// The CA the presented chain is issued by, when a second look could read it.
+        issuer: Option<String>,
         #[source]
         source: reqwest::Error,
     },
@@ -125,7 +140,11 @@ pub struct HttpError {
 }
 
 impl HttpError {
-    /// Reads Graph's `{"error": {...}}` body; anything else keeps only the status.
+    /// Reads Graph's error body field by field, so the code, message and ids survive the
+    /// shapes Graph is known to vary: `{"error": …}` or the older `{"odata.error": …}`,
+    /// `message` as a string or as `{"lang", "value"}`, `details` as a list or a single object
+    /// (manicminer/hamilton `odata/odata.go` records the same variants). Anything else keeps
+    /// only the status. Server text is redacted before it is kept ([`redact::server_message`]).
     pub(crate) fn from_body(
         method: &str,
         path: &str,
@@ -134,42 +153,22 @@ impl HttpError {
         request_id: Option<String>,
         client_request_id: Option<String>,
     ) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Envelope {
-            error: Body,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Body {
-            code: Option<String>,
-            message: Option<String>,
-            #[serde(default)]
-            details: Vec<ErrorDetail>,
-            #[serde(alias = "innererror")]
-            inner_error: Option<Inner>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Inner {
-            date: Option<String>,
-            #[serde(rename = "request-id")]
-            request_id: Option<String>,
-            #[serde(rename = "client-request-id")]
-            client_request_id: Option<String>,
-        }
-        let parsed = body.and_then(|b| serde_json::from_value::<Envelope>(b.clone()).ok());
-        let (code, message, details, inner) = match parsed {
-            Some(Envelope { error }) => (
-                error.code.filter(|c| !c.is_empty()),
-                error.message.filter(|m| !m.is_empty()),
-                error.details,
-                error.inner_error,
-            ),
-            None => (None, None, Vec::new(), None),
+        use serde_json::Value;
+        let error = body
+            .and_then(|b| b.get("error").or_else(|| b.get("odata.error")))
+            .filter(|e| e.is_object());
+        let field = |name: &str| error.and_then(|e| e.get(name));
+        let code = field("code").and_then(text_of);
+        let message = field("message").and_then(text_of);
+        let details = match field("details") {
+            Some(Value::Array(items)) => items.iter().filter_map(detail_of).collect(),
+            Some(one @ Value::Object(_)) => detail_of(one).into_iter().collect(),
+            _ => Vec::new(),
         };
-        let (date, inner_request_id, inner_client_request_id) = match inner {
-            Some(i) => (i.date, i.request_id, i.client_request_id),
-            None => (None, None, None),
-        };
+        let inner = field("innerError")
+            .or_else(|| field("innererror"))
+            .filter(|i| i.is_object());
+        let inner_text = |name: &str| inner.and_then(|i| i.get(name)).and_then(text_of);
         HttpError {
             method: method.to_owned(),
             path: path.to_owned(),
@@ -177,13 +176,34 @@ impl HttpError {
             code,
             message,
             details,
-            request_id: request_id.or(inner_request_id),
-            client_request_id: client_request_id.or(inner_client_request_id),
-            date,
+            request_id: request_id.or_else(|| inner_text("request-id")),
+            client_request_id: client_request_id.or_else(|| inner_text("client-request-id")),
+            date: inner_text("date"),
             attempts: 1,
             in_batch: false,
         }
     }
+}
+
+/// A server's text value, redacted: a string, or an object carrying it in `value`; empty is
+/// absent.
+fn text_of(v: &serde_json::Value) -> Option<String> {
+    let s = match v {
+        serde_json::Value::String(s) => s.as_str(),
+        serde_json::Value::Object(m) => m.get("value")?.as_str()?,
+        _ => return None,
+    };
+    let s = s.trim();
+    (!s.is_empty()).then(|| redact::server_message(s, &[]))
+}
+
+fn detail_of(v: &serde_json::Value) -> Option<ErrorDetail> {
+    let d = ErrorDetail {
+        code: v.get("code").and_then(text_of),
+        message: v.get("message").and_then(text_of),
+        target: v.get("target").and_then(text_of),
+    };
+    (d.code.is_some() || d.message.is_some() || d.target.is_some()).then_some(d)
 }
 
 impl fmt::Display for HttpError {
@@ -259,12 +279,15 @@ impl SignInError {
     }
 
     /// Reads a token endpoint error body (`{error, error_description, error_codes, …}`).
+    /// `sent_secrets` are the secret values the request carried: a token endpoint (or a proxy
+    /// before it) that echoes the request must not get them printed.
     pub(crate) fn from_token_response(
         credential: CredentialSource,
         client_id: &str,
         tenant: Option<&str>,
         status: u16,
         body: &[u8],
+        sent_secrets: &[&str],
     ) -> Self {
         #[derive(serde::Deserialize, Default)]
         struct Body {
@@ -284,11 +307,13 @@ impl SignInError {
             .map(str::to_owned)
             .or_else(|| {
                 // Not the identity platform's JSON: keep a short, printable excerpt.
-                let text = String::from_utf8_lossy(body);
-                let text = text.trim();
+                // Redacted whole first, so a cut cannot leave half a secret.
+                let text =
+                    redact::server_message(String::from_utf8_lossy(body).trim(), sent_secrets);
                 (!text.is_empty() && parsed.error.is_none())
                     .then(|| text.chars().take(200).collect())
-            });
+            })
+            .map(|d: String| redact::server_message(&d, sent_secrets));
         let mut codes = parsed.error_codes;
         if codes.is_empty() {
             codes.extend(description.as_deref().and_then(aadsts_in));
@@ -298,7 +323,9 @@ impl SignInError {
             client_id: Some(client_id.to_owned()),
             tenant: tenant.map(str::to_owned),
             status: Some(status),
-            error: parsed.error,
+            error: parsed
+                .error
+                .map(|e| redact::server_message(&e, sent_secrets)),
             codes,
             description,
             trace_id: parsed.trace_id,
@@ -382,6 +409,9 @@ pub fn aadsts_hint(code: u32) -> Option<&'static str> {
         7000222 => "the client secret has expired: create a new secret for the app",
         700027 => {
             "the certificate is not registered on the app, or the assertion's signature does not match it: upload the certificate's public part (.cer) to the app"
+        }
+        50027 => {
+            "the client assertion was rejected as malformed: the federated token file must hold the token itself (a JWT), nothing around it"
         }
         50012 => {
             "the client assertion was rejected: check the certificate matches the app and the assertion's audience is this token endpoint"
@@ -495,6 +525,10 @@ impl Hint for GraphError {
                 "check the network path to Graph (proxy, firewall) and --graph-url / --cloud"
                     .into(),
             ),
+            GraphError::UntrustedCertificate { .. } => Some(
+                "if you trust that CA, pass its certificate (PEM) with `--ca-cert <file>` (or ENTRAFORM_CA_CERT); a sandbox served with `--tls` writes its CA next to its state (`sandbox.ca.pem`)"
+                    .into(),
+            ),
             GraphError::Decode { .. } => None,
             GraphError::ReadFile { .. } => None,
             GraphError::Certificate { source, .. } => source.hint(),
@@ -602,6 +636,101 @@ mod tests {
         assert!(text.contains("date: 2025-02-13T10:17:06"), "{text}");
     }
 
+    /// The Display of an error read from `body`.
+    fn shown(body: serde_json::Value) -> (HttpError, String) {
+        let e = HttpError::from_body("PATCH", "/applications/1", 400, Some(&body), None, None);
+        let text = e.to_string();
+        (e, text)
+    }
+
+    #[test]
+    fn a_message_given_as_an_object_keeps_its_value() {
+        let (e, text) = shown(serde_json::json!({"error": {
+            "code": "Request_BadRequest",
+            "message": {"lang": "en", "value": "Invalid value specified for property 'displayName'."},
+            "innerError": {"request-id": "r-1", "date": "2025-01-01T00:00:00"}
+        }}));
+        assert_eq!(e.code.as_deref(), Some("Request_BadRequest"));
+        assert_eq!(
+            text,
+            "PATCH /applications/1: 400 Request_BadRequest: Invalid value specified for property 'displayName'. (request-id: r-1, date: 2025-01-01T00:00:00)"
+        );
+    }
+
+    #[test]
+    fn details_given_as_one_object_are_kept() {
+        let (e, text) = shown(serde_json::json!({"error": {
+            "code": "Request_BadRequest",
+            "message": "The appId of the service principal does not reference a valid application object.",
+            "details": {"code": "NoBackingApplicationObject", "target": "appId"}
+        }}));
+        assert_eq!(e.details.len(), 1);
+        assert!(
+            text.ends_with("object. [NoBackingApplicationObject appId]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn details_as_a_list_with_object_messages_are_kept() {
+        let (e, _) = shown(serde_json::json!({"error": {
+            "code": "Request_BadRequest",
+            "message": "One or more properties contains invalid values.",
+            "details": [
+                {"code": "InvalidValue", "message": {"value": "bad"}, "target": "x"},
+                {"unexpected": true}
+            ]
+        }}));
+        assert_eq!(
+            e.details,
+            [ErrorDetail {
+                code: Some("InvalidValue".into()),
+                message: Some("bad".into()),
+                target: Some("x".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn the_older_odata_error_envelope_is_read() {
+        let (e, text) = shown(serde_json::json!({"odata.error": {
+            "code": "Request_ResourceNotFound",
+            "message": {"lang": "en", "value": "Resource not found."},
+            "innererror": {"request-id": "r-2"}
+        }}));
+        assert_eq!(e.code.as_deref(), Some("Request_ResourceNotFound"));
+        assert!(
+            text.contains(": Resource not found. (request-id: r-2)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn odd_fields_cost_only_themselves() {
+        // A message of the wrong type and a string `details` do not lose the code.
+        let (e, text) = shown(serde_json::json!({"error": {
+            "code": "InvalidAccessTokenVersion",
+            "message": 42,
+            "details": "free text",
+            "innerError": "not an object"
+        }}));
+        assert_eq!(e.code.as_deref(), Some("InvalidAccessTokenVersion"));
+        assert_eq!(e.message, None);
+        assert_eq!(text, "PATCH /applications/1: 400 InvalidAccessTokenVersion");
+        // A body that is no error envelope keeps the status.
+        let (e, _) = shown(serde_json::json!(["not", "an", "error"]));
+        assert_eq!((e.status, e.code), (400, None));
+    }
+
+    #[test]
+    fn a_message_echoing_a_secret_field_is_redacted() {
+        let (_, text) = shown(serde_json::json!({"error": {
+            "code": "Request_BadRequest",
+            "message": "Unexpected body client_secret=abc123xyz&scope=x"
+        }}));
+        assert!(text.contains("client_secret=<redacted>&scope=x"), "{text}");
+    }
+
     #[test]
     fn sign_in_errors_carry_the_aadsts_code_and_its_hint() {
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: t\r\nCorrelation ID: c\r\nTimestamp: x","error_codes":[7000215],"timestamp":"x","trace_id":"t","correlation_id":"c"}"#;
@@ -611,6 +740,7 @@ mod tests {
             Some("contoso"),
             401,
             body,
+            &[],
         );
         assert_eq!(e.codes, vec![7000215]);
         let text = e.to_string();
@@ -623,10 +753,47 @@ mod tests {
     }
 
     #[test]
+    fn a_token_endpoint_echoing_the_request_gets_no_secret_printed() {
+        let secret = "Xy7~secret.value_1234567890";
+        let echo = format!(
+            r#"{{"error":"invalid_request","error_description":"AADSTS900144: bad request: grant_type=client_credentials&client_id=a&client_secret={}&scope=x\r\nTrace ID: t"}}"#,
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()
+        );
+        let e = SignInError::from_token_response(
+            CredentialSource::ClientSecret,
+            "a",
+            None,
+            400,
+            echo.as_bytes(),
+            &[secret],
+        );
+        let text = e.to_string();
+        assert!(!text.contains("Xy7"), "{text}");
+        assert!(text.contains("client_secret=<redacted>&scope=x"), "{text}");
+        // Not JSON at all: the excerpt is redacted before it is cut.
+        let plain = format!("proxy says: {} {}", "x".repeat(190), secret);
+        let e = SignInError::from_token_response(
+            CredentialSource::ClientSecret,
+            "a",
+            None,
+            502,
+            plain.as_bytes(),
+            &[secret],
+        );
+        assert!(!e.to_string().contains("Xy7"), "{e}");
+    }
+
+    #[test]
     fn an_aadsts_code_is_found_in_the_description_when_error_codes_is_missing() {
         let body = br#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'x' not found."}"#;
-        let e =
-            SignInError::from_token_response(CredentialSource::ClientSecret, "a", None, 400, body);
+        let e = SignInError::from_token_response(
+            CredentialSource::ClientSecret,
+            "a",
+            None,
+            400,
+            body,
+            &[],
+        );
         assert_eq!(e.codes, vec![90002]);
         assert!(e.code_hint().unwrap().contains("tenant was not found"));
     }
@@ -643,7 +810,7 @@ mod tests {
     #[test]
     fn every_documented_aadsts_code_has_a_hint() {
         for code in [
-            700016, 7000215, 7000222, 700027, 50012, 700024, 90002, 70011, 70021,
+            700016, 7000215, 7000222, 700027, 50012, 50027, 700024, 90002, 70011, 70021,
         ] {
             assert!(aadsts_hint(code).is_some(), "{code}");
         }

@@ -10,7 +10,8 @@
 //! | `retry` | the retry table, `Retry-After`, backoff (pure) |
 //! | `paging`, `batch` | page sizes and `in (…)` filters; `$batch` grouping, part retries, merging |
 //! | `types` | Graph's JSON shapes (never shared with the sandbox) |
-//! | `redact` | [`Secret`] and redaction of traced bodies |
+//! | `redact` | [`Secret`] and redaction of traced bodies and server messages |
+//! | `tls` | extra CA certificates (`--ca-cert`), naming the CA behind a refused certificate |
 //! | `error` | [`GraphError`], sign-in errors with AADSTS hints, permission hints for 403s |
 
 mod batch;
@@ -21,6 +22,7 @@ mod error;
 mod paging;
 pub mod redact;
 pub mod retry;
+mod tls;
 mod token;
 pub mod types;
 
@@ -41,4 +43,5 @@ pub use error::{
 pub use paging::{IN_FILTER_LIMIT, in_filters, quote, with_page_size};
 pub use redact::Secret;
 pub use retry::{RetryPolicy, RetrySafety};
+pub use tls::load_ca_certificates;
 pub use token::{AccessToken, acquire_token};

@@ -4,8 +4,9 @@
 /// Collections documented to take `$top` up to 999 (default 100).
 const TOP_999: &[&str] = &["applications", "serviceprincipals", "users", "groups"];
 
-/// Adds `$top=999` to a list of a collection that allows it, unless a `$top` is already there.
-/// Next links are left alone: they carry their own paging.
+/// Adds `$top=999` to a list of a collection that allows it, unless a `$top` is already there
+/// or the list `$expand`s a relationship: Graph pages at most 100 parents with `$expand`, so it
+/// is left at its default of 100. Next links are left alone: they carry their own paging.
 pub fn with_page_size(path_and_query: &str) -> String {
     if path_and_query.starts_with("http://") || path_and_query.starts_with("https://") {
         return path_and_query.to_owned();
@@ -15,14 +16,17 @@ pub fn with_page_size(path_and_query: &str) -> String {
         None => (path_and_query, None),
     };
     let collection = path.trim_matches('/').to_ascii_lowercase();
-    let has_top = query.is_some_and(|q| {
-        q.split('&').any(|kv| {
-            kv.split('=')
-                .next()
-                .is_some_and(|k| k.eq_ignore_ascii_case("$top") || k.eq_ignore_ascii_case("%24top"))
+    let has = |option: &str| {
+        query.is_some_and(|q| {
+            q.split('&').any(|kv| {
+                kv.split('=').next().is_some_and(|k| {
+                    k.eq_ignore_ascii_case(option)
+                        || k.eq_ignore_ascii_case(&option.replace('$', "%24"))
+                })
+            })
         })
-    });
-    if !TOP_999.contains(&collection.as_str()) || has_top {
+    };
+    if !TOP_999.contains(&collection.as_str()) || has("$top") || has("$expand") {
         return path_and_query.to_owned();
     }
     match query {
@@ -88,6 +92,13 @@ mod tests {
             with_page_size("/applications?$top=5"),
             "/applications?$top=5"
         );
+        // With `$expand`, Graph pages 100 parents at most: no `$top=999`.
+        for path in [
+            "/applications?$filter=id in ('1')&$select=id&$expand=owners",
+            "/servicePrincipals?%24expand=appRoleAssignments",
+        ] {
+            assert_eq!(with_page_size(path), path);
+        }
         // Page size is not documented for these: leave them to Graph's default.
         for path in [
             "/servicePrincipals/1/appRoleAssignedTo",

@@ -102,6 +102,94 @@ fn form_or_text(s: &str) -> String {
         .join("&")
 }
 
+/// Known secrets shorter than this are not searched for: a short value would blank ordinary
+/// words, and every secret entraform sends (a client secret, an assertion, a token) is longer.
+const MIN_KNOWN_SECRET: usize = 8;
+
+/// Text a server sent (an error message or description), made safe to print: the secret values
+/// the request carried (`sent`, also as a form, a URL or JSON would encode them), the value of
+/// every secret field written `key=value` or `"key": "value"` (`client_secret=…`,
+/// `client_assertion=…`), and whatever [`text`] blanks (private keys, bearer tokens, JWTs). A
+/// token endpoint or proxy that echoes the request must not get a secret printed.
+pub fn server_message(s: &str, sent: &[&str]) -> String {
+    let mut out = s.to_owned();
+    for secret in sent.iter().filter(|v| v.len() >= MIN_KNOWN_SECRET) {
+        for spelling in spellings(secret) {
+            out = out.replace(&spelling, REDACTED);
+        }
+    }
+    secret_fields(&text(&out))
+}
+
+/// A value as it may appear in echoed text: as is, form-encoded, percent-encoded, JSON-escaped.
+fn spellings(secret: &str) -> Vec<String> {
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent = form.replace('+', "%20");
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json.trim_matches('"').to_owned();
+    let mut all = vec![secret.to_owned(), form, percent, json];
+    all.sort();
+    all.dedup();
+    // Longest first, so no spelling is left half-replaced by a shorter one.
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    all
+}
+
+/// Blanks the value after every secret key written `key=value`, `key: value` or
+/// `"key": "value"`.
+fn secret_fields(s: &str) -> String {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        let starts_word = rest.starts_with(word) && !s[..i].ends_with(word);
+        if !starts_word {
+            let c = rest.chars().next().expect("not at the end");
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let len = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+        let key = &rest[..len];
+        out.push_str(key);
+        i += len;
+        if !is_secret_key(key) {
+            continue;
+        }
+        // `"key"` closes its quote; then the separator, spaces around it, an opening quote.
+        let after = &s[i..];
+        let sep = after
+            .strip_prefix('"')
+            .unwrap_or(after)
+            .trim_start_matches(' ');
+        let Some(value) = sep.strip_prefix('=').or_else(|| sep.strip_prefix(':')) else {
+            continue;
+        };
+        let value = value.trim_start_matches(' ');
+        let lead = after.len() - value.len();
+        let (quote, body) = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => (Some(q), &value[1..]),
+            _ => (None, value),
+        };
+        let end = match quote {
+            Some(q) => body.find(q).unwrap_or(body.len()),
+            None => body
+                .find(|c: char| {
+                    c.is_whitespace() || matches!(c, '&' | ',' | ';' | ')' | ']' | '}' | '"' | '\'')
+                })
+                .unwrap_or(body.len()),
+        };
+        if end == 0 {
+            continue;
+        }
+        out.push_str(&after[..lead + quote.map_or(0, char::len_utf8)]);
+        out.push_str(REDACTED);
+        i += lead + quote.map_or(0, char::len_utf8) + end;
+    }
+    out
+}
+
 /// Blanks out PEM private key blocks and anything that looks like a bearer token or JWT inside
 /// free text (error messages can quote a token back).
 pub fn text(s: &str) -> String {
@@ -221,6 +309,45 @@ mod tests {
             ("client_secret", "p@ss word".to_owned()),
         ]);
         assert_eq!(shown, "client_id=abc&client_secret=<redacted>");
+    }
+
+    #[test]
+    fn a_server_echoing_the_request_prints_no_secret() {
+        // What an echoing token endpoint or proxy sends back in its error text.
+        let secret = "8Q~a+b/c%d e";
+        let echoed = format!(
+            "AADSTS90014: bad request grant_type=client_credentials&client_id=abc&client_secret={}&client_assertion=eyJhbGc.eyJzdWI.c2ln&scope=x",
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()
+        );
+        let shown = server_message(&echoed, &[secret]);
+        assert_eq!(
+            shown,
+            "AADSTS90014: bad request grant_type=client_credentials&client_id=abc&client_secret=<redacted>&client_assertion=<redacted>&scope=x"
+        );
+        // The value itself, wherever it is quoted, and JSON fields.
+        let shown = server_message(
+            &format!(
+                r#"unexpected {secret} in {{"client_secret": "{secret}", "password":"p4ss"}}"#
+            ),
+            &[secret],
+        );
+        assert_eq!(
+            shown,
+            r#"unexpected <redacted> in {"client_secret": "<redacted>", "password":"<redacted>"}"#
+        );
+        let shown = server_message("Authorization: Bearer abc.def", &[]);
+        assert_eq!(shown, "Authorization: <redacted> <redacted>");
+    }
+
+    #[test]
+    fn ordinary_messages_mentioning_secret_fields_are_left_alone() {
+        for message in [
+            "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            "AADSTS700027: Client assertion failed signature validation.",
+            "Invalid client secret provided.",
+        ] {
+            assert_eq!(server_message(message, &["unrelated-secret"]), message);
+        }
     }
 
     #[test]

@@ -104,18 +104,35 @@ pub async fn acquire_token(
     );
     tracing::trace!(form = %redact::form(&form), "token request");
     let sent = SystemTime::now();
-    let response = http
+    let answer = http
         .post(&token_url)
         .header("client-request-id", uuid::Uuid::new_v4().to_string())
         .form(&form)
         .send()
-        .await
-        .map_err(|source| GraphError::Transport {
-            method: "POST".into(),
-            path: token_url.clone(),
-            attempts: 1,
-            source,
-        })?;
+        .await;
+    let response = match answer {
+        Ok(r) => r,
+        Err(source) if super::tls::is_untrusted_certificate(&source) => {
+            let issuer = match reqwest::Url::parse(&token_url) {
+                Ok(url) => super::tls::presented_issuer(&url).await,
+                Err(_) => None,
+            };
+            return Err(GraphError::UntrustedCertificate {
+                method: "POST".into(),
+                path: token_url.clone(),
+                issuer,
+                source,
+            });
+        }
+        Err(source) => {
+            return Err(GraphError::Transport {
+                method: "POST".into(),
+                path: token_url.clone(),
+                attempts: 1,
+                source,
+            });
+        }
+    };
     let status = response.status().as_u16();
     let body = response
         .bytes()
@@ -128,6 +145,11 @@ pub async fn acquire_token(
         })?;
     tracing::trace!(status, body = %redact::body(&body), "token endpoint answered");
     if !(200..300).contains(&status) {
+        let sent_secrets: Vec<&str> = form
+            .iter()
+            .filter(|(k, _)| redact::is_secret_key(k))
+            .map(|(_, v)| v.as_str())
+            .collect();
         return Err(GraphError::SignIn(Box::new(
             SignInError::from_token_response(
                 credential.source(),
@@ -135,6 +157,7 @@ pub async fn acquire_token(
                 endpoints.tenant.as_deref(),
                 status,
                 &body,
+                &sent_secrets,
             ),
         )));
     }
@@ -150,6 +173,19 @@ pub async fn acquire_token(
         token: Secret::new(parsed.access_token),
         expires_at: sent + Duration::from_secs(lifetime),
     })
+}
+
+/// The claims of an access token, read without verifying it (the token is our own, just issued
+/// to us; only its issuer can verify it). `None` when the token is not a JWT.
+pub(crate) fn unverified_claims(token: &Secret) -> Option<serde_json::Value> {
+    use base64::Engine as _;
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(serde_json::Value::is_object)
 }
 
 /// Seconds as a JSON number or a numeric string (both are seen in the wild).
@@ -195,7 +231,7 @@ async fn azure_cli_token(
         })?
         .map_err(|e| failed(format!("cannot run `{}`: {e}", program.display())))?;
     if !output.status.success() {
-        let stderr = redact::text(&String::from_utf8_lossy(&output.stderr));
+        let stderr = redact::server_message(&String::from_utf8_lossy(&output.stderr), &[]);
         let line = stderr
             .lines()
             .map(str::trim)

@@ -142,7 +142,9 @@ pub struct RawScopedRole {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Certificate")]
 pub struct RawCertificate {
-    /// Unique within the app; stored as the key credential's display name.
+    /// Unique within the app, at most 80 characters: stored as the key credential's display
+    /// name `entraform:<name>`, which Graph cuts to 90 characters.
+    #[schemars(length(max = 80))]
     pub name: String,
     /// Let entraform generate the certificate and rotate it before it expires. Exactly one of
     /// `generate` and `file`.
@@ -207,8 +209,12 @@ pub enum RawPfxEncryption {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "FederatedCredential")]
 pub struct RawFederatedCredential {
-    /// Unique within the app, at most 120 characters; cannot be renamed in place.
-    #[schemars(length(max = 120))]
+    /// 3 to 120 letters, digits, `-` and `_`, starting with a letter or digit; unique within
+    /// the app ignoring case; cannot be renamed in place.
+    #[schemars(
+        length(min = 3, max = 120),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    )]
     pub name: String,
     /// The identity provider's issuer URL, e.g. `https://token.actions.githubusercontent.com`.
     pub issuer: String,

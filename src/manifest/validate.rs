@@ -16,8 +16,8 @@ use crate::model::dn::{escape_dn_value, parse_dn};
 use crate::model::{
     ApiPermission, ApiRef, AppId, CertificateSource, CertificateSpec, DEFAULT_FEDERATED_AUDIENCE,
     DesiredApp, DirectoryRoleSpec, FederatedCredentialSpec, GenerateSpec, KeyType, MANAGED_BY_TAG,
-    ObjectId, OwnerRef, Period, PfxEncryption, RoleDefinitionId, RoleRef, SignInAudience, Source,
-    parse_guid,
+    MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption,
+    RoleDefinitionId, RoleRef, SignInAudience, Source, certificate_display_name, parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
@@ -25,7 +25,12 @@ const MAX_APIS: usize = 50;
 const MAX_PERMISSIONS: usize = 400;
 /// Graph's limits on federated identity credentials.
 const MAX_FEDERATED: usize = 20;
+const MIN_FEDERATED_NAME: usize = 3;
 const MAX_FEDERATED_NAME: usize = 120;
+/// Entra's rule for a federated credential's name (MicrosoftDocs/azure-docs
+/// `articles/active-directory/workload-identities/includes/federated-credential-configuration-considerations.md`).
+const FEDERATED_NAME_RULE: &str =
+    "Entra needs 3 to 120 characters: letters, digits, `-` and `_`, the first a letter or digit";
 const MAX_FEDERATED_FIELD: usize = 600;
 const MAX_DESCRIPTION: usize = 1024;
 /// Entra's limit on a user principal name.
@@ -448,7 +453,21 @@ impl V<'_> {
         let mut out = Vec::new();
         for (i, cert) in certs.iter().enumerate() {
             let at = format!("spec.certificates[{i}]");
-            self.not_blank(&format!("{at}.name"), &cert.name);
+            let name_at = format!("{at}.name");
+            self.not_blank(&name_at, &cert.name);
+            let len = cert.name.chars().count();
+            if len > MAX_CERTIFICATE_NAME {
+                self.err(
+                    &name_at,
+                    format!(
+                        "`{name_at}` is {len} characters long; at most {MAX_CERTIFICATE_NAME}: Graph cuts a certificate's display name (`{}`) to {MAX_KEY_DISPLAY_NAME} characters, and entraform recognises the certificates it made by that name",
+                        certificate_display_name("<name>")
+                    ),
+                    Some(format!(
+                        "shorten the name to {MAX_CERTIFICATE_NAME} characters or fewer"
+                    )),
+                );
+            }
             let source = match (&cert.generate, &cert.file) {
                 (Some(_), Some(_)) => {
                     self.err_span(
@@ -640,24 +659,15 @@ impl V<'_> {
             let name_at = format!("{at}.name");
             ok &= self.not_blank(&name_at, &cred.name)
                 && self.max_len(&name_at, &cred.name, MAX_FEDERATED_NAME);
-            if let Some(bad) = cred
-                .name
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            if let Some(problem) = (!cred.name.trim().is_empty())
+                .then(|| federated_name_problem(&cred.name))
+                .flatten()
             {
                 ok = false;
-                let bad = match bad {
-                    ' ' => "a space".to_owned(),
-                    '\t' => "a tab".to_owned(),
-                    c => format!("`{c}`"),
-                };
                 self.err(
                     &name_at,
-                    format!("`{name_at}` `{}` contains {bad}", shorten(&cred.name)),
-                    Some(
-                        "Graph needs a URL-friendly name: letters, digits, `-`, `_` and `.`"
-                            .to_owned(),
-                    ),
+                    format!("`{name_at}` `{}` {problem}", shorten(&cred.name)),
+                    Some(FEDERATED_NAME_RULE.to_owned()),
                 );
             }
             let issuer_at = format!("{at}.issuer");
@@ -714,10 +724,11 @@ impl V<'_> {
                 });
             }
         }
+        // Graph compares names ignoring case: `gh` and `GH` are one credential to it.
         self.unique(
             "spec.federatedCredentials",
-            creds.iter().map(|c| Some(c.name.clone())).collect(),
-            "federated credential name",
+            creds.iter().map(|c| Some(c.name.to_lowercase())).collect(),
+            "federated credential name (names differing only in case are the same to Graph)",
         );
         // Graph refuses a second credential for the same external identity.
         let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
@@ -768,6 +779,28 @@ fn locate(doc: &Node, path: &FieldPath) -> (Option<Span>, Option<Span>) {
     let value = (node.span.start != node.span.end && !matches!(node.value, Value::Invalid))
         .then_some(node.span);
     (value, key_span)
+}
+
+/// What breaks Entra's rule for a federated credential name, if anything (length above the
+/// maximum is reported on its own).
+fn federated_name_problem(name: &str) -> Option<String> {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+    {
+        let bad = match bad {
+            ' ' => "a space".to_owned(),
+            '\t' => "a tab".to_owned(),
+            c => format!("`{c}`"),
+        };
+        return Some(format!("contains {bad}"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("does not start with a letter or digit".to_owned());
+    }
+    let len = name.chars().count();
+    (len < MIN_FEDERATED_NAME)
+        .then(|| format!("is {len} characters long; at least {MIN_FEDERATED_NAME}"))
 }
 
 fn is_valid_name(name: &str) -> bool {

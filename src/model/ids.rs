@@ -99,16 +99,30 @@ pub fn parse_guid(s: &str) -> Result<Uuid, InvalidGuid> {
 pub struct Thumbprint(pub [u8; 20]);
 
 impl Thumbprint {
-    /// Upper-case hex without separators, as Windows and the Entra portal print it. entraform
-    /// writes this form into `customKeyIdentifier` (Graph's add-certificate how-to does the same),
-    /// so the value in the tenant reads exactly like `openssl x509 -fingerprint -sha1` minus colons.
+    /// The thumbprint of a certificate's DER encoding.
+    pub fn of_der(der: &[u8]) -> Self {
+        use sha1::Digest as _;
+        Self(sha1::Sha1::digest(der).into())
+    }
+
+    /// Upper-case hex without separators, as Windows, the Entra portal and
+    /// `Connect-ExchangeOnline -CertificateThumbprint` spell it.
     pub fn to_hex(&self) -> String {
         hex::encode_upper(self.0)
     }
 
-    /// Reads a key credential's `customKeyIdentifier`, which Graph returns as base64. Tools write
-    /// either the hex thumbprint as text (Graph how-to, PowerShell) or the raw 20 hash bytes
-    /// (the Entra portal); anything else is not a thumbprint.
+    /// The value entraform writes to a key credential's `customKeyIdentifier`: that property is
+    /// Edm.Binary, so it carries the 20 hash bytes as base64 (what Graph itself stores when the
+    /// property is left out). Hex text sent there is decoded as base64 into 30 unrelated bytes.
+    pub fn to_custom_key_identifier(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    /// Reads a key credential's `customKeyIdentifier` as Graph returns it (base64). Two forms are
+    /// thumbprints: the 20 hash bytes (Graph's default, the portal, entraform), and the legacy
+    /// 40 hex digits sent as text (older entraform, Graph's how-to, some PowerShell), which
+    /// Graph stored as 30 bytes and returns as the same text. Anything else is not one.
     pub fn from_custom_key_identifier(value: &str) -> Option<Self> {
         use base64::Engine as _;
         if value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -195,6 +209,18 @@ mod tests {
             Thumbprint::from_custom_key_identifier("bm90IGEgdGh1bWI="),
             None
         );
+    }
+
+    #[test]
+    fn the_thumbprint_written_to_graph_is_base64_of_its_twenty_bytes() {
+        let t = Thumbprint::of_der(b"not really a certificate");
+        let written = t.to_custom_key_identifier();
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&written)
+            .unwrap();
+        assert_eq!(bytes, t.0);
+        assert_eq!(Thumbprint::from_custom_key_identifier(&written), Some(t));
     }
 
     #[test]

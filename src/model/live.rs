@@ -25,6 +25,16 @@ pub const PROTECTED_TAG: &str = "entraform:protected";
 /// certificate: `entraform:<certificate name>`. Generated certificates are recognised by it.
 pub const CERTIFICATE_DISPLAY_NAME_PREFIX: &str = "entraform:";
 
+/// Graph keeps at most 90 characters of a key credential's `displayName` ("longer values are
+/// accepted but shortened", keyCredential reference).
+pub const MAX_KEY_DISPLAY_NAME: usize = 90;
+
+/// The longest manifest certificate name: its display name `entraform:<name>` must survive
+/// Graph's cut whole, or the certificate would not be recognised and be generated again on
+/// every plan.
+pub const MAX_CERTIFICATE_NAME: usize =
+    MAX_KEY_DISPLAY_NAME - CERTIFICATE_DISPLAY_NAME_PREFIX.len();
+
 /// The key credential `displayName` for the manifest certificate `name`.
 pub fn certificate_display_name(name: &str) -> String {
     format!("{CERTIFICATE_DISPLAY_NAME_PREFIX}{name}")
@@ -38,13 +48,33 @@ pub struct Fingerprint(pub String);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveTenant {
+    /// From the access token (`tid`): reading `/organization` would need its own permission.
     pub tenant_id: TenantId,
-    /// The initial `*.onmicrosoft.com` domain, for `Connect-ExchangeOnline -Organization`.
-    pub default_domain: String,
+    /// The application entraform signed in as, from its access token; `None` for a user
+    /// (Azure CLI) or a token that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_in: Option<SignedInApp>,
     /// Apps found for the manifests (by `uniqueName` or adopted `appId`), plus, with `--prune`,
     /// every app carrying [`MANAGED_BY_TAG`].
     pub apps: Vec<LiveApp>,
     pub catalog: Catalog,
+}
+
+/// The signed-in application: its service principal (`oid`) and the Graph application
+/// permissions its token carries (`roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInApp {
+    pub service_principal_id: ObjectId,
+    pub roles: std::collections::BTreeSet<String>,
+}
+
+impl SignedInApp {
+    /// It may change only the applications it owns (`Application.ReadWrite.OwnedBy` without
+    /// `Application.ReadWrite.All`), so it must stay an owner of every app it manages.
+    pub fn writes_only_what_it_owns(&self) -> bool {
+        self.roles.contains("Application.ReadWrite.OwnedBy")
+            && !self.roles.contains("Application.ReadWrite.All")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +120,8 @@ pub enum PermissionKind {
 pub struct LiveKeyCredential {
     pub key_id: KeyId,
     pub display_name: Option<String>,
-    /// `customKeyIdentifier` read as a thumbprint, when it is one.
+    /// The certificate's SHA-1 thumbprint: computed from `key` when the read carried the
+    /// certificate, else `customKeyIdentifier` read as a thumbprint, when it is one.
     pub thumbprint: Option<Thumbprint>,
     /// `AsymmetricX509Cert`, `X509CertAndPassword`, ...
     pub key_type: String,

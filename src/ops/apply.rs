@@ -52,6 +52,8 @@ struct Prepared {
     plan: Plan,
     desired: Vec<DesiredApp>,
     live: LiveTenant,
+    /// For the outputs' `Connect-ExchangeOnline -Organization`.
+    tenant_domain: String,
     saved: bool,
 }
 
@@ -60,23 +62,36 @@ pub async fn apply(
     request: &ApplyRequest,
     printer: &Printer,
 ) -> Result<Applied> {
+    // The outputs name the tenant's domain, which only `GET /organization` tells (and which
+    // needs its own permission): read alongside the plan, so a refusal stops apply before any
+    // write. The plan's own error, if any, comes first.
     let prepared = match &request.source {
         ApplySource::Manifests { local, prune } => {
-            let run = plan_local(client, local.clone(), *prune).await?;
+            let (run, tenant_domain) = tokio::join!(
+                plan_local(client, local.clone(), *prune),
+                observe::tenant_domain(client)
+            );
+            let run = run?;
             Prepared {
                 plan: run.plan,
                 desired: run.manifests.apps,
                 live: run.live,
+                tenant_domain: tenant_domain?,
                 saved: false,
             }
         }
         ApplySource::PlanFile(path) => {
             let plan = plan::file::read(path)?;
-            let (desired, live) = check_saved_plan(client, &plan).await?;
+            let (checked, tenant_domain) = tokio::join!(
+                check_saved_plan(client, &plan),
+                observe::tenant_domain(client)
+            );
+            let (desired, live) = checked?;
             Prepared {
                 plan,
                 desired,
                 live,
+                tenant_domain: tenant_domain?,
                 saved: true,
             }
         }
@@ -275,7 +290,7 @@ fn print_outputs(
     let outputs = Outputs::build(&OutputsInput {
         plan: &prepared.plan,
         report,
-        tenant_domain: &prepared.live.default_domain,
+        tenant_domain: &prepared.tenant_domain,
         login_host: login_host(client),
         live: Some(&prepared.live),
         desired: Some(&prepared.desired),

@@ -4,9 +4,9 @@
 //! write each manifest, then put the files in place without overwriting any.
 //!
 //! Requests, after the selection: observe's rounds, then one round of lists batched 20 per
-//! `$batch`: key credentials with their certificates for ⌈K/15⌉ apps at a time (`id in (…)`
-//! with `$select=id,keyCredentials`, the form Graph throttles at 150 a minute per tenant, so
-//! as few as possible), the service principals, the display names of the APIs the apps use
+//! `$batch`: the certificates of the K apps that have any, one read per app (Graph returns
+//! `key` only to `GET /applications/{id}?$select=keyCredentials`, a form it throttles at 150 a
+//! minute per tenant), alongside the service principals, the display names of the APIs the apps use
 //! (to tell whether a name finds exactly one), and the `uniqueName`s the new names would take.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::cert::CertError;
 use crate::error::{Hint, Result};
 use crate::export::{self, AppExport, Exported};
-use crate::graph::types::Application;
+use crate::graph::types::{Application, KeyCredential};
 use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
 use crate::model::{AppId, KeyId, LiveApp, LiveTenant, ObjectId};
 use crate::observe::{self, AppKey, AppQuery, ObserveRequest, Parts};
@@ -237,9 +237,9 @@ async fn select(client: &GraphClient, selection: &Selection) -> Result<Vec<Value
     })
 }
 
-/// Applications whose owners include the signed-in application's service principal. Graph's
-/// `ownedObjects` would list them directly; the sandbox does not serve it, so this reads every
-/// application with its owners expanded (⌈N/100⌉ pages) and keeps the owned ones.
+/// Applications the signed-in application's service principal owns: Graph lists them under
+/// `/servicePrincipals/{id}/ownedObjects` (cast to applications), read then by `id in (…)` for
+/// the same default properties every other selection has.
 async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
     let credential = client.credential();
     let Some(client_id) = credential.client_id() else {
@@ -258,49 +258,20 @@ async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
     else {
         return Err(ExportError::NoCallerServicePrincipal(client_id.to_owned()).into());
     };
-    let all: Vec<Value> = client.list_all("/applications?$expand=owners").await?;
-    let owner_ids = |v: &Value| -> Vec<ObjectId> {
-        v.get("owners")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.get("id")?.as_str()?.parse().ok())
-            .collect()
-    };
-    let mut owned = Vec::new();
-    let mut cut_short = Vec::new();
-    for mut app in all {
-        let owners = owner_ids(&app);
-        if let Some(o) = app.as_object_mut() {
-            o.remove("owners");
-        }
-        if owners.contains(&me) {
-            owned.push(app);
-        } else if owners.len() >= 20 {
-            // Graph expands at most 20 owners: read the rest before deciding.
-            cut_short.push(app);
-        }
-    }
-    if !cut_short.is_empty() {
-        let paths: Vec<String> = cut_short
-            .iter()
-            .map(|a| {
-                let id = a.get("id").and_then(Value::as_str).unwrap_or_default();
-                format!("/applications/{id}/owners?$select=id")
-            })
-            .collect();
-        let lists = client.batch_list_all::<Value>(&paths, &[]).await?;
-        for (app, owners) in cut_short.into_iter().zip(lists) {
-            let owners = owners?;
-            if owners
-                .iter()
-                .any(|o| o.get("id").and_then(Value::as_str) == Some(&me.to_string()))
-            {
-                owned.push(app);
-            }
-        }
-    }
-    Ok(owned)
+    let owned: Vec<Value> = client
+        .list_all(&format!(
+            "/servicePrincipals/{me}/ownedObjects/microsoft.graph.application?$select=id"
+        ))
+        .await?;
+    let ids: Vec<String> = owned
+        .iter()
+        .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let paths: Vec<String> = in_filters("id", &ids)
+        .into_iter()
+        .map(|f| format!("/applications?$filter={f}"))
+        .collect();
+    Ok(run(client, &paths).await?.into_iter().flatten().collect())
 }
 
 /// What observe should read: every part of each app, and the role definitions to name its
@@ -339,20 +310,11 @@ async fn read_extras(
     kept: &HashMap<AppId, String>,
 ) -> Result<Extras> {
     let mut paths: Vec<String> = Vec::new();
-    let with_keys: Vec<String> = live
+    let with_keys: Vec<ObjectId> = live
         .apps
         .iter()
         .filter(|a| !a.key_credentials.is_empty())
-        .map(|a| a.object_id.to_string())
-        .collect();
-    let key_lists: Vec<usize> = in_filters("id", &with_keys)
-        .into_iter()
-        .map(|f| {
-            push(
-                &mut paths,
-                format!("/applications?$filter={f}&$select=id,keyCredentials"),
-            )
-        })
+        .map(|a| a.object_id)
         .collect();
     let app_ids: Vec<String> = apps.iter().map(|(a, _)| a.app_id.to_string()).collect();
     let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
@@ -391,25 +353,19 @@ async fn read_extras(
         .map(|p| push(&mut paths, p))
         .collect();
 
-    let lists = run(client, &paths).await?;
+    let (lists, certificates) = tokio::try_join!(
+        run(client, &paths),
+        observe::key_certificates(client, &with_keys)
+    )?;
     let mut extras = Extras {
-        keys: HashMap::new(),
+        keys: certificates
+            .into_iter()
+            .map(|(id, keys)| (id, key_bytes(&keys)))
+            .collect(),
         service_principals: HashMap::new(),
         shared_api_names: BTreeSet::new(),
         taken_names: kept.values().cloned().collect(),
     };
-    for i in key_lists {
-        for app in &lists[i] {
-            let Some(id) = app
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-            else {
-                continue;
-            };
-            extras.keys.insert(id, key_bytes(app));
-        }
-    }
     for i in sp_lists {
         for sp in &lists[i] {
             if let Some(app_id) = sp
@@ -466,18 +422,14 @@ fn unique_names(apps: &[Value]) -> impl Iterator<Item = String> + '_ {
         .map(str::to_ascii_lowercase)
 }
 
-/// Certificate DER by key id from an application read with `$select=keyCredentials`.
-fn key_bytes(app: &Value) -> BTreeMap<KeyId, Vec<u8>> {
-    app.get("keyCredentials")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+/// Certificate DER by key id, from key credentials read with their `key`.
+fn key_bytes(keys: &[KeyCredential]) -> BTreeMap<KeyId, Vec<u8>> {
+    keys.iter()
         .filter_map(|k| {
-            let id: KeyId = k.get("keyId")?.as_str()?.parse().ok()?;
             let der = base64::engine::general_purpose::STANDARD
-                .decode(k.get("key")?.as_str()?.trim())
+                .decode(k.key.as_deref()?.trim())
                 .ok()?;
-            Some((id, der))
+            Some((k.key_id, der))
         })
         .collect()
 }

@@ -97,7 +97,7 @@ pub async fn sign_in(client: &GraphClient, prepared: Prepared) -> Result<TestLog
         certificate: Arc::new(certificate.clone()),
         alg: AssertionAlg::Rs256,
     };
-    let http = graph::http_client(client.config().request_timeout)?;
+    let http = graph::http_client(client.config())?;
     let token = graph::acquire_token(&http, client.endpoints(), &credential, &scope)
         .await
         .map_err(|e| sign_in_failed(&app.name, &choice.path, &scope, e))?;

@@ -112,6 +112,9 @@ pub enum NoteKind {
     Unmentioned,
     /// A `file:` certificate that has expired or is close to it.
     CertificateExpiry,
+    /// An owner the manifest leaves out but the plan keeps: entraform's own service principal,
+    /// without which `Application.ReadWrite.OwnedBy` could no longer change the app.
+    KeptOwner,
 }
 
 /// Something worth telling the user that is not a change.

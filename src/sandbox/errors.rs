@@ -231,6 +231,17 @@ impl TokenError {
         )
     }
 
+    /// "InvalidJwtToken - Invalid JWT token because of ... token format isn't proper"
+    /// (reference-error-codes, AADSTS50027).
+    pub(crate) fn malformed_jwt() -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            50027,
+            "JWT token is invalid or malformed.",
+        )
+    }
+
     pub(crate) fn bad_assertion(detail: impl Into<String>) -> Self {
         Self::new(401, "invalid_client", 50012, detail)
     }

@@ -106,7 +106,10 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         None => None,
     };
     let doc = match loaded {
-        Some(doc) => doc,
+        Some(mut doc) => {
+            seed::top_up_bootstrap(&mut doc);
+            doc
+        }
         None => tokio::task::spawn_blocking(seed::new_tenant)
             .await
             .map_err(|_| SandboxError::ServerGone)??,
@@ -962,6 +965,7 @@ const STATIC_SEGMENTS: &[&str] = &[
     "removePassword",
     "federatedIdentityCredentials",
     "owners",
+    "ownedObjects",
     "$ref",
     "appRoleAssignedTo",
     "appRoleAssignments",

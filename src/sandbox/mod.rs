@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::error::Hint;
 
 pub use faults::Faults;
+pub use seed::SANDBOX_DOMAIN;
 
 pub use crate::secret::Secret;
 

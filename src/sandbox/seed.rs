@@ -187,6 +187,12 @@ const GRAPH_APP_ROLES: &[(&str, &str, &str, &str)] = &[
         "Allows the app to read the organization and related resources, without a signed-in user.",
     ),
     (
+        "Organization.ReadWrite.All",
+        "292d869f-3427-49a8-9dab-8c70152b74e9",
+        "Read and write organization information",
+        "Allows the app to read and write the organization and related resources, without a signed-in user.",
+    ),
+    (
         "AuditLog.Read.All",
         "b0afded3-3588-46d8-8b3d-9842eff778da",
         "Read all audit log data",
@@ -450,7 +456,37 @@ pub(crate) const BOOTSTRAP_ROLES: &[&str] = &[
     "RoleManagement.ReadWrite.Directory",
     "DelegatedPermissionGrant.ReadWrite.All",
     "User.Read.All",
+    "Organization.Read.All",
 ];
+
+/// A tenant saved by an older entraform: its bootstrap admin is given any Graph role entraform
+/// has come to need since (assigned the normal way, so its tokens carry it). Idempotent.
+pub(crate) fn top_up_bootstrap(doc: &mut Document) {
+    let now = now_ms();
+    let Some(graph_sp) = doc
+        .service_principals
+        .values()
+        .find(|e| e.str("appId") == GRAPH_APP_ID)
+        .map(|e| e.str("id").to_owned())
+    else {
+        return;
+    };
+    let admin = doc.bootstrap.service_principal_id.clone();
+    for role in BOOTSTRAP_ROLES {
+        let Some((_, id, ..)) = GRAPH_APP_ROLES.iter().find(|x| x.0 == *role) else {
+            continue;
+        };
+        let held = doc.app_role_assignments.values().any(|a| {
+            a.str("principalId") == admin
+                && a.str("resourceId") == graph_sp
+                && a.str("appRoleId").eq_ignore_ascii_case(id)
+        });
+        if !held {
+            // A role the saved Graph service principal does not offer is left out.
+            let _ = assignments::assign(doc, &admin, &graph_sp, id, now, now);
+        }
+    }
+}
 
 fn app_role(value: &str, id: &str, display: &str, description: &str) -> Value {
     json!({

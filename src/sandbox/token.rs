@@ -21,6 +21,8 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 /// Clock skew the identity platform tolerates on assertions.
 const SKEW_S: i64 = 300;
 pub(crate) const TOKEN_LIFETIME_S: i64 = 3599;
+/// The longest certificate assertion Microsoft documents (`exp` at most `nbf` + 10 minutes).
+const MAX_ASSERTION_LIFETIME_S: i64 = 600;
 
 /// Resolves `{tenant}` given as id or domain.
 pub(crate) fn tenant_matches(doc: &Document, tenant: &str) -> bool {
@@ -181,9 +183,7 @@ fn check_credential(
             if assertion_type != Some(JWT_BEARER) {
                 return Err(TokenError::missing_parameter("client_assertion_type"));
             }
-            let parts = Parts::parse(assertion).ok_or_else(|| {
-                TokenError::bad_assertion("The client assertion is not a valid JWT.")
-            })?;
+            let parts = Parts::parse(assertion).ok_or_else(TokenError::malformed_jwt)?;
             let is_certificate =
                 parts.header_str("x5t").is_some() || parts.header_str("x5t#S256").is_some();
             if is_certificate {
@@ -253,6 +253,24 @@ pub(crate) async fn token(
         .or_else(|| basic.map(|(_, p)| p));
     let assertion = get("client_assertion");
 
+    // A secret sent beside an assertion does not excuse the assertion: both must hold.
+    if let (Some(_), Some(assertion)) = (&secret, assertion) {
+        let alone = check_credential(
+            server,
+            &client_id,
+            &tenant_id,
+            &tenant_domain,
+            None,
+            Some(assertion),
+            get("client_assertion_type"),
+            now,
+        )?;
+        if let Checked::Federated(..) = alone {
+            return Err(TokenError::bad_assertion(
+                "A client secret cannot be sent with a federated assertion.",
+            ));
+        }
+    }
     // Everything that needs the document, checked under one short lock; a federated
     // assertion is verified after it (fetching the issuer's keys must not hold the lock).
     let checked = check_credential(
@@ -362,7 +380,13 @@ fn verify_certificate_assertion(
     // Clients differ in how they spell base64url (azure-identity pads it): compare unpadded.
     let canonical = |s: &str| s.trim_end_matches('=').replace('+', "-").replace('/', "_");
     let x5t = parts.header_str("x5t").map(canonical);
-    let x5t_s256 = parts.header_str("x5t#S256").map(canonical);
+    // The SHA-256 thumbprint names the key of a PS256 assertion (certificate-credentials: `alg`
+    // PS256 with `x5t#S256`); RS256 assertions are matched by `x5t` (SHA-1) alone, as MSAL and
+    // azure-identity send them, so an RS256 assertion with only `x5t#S256` names no key.
+    let x5t_s256 = parts
+        .header_str("x5t#S256")
+        .filter(|_| alg == "PS256")
+        .map(canonical);
     let thumb = x5t_s256.clone().or(x5t.clone()).unwrap_or_default();
     let (x5t, x5t_s256) = (x5t.as_deref(), x5t_s256.as_deref());
     // Every certificate registered on the app, then the ones valid now.
@@ -407,6 +431,7 @@ fn verify_certificate_assertion(
         )));
     }
     check_times(parts, now)?;
+    check_lifetime(parts)?;
     let jti = parts.claim_str("jti").ok_or_else(|| {
         TokenError::bad_assertion("The client assertion must contain a 'jti' claim.")
     })?;
@@ -442,6 +467,27 @@ fn check_times(parts: &Parts, now: i64) -> Result<(), TokenError> {
             "Current time: {}, assertion valid from {}.",
             super::iso(now),
             super::iso(nbf * 1000)
+        )));
+    }
+    Ok(())
+}
+
+/// A certificate assertion lives 10 minutes at most: "keep it short - 5-10 minutes after `nbf`
+/// at most" (MicrosoftDocs/entra-docs docs/identity-platform/certificate-credentials.md, the
+/// `exp` claim). That page adds that Entra does not enforce it today; the sandbox does, so a
+/// client that passes here stays within what Microsoft documents. Federated assertions are
+/// the issuer's tokens (a Kubernetes token lives an hour) and are not held to it.
+fn check_lifetime(parts: &Parts) -> Result<(), TokenError> {
+    let (Some(exp), Some(start)) = (
+        parts.claim_i64("exp"),
+        parts.claim_i64("nbf").or_else(|| parts.claim_i64("iat")),
+    ) else {
+        return Ok(());
+    };
+    if exp - start > MAX_ASSERTION_LIFETIME_S {
+        return Err(TokenError::assertion_time(&format!(
+            "Its lifetime (exp - nbf) is {} seconds; a client assertion is valid for 10 minutes at most.",
+            exp - start
         )));
     }
     Ok(())

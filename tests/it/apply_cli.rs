@@ -470,28 +470,17 @@ async fn ctrl_c_once_finishes_what_is_in_flight_and_twice_abandons_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_right_to_consent_apply_finishes_the_rest_prints_the_consent_url_and_exits_1() {
     use crate::graph_support::{add_secret, grant_graph_role, new_app};
-    use entraform::graph::{Cloud, Credential, GraphClient, GraphEndpoints};
     let (tmp, manifest) = workspace();
     let dir = tmp.path();
     let served = Served::start(&dir.join("tenant.json"), &[]);
-    let admin = GraphClient::new(
-        GraphEndpoints::new(
-            Cloud::Public,
-            Some(served.field("graph_url")),
-            Some(served.field("authority_url")),
-            Some(served.field("tenant_id")),
-        )
-        .unwrap(),
-        Credential::client_secret(served.field("client_id"), served.field("client_secret")),
-        quick_client(),
-    )
-    .unwrap();
+    let admin = served.admin_client();
     // A pipeline identity that manages applications and roles but may not consent.
     let (deployer, deployer_sp) = new_app(&admin, "deployer").await;
     for role in [
         "Application.ReadWrite.All",
         "RoleManagement.ReadWrite.Directory",
         "User.Read.All",
+        "Organization.Read.All",
     ] {
         grant_graph_role(&admin, &deployer_sp, role).await;
     }

@@ -100,7 +100,7 @@ async fn a_fresh_tenant_gets_everything_in_dependency_order_and_the_next_plan_is
     let outputs = Outputs::build(&OutputsInput {
         plan: &planned.plan,
         report: &report,
-        tenant_domain: &planned.live.default_domain,
+        tenant_domain: entraform::sandbox::SANDBOX_DOMAIN,
         login_host: "https://login.microsoftonline.com",
         live: Some(&planned.live),
         desired: Some(&planned.manifests.apps),
@@ -420,7 +420,7 @@ async fn without_the_right_to_consent_everything_else_is_applied_and_the_consent
     let outputs = Outputs::build(&OutputsInput {
         plan: &planned.plan,
         report: &report,
-        tenant_domain: &planned.live.default_domain,
+        tenant_domain: entraform::sandbox::SANDBOX_DOMAIN,
         login_host: "https://login.microsoftonline.com",
         live: Some(&planned.live),
         desired: Some(&planned.manifests.apps),
@@ -635,7 +635,7 @@ async fn prune_deletes_the_service_principal_then_the_application_and_a_repeat_f
     let outputs = Outputs::build(&OutputsInput {
         plan: &pruning.plan,
         report: &report,
-        tenant_domain: &pruning.live.default_domain,
+        tenant_domain: entraform::sandbox::SANDBOX_DOMAIN,
         login_host: "https://login.microsoftonline.com",
         live: Some(&pruning.live),
         desired: Some(&pruning.manifests.apps),

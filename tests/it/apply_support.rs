@@ -334,7 +334,7 @@ pub struct Census {
     pub owners: BTreeMap<String, usize>,
     pub keys: BTreeMap<String, usize>,
     pub federated_credentials: BTreeMap<String, usize>,
-    /// uniqueName → thumbprints (customKeyIdentifier) of its key credentials.
+    /// uniqueName → thumbprints (customKeyIdentifier, as hex) of its key credentials.
     pub thumbprints: BTreeMap<String, Vec<String>>,
 }
 
@@ -367,10 +367,13 @@ impl Raw {
                 name.clone(),
                 keys.iter()
                     .map(|k| {
-                        k["customKeyIdentifier"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
+                        // Edm.Binary: the thumbprint's bytes in base64, shown as hex.
+                        use base64::Engine as _;
+                        let cki = k["customKeyIdentifier"].as_str().unwrap_or_default();
+                        base64::engine::general_purpose::STANDARD
+                            .decode(cki)
+                            .map(hex::encode_upper)
+                            .unwrap_or_else(|_| cki.to_owned())
                     })
                     .collect(),
             );
@@ -478,6 +481,25 @@ impl Served {
         .env("AZURE_CLIENT_ID", self.field("client_id"))
         .env("AZURE_CLIENT_SECRET", self.field("client_secret"));
         cmd
+    }
+
+    /// A Graph client signed in as the sandbox's bootstrap admin.
+    pub fn admin_client(&self) -> GraphClient {
+        GraphClient::new(
+            entraform::graph::GraphEndpoints::new(
+                entraform::graph::Cloud::Public,
+                Some(self.field("graph_url")),
+                Some(self.field("authority_url")),
+                Some(self.field("tenant_id")),
+            )
+            .unwrap(),
+            entraform::graph::Credential::client_secret(
+                self.field("client_id"),
+                self.field("client_secret"),
+            ),
+            quick_client(),
+        )
+        .unwrap()
     }
 
     pub async fn raw(&self) -> Raw {

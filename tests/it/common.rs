@@ -17,7 +17,8 @@ pub fn entraform() -> Command {
         .env_remove("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         .env_remove("AZURE_FEDERATED_TOKEN_FILE")
         .env_remove("AZURE_AUTHORITY_HOST")
-        .env_remove("ENTRAFORM_GRAPH_URL");
+        .env_remove("ENTRAFORM_GRAPH_URL")
+        .env_remove("ENTRAFORM_CA_CERT");
     cmd
 }
 

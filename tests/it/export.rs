@@ -134,7 +134,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
     }
     let live = LiveTenant {
         tenant_id: "c0ffee00-0000-4000-8000-000000000001".parse().unwrap(),
-        default_domain: "contoso.onmicrosoft.com".to_owned(),
+        signed_in: None,
         apps: vec![input.live.clone()],
         catalog,
     };

@@ -412,7 +412,7 @@ async fn an_expired_client_secret_gets_7000222() {
 }
 
 #[tokio::test]
-async fn a_stale_federated_token_gets_700024_and_a_file_without_a_jwt_gets_50012() {
+async fn a_stale_federated_token_gets_700024_and_a_file_without_a_jwt_gets_50027() {
     let issuer = Issuer::start().await;
     let t = start_with(SandboxConfig::new().trust_issuer(issuer.url.clone())).await;
     let (app, _) = new_app(&t.admin, "stale-federated").await;
@@ -444,7 +444,7 @@ async fn a_stale_federated_token_gets_700024_and_a_file_without_a_jwt_gets_50012
 
     std::fs::write(&token_file, "not a token\n").unwrap();
     let err = client.sign_in().await.unwrap_err();
-    assert_eq!(sign_in_error(&err).codes, vec![50012], "{err}");
+    assert_eq!(sign_in_error(&err).codes, vec![50027], "{err}");
     assert!(
         err.hint()
             .unwrap()

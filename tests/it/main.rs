@@ -42,3 +42,7 @@ mod sandbox_util;
 mod scale;
 mod test_login;
 mod test_login_report;
+mod wire_contract;
+mod wire_e2e;
+mod wire_errors;
+mod wire_permissions;

@@ -104,7 +104,7 @@ fn the_exchange_example_loads_into_the_desired_model() {
 
 #[test]
 fn defaults_fill_what_a_manifest_leaves_out() {
-    let text = "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: a\nspec:\n  displayName: My App, Inc.\n  certificates:\n    - name: c\n      generate:\n        pfx: a.pfx\n        pfxPasswordEnv: P\n  federatedCredentials:\n    - name: f\n      issuer: https://issuer.example\n      subject: s\n";
+    let text = "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: a\nspec:\n  displayName: My App, Inc.\n  certificates:\n    - name: c\n      generate:\n        pfx: a.pfx\n        pfxPasswordEnv: P\n  federatedCredentials:\n    - name: fed\n      issuer: https://issuer.example\n      subject: s\n";
     let apps = manifest::parse(Path::new("m/app.yaml"), text.as_bytes()).unwrap();
     let app = &apps[0];
     assert!(!app.protect);

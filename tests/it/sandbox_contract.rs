@@ -321,10 +321,10 @@ async fn federated_credentials_match_the_example_and_graph_limits() {
         json!({"name": "two", "issuer": "https://x", "subject": "s", "audiences": ["a", "b"]});
     assert_eq!(t.post(&path, two).await.status, 400);
     for i in 1..20 {
-        let r = t.post(&path, json!({"name": format!("n{i}"), "issuer": "https://token.actions.githubusercontent.com", "subject": format!("s{i}"), "audiences": ["api://AzureADTokenExchange"]})).await;
+        let r = t.post(&path, json!({"name": format!("ci-n{i}"), "issuer": "https://token.actions.githubusercontent.com", "subject": format!("s{i}"), "audiences": ["api://AzureADTokenExchange"]})).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
-    let over = t.post(&path, json!({"name": "n21", "issuer": "https://x", "subject": "s21", "audiences": ["api://AzureADTokenExchange"]})).await;
+    let over = t.post(&path, json!({"name": "ci-n21", "issuer": "https://x", "subject": "s21", "audiences": ["api://AzureADTokenExchange"]})).await;
     assert_eq!(over.status, 400, "{}", over.text);
 
     let by_name = t.get(&format!("{path}?$filter=name eq 'testing02'")).await;

@@ -10,16 +10,7 @@ use crate::sandbox_util::*;
 /// An app with a certificate and the Graph roles to read service principals; returns
 /// (app, certificate DER, private key PEM).
 async fn app_with_certificate(t: &Tenant, name: &str) -> (Value, Vec<u8>, String) {
-    let (app, sp) = t.app_with_sp(name).await;
-    let (der, key) = rsa_certificate(name);
-    let id = app["id"].as_str().unwrap();
-    let r = t
-        .patch(
-            &format!("/applications/{id}"),
-            json!({"keyCredentials": [key_credential(&der)]}),
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
+    let (app, sp, der, key) = t.app_with_certificate(name).await;
     t.grant_graph_role(&sp, "Application.Read.All").await;
     (app, der, key)
 }
@@ -319,7 +310,7 @@ async fn a_federated_assertion_from_a_trusted_issuer_gets_a_token_and_a_mismatch
     let fic = t
         .post(
             &format!("/applications/{id}/federatedIdentityCredentials"),
-            json!({"name": "ci", "issuer": issuer, "subject": "repo:org/repo:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}),
+            json!({"name": "ci-main", "issuer": issuer, "subject": "repo:org/repo:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}),
         )
         .await;
     assert_eq!(fic.status, 201, "{}", fic.text);

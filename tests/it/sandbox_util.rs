@@ -189,6 +189,22 @@ impl Tenant {
         (app.body, sp.body["id"].as_str().unwrap().to_string())
     }
 
+    /// An application and its service principal with a certificate registered by PATCH;
+    /// returns (app object, sp id, certificate DER, private key PEM).
+    pub async fn app_with_certificate(&self, name: &str) -> (Value, String, Vec<u8>, String) {
+        let (app, sp) = self.app_with_sp(name).await;
+        let (der, key) = rsa_certificate(name);
+        let id = app["id"].as_str().unwrap();
+        let r = self
+            .patch(
+                &format!("/applications/{id}"),
+                json!({"keyCredentials": [key_credential(&der)]}),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+        (app, sp, der, key)
+    }
+
     /// Grants a Graph app role (by value) to a service principal.
     pub async fn grant_graph_role(&self, sp_id: &str, role: &str) {
         let graph = self

@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
+use sha1::Digest as _;
 
 use super::{
     Call, Field, Key, Kind, Reply, apply_fields, count_reply, entity, f, owners_route, page, perm,
@@ -195,7 +196,9 @@ pub(crate) fn new_object(
     let rest = json!({
         "addIns": [],
         "api": {
-            "requestedAccessTokenVersion": null,
+            // Graph's default audience (AzureADandPersonalMicrosoftAccount) comes with v2 tokens
+            // (application-post-applications example response).
+            "requestedAccessTokenVersion": 2,
             "acceptMappedClaims": null,
             "knownClientApplications": [],
             "oauth2PermissionScopes": [],
@@ -328,10 +331,6 @@ fn expand(doc: &Document, e: &Entry, rel: &str, now: i64) -> Value {
 pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
     call.caller.can_read_apps()?;
     let q = call.query(&APPLICATIONS)?;
-    let with_keys = q
-        .select
-        .as_ref()
-        .is_some_and(|s| s.iter().any(|p| p == "keyCredentials"));
     let mut items = Vec::new();
     for e in visible(&doc.applications, call.now) {
         let view = filter_view(e);
@@ -345,7 +344,9 @@ pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError>
         {
             continue;
         }
-        let mut o = odata::project(&render(e, with_keys), q.select.as_deref());
+        // `key` is "only available for single object requests (GET /applications/{id}?$select=
+        // keyCredentials); otherwise, it's always null" (keyCredential reference).
+        let mut o = odata::project(&render(e, false), q.select.as_deref());
         if let Some(rel) = &q.expand {
             o.insert(rel.clone(), expand(doc, e, rel, call.now));
         }
@@ -624,6 +625,9 @@ const KEY_FIELDS: &[&str] = &[
     "usage",
 ];
 
+/// keyCredential `displayName`: longer values are accepted and cut to this many characters.
+const KEY_DISPLAY_NAME_MAX: usize = 90;
+
 /// Validates one keyCredential: `key` must be a real certificate; fills keyId and dates.
 fn normalize_key(v: &Value) -> Result<Object, GraphError> {
     let Value::Object(m) = v else {
@@ -649,11 +653,17 @@ fn normalize_key(v: &Value) -> Result<Object, GraphError> {
     if !["Verify", "Sign"].contains(&usage) {
         return Err(GraphError::invalid_value("usage"));
     }
-    let cki = match m.get("customKeyIdentifier") {
-        None | Some(Value::Null) => Value::Null,
-        Some(Value::String(s)) if STANDARD.decode(s).is_ok() => Value::String(s.clone()),
+    // Edm.Binary: stored as the bytes the base64 carries and returned re-encoded; absent, it is
+    // the certificate's SHA-1 thumbprint (keyCredential reference: "When not provided in the
+    // payload, defaults to the thumbprint of the certificate").
+    let cki_bytes = match m.get("customKeyIdentifier") {
+        None | Some(Value::Null) => sha1::Sha1::digest(&der).to_vec(),
+        Some(Value::String(s)) => STANDARD
+            .decode(s.trim())
+            .map_err(|_| GraphError::invalid_value("customKeyIdentifier"))?,
         _ => return Err(GraphError::invalid_value("customKeyIdentifier")),
     };
+    let cki = Value::String(STANDARD.encode(cki_bytes));
     let key_id = match m.get("keyId") {
         None | Some(Value::Null) => new_guid(),
         Some(Value::String(s)) if is_guid(s) => s.to_lowercase(),
@@ -673,10 +683,13 @@ fn normalize_key(v: &Value) -> Result<Object, GraphError> {
             "Key credential end date must be later than its start date.",
         ));
     }
+    // "The friendly name for the key, with a maximum length of 90 characters. Longer values are
+    // accepted but shortened." (keyCredential reference)
     let display = match m.get("displayName") {
-        Some(Value::String(s)) => Value::String(s.clone()),
-        _ => Value::String(info.subject.clone()),
+        Some(Value::String(s)) => s.clone(),
+        _ => info.subject.clone(),
     };
+    let display = Value::String(display.chars().take(KEY_DISPLAY_NAME_MAX).collect());
     let mut out = Map::new();
     out.insert("customKeyIdentifier".into(), cki);
     out.insert("displayName".into(), display);
@@ -762,6 +775,10 @@ fn create_with(
     let id = new_guid();
     let app_id = new_guid();
     let mut obj = new_object(&id, &app_id, "", &doc.tenant.domain, call.now);
+    if body.contains_key("signInAudience") {
+        // Only Graph's default audience brings v2 tokens along; any other starts unset.
+        obj["api"]["requestedAccessTokenVersion"] = Value::Null;
+    }
     if let Some(u) = unique_name {
         if let Some(Value::String(b)) = body.get("uniqueName")
             && b != u
@@ -776,6 +793,7 @@ fn create_with(
     } else {
         apply_body(doc, &mut obj, &body, &id)?;
     }
+    check_token_version(&obj)?;
     let mut entry = Entry::new(obj, call.visible_at());
     if !call.caller.has_any(&[perm::APP_RW]) {
         entry.owners.push(call.caller.sp_id.clone());
@@ -823,8 +841,41 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
         ));
     }
     apply_body(doc, &mut obj, &body, &id)?;
+    check_token_version(&obj)?;
     doc.applications.get_mut(&id).expect("found above").object = obj;
     Ok(Reply::no_content())
+}
+
+/// Converged audiences (work and personal accounts) need v2 access tokens: "If
+/// signInAudience is AzureADandPersonalMicrosoftAccount or PersonalMicrosoftAccount, the value
+/// must be 2" (apiApplication reference, microsoft-graph-docs-contrib
+/// api-reference/v1.0/resources/apiapplication.md; microsoft-graph-docs-contrib issue #1122 for
+/// PersonalMicrosoftAccount). Graph refuses the write with InvalidAccessTokenVersion and a
+/// generic message (as quoted in azure-ad-b2c/Scripts issue #2).
+fn check_token_version(obj: &Object) -> Result<(), GraphError> {
+    let converged = matches!(
+        obj.get("signInAudience").and_then(Value::as_str),
+        Some("AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount")
+    );
+    let version = obj
+        .get("api")
+        .and_then(|a| a.get("requestedAccessTokenVersion"))
+        .unwrap_or(&Value::Null);
+    let version = match version {
+        Value::Null => None,
+        v => match v.as_i64() {
+            Some(n @ (1 | 2)) => Some(n),
+            _ => return Err(GraphError::invalid_value("requestedAccessTokenVersion")),
+        },
+    };
+    if converged && version != Some(2) {
+        return Err(GraphError::new(
+            400,
+            "InvalidAccessTokenVersion",
+            "One or more properties contains invalid values.",
+        ));
+    }
+    Ok(())
 }
 
 fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
@@ -1073,10 +1124,15 @@ fn fic_check(body: &Object, existing: Option<&Object>) -> Result<Object, GraphEr
                 "Property 'name' is immutable once set and cannot be updated.",
             ));
         }
-        if !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        // "3-120 characters and must be URL friendly. Alphanumeric, dash, or underscore
+        // characters are supported, the first character must be alphanumeric only."
+        // (MicrosoftDocs/azure-docs, federated-credential-configuration-considerations.md)
+        let url_friendly = name.chars().count() >= 3
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !url_friendly {
             return Err(GraphError::invalid_value("name"));
         }
         out.insert("name".into(), json!(name));

@@ -27,6 +27,8 @@ pub(crate) mod perm {
     pub const GRANT_RW: &str = "DelegatedPermissionGrant.ReadWrite.All";
     pub const DIR_READ: &str = "Directory.Read.All";
     pub const DIR_RW: &str = "Directory.ReadWrite.All";
+    pub const ORG_READ: &str = "Organization.Read.All";
+    pub const ORG_RW: &str = "Organization.ReadWrite.All";
     pub const ROLE_READ: &str = "RoleManagement.Read.Directory";
     pub const ROLE_RW: &str = "RoleManagement.ReadWrite.Directory";
     pub const USER_READ: &str = "User.Read.All";

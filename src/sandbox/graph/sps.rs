@@ -467,6 +467,52 @@ fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
     Ok(Reply::no_content())
 }
 
+/// `GET /servicePrincipals/{id}/ownedObjects[/microsoft.graph.application]`: the directory
+/// objects this service principal owns, optionally cast to one type (serviceprincipal-list-
+/// ownedobjects: Application.Read.All, Application.ReadWrite.OwnedBy, Application.ReadWrite.All,
+/// Directory.Read.All, Directory.ReadWrite.All).
+fn owned_objects(
+    doc: &Document,
+    call: &Call,
+    sp_id: &str,
+    tail: &[&str],
+) -> Result<Reply, GraphError> {
+    can_read(call)?;
+    let cast = match tail {
+        [] => None,
+        ["microsoft.graph.application"] => Some("#microsoft.graph.application"),
+        ["microsoft.graph.servicePrincipal"] => Some("#microsoft.graph.servicePrincipal"),
+        _ => return Err(GraphError::no_route(call.path)),
+    };
+    let q = call.query(&odata::OWNERS)?;
+    let owned = doc
+        .applications
+        .values()
+        .chain(doc.service_principals.values())
+        .filter(|e| e.visible(call.now) && e.owners.iter().any(|o| o == sp_id))
+        .filter_map(|e| super::directory_object(doc, e.str("id"), call.now))
+        .filter(|o| cast.is_none_or(|t| o.get("@odata.type").and_then(Value::as_str) == Some(t)))
+        .map(|o| {
+            let mut p = odata::project(&o, q.select.as_deref());
+            if let Some(t) = o.get("@odata.type") {
+                p.insert("@odata.type".into(), t.clone());
+            }
+            p
+        })
+        .collect();
+    let what = cast.map_or("directoryObjects", |t| {
+        if t.ends_with("application") {
+            "applications"
+        } else {
+            "servicePrincipals"
+        }
+    });
+    Ok(Reply::json(
+        200,
+        super::page(call, call.metadata(what), owned, &q)?,
+    ))
+}
+
 /// Everything under `/servicePrincipals/{key}`.
 pub(crate) fn route(
     doc: &mut Document,
@@ -485,6 +531,10 @@ pub(crate) fn route(
         (_, ["appRoleAssignments", tail @ ..]) => {
             let id = find(doc, key, call.now)?.str("id").to_string();
             assignments::route(doc, call, &id, assignments::Side::Principal, tail)
+        }
+        ("GET", ["ownedObjects", tail @ ..]) => {
+            let id = find(doc, key, call.now)?.str("id").to_string();
+            owned_objects(doc, call, &id, tail)
         }
         (_, ["owners", tail @ ..]) => {
             let e = find(doc, key, call.now)?;

@@ -120,14 +120,13 @@ pub(crate) fn get(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, G
     ))
 }
 
+/// `GET /organization`. Application permissions: `Organization.Read.All` (least), or
+/// `Directory.Read.All`, `Organization.ReadWrite.All`, `Directory.ReadWrite.All`, and no other
+/// (microsoft-graph-docs-contrib api-reference/v1.0/includes/permissions/
+/// organization-get-permissions.md).
 pub(crate) fn organization(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
-    call.caller.require(&[
-        perm::DIR_READ,
-        perm::DIR_RW,
-        perm::USER_READ,
-        perm::APP_READ,
-        perm::APP_RW,
-    ])?;
+    call.caller
+        .require(&[perm::ORG_READ, perm::DIR_READ, perm::ORG_RW, perm::DIR_RW])?;
     let t = &doc.tenant;
     Ok(Reply::json(
         200,
