@@ -1,10 +1,10 @@
 //! Finding manifest files and turning their bytes into desired apps: limits first (size,
 //! UTF-8), then the span tree, the schema checks, serde_yaml, semantic validation, and the
-//! checks across everything loaded. Only [`discover`] and [`read_limited`] touch the disk.
+//! checks across everything loaded. Only [`discover`] and [`load`] touch the disk (reads go
+//! through [`crate::local_file`]).
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize as _;
@@ -16,10 +16,11 @@ use super::raw::RawManifest;
 use super::validate::{Claim, validate};
 use super::yaml::{self, Pos, Span};
 use super::{LoadedFile, ManifestError, Manifests};
+use crate::local_file::{self, Refusal};
 use crate::model::DesiredApp;
 
 /// Manifests are a few KiB; anything near this is not a manifest.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = local_file::MANIFEST.bytes;
 
 /// Everything one file yielded.
 pub struct FileResult {
@@ -257,9 +258,9 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
         files: Vec::new(),
     };
     for path in files {
-        let bytes = match read_limited(&path) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
+        let bytes = match local_file::read(&path, local_file::MANIFEST) {
+            Ok(bytes) => bytes,
+            Err(e) if matches!(Refusal::of(&e), Some(Refusal::TooLarge { .. })) => {
                 let len = fs::metadata(&path).map_or(MAX_FILE_BYTES + 1, |m| m.len());
                 diagnostics.push(too_large(&path, len));
                 continue;
@@ -318,17 +319,6 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<DesiredApp>, Manifes
 
 fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
-}
-
-/// Reads a regular file, or `None` when it is larger than [`MAX_FILE_BYTES`].
-fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let file = fs::File::open(path)?;
-    if file.metadata()?.len() > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }
 
 /// The files to load, in order: each argument as given; a folder's `*.yaml`/`*.yml` files

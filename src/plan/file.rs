@@ -269,10 +269,12 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanError> {
 }
 
 pub fn read(path: &Path) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::ReadPlanFile {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::local_file::read_to_string(path, crate::local_file::PLAN_FILE).map_err(
+        |source| PlanError::ReadPlanFile {
+            path: path.to_owned(),
+            source,
+        },
+    )?;
     from_plan_file(&text, path)
 }
 

@@ -144,7 +144,7 @@ struct VersionOnly {
 }
 
 pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::local_file::read(path, crate::local_file::SANDBOX_STATE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {

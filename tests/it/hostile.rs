@@ -1,0 +1,292 @@
+//! The hostile-input corpus: what a pull request, a shared runner or a compromised tenant can
+//! put in front of entraform. Devices, FIFOs, links that dangle or loop, huge files, terminal
+//! escapes in tenant values, edited plan files, answers larger than any Graph response.
+//!
+//! Every case runs the real binary under a time limit: a case that hangs (a FIFO opened for
+//! reading waits forever for a writer) is killed and fails, it never holds up CI.
+
+#![cfg(unix)]
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{entraform, stderr};
+
+/// Generous for a loaded two-core machine; a hang is forever, so any bound catches it.
+const LIMIT: Duration = Duration::from_secs(90);
+
+/// Runs `cmd` to the end, or kills it at [`LIMIT`] and fails the case.
+pub fn run_limited(case: &str, cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("case `{case}` was still running after {LIMIT:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo").arg(path).status().unwrap().success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+fn symlink(target: impl AsRef<Path>, link: &Path) {
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+/// A manifest for an app with nothing but a name, and whatever `extra` adds under `spec`.
+fn manifest(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  displayName: {name}\n{extra}"
+    )
+}
+
+fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `entraform --sandbox --sandbox-state <dir>/sandbox.json` in `dir`.
+fn sandboxed(dir: &Path) -> Command {
+    let mut cmd = entraform();
+    cmd.current_dir(dir)
+        .args(["--sandbox", "--sandbox-state"])
+        .arg(dir.join("sandbox.json"));
+    cmd
+}
+
+/// A command must fail (exit 1), quickly, with every `expected` text in its stderr.
+fn refused(case: &str, cmd: &mut Command, expected: &[&str]) -> Output {
+    let out = run_limited(case, cmd);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "case `{case}`:\n{err}");
+    for text in expected {
+        assert!(err.contains(text), "case `{case}`: no `{text}` in:\n{err}");
+    }
+    out
+}
+
+// --- files that are not what they claim to be (13.6) -------------------------------------------
+
+/// `certificates[].file` naming something that is not a certificate file: a device that never
+/// ends, a FIFO that never opens, a sparse 3 GiB file, a link to a device.
+#[test]
+fn certificate_files_that_are_devices_fifos_or_huge_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    mkfifo(&dir.join("fifo.cer"));
+    let huge = std::fs::File::create(dir.join("huge.cer")).unwrap();
+    huge.set_len(3 << 30).unwrap();
+    symlink("/dev/zero", &dir.join("zero.cer"));
+    // Paths in a manifest are relative to its folder, `manifests/`.
+    let cases = [
+        ("/dev/zero", "a character device, not a regular file"),
+        ("../fifo.cer", "a FIFO (named pipe), not a regular file"),
+        ("../huge.cer", "a certificate file is limited to 1 MiB"),
+        ("../zero.cer", "a character device, not a regular file"),
+    ];
+    for (file, expected) in cases {
+        let extra = format!("  certificates:\n    - name: brought\n      file: {file}\n");
+        write(dir, "manifests/app.yaml", &manifest("hostile-file", &extra));
+        refused(
+            &format!("file: {file}"),
+            sandboxed(dir).args(["plan", "manifests"]),
+            &[expected],
+        );
+    }
+}
+
+#[test]
+fn a_sandbox_state_that_is_a_fifo_or_a_device_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, "manifests/app.yaml", &manifest("hostile-state", ""));
+    mkfifo(&dir.join("state.fifo"));
+    symlink("/dev/zero", &dir.join("state.zero"));
+    for (state, expected) in [
+        ("state.fifo", "a FIFO (named pipe), not a regular file"),
+        ("state.zero", "a character device, not a regular file"),
+    ] {
+        refused(
+            &format!("--sandbox-state {state}"),
+            entraform()
+                .current_dir(dir)
+                .args(["--sandbox", "--sandbox-state", state, "plan"]),
+            &[expected],
+        );
+    }
+}
+
+#[test]
+fn sign_in_files_that_are_fifos_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    mkfifo(&dir.join("cert.fifo"));
+    mkfifo(&dir.join("token.fifo"));
+    write(dir, "manifests/app.yaml", &manifest("hostile-login", ""));
+    refused(
+        "test-login --pfx <fifo>",
+        sandboxed(dir).args(["test-login", "--app", "hostile-login", "--pfx", "cert.fifo"]),
+        &["FIFO"],
+    );
+    // Nothing listens on port 9: the file must be refused before any request.
+    let client = |cmd: &mut Command| {
+        cmd.current_dir(dir)
+            .args(["--graph-url", "http://127.0.0.1:9", "--login-url"])
+            .arg("http://127.0.0.1:9")
+            .args(["--tenant", "00000000-0000-0000-0000-000000000001"])
+            .env("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000002")
+            .args(["plan", "manifests"]);
+    };
+    let mut cmd = entraform();
+    client(&mut cmd);
+    refused(
+        "AZURE_CLIENT_CERTIFICATE_PATH=<fifo>",
+        cmd.env("AZURE_CLIENT_CERTIFICATE_PATH", dir.join("cert.fifo")),
+        &["FIFO"],
+    );
+    let mut cmd = entraform();
+    client(&mut cmd);
+    refused(
+        "AZURE_FEDERATED_TOKEN_FILE=<fifo>",
+        cmd.env("AZURE_FEDERATED_TOKEN_FILE", dir.join("token.fifo")),
+        &["FIFO"],
+    );
+}
+
+// --- answers larger than any Graph response (13.6) ---------------------------------------------
+
+/// A server that answers every Graph request with an endless body (or with a `Content-Length`
+/// of 3 GiB), and its token endpoint with a 2 MiB one when asked to. The one place a fake
+/// server stands in for the sandbox: the sandbox never sends such an answer.
+async fn endless_server(huge_token: bool) -> String {
+    use axum::body::Body;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{any, post};
+
+    let token = move || async move {
+        if huge_token {
+            let padding = "x".repeat(2 << 20);
+            axum::Json(
+                serde_json::json!({"access_token": "t", "expires_in": 3600, "padding": padding}),
+            )
+            .into_response()
+        } else {
+            axum::Json(serde_json::json!({"token_type": "Bearer", "access_token": "t", "expires_in": 3600}))
+                .into_response()
+        }
+    };
+    let endless = || async {
+        let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+        let stream =
+            futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from_stream(stream))
+            .unwrap()
+    };
+    let declared = || async {
+        use futures_util::StreamExt as _;
+        // Declares 3 GiB, sends two bytes and then nothing: only the header can be judged.
+        let stream = futures_util::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{}"))
+        })
+        .chain(futures_util::stream::pending());
+        Response::builder()
+            .header("content-type", "application/json")
+            .header("content-length", (3u64 << 30).to_string())
+            .body(Body::from_stream(stream))
+            .unwrap()
+    };
+    let app = axum::Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/v1.0/endless", any(endless))
+        .route("/v1.0/declared", any(declared));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn client_for(base: &str, max_response_bytes: u64) -> entraform::graph::GraphClient {
+    let endpoints = entraform::graph::GraphEndpoints::new(
+        entraform::graph::Cloud::Public,
+        Some(base),
+        Some(base),
+        Some("contoso.onmicrosoft.com"),
+    )
+    .unwrap();
+    let credential = entraform::graph::Credential::client_secret("client", "secret");
+    let config = entraform::graph::ClientConfig {
+        max_response_bytes,
+        ..crate::graph_support::quick()
+    };
+    entraform::graph::GraphClient::new(endpoints, credential, config).unwrap()
+}
+
+#[tokio::test]
+async fn a_response_larger_than_any_graph_response_is_refused_not_buffered() {
+    let base = endless_server(false).await;
+    let client = client_for(&base, 1 << 20);
+    for path in ["/endless", "/declared"] {
+        let started = Instant::now();
+        let err = tokio::time::timeout(LIMIT, client.get::<Value>(path))
+            .await
+            .unwrap_or_else(|_| panic!("GET {path} hangs"))
+            .unwrap_err();
+        assert!(
+            matches!(err, entraform::graph::GraphError::ResponseTooLarge { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+        eprintln!("GET {path}: refused after {:?}", started.elapsed());
+    }
+    // The default limit is generous for Graph and still bounded.
+    assert_eq!(
+        entraform::graph::ClientConfig::default().max_response_bytes,
+        64 << 20
+    );
+
+    let base = endless_server(true).await;
+    let err = tokio::time::timeout(LIMIT, client_for(&base, 1 << 20).get::<Value>("/declared"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("oauth2/v2.0/token"), "{err}");
+    assert!(
+        matches!(err, entraform::graph::GraphError::ResponseTooLarge { .. }),
+        "{err:?}"
+    );
+}
