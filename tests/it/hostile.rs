@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{entraform, stderr};
+use crate::common::{entraform, stderr, stdout};
 
 /// Generous for a loaded two-core machine; a hang is forever, so any bound catches it.
 const LIMIT: Duration = Duration::from_secs(90);
@@ -184,6 +184,76 @@ fn sign_in_files_that_are_fifos_are_refused_at_once() {
         cmd.env("AZURE_FEDERATED_TOKEN_FILE", dir.join("token.fifo")),
         &["FIFO"],
     );
+}
+
+// --- the tenant's own values (13.9) ------------------------------------------------------------
+
+/// An app renamed in the tenant to a value that would erase lines of the plan under review.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_from_the_tenant_never_reach_the_terminal_raw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_owned();
+    let state = dir.join("sandbox.json");
+    write(
+        &dir,
+        "manifests/app.yaml",
+        &manifest("hostile-esc", "  description: plain\n"),
+    );
+    let out = run_limited(
+        "apply",
+        sandboxed(&dir).args(["apply", "--auto-approve", "manifests"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let evil = "Renamed\n\u{1b}[1A\u{1b}[2K\u{9b}2J\r# nothing to see\u{202e}";
+    let sb = entraform::sandbox::start(entraform::sandbox::SandboxConfig::new().state_path(&state))
+        .await
+        .unwrap();
+    let raw = crate::apply_support::Raw::of(&sb).await;
+    let (status, app) = raw.get("/applications(uniqueName='hostile-esc')").await;
+    assert_eq!(status, 200, "{app}");
+    let id = app["id"].as_str().unwrap().to_owned();
+    let status = raw
+        .patch(
+            &format!("/applications/{id}"),
+            &serde_json::json!({"displayName": evil, "description": evil}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    sb.shutdown().await.unwrap();
+
+    let dir2 = dir.clone();
+    let outputs = tokio::task::spawn_blocking(move || {
+        ["text", "markdown", "json"].map(|format| {
+            run_limited(
+                &format!("plan --format {format}"),
+                sandboxed(&dir2).args(["plan", "--format", format, "manifests"]),
+            )
+        })
+    })
+    .await
+    .unwrap();
+    for out in &outputs {
+        assert!(out.status.success(), "{}", stderr(out));
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.contains(['\u{1b}', '\u{9b}', '\r', '\u{202e}']),
+                "a raw control character on {stream}:\n{text:?}"
+            );
+        }
+    }
+    let text = stdout(&outputs[0]);
+    assert!(text.contains(r"\u001b[1A\u001b[2K"), "{text}");
+    // JSON stays JSON, with the value exactly as the tenant holds it.
+    let doc: Value = serde_json::from_slice(&outputs[2].stdout).unwrap();
+    let change = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "application.hostile-esc")
+        .unwrap();
+    assert_eq!(change["before"]["display_name"], evil);
 }
 
 // --- answers larger than any Graph response (13.6) ---------------------------------------------

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::values::{self, Sign};
+use crate::output::escape;
 use crate::plan::{Action, CertificateSource, Change, Plan};
 
 pub fn markdown(plan: &Plan, _color: bool) -> String {
@@ -64,7 +65,7 @@ pub fn markdown(plan: &Plan, _color: bool) -> String {
                 .as_deref()
                 .map(|a| format!("{}: ", code_span(a)))
                 .unwrap_or_default();
-            let _ = writeln!(out, "- {who}{}", n.message);
+            let _ = writeln!(out, "- {who}{}", escape(&n.message));
         }
         out.push('\n');
     }
@@ -109,13 +110,15 @@ fn code_span(text: &str) -> String {
     cell(&format!("{ticks}{pad}{text}{pad}{ticks}"))
 }
 
-/// A table cell cannot hold a line break or an unescaped pipe.
+/// A table cell cannot hold a line break (escaped, like every control character) or an
+/// unescaped pipe.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    escape(text).replace('|', "\\|")
 }
 
 fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
+    escape(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
