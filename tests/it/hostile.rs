@@ -64,6 +64,29 @@ fn symlink(target: impl AsRef<Path>, link: &Path) {
     std::os::unix::fs::symlink(target, link).unwrap();
 }
 
+/// Things that are not regular files, made inside `dir` so that a regression can only ever
+/// replace or delete these, never a device of the machine: a FIFO, a link to `/dev/null`, and
+/// (where the tests may create device nodes, as root) a character device like `/dev/null`.
+fn not_regular_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    let mut out = vec![
+        (dir.join("a-fifo"), "it is a FIFO (named pipe)"),
+        (dir.join("null-link"), "it is a symbolic link"),
+    ];
+    mkfifo(&out[0].0);
+    symlink("/dev/null", &out[1].0);
+    let device = dir.join("a-device");
+    let made = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        out.push((device, "it is a character device"));
+    }
+    out
+}
+
 /// A manifest for an app with nothing but a name, and whatever `extra` adds under `spec`.
 fn manifest(name: &str, extra: &str) -> String {
     format!(
@@ -184,6 +207,51 @@ fn sign_in_files_that_are_fifos_are_refused_at_once() {
         cmd.env("AZURE_FEDERATED_TOKEN_FILE", dir.join("token.fifo")),
         &["FIFO"],
     );
+}
+
+// --- what entraform writes or deletes (13.4) ---------------------------------------------------
+
+#[test]
+fn sandbox_reset_deletes_only_a_sandbox_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let app = write(dir, "manifests/app.yaml", &manifest("hostile-reset", ""));
+    refused(
+        "reset --sandbox-state <manifest>",
+        entraform().current_dir(dir).args([
+            "sandbox",
+            "reset",
+            "--sandbox-state",
+            "manifests/app.yaml",
+        ]),
+        &["refusing to delete `manifests/app.yaml`: it is not a sandbox state file"],
+    );
+    assert!(app.exists());
+    for (target, expected) in not_regular_files(dir) {
+        let shown = target.display().to_string();
+        refused(
+            &format!("reset --state {shown}"),
+            entraform()
+                .current_dir(dir)
+                .args(["sandbox", "reset", "--state", &shown]),
+            &[&format!("refusing to delete `{shown}`: {expected}")],
+        );
+        assert!(
+            std::fs::symlink_metadata(&target).is_ok(),
+            "{shown} was deleted"
+        );
+    }
+    // A real one, named with `--state` like `serve` takes it.
+    let out = run_limited("plan", sandboxed(dir).args(["plan", "manifests"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_limited(
+        "reset --state",
+        entraform()
+            .current_dir(dir)
+            .args(["sandbox", "reset", "--state", "sandbox.json"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.join("sandbox.json").exists());
 }
 
 // --- the tenant's own values (13.9) ------------------------------------------------------------
