@@ -209,6 +209,82 @@ fn sign_in_files_that_are_fifos_are_refused_at_once() {
     );
 }
 
+// --- manifest folders (13.5) -------------------------------------------------------------------
+
+#[test]
+fn manifest_entries_that_cannot_be_read_are_errors_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    type Make = fn(&Path);
+    let cases: [(&str, Make, &str); 5] = [
+        (
+            "dangling.yaml",
+            |p| symlink("gone.yaml", p),
+            "is a symbolic link to `gone.yaml`, which does not exist",
+        ),
+        (
+            "loop.yaml",
+            |p| symlink(p.file_name().unwrap(), p),
+            "loops back on itself",
+        ),
+        (
+            "device.yml",
+            |p| symlink("/dev/zero", p),
+            "is a symbolic link to a character device",
+        ),
+        ("pipe.yaml", |p| mkfifo(p), "is a FIFO (named pipe)"),
+        (
+            "folder-link.yaml",
+            |p| symlink("/tmp", p),
+            "is a symbolic link to a folder",
+        ),
+    ];
+    for (name, make, expected) in cases {
+        let folder = dir.join(name.replace('.', "-"));
+        write(&folder, "good.yaml", &manifest("good-app", ""));
+        make(&folder.join(name));
+        refused(
+            name,
+            entraform().current_dir(dir).arg("validate").arg(&folder),
+            &[
+                &format!("cannot load the manifest `{}`", folder.join(name).display()),
+                expected,
+            ],
+        );
+    }
+}
+
+/// The case that deleted three apps: a manifest replaced by a dangling link must stop
+/// `apply --prune`, not make its app look unwanted.
+#[test]
+fn prune_never_runs_when_a_manifest_could_not_be_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, "manifests/keep.yaml", &manifest("hostile-keep", ""));
+    write(dir, "manifests/other.yaml", &manifest("hostile-other", ""));
+    let out = run_limited(
+        "first apply",
+        sandboxed(dir).args(["apply", "--auto-approve", "manifests"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    std::fs::remove_file(dir.join("manifests/other.yaml")).unwrap();
+    symlink("/nonexistent/other.yaml", &dir.join("manifests/other.yaml"));
+    refused(
+        "apply --prune with a dangling manifest",
+        sandboxed(dir).args(["apply", "--prune", "--auto-approve", "manifests"]),
+        &["manifests/other.yaml", "does not exist"],
+    );
+    // Both apps are still there: with the manifest back, nothing is to be done.
+    std::fs::remove_file(dir.join("manifests/other.yaml")).unwrap();
+    write(dir, "manifests/other.yaml", &manifest("hostile-other", ""));
+    let out = run_limited(
+        "plan after",
+        sandboxed(dir).args(["plan", "--prune", "--detailed-exitcode", "manifests"]),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
 // --- what entraform writes or deletes (13.4) ---------------------------------------------------
 
 #[test]
