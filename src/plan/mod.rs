@@ -220,6 +220,11 @@ pub enum PlanError {
         path: std::path::PathBuf,
         message: String,
     },
+    #[error("refusing to write the plan to `{}`: {found}", path.display())]
+    RefuseOverwrite {
+        path: std::path::PathBuf,
+        found: String,
+    },
     #[error("cannot write the plan file `{path}`")]
     WritePlanFile {
         path: std::path::PathBuf,
@@ -282,6 +287,10 @@ impl Hint for PlanError {
             PlanError::ParsePlanFile { .. } | PlanError::InvalidPlanFile { .. } => {
                 Some("make a new plan with `entraform plan --out FILE`".to_owned())
             }
+            PlanError::RefuseOverwrite { .. } => Some(
+                "`--out` replaces only a plan file it wrote before; name a new file, or `--out -` for stdout"
+                    .to_owned(),
+            ),
             PlanError::ReadPlanFile { .. } | PlanError::WritePlanFile { .. } => None,
         }
     }

@@ -288,6 +288,53 @@ fn prune_never_runs_when_a_manifest_could_not_be_read() {
 // --- what entraform writes or deletes (13.4) ---------------------------------------------------
 
 #[test]
+fn plan_out_replaces_only_a_plan_file_and_dash_is_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let app = write(dir, "manifests/app.yaml", &manifest("hostile-out", ""));
+    let original = std::fs::read(&app).unwrap();
+    let mut targets = not_regular_files(dir);
+    targets.push((app.clone(), "it is not an entraform plan file"));
+    targets.push((dir.join("manifests"), "it is a folder"));
+    for (target, expected) in &targets {
+        let shown = target.display().to_string();
+        refused(
+            &format!("plan --out {shown}"),
+            sandboxed(dir).args(["plan", "manifests", "--out", &shown]),
+            &[
+                &format!("refusing to write the plan to `{shown}`"),
+                expected,
+            ],
+        );
+        let kind = std::fs::symlink_metadata(target).unwrap().file_type();
+        assert!(!kind.is_file() || *target == app, "{shown} was replaced");
+    }
+    assert_eq!(
+        std::fs::read(&app).unwrap(),
+        original,
+        "the manifest is untouched"
+    );
+
+    // A previous plan file is replaced; `-` writes the plan file to stdout.
+    for _ in 0..2 {
+        let out = run_limited(
+            "plan --out tfplan.json",
+            sandboxed(dir).args(["plan", "manifests", "--out", "tfplan.json"]),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = run_limited(
+        "plan --out -",
+        sandboxed(dir).args(["plan", "manifests", "--out", "-"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["operations"].is_array() && doc["manifests"].is_object());
+    assert!(stderr(&out).contains("# application.hostile-out will be created"));
+    assert!(!dir.join("-").exists());
+}
+
+#[test]
 fn sandbox_reset_deletes_only_a_sandbox_state() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
