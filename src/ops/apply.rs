@@ -82,6 +82,7 @@ pub async fn apply(
         }
     };
     let plan = &prepared.plan;
+    remove_interrupted_writes(&prepared.desired, printer);
 
     if !plan.has_changes() {
         printer.status("No changes. Your tenant matches the manifests.");
@@ -111,6 +112,21 @@ pub async fn apply(
 
     let report = run_with_interrupts(client, plan, &request.execute, printer).await?;
     finish(client, request.format, printer, &prepared, report)
+}
+
+/// Removes the temporary files a killed apply left beside the PFX and CER files the manifests
+/// name (a `kill -9` between writing one and renaming it into place leaves a whole private
+/// key in a hidden file). Only names of our own temporary files, only beside those paths.
+fn remove_interrupted_writes(desired: &[DesiredApp], printer: &Printer) {
+    for path in super::generated_certificate_files(desired) {
+        for removed in crate::cert::remove_leftover_temp_files(&path) {
+            printer.status(&format!(
+                "Removed `{}`, left by an interrupted write of `{}`.",
+                crate::output::escape(&removed.to_string_lossy()),
+                crate::output::escape(&path.to_string_lossy()),
+            ));
+        }
+    }
 }
 
 /// Re-reads what the saved plan was made from and refuses it when anything moved: the

@@ -588,3 +588,43 @@ fn at_a_terminal_only_yes_applies() {
         "{screen}"
     );
 }
+
+/// `kill -9` between writing a PFX's temporary file and renaming it leaves a hidden file with a
+/// whole private key. The next apply removes such leftovers of our own, and nothing else.
+#[test]
+fn apply_removes_temporary_files_an_interrupted_write_left_and_nothing_else() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let secrets = dir.join("manifests/secrets");
+    let leftovers = [".Exo_V2_App.pfx.Ab12Cd.tmp", ".Exo_V2_App.cer.x9Y8z7.tmp"];
+    let others = [
+        ".Exo_V2_App.pfx.notours.tmp",
+        ".Other.pfx.Ab12Cd.tmp",
+        "Exo_V2_App.pfx.Ab12Cd.tmp",
+    ];
+    for name in leftovers.iter().chain(&others) {
+        write(
+            dir,
+            &format!("manifests/secrets/{name}"),
+            "-----BEGIN PRIVATE KEY-----",
+        );
+    }
+    let out = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "--auto-approve"])
+        .arg(&manifest));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for name in leftovers {
+        assert!(!secrets.join(name).exists(), "{name} is left");
+        assert!(
+            err.contains(&format!(
+                "Removed `manifests/secrets/{name}`, left by an interrupted write"
+            )),
+            "{err}"
+        );
+    }
+    for name in others {
+        assert!(secrets.join(name).exists(), "{name} was removed");
+    }
+}
