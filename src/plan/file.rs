@@ -183,6 +183,20 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
         ));
     };
 
+    // The hashes are what proves the plan was made from the manifests on disk: without them
+    // apply could not tell an edited manifest, so a plan without them is not applied.
+    if manifests.files.is_empty() {
+        return Err(invalid(
+            "it records no manifest hashes, so apply cannot check the manifests it was made from"
+                .to_owned(),
+        ));
+    }
+    if ManifestHashes::from_hashes(manifests.files.clone()).combined != manifests.combined {
+        return Err(invalid(
+            "its combined manifest hash does not match the per-file hashes".to_owned(),
+        ));
+    }
+
     let mut changes: Vec<Change> = doc
         .changes
         .into_iter()
@@ -430,6 +444,19 @@ mod tests {
             format!("{err:?}").contains("not among the changes"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_plan_without_manifest_hashes_is_refused() {
+        for manifests in [
+            json!({"files": {}, "combined": ""}),
+            json!({"files": {"m.yaml": "00"}, "combined": "ff"}),
+        ] {
+            let mut doc: Value = serde_json::from_str(&to_plan_file(&sample())).unwrap();
+            doc["manifests"] = manifests;
+            let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
+            assert!(matches!(err, PlanError::InvalidPlanFile { .. }), "{err:?}");
+        }
     }
 
     #[test]

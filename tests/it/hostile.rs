@@ -447,6 +447,65 @@ async fn terminal_escapes_from_the_tenant_never_reach_the_terminal_raw() {
     assert_eq!(change["before"]["display_name"], evil);
 }
 
+// --- saved plans that were edited (13.11) ------------------------------------------------------
+
+#[test]
+fn an_edited_plan_file_is_refused_before_any_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, "manifests/app.yaml", &manifest("hostile-plan", ""));
+    let out = run_limited(
+        "plan --out",
+        sandboxed(dir).args(["plan", "manifests", "--out", "tfplan.json"]),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("tfplan.json")).unwrap()).unwrap();
+
+    type Edit = fn(&mut Value);
+    let edits: [(&str, Edit, &str); 4] = [
+        (
+            "only the operations",
+            |doc| {
+                doc["operations"][0]["operation"]["application"]["display_name"] =
+                    "Not what was reviewed".into()
+            },
+            "the operations of `application.hostile-plan` are not the ones its change calls for",
+        ),
+        (
+            "only the reviewed change",
+            |doc| doc["changes"][0]["after"]["display_name"] = "Looks harmless".into(),
+            "the change `application.hostile-plan` does not show what its operations do",
+        ),
+        (
+            "the manifest hashes emptied",
+            |doc| doc["manifests"] = serde_json::json!({"files": {}, "combined": ""}),
+            "it records no manifest hashes",
+        ),
+        (
+            "the manifest hashes removed",
+            |doc| {
+                doc.as_object_mut().unwrap().remove("manifests");
+            },
+            "it has no `operations`, `fingerprints` or `manifests`",
+        ),
+    ];
+    for (case, edit, expected) in edits {
+        let mut doc = saved.clone();
+        edit(&mut doc);
+        std::fs::write(dir.join("edited.json"), doc.to_string()).unwrap();
+        refused(
+            case,
+            sandboxed(dir).args(["apply", "edited.json"]),
+            &[expected],
+        );
+    }
+    // Nothing was created by any of them: the saved plan still applies as made.
+    let out = run_limited("apply", sandboxed(dir).args(["apply", "tfplan.json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Apply complete!"), "{}", stderr(&out));
+}
+
 // --- answers larger than any Graph response (13.6) ---------------------------------------------
 
 /// A server that answers every Graph request with an endless body (or with a `Content-Length`
