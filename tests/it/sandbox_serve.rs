@@ -211,6 +211,7 @@ async fn an_unknown_state_version_is_refused_with_a_clear_message() {
 /// Two `--sandbox apply` runs on one state file, from two folders, started together: both
 /// apps exist afterwards (before the lock, the later save dropped the other run's app while
 /// both said "Apply complete!").
+#[cfg(unix)]
 #[test]
 fn two_sandbox_runs_on_one_state_take_turns_and_lose_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -259,6 +260,7 @@ fn two_sandbox_runs_on_one_state_take_turns_and_lose_nothing() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn a_served_state_is_used_over_http_not_opened_a_second_time() {
     let tmp = tempfile::tempdir().unwrap();
@@ -301,6 +303,7 @@ fn a_served_state_is_used_over_http_not_opened_a_second_time() {
 
 // --- `serve` and `reset` flags (13.13) ----------------------------------------------------------
 
+#[cfg(unix)]
 #[test]
 fn nonsense_fault_values_are_refused_by_the_command_line() {
     for (flag, value, expected) in [
@@ -322,6 +325,7 @@ fn nonsense_fault_values_are_refused_by_the_command_line() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn listening_beyond_loopback_needs_tls_and_allow_remote_and_prints_the_real_url() {
     let tmp = tempfile::tempdir().unwrap();
@@ -355,6 +359,7 @@ fn listening_beyond_loopback_needs_tls_and_allow_remote_and_prints_the_real_url(
     assert!(!url.contains("127.0.0.1"), "{url}");
 }
 
+#[cfg(unix)]
 #[test]
 fn the_sandbox_folder_is_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -448,6 +453,7 @@ fn reset_lists_the_old_tenants_certificate_files_and_without_a_terminal_keeps_th
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn reset_at_a_terminal_removes_the_listed_files_only_when_told_yes() {
     let tmp = applied_exchange_workspace();
