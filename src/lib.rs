@@ -18,6 +18,7 @@
 //! | [`apply`] | executes a plan in dependency order | yes |
 //! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
+//! | [`local_file`] | reading a named file: regular files only, with a size limit | reads files |
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
 //! The sandbox and the Graph client share no wire types: each reads and writes Graph's JSON on
@@ -30,6 +31,7 @@ pub mod diff;
 pub mod error;
 pub mod export;
 pub mod graph;
+pub mod local_file;
 pub mod manifest;
 pub mod model;
 pub mod observe;

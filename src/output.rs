@@ -3,7 +3,14 @@
 //! Renderers elsewhere return `String`s and take a `color: bool`; only this module prints.
 //! Colour follows `--no-color`, `NO_COLOR` (any non-empty value) and whether the stream is a
 //! terminal, decided separately for stdout and stderr.
+//!
+//! Text from outside (the tenant, a server, a manifest) can hold control characters: an app
+//! renamed to `\x1b[1A\x1b[2K` would erase lines of the plan under review. Renderers pass such
+//! values through [`escape`] (which also keeps them on one line), and everything printed passes
+//! [`terminal_safe`], which lets through only line feeds, tabs and the colour codes of [`paint`].
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
 /// A text style; `paint` wraps text in its ANSI codes only when colour is on.
@@ -42,6 +49,100 @@ pub fn paint(text: &str, style: Style, color: bool) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// A value from outside, shown as exactly what it holds on one line: control characters (C0,
+/// DEL, C1) and the invisible bidirectional overrides are written as escapes the way JSON
+/// writes them (`\n`, `\u001b`, `\u202e`), as the plan already shows one-line values.
+pub fn escape(value: &str) -> Cow<'_, str> {
+    if !value.chars().any(needs_escape) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if needs_escape(c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether [`escape`] rewrites `c`.
+pub(crate) fn needs_escape(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// Marks that reorder how a line is displayed (the "Trojan Source" characters).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// How [`escape`] writes `c`: `\n`, `\r`, `\t`, else `\uXXXX`.
+pub(crate) fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        // JSON's spelling, so an escape inside a JSON string is still that string.
+        other => {
+            let _ = write!(out, "\\u{:04x}", u32::from(other));
+        }
+    }
+}
+
+/// What may reach the terminal: every control character escaped except line feeds and tabs,
+/// and, with `color`, the SGR sequences [`paint`] writes (no others: a value cannot hide text
+/// or move the cursor even when colour is on). JSON passes unchanged in meaning: serde escapes
+/// C0 controls itself, and the escapes written here for the rest are JSON's own.
+pub fn terminal_safe(text: &str, color: bool) -> Cow<'_, str> {
+    let allowed = |c: char| c == '\n' || c == '\t' || !needs_escape(c);
+    if text.chars().all(allowed) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x1b'
+            && color
+            && let Some(len) = own_sgr_len(rest)
+        {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            continue;
+        }
+        if allowed(c) {
+            out.push(c);
+        } else {
+            push_escaped(&mut out, c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// The length of the `ESC [ <code> m` at the start of `text` when `<code>` is one [`paint`]
+/// uses (or the reset, `0`).
+fn own_sgr_len(text: &str) -> Option<usize> {
+    let body = text.strip_prefix("\x1b[")?;
+    let end = body.find('m')?;
+    let code = &body[..end];
+    let ours = code == "0"
+        || [
+            Style::Bold,
+            Style::Dim,
+            Style::Red,
+            Style::Green,
+            Style::Yellow,
+            Style::Cyan,
+            Style::BoldRed,
+            Style::BoldGreen,
+            Style::BoldYellow,
+        ]
+        .iter()
+        .any(|s| s.code() == code);
+    ours.then_some(2 + end + 1)
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +185,7 @@ impl Printer {
 
     /// Writes data to stdout exactly as given. Data is never suppressed by `--quiet`.
     pub fn data(&self, text: &str) {
+        let text = terminal_safe(text, self.stdout_color);
         let mut out = std::io::stdout().lock();
         // A closed pipe (`entraform plan | head`) is not an error worth reporting.
         let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
@@ -92,34 +194,39 @@ impl Printer {
     /// A progress or status line on stderr; silent with `--quiet`.
     pub fn status(&self, line: &str) {
         if !self.quiet {
-            eprintln!("{line}");
+            self.stderr(&format!("{line}\n"));
         }
     }
 
     /// A question on stderr, without a line end, shown even with `--quiet`: the user must see
     /// what they are answering.
     pub fn prompt(&self, text: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+        self.stderr(text);
     }
 
     pub fn warn(&self, message: &str) {
-        eprintln!(
-            "{} {message}",
+        self.stderr(&format!(
+            "{} {message}\n",
             paint("warning:", Style::BoldYellow, self.stderr_color)
-        );
+        ));
     }
 
     pub fn hint(&self, message: &str) {
-        eprintln!(
-            "{} {message}",
+        self.stderr(&format!(
+            "{} {message}\n",
             paint("hint:", Style::Bold, self.stderr_color)
-        );
+        ));
     }
 
     /// Prints an error with its chain of causes, once, and its hint.
     pub fn error(&self, err: &crate::Error) {
-        eprint!("{}", render_error(err, self.stderr_color));
+        self.stderr(&render_error(err, self.stderr_color));
+    }
+
+    fn stderr(&self, text: &str) {
+        let text = terminal_safe(text, self.stderr_color);
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
     }
 }
 
@@ -139,4 +246,40 @@ pub fn render_error(err: &crate::Error, color: bool) -> String {
 
 fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_one_line_showing_what_they_hold() {
+        assert_eq!(escape("plain app"), "plain app");
+        assert_eq!(
+            escape("evil\x1b[1A\x1b[2Kname\nline\r\u{202e}"),
+            "evil\\u001b[1A\\u001b[2Kname\\nline\\r\\u202e"
+        );
+        assert_eq!(escape("\u{9b}31m"), "\\u009b31m");
+    }
+
+    #[test]
+    fn only_our_own_colours_reach_the_terminal() {
+        let ours = paint("Plan:", Style::Bold, true);
+        let text = format!("{ours} \x1b[8mhidden\x1b[0m \x1b[2K\tx\n");
+        assert_eq!(
+            terminal_safe(&text, true),
+            "\x1b[1mPlan:\x1b[0m \\u001b[8mhidden\x1b[0m \\u001b[2K\tx\n"
+        );
+        // Without colour nothing passes, not even our own codes.
+        assert_eq!(
+            terminal_safe(&text, false),
+            "\\u001b[1mPlan:\\u001b[0m \\u001b[8mhidden\\u001b[0m \\u001b[2K\tx\n"
+        );
+        assert!(matches!(terminal_safe("a\tb\n", false), Cow::Borrowed(_)));
+        // Inside JSON, the escape is JSON's: the document stays valid and means the same.
+        let json = serde_json::json!({"name": "a\u{9b}\u{202e}b"}).to_string();
+        let safe = terminal_safe(&json, false);
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["name"], "a\u{9b}\u{202e}b");
+    }
 }

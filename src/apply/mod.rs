@@ -45,7 +45,9 @@ pub use progress::{
 };
 pub use retry::{Disposition, WriteKind, classify};
 pub use schedule::{Node, schedule};
-pub use stale::{drift_addresses, manifest_changes, plan_was_pruned, stale_check};
+pub use stale::{
+    derivation_mismatch, drift_addresses, manifest_changes, plan_was_pruned, stale_check,
+};
 
 use crate::error::Hint;
 use crate::plan::Address;
@@ -70,6 +72,13 @@ pub enum ApplyError {
         changes.join(", ")
     )]
     ManifestsChanged { changes: Vec<String> },
+
+    /// A saved plan whose changes and operations are not what its manifests and tenant give.
+    #[error(
+        "the plan file `{}` was changed after `plan --out` wrote it: {mismatch}; apply refuses it",
+        path.display()
+    )]
+    PlanNotDerived { path: PathBuf, mismatch: String },
 
     /// PFX password variables that are missing or empty, all of them at once.
     #[error("{}", password_message(problems))]
@@ -147,6 +156,10 @@ impl Hint for ApplyError {
         match self {
             ApplyError::Stale { .. } | ApplyError::ManifestsChanged { .. } => Some(
                 "make a new plan with `entraform plan --out FILE` and apply that, or run `entraform apply` on the manifests"
+                    .to_owned(),
+            ),
+            ApplyError::PlanNotDerived { .. } => Some(
+                "apply checks a saved plan by planning again from the same manifests and tenant; make a new plan with `entraform plan --out FILE` and review that"
                     .to_owned(),
             ),
             ApplyError::WrongTenant { .. } => Some(

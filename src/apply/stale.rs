@@ -61,6 +61,47 @@ pub fn stale_check(plan: &Plan, fresh: &LiveTenant) -> Result<(), ApplyError> {
     }
 }
 
+/// What differs between a saved plan and the plan made again from the same manifests, the same
+/// tenant and the plan's own time and key ids: the first change whose operations, or whose
+/// shown values, are not what planning gives. `None` when they agree. A saved plan that was
+/// edited (its operations, or the changes a reviewer read) is refused this way, before any
+/// write.
+pub fn derivation_mismatch(saved: &Plan, derived: &Plan) -> Option<String> {
+    let mut derived_changes = derived.changes.iter();
+    for change in &saved.changes {
+        let Some(expected) = derived_changes.next() else {
+            return Some(format!(
+                "`{}` is not a change the manifests call for",
+                change.address
+            ));
+        };
+        if change.address != expected.address {
+            return Some(format!(
+                "`{}` is where planning puts `{}`",
+                change.address, expected.address
+            ));
+        }
+        if change.operations != expected.operations {
+            return Some(format!(
+                "the operations of `{}` are not the ones its change calls for",
+                change.address
+            ));
+        }
+        if change != expected {
+            return Some(format!(
+                "the change `{}` does not show what its operations do",
+                change.address
+            ));
+        }
+    }
+    derived_changes.next().map(|missing| {
+        format!(
+            "it leaves out `{}`, which the manifests call for",
+            missing.address
+        )
+    })
+}
+
 /// The plan address of each drifted object, once each, in the order a plan shows them (objects
 /// no address can be found for last, by their fingerprint key).
 pub fn drift_addresses(drift: &[Drift], fresh: &LiveTenant, plan: &Plan) -> Vec<String> {

@@ -68,7 +68,7 @@ fn write_file_at(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    create_private_folders(folder).map_err(fail("create the folder", folder))?;
+    crate::local_file::create_private_dirs(folder).map_err(fail("create the folder", folder))?;
 
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(file_name);
@@ -169,22 +169,110 @@ fn kept_name(path: &Path, stamp: &str, attempt: u32) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Files entraform kept beside `path` when it replaced it: `app.<thumbprint or key id>.pfx`
+/// (a rotation) and `app.<UTC timestamp>[-n].pfx` (any other replacement). Only names of that
+/// shape, and only regular files, are returned.
+pub fn kept_previous_files(path: &Path) -> Vec<PathBuf> {
+    let (Some(stem), ext) = (
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()),
+        path.extension().map(|e| e.to_string_lossy().into_owned()),
+    ) else {
+        return Vec::new();
+    };
+    siblings(path, |name| {
+        let Some(middle) = name.strip_prefix(&stem).and_then(|r| r.strip_prefix('.')) else {
+            return false;
+        };
+        let middle = match &ext {
+            Some(ext) => match middle
+                .strip_suffix(ext.as_str())
+                .and_then(|m| m.strip_suffix('.'))
+            {
+                Some(m) => m,
+                None => return false,
+            },
+            None => middle,
+        };
+        is_thumbprint(middle) || uuid::Uuid::parse_str(middle).is_ok() || is_stamp(middle)
+    })
+}
+
+/// Temporary files an interrupted write of `path` left behind: `.<name>.<6 characters>.tmp`,
+/// the names [`write_secret_file`] gives them. A `kill -9` between writing one and renaming it
+/// can leave a whole private key there.
+pub fn leftover_temp_files(path: &Path) -> Vec<PathBuf> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.");
+    siblings(path, |file| {
+        file.strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .is_some_and(|random| {
+                random.len() == TEMP_RANDOM_LEN && random.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+    })
+}
+
+/// Removes what [`leftover_temp_files`] finds for `path` (only files this user owns) and returns
+/// what was removed.
+pub fn remove_leftover_temp_files(path: &Path) -> Vec<PathBuf> {
+    leftover_temp_files(path)
+        .into_iter()
+        .filter(|p| owned_by_us(p) && fs::remove_file(p).is_ok())
+        .collect()
+}
+
 #[cfg(unix)]
-fn create_private_folders(folder: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    if folder.is_dir() {
-        return Ok(());
-    }
-    // Only folders created here get 0700; an existing folder is the user's to manage.
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(folder)
+fn owned_by_us(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    fs::symlink_metadata(path).is_ok_and(|m| m.uid() == me)
 }
 
 #[cfg(not(unix))]
-fn create_private_folders(folder: &Path) -> io::Result<()> {
-    fs::create_dir_all(folder)
+fn owned_by_us(_path: &Path) -> bool {
+    true
+}
+
+/// tempfile's default number of random characters in a name.
+const TEMP_RANDOM_LEN: usize = 6;
+
+/// Regular files (not links) in `path`'s folder, other than `path`, whose names match.
+fn siblings(path: &Path, matches: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| matches(&e.file_name().to_string_lossy()))
+        .map(|e| path.with_file_name(e.file_name()))
+        .filter(|p| p != path)
+        .collect();
+    found.sort();
+    found
+}
+
+fn is_thumbprint(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// `20250131T095500Z`, optionally `-2` and up.
+fn is_stamp(s: &str) -> bool {
+    let (stamp, n) = s.split_once('-').unwrap_or((s, "2"));
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && !n.is_empty()
+        && n.chars().all(|c| c.is_ascii_digit())
 }
 
 /// Makes the rename itself durable, not only the file's contents.
@@ -238,6 +326,41 @@ mod tests {
         assert_eq!(fs::read(second.kept_previous.unwrap()).unwrap(), b"one");
         assert_eq!(fs::read(third.kept_previous.unwrap()).unwrap(), b"two");
         assert_eq!(fs::read(&path).unwrap(), b"three");
+    }
+
+    #[test]
+    fn kept_and_temporary_files_are_found_by_their_names_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pfx");
+        for name in [
+            "app.pfx",
+            "app.20250131T095500Z.pfx",
+            "app.20250131T095500Z-2.pfx",
+            "app.0123456789ABCDEF0123456789ABCDEF01234567.pfx",
+            "app.backup.pfx",
+            "app.20250131.pfx",
+            ".app.pfx.Ab12Cd.tmp",
+            ".app.pfx.toolong1.tmp",
+            ".other.pfx.Ab12Cd.tmp",
+            "notes.txt",
+        ] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let names = |paths: Vec<PathBuf>| -> Vec<String> {
+            paths
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(
+            names(kept_previous_files(&path)),
+            [
+                "app.0123456789ABCDEF0123456789ABCDEF01234567.pfx",
+                "app.20250131T095500Z-2.pfx",
+                "app.20250131T095500Z.pfx",
+            ]
+        );
+        assert_eq!(names(leftover_temp_files(&path)), [".app.pfx.Ab12Cd.tmp"]);
     }
 
     #[test]

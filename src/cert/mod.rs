@@ -25,10 +25,16 @@ mod subject;
 mod x509;
 
 pub use error::CertError;
-pub use files::{WrittenFile, write_cer_file, write_secret_file, write_secret_file_keeping};
+pub use files::{
+    WrittenFile, kept_previous_files, leftover_temp_files, remove_leftover_temp_files,
+    write_cer_file, write_secret_file, write_secret_file_keeping,
+};
 pub use generate::{GenerateRequest, GeneratedCertificate, NOT_BEFORE_SKEW, generate};
 pub use jwt::{AssertionAlg, JWT_LIFETIME, KEY_PROOF_AUDIENCE, client_assertion, key_proof};
 pub use pfx::{MICROSOFT_CSP_NAME, write_pfx};
-pub use read::{ClientCertificate, load_client_certificate, read_public_certificate};
+pub use read::{
+    ClientCertificate, is_certificate_file, is_pfx_file, load_client_certificate,
+    read_public_certificate, written_file_thumbprint,
+};
 pub use secret::{PfxPassword, PrivateKey, SignedJwt, pfx_password_from_env};
 pub use x509::PublicCertificate;

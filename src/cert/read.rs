@@ -11,6 +11,8 @@ use zeroize::Zeroizing;
 
 use super::x509::algorithm_name;
 use super::{CertError, GeneratedCertificate, PfxPassword, PrivateKey, PublicCertificate};
+use crate::local_file;
+use crate::model::Thumbprint;
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 
@@ -54,7 +56,7 @@ impl fmt::Debug for ClientCertificate {
 /// only (a file holding a private key is refused, so keys stay out of manifest repositories),
 /// and RSA.
 pub fn read_public_certificate(path: &Path) -> Result<PublicCertificate, CertError> {
-    let bytes = read(path)?;
+    let bytes = read(path, local_file::CERTIFICATE)?;
     let origin = format!("`{}`", path.display());
     if !is_pem(&bytes) {
         if holds_private_key_der(&bytes) {
@@ -97,7 +99,7 @@ pub fn load_client_certificate(
     path: &Path,
     password: Option<&PfxPassword>,
 ) -> Result<ClientCertificate, CertError> {
-    let bytes = Zeroizing::new(read(path)?);
+    let bytes = Zeroizing::new(read(path, local_file::PFX)?);
     if is_pem(&bytes) {
         load_pem(path, &bytes)
     } else if pkcs12::pfx::Pfx::from_der(&bytes).is_ok() {
@@ -274,8 +276,77 @@ fn pair_key_with_certificate(
     }))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CertError> {
-    std::fs::read(path).map_err(|source| CertError::Read {
+/// The certificate thumbprint of a PFX or CER file entraform wrote, read without a password:
+/// a CER is the certificate itself; in a PFX the thumbprint is the key bag's `localKeyId`, which
+/// sits outside the encryption (OpenSSL and entraform both write it so). `None` for anything
+/// else, or anything that cannot be read.
+pub fn written_file_thumbprint(path: &Path) -> Option<Thumbprint> {
+    let bytes = local_file::read(path, local_file::PFX).ok()?;
+    if let Ok(pfx) = pkcs12::pfx::Pfx::from_der(&bytes) {
+        return pfx_local_key_id(&pfx);
+    }
+    PublicCertificate::from_der(&bytes)
+        .ok()
+        .map(|c| c.thumbprint())
+}
+
+/// Whether `path` is a regular file holding a PKCS#12 (PFX) archive.
+pub fn is_pfx_file(path: &Path) -> bool {
+    local_file::read(path, local_file::PFX)
+        .is_ok_and(|bytes| pkcs12::pfx::Pfx::from_der(&bytes).is_ok())
+}
+
+/// Whether `path` is a regular file holding an X.509 certificate (DER, or PEM blocks with one).
+pub fn is_certificate_file(path: &Path) -> bool {
+    let Ok(bytes) = local_file::read(path, local_file::CERTIFICATE) else {
+        return false;
+    };
+    if is_pem(&bytes) {
+        return pem::parse_many(&bytes)
+            .is_ok_and(|blocks| blocks.iter().any(|b| is_certificate_tag(b.tag())));
+    }
+    PublicCertificate::from_der(&bytes).is_ok()
+}
+
+/// The `localKeyId` of the first shrouded key bag in a plain (unencrypted) SafeContents.
+fn pfx_local_key_id(pfx: &pkcs12::pfx::Pfx) -> Option<Thumbprint> {
+    const OID_DATA: &str = "1.2.840.113549.1.7.1";
+    const OID_SHROUDED_KEY_BAG: &str = "1.2.840.113549.1.12.10.1.2";
+    const OID_LOCAL_KEY_ID: &str = "1.2.840.113549.1.9.21";
+    let octets = |any: &der::Any| {
+        any.decode_as::<der::asn1::OctetString>()
+            .ok()
+            .map(der::asn1::OctetString::into_bytes)
+    };
+    let auth_safe = octets(&pfx.auth_safe.content)?;
+    let contents = Vec::<pkcs12::cms::content_info::ContentInfo>::from_der(&auth_safe).ok()?;
+    for info in contents
+        .iter()
+        .filter(|c| c.content_type.to_string() == OID_DATA)
+    {
+        let Some(bags) =
+            octets(&info.content).and_then(|bytes| Vec::<pkcs12::SafeBag>::from_der(&bytes).ok())
+        else {
+            continue;
+        };
+        if let Some(bag) = bags
+            .iter()
+            .find(|b| b.bag_id.to_string() == OID_SHROUDED_KEY_BAG)
+        {
+            let id = bag
+                .bag_attributes
+                .iter()
+                .flat_map(|attrs| attrs.iter())
+                .filter(|a| a.oid.to_string() == OID_LOCAL_KEY_ID)
+                .find_map(|a| a.values.iter().next().and_then(octets))?;
+            return <[u8; 20]>::try_from(&id[..]).ok().map(Thumbprint);
+        }
+    }
+    None
+}
+
+fn read(path: &Path, limit: local_file::Limit) -> Result<Vec<u8>, CertError> {
+    local_file::read(path, limit).map_err(|source| CertError::Read {
         path: path.to_owned(),
         source,
     })

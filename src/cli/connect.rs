@@ -10,6 +10,9 @@ use crate::sandbox::{self, RunningSandbox, SandboxConfig};
 
 use super::{AuthMethod, Cloud, GlobalArgs};
 
+/// How long `--sandbox` waits for another command using the same sandbox state.
+const SANDBOX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A Graph client and, in `--sandbox` mode, the sandbox it talks to. Call [`Connection::close`]
 /// when done so the sandbox saves its tenant.
 pub struct Connection {
@@ -55,8 +58,13 @@ impl Connection {
                 "to use a served sandbox, drop `--sandbox` and pass the URLs `entraform sandbox serve` printed",
             ));
         }
-        let running =
-            sandbox::start(SandboxConfig::new().state_path(global.sandbox_state.clone())).await?;
+        let config = SandboxConfig {
+            // Another `--sandbox` command on the same state finishes first; a server is never
+            // waited for (the error says to use it over HTTP instead).
+            lock_wait: SANDBOX_LOCK_WAIT,
+            ..SandboxConfig::new().state_path(global.sandbox_state.clone())
+        };
+        let running = sandbox::start(config).await?;
         tracing::info!(
             state = %global.sandbox_state.display(),
             tenant = running.tenant_id(),

@@ -88,7 +88,7 @@ pub struct GlobalArgs {
 
     /// Also trust this CA certificate (PEM) for Graph and sign-in, e.g. a TLS-inspecting proxy's
     /// or a served sandbox's
-    #[arg(long, global = true, env = "ENTRAFORM_CA_CERT", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "ENTRAFORM_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
     /// Sign in with this credential type instead of the first one found in the environment
@@ -186,13 +186,14 @@ pub enum Command {
 }
 
 /// The tenant options: everything [`Connection::open`](connect::Connection::open) reads.
-const TENANT_OPTION_IDS: [&str; 7] = [
+const TENANT_OPTION_IDS: [&str; 8] = [
     "sandbox",
     "sandbox_state",
     "tenant",
     "cloud",
     "graph_url",
     "login_url",
+    "ca_cert",
     "auth",
 ];
 
@@ -204,9 +205,9 @@ const NO_TENANT: &[(&[&str], Option<&str>)] = &[
     (&["completions"], None),
     (&["man"], None),
     (&["sandbox"], None),
-    // `--state` is its own; `--sandbox-state` is still read when it is not given.
+    // `serve` and `reset` take their own `--state`; `--sandbox-state` is still read when it is not given.
     (&["sandbox", "serve"], None),
-    (&["sandbox", "reset"], Some("sandbox_state")),
+    (&["sandbox", "reset"], None),
 ];
 
 /// The command line, with each command's help showing only the options that apply to it.

@@ -17,7 +17,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
 
-    /// Save the plan for `entraform apply FILE`
+    /// Save the plan for `entraform apply FILE` (`-`: to stdout, with the plan shown on stderr)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
@@ -45,13 +45,25 @@ pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
     conn.close().await?;
     let plan = planned?.plan;
 
+    let to_stdout = args.out.as_deref() == Some(std::path::Path::new("-"));
+    let color = if to_stdout {
+        ctx.printer.stderr_color()
+    } else {
+        ctx.printer.stdout_color()
+    };
     let rendered = match args.format {
-        PlanFormat::Text => render::text(&plan, ctx.printer.stdout_color()),
+        PlanFormat::Text => render::text(&plan, color),
         PlanFormat::Json => render::json(&plan, false),
         PlanFormat::Markdown => render::markdown(&plan, false),
     };
-    ctx.printer.data(&rendered);
-    if let Some(out) = &args.out {
+    if to_stdout {
+        // stdout is the plan file; the plan for people goes where status lines go.
+        ctx.printer.status(rendered.trim_end());
+        ctx.printer.data(&crate::plan::file::to_plan_file(&plan));
+    } else {
+        ctx.printer.data(&rendered);
+    }
+    if let Some(out) = args.out.as_ref().filter(|_| !to_stdout) {
         crate::plan::file::write(out, &plan)?;
         ctx.printer.status(&format!(
             "Saved the plan to `{}`; apply exactly this plan with `entraform apply {}`.",

@@ -2,9 +2,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{Context, Outcome};
+use super::{Context, ManifestPaths, Outcome};
 use crate::error::Result;
-use crate::sandbox::{self, Faults, SandboxConfig};
+use crate::ops;
+use crate::sandbox::{self, Faults, Role, SandboxConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -13,14 +14,29 @@ pub enum SandboxCommand {
     Serve(ServeArgs),
     /// Delete the sandbox state and start over with a fresh tenant
     #[command(after_help = "Example:\n  entraform sandbox reset")]
-    Reset,
+    Reset(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// State file [default: .entraform/sandbox.json]
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Manifests whose PFX/CER files to check for keys of the deleted tenant
+    #[command(flatten)]
+    pub manifests: ManifestPaths,
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:0]; anything but loopback must be named here
+    /// Address to listen on [default: 127.0.0.1:0]; anything but loopback also needs --tls and --allow-remote
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+
+    /// Allow a --listen address other machines can reach (anyone who reaches it can act as the tenant's admin)
+    #[arg(long)]
+    pub allow_remote: bool,
 
     /// State file [default: .entraform/sandbox.json]
     #[arg(long, value_name = "FILE")]
@@ -34,20 +50,20 @@ pub struct ServeArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Delay every request by this many milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Delay every request by this many milliseconds (at most 60000)
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_ms: u64,
 
-    /// Keep new objects invisible to reads for this many milliseconds
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    /// Keep new objects invisible to reads for this many milliseconds (at most 600000)
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub replication_delay_ms: u64,
 
-    /// Throttle each calling app to this many resource units per 10 seconds
-    #[arg(long, value_name = "UNITS")]
+    /// Throttle each calling app to this many resource units per 10 seconds (at least 1)
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u32).range(1..))]
     pub throttle: Option<u32>,
 
     /// Probability (0 to 1) that a Graph request fails with a 5xx or a dropped connection
-    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     pub fail_rate: f64,
 
     /// Seed for the fault injection, so a run can be replayed
@@ -59,35 +75,46 @@ pub struct ServeArgs {
     pub trust_issuer: Vec<String>,
 }
 
-pub async fn run(cmd: SandboxCommand, ctx: &Context) -> Result<Outcome> {
-    match cmd {
-        SandboxCommand::Serve(args) => serve(args, ctx).await,
-        SandboxCommand::Reset => {
-            let path = &ctx.global.sandbox_state;
-            if sandbox::reset(path)? {
-                ctx.printer.status(&format!(
-                    "Deleted the sandbox tenant in `{}`.",
-                    path.display()
-                ));
-            } else {
-                ctx.printer
-                    .status(&format!("No sandbox tenant at `{}`.", path.display()));
-            }
-            Ok(Outcome::Clean)
-        }
+/// A probability: a number from 0 to 1 (NaN and infinities are not numbers here).
+fn probability(text: &str) -> std::result::Result<f64, String> {
+    let p: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("`{text}` is not between 0 and 1"))
     }
 }
 
-async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
-    if !(0.0..=1.0).contains(&args.fail_rate) {
-        return Err(crate::Error::usage("`--fail-rate` must be between 0 and 1"));
+pub async fn run(cmd: SandboxCommand, ctx: &Context) -> Result<Outcome> {
+    match cmd {
+        SandboxCommand::Serve(args) => serve(args, ctx).await,
+        SandboxCommand::Reset(args) => reset(args, ctx).await,
     }
+}
+
+async fn reset(args: ResetArgs, ctx: &Context) -> Result<Outcome> {
+    let state = args
+        .state
+        .unwrap_or_else(|| ctx.global.sandbox_state.clone());
+    let request = ops::sandbox::ResetRequest {
+        state,
+        paths: args.manifests.paths(),
+        recursive: args.manifests.recursive,
+    };
+    ops::sandbox::reset(&request, &ctx.printer).await?;
+    Ok(Outcome::Clean)
+}
+
+async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
     let state = args
         .state
         .clone()
         .unwrap_or_else(|| ctx.global.sandbox_state.clone());
     let config = SandboxConfig {
-        allow_non_loopback: args.listen.is_some(),
+        allow_non_loopback: args.allow_remote,
         listen: args.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
         state_path: Some(state.clone()),
         tls: args.tls,
@@ -99,12 +126,15 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         },
         seed: args.seed,
         trusted_issuers: args.trust_issuer.clone(),
+        role: Role::Serve,
+        lock_wait: std::time::Duration::ZERO,
     };
     // Listen for signals before printing the connection details: a script that reads them and
     // stops the server at once must get a clean, saved shutdown, not the default SIGTERM death.
     let stop = StopSignal::install()?;
     let running = sandbox::start(config).await?;
     let ca = running.ca_certificate_path();
+    let listening = running.local_addr();
     if args.json {
         let mut line = serde_json::json!({
             "graph_url": running.graph_url(),
@@ -114,6 +144,7 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
             "client_id": running.bootstrap_client_id(),
             "client_secret": running.bootstrap_client_secret().expose(),
             "state": state.display().to_string(),
+            "listen": listening.to_string(),
         });
         if let Some(ca) = &ca {
             line["ca_certificate"] = serde_json::json!(ca.display().to_string());
@@ -121,7 +152,7 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         ctx.printer.data(&format!("{line}\n"));
     } else {
         let mut text = format!(
-            "Graph URL:      {}\nAuthority URL:  {}\nTenant id:      {}\nTenant domain:  {}\nClient id:      {}\nClient secret:  {}\nState:          {}\n",
+            "Graph URL:      {}\nAuthority URL:  {}\nTenant id:      {}\nTenant domain:  {}\nClient id:      {}\nClient secret:  {}\nState:          {}\nListening on:   {}\n",
             running.graph_url(),
             running.authority_url(),
             running.tenant_id(),
@@ -129,6 +160,7 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
             running.bootstrap_client_id(),
             running.bootstrap_client_secret().expose(),
             state.display(),
+            listening,
         );
         if let Some(ca) = &ca {
             text.push_str(&format!("CA certificate: {}\n", ca.display()));
@@ -136,6 +168,11 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         ctx.printer.data(&text);
         ctx.printer
             .status("Serving the sandbox tenant; press Ctrl-C to stop.");
+    }
+    if !listening.ip().is_loopback() {
+        ctx.printer.warn(&format!(
+            "serving beyond this machine on {listening}: anyone who can reach it can act as the tenant's admin"
+        ));
     }
     stop.wait().await;
     running.shutdown().await?;

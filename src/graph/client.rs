@@ -39,6 +39,37 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// CA certificates trusted besides the system's (`--ca-cert`).
     pub ca_certificates: Vec<reqwest::Certificate>,
+    /// The largest response body accepted. A page of 999 applications is a few MiB; anything
+    /// near this is not Graph, and is refused rather than held in memory.
+    pub max_response_bytes: u64,
+}
+
+/// Token responses are a few KiB.
+pub(crate) const MAX_TOKEN_RESPONSE_BYTES: u64 = 1024 * 1024;
+
+/// Why a response body was not read.
+pub(crate) enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a response body chunk by chunk, refusing it as soon as it passes `limit` bytes (a
+/// `Content-Length` above the limit is refused before any of it is read).
+pub(crate) async fn read_body(
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, BodyError> {
+    if resp.content_length().is_some_and(|len| len > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 impl Default for ClientConfig {
@@ -49,6 +80,7 @@ impl Default for ClientConfig {
             token_refresh_margin: Duration::from_secs(300),
             request_timeout: Duration::from_secs(100),
             ca_certificates: Vec::new(),
+            max_response_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -473,9 +505,17 @@ impl GraphClient {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let resp_headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Ok(bytes) => Ok((status, resp_headers, bytes.to_vec())),
-                        Err(e) => Err(e),
+                    match read_body(resp, inner.config.max_response_bytes).await {
+                        Ok(bytes) => Ok((status, resp_headers, bytes)),
+                        Err(BodyError::Transport(e)) => Err(e),
+                        Err(BodyError::TooLarge) => {
+                            return Err(GraphError::ResponseTooLarge {
+                                method: method.to_string(),
+                                path: rel,
+                                limit: inner.config.max_response_bytes,
+                                request_id: header_str(&resp_headers, "request-id"),
+                            });
+                        }
                     }
                 }
                 Err(e) => Err(e),

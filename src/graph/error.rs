@@ -74,6 +74,18 @@ pub enum GraphError {
     /// One failure shared by several results: the `$batch` call carrying a part failed whole.
     #[error(transparent)]
     Shared(Arc<GraphError>),
+    /// The answer was larger than any Graph response (it was not read to the end).
+    #[error(
+        "{method} {path}: the response is larger than {} MiB, more than any Graph response{}",
+        limit / (1024 * 1024),
+        request_id.as_deref().map(|id| format!(" (request-id {id})")).unwrap_or_default()
+    )]
+    ResponseTooLarge {
+        method: String,
+        path: String,
+        limit: u64,
+        request_id: Option<String>,
+    },
 }
 
 impl GraphError {
@@ -534,6 +546,10 @@ impl Hint for GraphError {
             GraphError::Certificate { source, .. } => source.hint(),
             GraphError::Config { hint, .. } => hint.clone(),
             GraphError::Shared(e) => e.hint(),
+            GraphError::ResponseTooLarge { .. } => Some(
+                "check that --graph-url and --login-url point at Microsoft Graph and its sign-in endpoint"
+                    .into(),
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::client::{BodyError, MAX_TOKEN_RESPONSE_BYTES, read_body};
 use super::credential::{Credential, CredentialSource};
 use super::endpoints::GraphEndpoints;
 use super::error::{GraphError, SignInError, aadsts_in, decode_json};
@@ -72,13 +73,17 @@ pub async fn acquire_token(
         }
         Credential::WorkloadIdentity { token_file, .. } => {
             // Re-read every time: the platform rotates the file (Kubernetes, GitHub Actions).
-            let assertion = tokio::fs::read_to_string(token_file)
-                .await
-                .map_err(|source| GraphError::ReadFile {
-                    what: "the federated token file (AZURE_FEDERATED_TOKEN_FILE)",
-                    path: token_file.clone(),
-                    source,
-                })?;
+            let file = token_file.clone();
+            let assertion = tokio::task::spawn_blocking(move || {
+                crate::local_file::read_to_string(&file, crate::local_file::FEDERATED_TOKEN)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .map_err(|source| GraphError::ReadFile {
+                what: "the federated token file (AZURE_FEDERATED_TOKEN_FILE)",
+                path: token_file.clone(),
+                source,
+            })?;
             let assertion = assertion.trim();
             if assertion.is_empty() {
                 return Err(GraphError::config(
@@ -134,15 +139,30 @@ pub async fn acquire_token(
         }
     };
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|source| GraphError::Transport {
-            method: "POST".into(),
-            path: token_url.clone(),
-            attempts: 1,
-            source,
-        })?;
+    let request_id = response
+        .headers()
+        .get("request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match read_body(response, MAX_TOKEN_RESPONSE_BYTES).await {
+        Ok(body) => body,
+        Err(BodyError::Transport(source)) => {
+            return Err(GraphError::Transport {
+                method: "POST".into(),
+                path: token_url.clone(),
+                attempts: 1,
+                source,
+            });
+        }
+        Err(BodyError::TooLarge) => {
+            return Err(GraphError::ResponseTooLarge {
+                method: "POST".into(),
+                path: token_url.clone(),
+                limit: MAX_TOKEN_RESPONSE_BYTES,
+                request_id,
+            });
+        }
+    };
     tracing::trace!(status, body = %redact::body(&body), "token endpoint answered");
     if !(200..300).contains(&status) {
         let sent_secrets: Vec<&str> = form

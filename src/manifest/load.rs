@@ -1,10 +1,10 @@
 //! Finding manifest files and turning their bytes into desired apps: limits first (size,
 //! UTF-8), then the span tree, the schema checks, serde_yaml, semantic validation, and the
-//! checks across everything loaded. Only [`discover`] and [`read_limited`] touch the disk.
+//! checks across everything loaded. Only [`discover`] and [`load`] touch the disk (reads go
+//! through [`crate::local_file`]).
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize as _;
@@ -12,18 +12,23 @@ use sha2::Digest as _;
 
 use super::check::{Checker, Problem};
 use super::diagnostic::{Diagnostic, Location, MAX_SHOWN_PER_FILE, SourceText};
+use super::paths::{NamedPath, PathChecker};
 use super::raw::RawManifest;
-use super::validate::{Claim, validate};
+use super::validate::{Claim, Validated, validate};
 use super::yaml::{self, Pos, Span};
 use super::{LoadedFile, ManifestError, Manifests};
+use crate::local_file::{self, Refusal};
 use crate::model::DesiredApp;
 
 /// Manifests are a few KiB; anything near this is not a manifest.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = local_file::MANIFEST.bytes;
 
 /// Everything one file yielded.
 pub struct FileResult {
-    pub apps: Vec<(DesiredApp, Vec<(Claim, Span)>)>,
+    pub apps: Vec<Validated>,
+    /// The files named by documents that had other problems: still checked, so every problem
+    /// is reported at once.
+    pub other_paths: Vec<NamedPath>,
     /// Sorted by position; at most [`MAX_SHOWN_PER_FILE`].
     pub diagnostics: Vec<Diagnostic>,
     /// Problems found beyond those kept.
@@ -36,6 +41,7 @@ pub struct FileResult {
 pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult {
     let mut result = FileResult {
         apps: Vec::new(),
+        other_paths: Vec::new(),
         diagnostics: Vec::new(),
         omitted: 0,
         source: None,
@@ -57,7 +63,13 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = SourceText::new(display, text);
-    let problems = collect_problems(display, text, checker, &mut result.apps);
+    let problems = collect_problems(
+        display,
+        text,
+        checker,
+        &mut result.apps,
+        &mut result.other_paths,
+    );
 
     // Rendering a problem costs the length of its line; keep only what will be shown.
     let mut problems = problems;
@@ -77,7 +89,8 @@ fn collect_problems(
     display: &Path,
     text: &str,
     checker: &Checker,
-    apps: &mut Vec<(DesiredApp, Vec<(Claim, Span)>)>,
+    apps: &mut Vec<Validated>,
+    other_paths: &mut Vec<NamedPath>,
 ) -> Vec<Problem> {
     let parsed = yaml::parse(text);
     let clean_parse = parsed.problems.is_empty();
@@ -145,8 +158,9 @@ fn collect_problems(
         };
         let validated = validate(raw, root, display, dir, &mut problems);
         if problems.is_empty() {
-            apps.push((validated.app, validated.claims));
+            apps.push(validated);
         } else {
+            other_paths.extend(validated.paths);
             all.extend(problems);
         }
     }
@@ -227,10 +241,6 @@ impl Claims {
                             format!("app `{id}` is adopted by two manifests (`metadata.appId`)"),
                             "one app registration can be managed by one manifest only",
                         ),
-                        Claim::OutputFile(path) => (
-                            format!("two certificates write `{}`", path.display()),
-                            "give each generated certificate its own `pfx` and `cer` files",
-                        ),
                     };
                     out.push(
                         source
@@ -250,6 +260,7 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
     let schema = super::json_schema();
     let checker = Checker::new(&schema);
     let mut claims = Claims::default();
+    let mut paths = PathChecker::new(&files, true);
     let mut diagnostics = Vec::new();
     let mut omitted = 0;
     let mut manifests = Manifests {
@@ -257,9 +268,9 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
         files: Vec::new(),
     };
     for path in files {
-        let bytes = match read_limited(&path) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
+        let bytes = match local_file::read(&path, local_file::MANIFEST) {
+            Ok(bytes) => bytes,
+            Err(e) if matches!(Refusal::of(&e), Some(Refusal::TooLarge { .. })) => {
                 let len = fs::metadata(&path).map_or(MAX_FILE_BYTES + 1, |m| m.len());
                 diagnostics.push(too_large(&path, len));
                 continue;
@@ -268,9 +279,11 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
         };
         let mut result = parse_file(&path, &bytes, &checker);
         if let Some(source) = &result.source {
-            for (_, app_claims) in &result.apps {
-                claims.check(source, app_claims, &mut result.diagnostics);
+            for app in &result.apps {
+                claims.check(source, &app.claims, &mut result.diagnostics);
+                paths.check(source, &app.paths, &mut result.diagnostics);
             }
+            paths.check(source, &result.other_paths, &mut result.diagnostics);
         }
         sort(&mut result.diagnostics);
         diagnostics.extend(result.diagnostics);
@@ -281,7 +294,7 @@ pub fn load(paths: &[PathBuf], recursive: bool) -> Result<Manifests, ManifestErr
         });
         manifests
             .apps
-            .extend(result.apps.into_iter().map(|(app, _)| app));
+            .extend(result.apps.into_iter().map(|v| v.app));
     }
     if diagnostics.is_empty() {
         Ok(manifests)
@@ -301,13 +314,16 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<DesiredApp>, Manifes
     let mut result = parse_file(path, bytes, &checker);
     if let Some(source) = &result.source {
         let mut claims = Claims::default();
-        for (_, app_claims) in &result.apps {
-            claims.check(source, app_claims, &mut result.diagnostics);
+        let mut paths = PathChecker::new(&[path.to_owned()], false);
+        for app in &result.apps {
+            claims.check(source, &app.claims, &mut result.diagnostics);
+            paths.check(source, &app.paths, &mut result.diagnostics);
         }
+        paths.check(source, &result.other_paths, &mut result.diagnostics);
     }
     sort(&mut result.diagnostics);
     if result.diagnostics.is_empty() {
-        Ok(result.apps.into_iter().map(|(app, _)| app).collect())
+        Ok(result.apps.into_iter().map(|v| v.app).collect())
     } else {
         Err(ManifestError::Invalid(super::Report {
             diagnostics: result.diagnostics,
@@ -320,21 +336,11 @@ fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
 }
 
-/// Reads a regular file, or `None` when it is larger than [`MAX_FILE_BYTES`].
-fn read_limited(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let file = fs::File::open(path)?;
-    if file.metadata()?.len() > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
-}
-
 /// The files to load, in order: each argument as given; a folder's `*.yaml`/`*.yml` files
 /// sorted by name (sub-folders too, depth-first, with `recursive`). Hidden files and folders
 /// are skipped, symlinked folders are not followed (no cycles), and a file named twice is
-/// loaded once.
+/// loaded once. A `*.yaml`/`*.yml` entry that is not a readable file (a dangling or looping
+/// link, a FIFO, a device) is an error, never skipped.
 pub fn discover(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>, ManifestError> {
     let mut files = Vec::new();
     for path in paths {
@@ -380,9 +386,14 @@ pub fn discover(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>, Mani
                     if recursive {
                         subdirs.push(entry);
                     }
-                } else if is_manifest_name(&entry)
-                    && fs::metadata(&entry).is_ok_and(|m| m.is_file())
-                {
+                } else if is_manifest_name(&entry) {
+                    // Never skipped: a manifest left out looks like a deleted app to `--prune`.
+                    if let Some(reason) = unreadable(&entry) {
+                        return Err(ManifestError::Unreadable {
+                            path: entry,
+                            reason,
+                        });
+                    }
                     files.push(entry);
                 }
             }
@@ -399,6 +410,40 @@ pub fn discover(paths: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf>, Mani
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
+}
+
+/// Why a `*.yaml` entry of a folder cannot be loaded as a manifest (a dangling or looping
+/// link, a FIFO, a device, a link to a folder); `None` for a regular file.
+fn unreadable(entry: &Path) -> Option<String> {
+    match fs::metadata(entry) {
+        Ok(meta) => local_file::kind_of(&meta.file_type()).map(|kind| {
+            if fs::symlink_metadata(entry).is_ok_and(|m| m.file_type().is_symlink()) {
+                format!("it is a symbolic link to {kind}")
+            } else {
+                format!("it is {kind}, not a regular file")
+            }
+        }),
+        Err(e) => Some(match fs::read_link(entry) {
+            Ok(target) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                "it is a symbolic link to `{}`, which does not exist",
+                target.display()
+            ),
+            Ok(_) if is_link_loop(&e) => {
+                "it is a symbolic link that loops back on itself".to_owned()
+            }
+            _ => e.to_string(),
+        }),
+    }
+}
+
+#[cfg(unix)]
+fn is_link_loop(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_link_loop(_: &std::io::Error) -> bool {
+    false
 }
 
 fn is_manifest_name(path: &Path) -> bool {

@@ -6,7 +6,9 @@
 //! duplicate keys, aliases, nesting) → structural checks against the generated JSON Schema
 //! ([`check`]: unknown fields, types, required fields) → serde_yaml into the raw types ([`raw`])
 //! → semantic validation ([`validate`]: formats, defaults, Graph's limits) → checks across
-//! every file loaded (unique names, adopted app ids, output files). Every problem in a file is
+//! every file loaded (unique names, adopted app ids) → the files the manifests name ([`paths`]:
+//! a certificate never written over a manifest, the sandbox state, another certificate or a
+//! file entraform did not write). Every problem in a file is
 //! reported, each with `file:line:column`, the offending line and a hint where one fits.
 //!
 //! Semantics later stages rely on: an absent field is not managed; a present list is
@@ -16,6 +18,7 @@
 mod check;
 mod diagnostic;
 mod load;
+mod paths;
 mod raw;
 mod validate;
 mod yaml;
@@ -86,6 +89,8 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot load the manifest `{}`: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
     /// Rendered in full: every diagnostic, then a count. The printer adds the first `error: `.
     #[error("{0}")]
     Invalid(Report),
@@ -112,6 +117,10 @@ impl Hint for ManifestError {
             ManifestError::NoManifests { .. } => {
                 Some("write one as described in docs/manifest.md".to_owned())
             }
+            ManifestError::Unreadable { .. } => Some(
+                "fix it or move it out of the folder; entraform never skips a manifest it cannot read, since a skipped manifest would look like a deleted app to `--prune`"
+                    .to_owned(),
+            ),
             ManifestError::Read { .. } | ManifestError::Invalid(_) => None,
         }
     }

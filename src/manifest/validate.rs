@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use super::check::{FieldPath, Problem, Seg, did_you_mean, path, shorten};
+use super::paths::{NamedPath, PathRole};
 use super::raw::{
     ApiVersion, Kind, RawApiPermission, RawCertificate, RawDirectoryRole, RawFederatedCredential,
     RawGenerate, RawKeyType, RawManifest, RawPfxEncryption, RawSignInAudience,
@@ -43,14 +44,14 @@ const MAX_REDIRECT_URI: usize = 256;
 pub enum Claim {
     Name(String),
     AppId(AppId),
-    /// A file entraform writes (a PFX or CER); two certificates writing one file would clobber.
-    OutputFile(PathBuf),
 }
 
 #[derive(Debug)]
 pub struct Validated {
     pub app: DesiredApp,
     pub claims: Vec<(Claim, Span)>,
+    /// Every file the manifest names, for [`super::paths::PathChecker`].
+    pub paths: Vec<NamedPath>,
 }
 
 /// `file` is the manifest as displayed; `dir` is its folder, against which paths resolve.
@@ -66,11 +67,13 @@ pub fn validate(
         dir,
         out,
         claims: Vec::new(),
+        paths: Vec::new(),
     };
     let app = v.app(raw, file);
     Validated {
         app,
         claims: v.claims,
+        paths: v.paths,
     }
 }
 
@@ -79,6 +82,7 @@ struct V<'a> {
     dir: &'a Path,
     out: &'a mut Vec<Problem>,
     claims: Vec<(Claim, Span)>,
+    paths: Vec<NamedPath>,
 }
 
 impl V<'_> {
@@ -488,9 +492,13 @@ impl V<'_> {
                 (Some(g), None) => self
                     .generate(&format!("{at}.generate"), g, display_name)
                     .map(CertificateSource::Generate),
-                (None, Some(f)) => self
-                    .manifest_path(&format!("{at}.file"), f)
-                    .map(|path| CertificateSource::File { path }),
+                (None, Some(f)) => {
+                    let field = format!("{at}.file");
+                    self.manifest_path(&field, f).map(|path| {
+                        self.name_path(PathRole::CertificateFile, &field, &path);
+                        CertificateSource::File { path }
+                    })
+                }
             };
             if let Some(source) = source {
                 out.push(CertificateSpec {
@@ -571,24 +579,10 @@ impl V<'_> {
             .as_ref()
             .and_then(|c| self.manifest_path(&format!("{at}.cer"), c));
         if let Some(p) = &pfx {
-            self.claims.push((
-                Claim::OutputFile(p.clone()),
-                self.span(&format!("{at}.pfx")),
-            ));
+            self.name_path(PathRole::Pfx, &format!("{at}.pfx"), p);
         }
         if let Some(c) = &cer {
-            if Some(c) == pfx.as_ref() {
-                self.err(
-                    &format!("{at}.cer"),
-                    format!("`{at}.cer` is the same file as `pfx`"),
-                    None,
-                );
-            } else {
-                self.claims.push((
-                    Claim::OutputFile(c.clone()),
-                    self.span(&format!("{at}.cer")),
-                ));
-            }
+            self.name_path(PathRole::Cer, &format!("{at}.cer"), c);
         }
         let key_type = match g.key_type.unwrap_or(RawKeyType::Rsa2048) {
             RawKeyType::Rsa2048 => KeyType::Rsa2048,
@@ -620,6 +614,15 @@ impl V<'_> {
                 None
             }
         }
+    }
+
+    fn name_path(&mut self, role: PathRole, field: &str, path: &Path) {
+        self.paths.push(NamedPath {
+            role,
+            path: path.to_owned(),
+            field: field.to_owned(),
+            span: self.span(field),
+        });
     }
 
     /// A path in a manifest, resolved against the manifest's folder (as docker compose does).

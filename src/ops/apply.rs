@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
@@ -13,9 +13,9 @@ use crate::graph::GraphClient;
 use crate::model::{DesiredApp, LiveTenant};
 use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
-use crate::plan::{self, Plan};
+use crate::plan::{self, KeyIdSource, Plan};
 
-use super::plan::{LocalInputs, plan_local};
+use super::plan::{LocalInputs, Planning, plan_against, plan_local, read_local_certificates};
 
 /// Where the plan comes from.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ pub struct ApplyRequest {
 pub enum Applied {
     NoChanges,
     Complete,
+    /// A saved plan whose changes were all true in the tenant already.
+    AlreadyApplied,
 }
 
 /// The plan and what it was made from.
@@ -65,41 +67,51 @@ pub async fn apply(
     // The outputs name the tenant's domain, which only `GET /organization` tells (and which
     // needs its own permission): read alongside the plan, so a refusal stops apply before any
     // write. The plan's own error, if any, comes first.
-    let prepared = match &request.source {
+    let (prepared, already_applied) = match &request.source {
         ApplySource::Manifests { local, prune } => {
             let (run, tenant_domain) = tokio::join!(
                 plan_local(client, local.clone(), *prune),
                 observe::tenant_domain(client)
             );
             let run = run?;
-            Prepared {
+            let prepared = Prepared {
                 plan: run.plan,
                 desired: run.manifests.apps,
                 live: run.live,
                 tenant_domain: tenant_domain?,
                 saved: false,
-            }
+            };
+            (prepared, false)
         }
         ApplySource::PlanFile(path) => {
             let plan = plan::file::read(path)?;
             let (checked, tenant_domain) = tokio::join!(
-                check_saved_plan(client, &plan),
+                check_saved_plan(client, &plan, path),
                 observe::tenant_domain(client)
             );
-            let (desired, live) = checked?;
-            Prepared {
+            let (checked, desired, live) = match checked? {
+                SavedPlan::Current { desired, live } => (false, desired, live),
+                SavedPlan::AlreadyApplied { desired, live } => (true, desired, live),
+            };
+            let prepared = Prepared {
                 plan,
                 desired,
                 live,
                 tenant_domain: tenant_domain?,
                 saved: true,
-            }
+            };
+            (prepared, checked)
         }
     };
     let plan = &prepared.plan;
+    remove_interrupted_writes(&prepared.desired, printer);
 
-    if !plan.has_changes() {
-        printer.status("No changes. Your tenant matches the manifests.");
+    if already_applied || !plan.has_changes() {
+        printer.status(if already_applied {
+            "This plan was already applied: every change in it is already true in the tenant. Nothing to do."
+        } else {
+            "No changes. Your tenant matches the manifests."
+        });
         print_outputs(
             client,
             request.format,
@@ -107,7 +119,11 @@ pub async fn apply(
             &prepared,
             &Report::default(),
         );
-        return Ok(Applied::NoChanges);
+        return Ok(if already_applied {
+            Applied::AlreadyApplied
+        } else {
+            Applied::NoChanges
+        });
     }
     if !prepared.saved {
         // The plan is data in text mode; with `--format json` stdout is the outputs document.
@@ -128,33 +144,96 @@ pub async fn apply(
     finish(client, request.format, printer, &prepared, report)
 }
 
+/// Removes the temporary files a killed apply left beside the PFX and CER files the manifests
+/// name (a `kill -9` between writing one and renaming it into place leaves a whole private
+/// key in a hidden file). Only names of our own temporary files, only beside those paths.
+fn remove_interrupted_writes(desired: &[DesiredApp], printer: &Printer) {
+    for path in super::generated_certificate_files(desired) {
+        for removed in crate::cert::remove_leftover_temp_files(&path) {
+            printer.status(&format!(
+                "Removed `{}`, left by an interrupted write of `{}`.",
+                crate::output::escape(&removed.to_string_lossy()),
+                crate::output::escape(&path.to_string_lossy()),
+            ));
+        }
+    }
+}
+
+/// What a saved plan turned out to be against the manifests and tenant as they are now.
+enum SavedPlan {
+    /// Current: apply it.
+    Current {
+        desired: Vec<DesiredApp>,
+        live: LiveTenant,
+    },
+    /// Every change in it is already true in the tenant.
+    AlreadyApplied {
+        desired: Vec<DesiredApp>,
+        live: LiveTenant,
+    },
+}
+
 /// Re-reads what the saved plan was made from and refuses it when anything moved: the
-/// manifests, the tenant, any object it fingerprinted.
-async fn check_saved_plan(
-    client: &GraphClient,
-    plan: &Plan,
-) -> Result<(Vec<DesiredApp>, LiveTenant)> {
+/// manifests, the tenant, any object it fingerprinted. Then plans again from them, with the
+/// plan's own time and key ids, and refuses the plan unless it is exactly what that gives (so
+/// a plan file edited after review is never applied). A plan whose changes are all true in
+/// the tenant already is recognised as applied, not as stale.
+async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Result<SavedPlan> {
     let mut now = BTreeMap::new();
-    for path in plan.manifests.files.keys() {
-        let hash = std::fs::read(path)
+    for manifest in plan.manifests.files.keys() {
+        let hash = crate::local_file::read(Path::new(manifest), crate::local_file::MANIFEST)
             .ok()
             .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)));
-        now.insert(path.clone(), hash);
+        now.insert(manifest.clone(), hash);
     }
     let changes = apply::manifest_changes(&plan.manifests, &now);
     if !changes.is_empty() {
         return Err(ApplyError::ManifestsChanged { changes }.into());
     }
     let paths: Vec<PathBuf> = plan.manifests.files.keys().map(PathBuf::from).collect();
-    let desired = if paths.is_empty() {
-        Vec::new()
-    } else {
-        crate::manifest::load(&paths, false)?.apps
-    };
+    let desired = crate::manifest::load(&paths, false)?.apps;
     let prune = apply::plan_was_pruned(plan, desired.len());
     let live = observe::observe(client, &ObserveRequest::for_manifests(&desired, prune)).await?;
-    apply::stale_check(plan, &live)?;
-    Ok((desired, live))
+    let local_certificates = read_local_certificates(&desired)?;
+    if let Err(stale) = apply::stale_check(plan, &live) {
+        if matches!(stale, ApplyError::Stale { .. }) {
+            let fresh = plan_against(
+                &desired,
+                &live,
+                &local_certificates,
+                &Planning {
+                    prune,
+                    now: time::OffsetDateTime::now_utc(),
+                    key_ids: KeyIdSource::Random,
+                    manifests: &plan.manifests,
+                },
+            )?;
+            if !fresh.has_changes() && plan.has_changes() {
+                return Ok(SavedPlan::AlreadyApplied { desired, live });
+            }
+        }
+        return Err(stale.into());
+    }
+    let recorded = plan.new_key_ids();
+    let derived = plan_against(
+        &desired,
+        &live,
+        &local_certificates,
+        &Planning {
+            prune,
+            now: plan.created_at,
+            key_ids: KeyIdSource::Recorded(&recorded),
+            manifests: &plan.manifests,
+        },
+    )?;
+    if let Some(mismatch) = apply::derivation_mismatch(plan, &derived) {
+        return Err(ApplyError::PlanNotDerived {
+            path: path.to_owned(),
+            mismatch,
+        }
+        .into());
+    }
+    Ok(SavedPlan::Current { desired, live })
 }
 
 /// Terraform's question; only `yes` goes on. Without a terminal there is no one to ask.
@@ -162,18 +241,8 @@ async fn confirm(printer: &Printer) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(ApplyError::NotATerminal.into());
     }
-    printer.prompt(&format!(
-        "{}{}",
-        apply::confirmation_prompt(),
-        apply::ANSWER_PROMPT
-    ));
-    let answer = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map(|_| line)
-    })
-    .await
-    .map_err(|_| ApplyError::Cancelled)?
-    .map_err(|e| crate::Error::io("cannot read the answer from stdin", e))?;
+    let question = format!("{}{}", apply::confirmation_prompt(), apply::ANSWER_PROMPT);
+    let answer = super::ask(printer, &question).await?;
     printer.prompt("\n");
     if apply::approved(&answer) {
         Ok(())

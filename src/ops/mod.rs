@@ -5,4 +5,37 @@ pub mod apply;
 pub mod certs;
 pub mod export;
 pub mod plan;
+pub mod sandbox;
 pub mod test_login;
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::model::{CertificateSource, DesiredApp};
+use crate::output::Printer;
+
+/// Asks on stderr and reads one line of answer from stdin (the caller checks for a terminal).
+pub(crate) async fn ask(printer: &Printer, question: &str) -> Result<String> {
+    printer.prompt(question);
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| crate::Error::io("cannot read the answer", std::io::Error::other(e)))?
+    .map_err(|e| crate::Error::io("cannot read the answer from stdin", e))
+}
+
+/// Every PFX and CER path of a generated certificate in `apps`: the files entraform writes.
+pub fn generated_certificate_files(apps: &[DesiredApp]) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for app in apps {
+        for spec in app.certificates.iter().flatten() {
+            if let CertificateSource::Generate(g) = &spec.source {
+                paths.push(g.pfx.clone());
+                paths.extend(g.cer.clone());
+            }
+        }
+    }
+    paths
+}

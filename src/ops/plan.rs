@@ -80,21 +80,51 @@ pub async fn plan_local(
             .iter()
             .map(|f| (f.path.to_string_lossy().into_owned(), f.sha256.clone())),
     );
-    let plan = plan::plan(&PlanInput {
-        desired: &manifests.apps,
-        live: &live,
-        local_certificates: &local_certificates,
-        now: OffsetDateTime::now_utc(),
-        options: PlanOptions { prune },
-        key_ids: KeyIdSource::Random,
-        entraform_version: env!("CARGO_PKG_VERSION"),
-        manifests: &hashes,
-    })?;
+    let plan = plan_against(
+        &manifests.apps,
+        &live,
+        &local_certificates,
+        &Planning {
+            prune,
+            now: OffsetDateTime::now_utc(),
+            key_ids: KeyIdSource::Random,
+            manifests: &hashes,
+        },
+    )?;
     Ok(PlannedRun {
         plan,
         manifests,
         live,
     })
+}
+
+/// The choices a plan is made with, besides the manifests and the tenant.
+pub struct Planning<'a> {
+    pub prune: bool,
+    pub now: OffsetDateTime,
+    pub key_ids: KeyIdSource<'a>,
+    pub manifests: &'a ManifestHashes,
+}
+
+/// The pure planner over what was read.
+pub fn plan_against(
+    desired: &[DesiredApp],
+    live: &LiveTenant,
+    local_certificates: &BTreeMap<(String, String), LocalCertificate>,
+    planning: &Planning<'_>,
+) -> Result<Plan> {
+    Ok(plan::plan(&PlanInput {
+        desired,
+        live,
+        local_certificates,
+        now: planning.now,
+        options: PlanOptions {
+            prune: planning.prune,
+        },
+        key_ids: planning.key_ids,
+        entraform_version: env!("CARGO_PKG_VERSION"),
+        manifests: planning.manifests,
+    })?)
 }
 
 /// Reads every `file:` certificate the manifests name (public certificates only).

@@ -101,21 +101,64 @@ impl Address {
     }
 }
 
+/// Names from the tenant can hold anything, a terminal escape included: an address shows
+/// control characters as escapes (`\n`, `\u001b`), so it is always one printable line, and
+/// parses back to the same name.
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.kind, self.app)?;
+        write!(f, "{}.", self.kind)?;
+        write_escaped(f, &self.app, &['\\'])?;
         if let Some(key) = &self.key {
             f.write_str("[\"")?;
-            for c in key.chars() {
-                if matches!(c, '"' | '\\') {
-                    f.write_str("\\")?;
-                }
-                write!(f, "{c}")?;
-            }
+            write_escaped(f, key, &['"', '\\'])?;
             f.write_str("\"]")?;
         }
         Ok(())
     }
+}
+
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, quoted: &[char]) -> fmt::Result {
+    for c in text.chars() {
+        if quoted.contains(&c) {
+            write!(f, "\\{c}")?;
+        } else if crate::output::needs_escape(c) {
+            let mut escaped = String::new();
+            crate::output::push_escaped(&mut escaped, c);
+            f.write_str(&escaped)?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Reverses [`write_escaped`]; `None` on a dangling or unknown escape, or on a character of
+/// `forbidden` that is not escaped.
+fn unescape(text: &str, forbidden: &[char]) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if forbidden.contains(&c) {
+            return None;
+        }
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                let rest = chars.as_str();
+                let code = u32::from_str_radix(rest.get(..4)?, 16).ok()?;
+                out.push(char::from_u32(code)?);
+                chars = rest[4..].chars();
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
 }
 
 /// Addresses sort by app, then kind group, then their text: the plan's display order.
@@ -149,26 +192,22 @@ impl FromStr for Address {
             if rest.is_empty() {
                 return Err(bad());
             }
-            return Ok(Address::app(kind, rest));
+            return Ok(Address::app(kind, unescape(rest, &[]).ok_or_else(bad)?));
         };
         let (app, quoted) = rest.split_at(open);
         let inner = quoted
             .strip_prefix("[\"")
             .and_then(|q| q.strip_suffix("\"]"))
             .ok_or_else(bad)?;
-        let mut key = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => key.push(chars.next().ok_or_else(bad)?),
-                '"' => return Err(bad()),
-                c => key.push(c),
-            }
-        }
+        let key = unescape(inner, &['"']).ok_or_else(bad)?;
         if app.is_empty() {
             return Err(bad());
         }
-        Ok(Address::keyed(kind, app, key))
+        Ok(Address::keyed(
+            kind,
+            unescape(app, &[]).ok_or_else(bad)?,
+            key,
+        ))
     }
 }
 
@@ -217,6 +256,8 @@ mod tests {
             Address::app(ResourceKind::ServicePrincipal, "exo-v2-app"),
             Address::keyed(ResourceKind::FederatedCredential, "x", "github-main"),
             Address::keyed(ResourceKind::Owner, "x", r#"we"ird\key"#),
+            Address::keyed(ResourceKind::Owner, "x", "\x1b[2K\n\u{202e}\\u001b"),
+            Address::app(ResourceKind::Application, "renamed\x1b[1A\\n"),
             Address::keyed(
                 ResourceKind::DirectoryRoleAssignment,
                 "x",
@@ -235,6 +276,15 @@ mod tests {
         ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn control_characters_in_names_print_as_escapes() {
+        let a = Address::keyed(ResourceKind::FederatedCredential, "a\x1b[1A", "k\x1b[2K\nx");
+        assert_eq!(
+            a.to_string(),
+            r#"federated_credential.a\u001b[1A["k\u001b[2K\nx"]"#
+        );
     }
 
     #[test]

@@ -183,6 +183,20 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
         ));
     };
 
+    // The hashes are what proves the plan was made from the manifests on disk: without them
+    // apply could not tell an edited manifest, so a plan without them is not applied.
+    if manifests.files.is_empty() {
+        return Err(invalid(
+            "it records no manifest hashes, so apply cannot check the manifests it was made from"
+                .to_owned(),
+        ));
+    }
+    if ManifestHashes::from_hashes(manifests.files.clone()).combined != manifests.combined {
+        return Err(invalid(
+            "its combined manifest hash does not match the per-file hashes".to_owned(),
+        ));
+    }
+
     let mut changes: Vec<Change> = doc
         .changes
         .into_iter()
@@ -251,12 +265,19 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
 }
 
 /// Writes the plan file atomically: a temporary file in the same folder, flushed to disk, then
-/// renamed over `path`.
+/// renamed over `path`. Whatever is at `path` already must be a plan file (a previous
+/// `plan --out`): a device, a link, a manifest or any other file is refused, never replaced.
 pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanError> {
     let err = |source| PlanError::WritePlanFile {
         path: path.to_owned(),
         source,
     };
+    if let Some(found) = not_a_plan_file(path) {
+        return Err(PlanError::RefuseOverwrite {
+            path: path.to_owned(),
+            found,
+        });
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -268,11 +289,38 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// What is at `path` when it is something other than a plan file this or any entraform wrote;
+/// `None` when nothing is there or it is a plan file.
+fn not_a_plan_file(path: &Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(format!("it cannot be inspected ({e})")),
+    };
+    if let Some(kind) = crate::local_file::kind_of(&meta.file_type()) {
+        return Some(format!("it is {kind}"));
+    }
+    let recognised = crate::local_file::read(path, crate::local_file::PLAN_FILE)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|doc| looks_like_plan_file(&doc));
+    (!recognised).then(|| "it is not an entraform plan file".to_owned())
+}
+
+/// A saved plan of any format version: the fields every version has had.
+fn looks_like_plan_file(doc: &Value) -> bool {
+    doc.get("format_version").is_some()
+        && doc.get("entraform_version").is_some_and(Value::is_string)
+        && doc.get("operations").is_some_and(Value::is_array)
+}
+
 pub fn read(path: &Path) -> Result<Plan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::ReadPlanFile {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::local_file::read_to_string(path, crate::local_file::PLAN_FILE).map_err(
+        |source| PlanError::ReadPlanFile {
+            path: path.to_owned(),
+            source,
+        },
+    )?;
     from_plan_file(&text, path)
 }
 
@@ -396,6 +444,43 @@ mod tests {
             format!("{err:?}").contains("not among the changes"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_plan_without_manifest_hashes_is_refused() {
+        for manifests in [
+            json!({"files": {}, "combined": ""}),
+            json!({"files": {"m.yaml": "00"}, "combined": "ff"}),
+        ] {
+            let mut doc: Value = serde_json::from_str(&to_plan_file(&sample())).unwrap();
+            doc["manifests"] = manifests;
+            let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
+            assert!(matches!(err, PlanError::InvalidPlanFile { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn plan_out_never_replaces_what_is_not_a_plan_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("app.yaml");
+        std::fs::write(&manifest, "apiVersion: entraform/v1\n").unwrap();
+        let err = write(&manifest, &sample()).unwrap_err();
+        assert!(matches!(err, PlanError::RefuseOverwrite { .. }), "{err:?}");
+        assert_eq!(
+            std::fs::read_to_string(&manifest).unwrap(),
+            "apiVersion: entraform/v1\n"
+        );
+        let err = write(dir.path(), &sample()).unwrap_err();
+        assert!(err.to_string().contains("a folder"), "{err}");
+        // A link to a device is refused as a link: the device (of this machine!) is never
+        // reached, even if this check regressed.
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("null");
+            std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+            let err = write(&link, &sample()).unwrap_err();
+            assert!(err.to_string().contains("a symbolic link"), "{err}");
+        }
     }
 
     #[test]

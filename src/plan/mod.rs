@@ -46,7 +46,7 @@ pub struct PlanInput<'a> {
     pub now: OffsetDateTime,
     pub options: PlanOptions,
     /// Where new key ids come from; [`KeyIdSource::Seeded`] makes plans reproducible in tests.
-    pub key_ids: KeyIdSource,
+    pub key_ids: KeyIdSource<'a>,
     /// Recorded in the plan (`entraform_version`); the CLI passes `CARGO_PKG_VERSION`.
     pub entraform_version: &'a str,
     pub manifests: &'a ManifestHashes,
@@ -61,20 +61,29 @@ pub struct PlanOptions {
 
 /// How the planner picks the `keyId` of a key credential it will attach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyIdSource {
+pub enum KeyIdSource<'a> {
     /// A random v4 UUID per new key (what the CLI uses).
     Random,
     /// Derived from the seed and the change's address: the same inputs give the same ids.
     Seeded(u64),
+    /// The ids a saved plan chose, by the address of the change attaching each (see
+    /// [`Plan::new_key_ids`]); planning again from the same inputs gives the same plan.
+    Recorded(&'a BTreeMap<Address, KeyId>),
 }
 
-impl KeyIdSource {
-    /// A key id for the key attached by the change at `address`, never one of `taken`.
+impl KeyIdSource<'_> {
+    /// A key id for the key attached by the change at `address`, never one of `taken` (a
+    /// recorded id is returned as recorded).
     pub fn key_id_for(&self, address: &Address, taken: &dyn Fn(KeyId) -> bool) -> KeyId {
+        if let KeyIdSource::Recorded(ids) = self
+            && let Some(id) = ids.get(address)
+        {
+            return *id;
+        }
         let mut attempt: u64 = 0;
         loop {
             let id = match self {
-                KeyIdSource::Random => KeyId(Uuid::new_v4()),
+                KeyIdSource::Random | KeyIdSource::Recorded(_) => KeyId(Uuid::new_v4()),
                 KeyIdSource::Seeded(seed) => {
                     use sha2::Digest as _;
                     let mut h = sha2::Sha256::new();
@@ -117,6 +126,16 @@ pub struct Plan {
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
+    }
+
+    /// The key ids this plan chose for the keys it attaches, by the address of their change.
+    pub fn new_key_ids(&self) -> BTreeMap<Address, KeyId> {
+        self.operations()
+            .filter_map(|(address, op)| match op {
+                Operation::AddCertificate { key, .. } => Some((address.clone(), key.key_id)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The steps apply runs, in order, each with the address of the change it belongs to.
@@ -220,6 +239,11 @@ pub enum PlanError {
         path: std::path::PathBuf,
         message: String,
     },
+    #[error("refusing to write the plan to `{}`: {found}", path.display())]
+    RefuseOverwrite {
+        path: std::path::PathBuf,
+        found: String,
+    },
     #[error("cannot write the plan file `{path}`")]
     WritePlanFile {
         path: std::path::PathBuf,
@@ -282,6 +306,10 @@ impl Hint for PlanError {
             PlanError::ParsePlanFile { .. } | PlanError::InvalidPlanFile { .. } => {
                 Some("make a new plan with `entraform plan --out FILE`".to_owned())
             }
+            PlanError::RefuseOverwrite { .. } => Some(
+                "`--out` replaces only a plan file it wrote before; name a new file, or `--out -` for stdout"
+                    .to_owned(),
+            ),
             PlanError::ReadPlanFile { .. } | PlanError::WritePlanFile { .. } => None,
         }
     }

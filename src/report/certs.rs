@@ -19,7 +19,7 @@ use crate::model::{
     AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, Period, Thumbprint,
     certificate_display_name, days_left,
 };
-use crate::output::{Style, paint};
+use crate::output::{Style, escape, paint};
 
 /// The JSON document's shape version. Only ever extended; a breaking change gets a new number.
 pub const FORMAT_VERSION: &str = "1";
@@ -328,8 +328,8 @@ pub fn table(report: &CertReport, color: bool) -> String {
         .iter()
         .map(|r| {
             [
-                r.app.clone(),
-                r.certificate.clone(),
+                escape(&r.app).into_owned(),
+                escape(&r.certificate).into_owned(),
                 r.thumbprint.map_or_else(dash, |t| t.to_hex()),
                 r.not_after.map_or_else(dash, date),
                 r.days_left.map_or_else(dash, |d| d.to_string()),

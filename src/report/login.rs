@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::model::{AppId, Thumbprint};
+use crate::output::escape;
 
 /// The claims of an access token that say what the app may do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,9 +145,13 @@ fn relative(t: OffsetDateTime, now: OffsetDateTime) -> String {
 
 /// The sign-in as aligned `label value` lines for stdout.
 pub fn render(report: &LoginReport, now: OffsetDateTime) -> String {
-    let mut out = format!("`{}` signed in with its certificate.\n\n", report.app);
+    let mut out = format!(
+        "`{}` signed in with its certificate.\n\n",
+        escape(&report.app)
+    );
+    // Values come from the tenant and its token: one escaped line each.
     let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "  {label:<12} {value}");
+        let _ = writeln!(out, "  {label:<12} {}", escape(value));
     };
     field("app", &format!("{} ({})", report.app, report.display_name));
     field("appId", &report.app_id.to_string());

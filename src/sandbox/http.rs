@@ -24,8 +24,8 @@ use super::jwt::Signer;
 use super::odata::Params;
 use super::state::{self, Store};
 use super::{
-    RunningSandbox, SandboxConfig, SandboxError, Secret, Stats, error_date, new_guid, now_ms, seed,
-    tls, token,
+    RunningSandbox, SandboxConfig, SandboxError, Secret, Stats, error_date, lock, new_guid, now_ms,
+    seed, tls, token,
 };
 
 const GRAPH_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
@@ -88,7 +88,9 @@ fn resolve_listen(config: &SandboxConfig) -> Result<SocketAddr, SandboxError> {
             }
         }
     };
-    if !addr.ip().is_loopback() && !config.allow_non_loopback {
+    // Anyone who reaches the server can sign in as the tenant's admin (the bootstrap secret is
+    // in every `serve` output): another machine only over HTTPS, and only when asked for.
+    if !(addr.ip().is_loopback() || (config.allow_non_loopback && config.tls)) {
         return Err(SandboxError::NonLoopback {
             addr: config.listen.clone(),
         });
@@ -98,6 +100,18 @@ fn resolve_listen(config: &SandboxConfig) -> Result<SocketAddr, SandboxError> {
 
 pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
     let addr = resolve_listen(&config)?;
+    // Locked before loading, released after the last save: no other process's writes between.
+    let mut lock = match &config.state_path {
+        Some(p) => {
+            let (path, role, wait) = (p.clone(), config.role, config.lock_wait);
+            Some(
+                tokio::task::spawn_blocking(move || lock::acquire(&path, role, wait))
+                    .await
+                    .map_err(|_| SandboxError::ServerGone)??,
+            )
+        }
+        None => None,
+    };
     let loaded = match &config.state_path {
         Some(p) => {
             state::remove_stale_temps(p);
@@ -125,8 +139,9 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         addr: config.listen.clone(),
         source,
     })?;
+    // On every interface the URL names this machine, so it works from elsewhere as well.
     let host = match local.ip() {
-        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => machine_name().unwrap_or_else(|| ip.to_string()),
         IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
@@ -142,9 +157,11 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         (Some(t), Some(state)) => {
             let path = tls::ca_path_for(state);
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| SandboxError::WriteCa {
-                    path: path.clone(),
-                    source,
+                crate::local_file::create_private_dirs(dir).map_err(|source| {
+                    SandboxError::WriteCa {
+                        path: path.clone(),
+                        source,
+                    }
                 })?;
             }
             std::fs::write(&path, &t.ca_pem).map_err(|source| SandboxError::WriteCa {
@@ -180,7 +197,12 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
     let saver = tokio::spawn(saver(server.clone(), stop_rx.clone()));
     let acceptor = tls.map(|t| t.acceptor);
     let accept = tokio::spawn(accept_loop(server.clone(), listener, acceptor, stop_rx));
+    if let Some(lock) = &mut lock {
+        let tenant_id = server.store.lock().tenant.id.clone();
+        lock.announce(&server.base_url, &tenant_id);
+    }
     Ok(RunningSandbox {
+        _lock: lock,
         server,
         handle: Handle {
             stop: stop_tx,
@@ -191,6 +213,31 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         secret,
         ca_pem,
     })
+}
+
+/// This machine's host name, for a server listening on every interface.
+#[cfg(unix)]
+fn machine_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name = std::str::from_utf8(&buf[..end]).ok()?.trim();
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    valid.then(|| name.to_ascii_lowercase())
+}
+
+#[cfg(not(unix))]
+fn machine_name() -> Option<String> {
+    std::env::var("COMPUTERNAME")
+        .ok()
+        .map(|n| n.to_ascii_lowercase())
 }
 
 async fn saver(server: Arc<Server>, mut stop: watch::Receiver<bool>) {

@@ -6,7 +6,8 @@
 //! It shares no wire types with [`crate::graph`]: it reads and writes Graph's JSON on its own, so
 //! a misnamed field cannot agree with itself.
 //!
-//! Layout: [`state`] (the document and its atomic saving), [`seed`] (a new tenant), [`http`] (the
+//! Layout: [`state`] (the document and its atomic saving), [`lock`] (one process per state
+//! file), [`seed`] (a new tenant), [`http`] (the
 //! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
 //! (the `/v1.0` resources), [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
 
@@ -15,6 +16,7 @@ mod faults;
 mod graph;
 mod http;
 mod jwt;
+mod lock;
 mod odata;
 mod seed;
 mod state;
@@ -32,6 +34,7 @@ use serde::Serialize;
 use crate::error::Hint;
 
 pub use faults::Faults;
+pub use lock::{Holder, Role};
 pub use seed::SANDBOX_DOMAIN;
 
 pub use crate::secret::Secret;
@@ -53,6 +56,10 @@ pub struct SandboxConfig {
     /// Issuers whose tokens federated credentials may accept (their JWKS is fetched by OIDC
     /// discovery).
     pub trusted_issuers: Vec<String>,
+    /// What kind of process holds the state file (see [`Role`]).
+    pub role: Role,
+    /// How long an in-process run waits for another one to release the state file.
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for SandboxConfig {
@@ -65,6 +72,8 @@ impl Default for SandboxConfig {
             faults: Faults::default(),
             seed: 0,
             trusted_issuers: Vec::new(),
+            role: Role::InProcess,
+            lock_wait: std::time::Duration::ZERO,
         }
     }
 }
@@ -160,9 +169,27 @@ pub enum SandboxError {
         source: std::io::Error,
     },
     #[error(
-        "`{addr}` is not a loopback address; the sandbox listens elsewhere only when `--listen` names it"
+        "`{addr}` is not a loopback address; the sandbox serves other machines only over HTTPS and when asked to"
     )]
     NonLoopback { addr: String },
+    #[error(
+        "a sandbox server is running on this state (`{}`, {}); use --graph-url {}",
+        state.display(),
+        holder.describe(),
+        holder.graph_url.as_deref().unwrap_or("<its Graph URL>")
+    )]
+    ServerRunning { state: PathBuf, holder: Box<Holder> },
+    #[error(
+        "the sandbox state `{}` is in use by {}",
+        state.display(),
+        holder.as_ref().map_or_else(|| "another entraform process".to_owned(), |h| h.describe())
+    )]
+    StateInUse {
+        state: PathBuf,
+        holder: Option<Box<Holder>>,
+    },
+    #[error("refusing to delete `{}`: {found}", path.display())]
+    NotAState { path: PathBuf, found: String },
     #[error("`{addr}` is not a valid listen address (expected host:port)")]
     BadListen { addr: String },
     #[error("cannot listen on `{addr}`")]
@@ -193,8 +220,25 @@ impl Hint for SandboxError {
                 Some("run `entraform sandbox reset` to start over with a fresh tenant".into())
             }
             SandboxError::NonLoopback { addr } => Some(format!(
-                "pass `--listen {addr}` explicitly to serve beyond this machine"
+                "anyone who can reach `{addr}` can act as the tenant's admin; to serve beyond this machine anyway, pass `--listen {addr} --tls --allow-remote`"
             )),
+            SandboxError::ServerRunning { holder, .. } => Some(format!(
+                "drop `--sandbox` and pass `--graph-url {url} --login-url {url}{tenant}` with AZURE_CLIENT_ID and AZURE_CLIENT_SECRET as `sandbox serve` printed them; or stop the server first",
+                url = holder.graph_url.as_deref().unwrap_or("<url>"),
+                tenant = holder
+                    .tenant_id
+                    .as_deref()
+                    .map(|t| format!(" --tenant {t}"))
+                    .unwrap_or_default(),
+            )),
+            SandboxError::StateInUse { .. } => Some(
+                "wait for that command to finish (or stop it), or give this one its own `--sandbox-state`"
+                    .into(),
+            ),
+            SandboxError::NotAState { .. } => Some(
+                "`sandbox reset` deletes only a sandbox state file; check `--state` / `--sandbox-state`"
+                    .into(),
+            ),
             SandboxError::Bind { .. } => {
                 Some("pick another port, or `--listen 127.0.0.1:0` for any free one".into())
             }
@@ -211,6 +255,8 @@ pub struct RunningSandbox {
     local_addr: SocketAddr,
     secret: Secret,
     ca_pem: Option<String>,
+    /// Held until the sandbox is dropped (after the last save in [`RunningSandbox::shutdown`]).
+    _lock: Option<lock::StateLock>,
 }
 
 impl fmt::Debug for RunningSandbox {
@@ -296,17 +342,113 @@ pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError
 }
 
 /// Deletes a state file (and the CA certificate beside it) so the next start seeds a new
-/// tenant. Returns whether anything was deleted.
-pub fn reset(state_path: &std::path::Path) -> Result<bool, SandboxError> {
-    let mut removed = false;
-    for path in [state_path.to_path_buf(), tls::ca_path_for(state_path)] {
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed = true,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(SandboxError::WriteState { path, source }),
+/// tenant, and returns the tenant it held (`None` when there was none). Only a sandbox state
+/// file is deleted, recognised by its content: anything else at `state_path` (a device, a
+/// manifest, a link to one) is refused. A running server or command holding the file is named
+/// and nothing is deleted.
+pub fn reset(state_path: &std::path::Path) -> Result<Option<ResetTenant>, SandboxError> {
+    let refuse = |found: String| SandboxError::NotAState {
+        path: state_path.to_owned(),
+        found,
+    };
+    let meta = match std::fs::symlink_metadata(state_path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SandboxError::ReadState {
+                path: state_path.to_owned(),
+                source,
+            });
+        }
+    };
+    if let Some(kind) = crate::local_file::kind_of(&meta.file_type()) {
+        return Err(refuse(format!("it is {kind}, not a sandbox state file")));
+    }
+    let _lock = lock::acquire(state_path, Role::Serve, std::time::Duration::ZERO)?;
+    let bytes = crate::local_file::read(state_path, crate::local_file::SANDBOX_STATE)
+        .map_err(|e| refuse(format!("it cannot be read as a sandbox state ({e})")))?;
+    if !state::looks_like_state(&bytes) {
+        return Err(refuse("it is not a sandbox state file".into()));
+    }
+    // A state of another format version is still ours to delete: that is what reset is for.
+    let tenant = match state::load(state_path) {
+        Ok(Some(doc)) => ResetTenant::from_document(&doc),
+        _ => ResetTenant::default(),
+    };
+    let remove = |path: PathBuf| match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SandboxError::WriteState { path, source }),
+    };
+    remove(state_path.to_owned())?;
+    let ca = tls::ca_path_for(state_path);
+    if tls::is_ca_file(&ca) {
+        remove(ca)?;
+    }
+    Ok(Some(tenant))
+}
+
+/// What a reset tenant held that files on disk may still refer to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResetTenant {
+    pub tenant_id: String,
+    /// Every certificate key of every application.
+    pub keys: Vec<ResetKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetKey {
+    /// The application's `uniqueName` (an entraform app's `metadata.name`).
+    pub unique_name: Option<String>,
+    /// `entraform:<certificate name>` for keys entraform attached.
+    pub display_name: Option<String>,
+    /// SHA-1 of the certificate, upper-case hex.
+    pub thumbprint: Option<String>,
+}
+
+impl ResetTenant {
+    fn from_document(doc: &state::Document) -> Self {
+        let mut keys = Vec::new();
+        for entry in doc.applications.values() {
+            let unique_name = entry
+                .object
+                .get("uniqueName")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            let creds = entry
+                .object
+                .get("keyCredentials")
+                .and_then(serde_json::Value::as_array);
+            for cred in creds.into_iter().flatten() {
+                use base64::Engine as _;
+                use sha1::Digest as _;
+                let text = |k: &str| cred.get(k).and_then(serde_json::Value::as_str);
+                let thumbprint = text("key")
+                    .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
+                    .map(|der| hex::encode_upper(sha1::Sha1::digest(&der)));
+                keys.push(ResetKey {
+                    unique_name: unique_name.clone(),
+                    display_name: text("displayName").map(str::to_owned),
+                    thumbprint,
+                });
+            }
+        }
+        ResetTenant {
+            tenant_id: doc.tenant.id.clone(),
+            keys,
         }
     }
-    Ok(removed)
+}
+
+/// Whether `path` is a sandbox state file (of any format version), by its content.
+pub fn is_state_file(path: &std::path::Path) -> bool {
+    crate::local_file::read(path, crate::local_file::SANDBOX_STATE)
+        .is_ok_and(|bytes| state::looks_like_state(&bytes))
+}
+
+/// Who holds the sandbox state at `state_path` now, if anyone.
+pub fn state_holder(state_path: &std::path::Path) -> Option<Holder> {
+    lock::holder_of(state_path)
 }
 
 // --- small shared helpers -------------------------------------------------------------------

@@ -144,7 +144,7 @@ struct VersionOnly {
 }
 
 pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match crate::local_file::read(path, crate::local_file::SANDBOX_STATE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -176,6 +176,17 @@ pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
     Ok(Some(doc))
 }
 
+/// Whether `bytes` are a sandbox state file of any format version: a JSON object with a numeric
+/// `format_version`, a `tenant` and a `bootstrap` admin.
+pub(crate) fn looks_like_state(bytes: &[u8]) -> bool {
+    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(bytes) else {
+        return false;
+    };
+    doc.get("format_version").is_some_and(Value::is_u64)
+        && doc.get("tenant").is_some_and(Value::is_object)
+        && doc.get("bootstrap").is_some_and(Value::is_object)
+}
+
 /// Removes temp files a killed saver left beside the state file (they are never read).
 pub(crate) fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
@@ -205,7 +216,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir)?;
+    crate::local_file::create_private_dirs(&dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

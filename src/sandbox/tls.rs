@@ -14,6 +14,17 @@ pub(crate) fn ca_path_for(state: &Path) -> PathBuf {
     state.with_extension("ca.pem")
 }
 
+/// Whether `path` is a CA certificate this sandbox wrote: a regular file holding one PEM
+/// certificate and nothing else.
+pub(crate) fn is_ca_file(path: &Path) -> bool {
+    let limit = crate::local_file::CERTIFICATE;
+    let Ok(text) = crate::local_file::read_to_string(path, limit) else {
+        return false;
+    };
+    pem::parse_many(text.as_bytes())
+        .is_ok_and(|blocks| blocks.len() == 1 && blocks[0].tag() == "CERTIFICATE")
+}
+
 pub(crate) struct Tls {
     pub acceptor: tokio_rustls::TlsAcceptor,
     pub ca_pem: String,

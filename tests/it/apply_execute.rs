@@ -525,11 +525,15 @@ async fn an_existing_file_at_the_pfx_path_is_kept_under_a_timestamped_name() {
         &exchange_manifest("exo-t", PFX_ENV),
     );
     // Left by an apply that was killed before its key reached the tenant.
-    write(
-        t.dir.path(),
-        "secrets/exo-t.pfx",
-        "an earlier, never attached PFX",
-    );
+    let earlier = entraform::cert::write_pfx(
+        &crate::cert::shared().0,
+        &crate::cert::password(),
+        entraform::model::PfxEncryption::Aes256,
+        "earlier",
+    )
+    .unwrap();
+    std::fs::create_dir_all(t.dir.path().join("secrets")).unwrap();
+    std::fs::write(t.dir.path().join("secrets/exo-t.pfx"), &earlier).unwrap();
     let (_, report, _) =
         plan_and_execute(&t.client, std::slice::from_ref(&manifest), &quick_execute()).await;
     assert!(report.complete(), "{:#?}", outcome_names(&report));
@@ -541,14 +545,8 @@ async fn an_existing_file_at_the_pfx_path_is_kept_under_a_timestamped_name() {
         name.starts_with("exo-t.") && name.ends_with("Z.pfx"),
         "{name}"
     );
-    assert_eq!(
-        std::fs::read_to_string(kept).unwrap(),
-        "an earlier, never attached PFX"
-    );
-    assert_ne!(
-        std::fs::read(&files.pfx).unwrap(),
-        b"an earlier, never attached PFX"
-    );
+    assert_eq!(std::fs::read(kept).unwrap(), earlier);
+    assert_ne!(std::fs::read(&files.pfx).unwrap(), earlier);
     t.sb.shutdown().await.unwrap();
 }
 

@@ -24,6 +24,7 @@ mod graph_paging;
 mod graph_redaction;
 mod graph_retry;
 mod graph_support;
+mod hostile;
 mod json_shapes;
 mod manifest;
 mod manifest_props;

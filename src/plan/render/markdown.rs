@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::values::{self, Sign};
+use crate::output::escape;
 use crate::plan::{Action, CertificateSource, Change, Plan};
 
 pub fn markdown(plan: &Plan, _color: bool) -> String {
@@ -70,8 +71,8 @@ pub fn markdown(plan: &Plan, _color: bool) -> String {
                     .as_deref()
                     .map(|a| format!("{}: ", code_span(a)))
                     .unwrap_or_default();
-                // A line break inside a note would end the list item.
-                format!("- {who}{}", n.message.replace('\n', " "))
+                // Escaped: a line break inside a note would end the list item.
+                format!("- {who}{}", escape(&n.message))
             })
             .collect();
         blocks.push(list.join("\n"));
@@ -116,13 +117,15 @@ fn code_span(text: &str) -> String {
     cell(&format!("{ticks}{pad}{text}{pad}{ticks}"))
 }
 
-/// A table cell cannot hold a line break or an unescaped pipe.
+/// A table cell cannot hold a line break (escaped, like every control character) or an
+/// unescaped pipe.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    escape(text).replace('|', "\\|")
 }
 
 fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
+    escape(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }

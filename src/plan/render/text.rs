@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use time::OffsetDateTime;
 
 use super::values::{self, Line, Sign};
-use crate::output::{Style, paint};
+use crate::output::{Style, escape, paint};
 use crate::plan::{Action, CertificateSource, CertificateStatus, Change, Plan};
 
 pub fn text(plan: &Plan, color: bool) -> String {
@@ -51,9 +51,9 @@ pub fn text(plan: &Plan, color: bool) -> String {
             let who = n
                 .app
                 .as_deref()
-                .map(|a| format!("{a}: "))
+                .map(|a| format!("{}: ", escape(a)))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  - {who}{}", n.message);
+            let _ = writeln!(out, "  - {who}{}", escape(&n.message));
         }
         out.push('\n');
     }
@@ -93,10 +93,10 @@ fn block(out: &mut String, change: &Change, color: bool) {
     let headline = format!("# {} {}", change.address, change.action.headline());
     let _ = writeln!(out, "  {}", paint(&headline, Style::Bold, color));
     if let Some(reason) = &change.reason {
-        let _ = writeln!(out, "  # ({reason})");
+        let _ = writeln!(out, "  # ({})", escape(reason));
     }
     let a = &change.address;
-    let mut header = format!("{} \"{}\"", a.kind, a.app);
+    let mut header = format!("{} \"{}\"", a.kind, escape(&a.app));
     if let Some(key) = &a.key {
         let _ = write!(header, " {}", serde_json::Value::String(key.clone()));
     }

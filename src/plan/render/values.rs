@@ -1,10 +1,13 @@
 //! The attribute lines of a change block, shared by the text and markdown renderers: created
 //! and destroyed values in full, updates field by field, sets as added and removed elements,
 //! multi-line strings diffed line by line (`similar`), unchanged fields counted, not shown.
+//! Values are the tenant's: one-line values are JSON-quoted (controls escaped by serde), lines
+//! of multi-line text go through [`escape`].
 
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+use crate::output::escape;
 use crate::plan::{Action, Change};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -176,7 +179,7 @@ fn whole(lines: &mut Vec<Line>, name: &str, v: &Value, sign: Sign) {
         Value::String(text) if text.contains('\n') => {
             lines.push(Line::new(0, Some(sign), format!("{name} = <<-EOT")));
             for l in text.lines() {
-                lines.push(Line::new(1, None, l));
+                lines.push(Line::new(1, None, escape(l)));
             }
             lines.push(Line::new(0, None, "EOT"));
         }
@@ -222,7 +225,7 @@ fn text_diff(lines: &mut Vec<Line>, name: &str, before: &str, after: &str) {
             ChangeTag::Equal => None,
         };
         let text = change.value().trim_end_matches(['\n', '\r']);
-        lines.push(Line::new(1, sign, text));
+        lines.push(Line::new(1, sign, escape(text)));
     }
     lines.push(Line::new(0, None, "EOT"));
 }
