@@ -35,6 +35,7 @@ mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
 mod sandbox_faults;
+mod sandbox_fidelity;
 mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;

@@ -405,10 +405,16 @@ fn apply_body(
                 {
                     return Err(GraphError::invalid_value("uniqueName"));
                 }
-                if doc.applications.values().any(|e| {
-                    e.object["id"] != self_id && e.str("uniqueName").eq_ignore_ascii_case(new)
-                }) {
-                    return Err(GraphError::same_key(409, "uniqueName"));
+                // A soft-deleted application keeps its uniqueName until it is purged.
+                if doc
+                    .applications
+                    .values()
+                    .chain(doc.deleted_applications.values())
+                    .any(|e| {
+                        e.object["id"] != self_id && e.str("uniqueName").eq_ignore_ascii_case(new)
+                    })
+                {
+                    return Err(GraphError::object_conflict("uniqueName"));
                 }
                 obj.insert("uniqueName".into(), v.clone());
             }
@@ -460,7 +466,7 @@ fn apply_body(
                 })
         });
         if taken {
-            return Err(GraphError::same_key(400, "identifierUris"));
+            return Err(GraphError::object_conflict("identifierUris"));
         }
     }
     Ok(())
@@ -798,7 +804,7 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
         Some((false, _)) if upsert => {
             // The object exists but this replica does not see it yet: creating it again
             // collides on the alternate key, as right after a real create.
-            return Err(GraphError::same_key(409, "uniqueName"));
+            return Err(GraphError::object_conflict("uniqueName"));
         }
         None if upsert => {
             call.caller.require(&[perm::APP_RW, perm::APP_OWNED])?;

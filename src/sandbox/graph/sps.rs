@@ -342,6 +342,16 @@ fn no_backing_app(app_id: &str) -> GraphError {
     e
 }
 
+/// What an `Application.ReadWrite.OwnedBy` caller gets for an application this replica does
+/// not know (yet).
+fn not_local_app() -> GraphError {
+    GraphError::new(
+        403,
+        "Authorization_RequestDenied",
+        "When using this permission, the backing application of the service principal being created must in the local tenant",
+    )
+}
+
 pub(crate) fn create(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
     call.caller.require(&[perm::APP_RW, perm::APP_OWNED])?;
     let body = call.json_body()?;
@@ -364,7 +374,10 @@ fn create_for(
         .find(|a| a.str("appId").eq_ignore_ascii_case(app_id));
     let (app_name, app_owners) = match app {
         Some(a) if a.visible(call.now) => (a.str("displayName").to_string(), a.owners.clone()),
-        // Created but not yet replicated to this replica, or never created.
+        // Created but not yet replicated to this replica, or never created. An OwnedBy caller is
+        // told so as a 403 that reads like a missing permission (terraform-provider-azuread
+        // retries it: internal/services/serviceprincipals/service_principal_resource.go).
+        _ if !call.caller.has_any(&[perm::APP_RW]) => return Err(not_local_app()),
         _ => return Err(no_backing_app(app_id)),
     };
     if !call.caller.has_any(&[perm::APP_RW]) && !app_owners.contains(&call.caller.sp_id) {

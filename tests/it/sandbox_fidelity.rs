@@ -1,0 +1,203 @@
+//! Where Entra ID answers differently from what a client would guess, the sandbox answers as
+//! Entra ID does (issue 12): each test replays the request and checks the status, error code and
+//! message text of the documented or widely recorded answer.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use entraform::sandbox::{Faults, SandboxConfig};
+use serde_json::json;
+
+use crate::sandbox_util::*;
+
+fn delayed(ms: u64) -> SandboxConfig {
+    SandboxConfig::new().faults(Faults {
+        replication_delay_ms: ms,
+        ..Faults::default()
+    })
+}
+
+/// Sends until the answer is not `transient` (replication under test), for at most 10 s.
+async fn settle<F, Fut>(transient: &[u16], mut send: F) -> Resp
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Resp>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = send().await;
+        if !transient.contains(&r.status) || Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// graph-contract.md, corrections: a uniqueName collision is 400 `Request_BadRequest`, not 409.
+#[tokio::test]
+async fn a_unique_name_collision_is_a_400_bad_request() {
+    let t = start().await;
+    let body = json!({"displayName": "first", "uniqueName": "collide-1"});
+    assert_eq!(t.post("/applications", body).await.status, 201);
+    let again = t
+        .post(
+            "/applications",
+            json!({"displayName": "second", "uniqueName": "COLLIDE-1"}),
+        )
+        .await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    assert_eq!(again.body["error"]["code"], "Request_BadRequest");
+    assert_eq!(
+        again.body["error"]["message"],
+        "Another object with the same value for property uniqueName already exists."
+    );
+    assert_eq!(again.body["error"]["details"][0]["code"], "ObjectConflict");
+    assert_eq!(again.body["error"]["details"][0]["target"], "uniqueName");
+}
+
+/// The upsert that collides with an object this replica does not see yet answers the same 400.
+#[tokio::test]
+async fn an_upsert_of_a_name_not_yet_replicated_is_the_same_400() {
+    let t = start_with(delayed(60_000)).await;
+    let upsert = || {
+        t.send(
+            "PATCH",
+            "/applications(uniqueName='fresh-upsert')",
+            Some(json!({"displayName": "fresh"})),
+            &[("Prefer", "create-if-missing")],
+        )
+    };
+    assert_eq!(upsert().await.status, 201);
+    let again = upsert().await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    assert_eq!(again.body["error"]["code"], "Request_BadRequest");
+    assert_eq!(
+        again.body["error"]["message"],
+        "Another object with the same value for property uniqueName already exists."
+    );
+}
+
+/// terraform-provider-azuread retries this 403 (service_principal_resource.go; its issue #611):
+/// an `Application.ReadWrite.OwnedBy` caller creating the service principal of an application
+/// that has not replicated is told the application is not in the local tenant.
+#[tokio::test]
+async fn an_owned_by_caller_gets_a_403_for_a_service_principal_of_a_fresh_app() {
+    let t = start_with(delayed(300)).await;
+    let app = t
+        .post(
+            "/applications",
+            json!({"displayName": "owner-bot", "signInAudience": "AzureADMyOrg"}),
+        )
+        .await
+        .body;
+    let sp = settle(&[400], || {
+        t.post("/servicePrincipals", json!({"appId": app["appId"]}))
+    })
+    .await;
+    assert_eq!(sp.status, 201, "{}", sp.text);
+    let sp_id = sp.body["id"].as_str().unwrap().to_string();
+    // The service principal is fresh too: wait until it can be granted a role.
+    assert_eq!(
+        settle(&[404], || async {
+            t.get(&format!("/servicePrincipals/{sp_id}")).await
+        })
+        .await
+        .status,
+        200
+    );
+    t.grant_graph_role(&sp_id, "Application.ReadWrite.OwnedBy")
+        .await;
+    let token = settle(&[400, 401], || async {
+        let pw = t
+            .post(
+                &format!("/applications/{}/addPassword", app["id"].as_str().unwrap()),
+                json!({}),
+            )
+            .await;
+        let secret = pw.body["secretText"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let tok = token_by_secret(
+            &t.http,
+            &t.sb.token_url(),
+            app["appId"].as_str().unwrap(),
+            &secret,
+            GRAPH,
+        )
+        .await;
+        let roles = claims(tok.body["access_token"].as_str().unwrap_or(".e30."));
+        // The role grant replicates to the token endpoint too.
+        if tok.status == 200 && roles["roles"].is_array() {
+            tok
+        } else {
+            Resp { status: 401, ..tok }
+        }
+    })
+    .await;
+    assert_eq!(token.status, 200, "{}", token.text);
+    let token = token.body["access_token"].as_str().unwrap().to_owned();
+
+    let owned = t
+        .send_as(
+            &token,
+            "POST",
+            "/applications",
+            Some(json!({"displayName": "owned", "signInAudience": "AzureADMyOrg"})),
+            &[],
+        )
+        .await;
+    assert_eq!(owned.status, 201, "{}", owned.text);
+    let create_sp = || {
+        t.send_as(
+            &token,
+            "POST",
+            "/servicePrincipals",
+            Some(json!({"appId": owned.body["appId"]})),
+            &[],
+        )
+    };
+    let early = create_sp().await;
+    assert_eq!(early.status, 403, "{}", early.text);
+    assert_eq!(early.body["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(
+        early.body["error"]["message"],
+        "When using this permission, the backing application of the service principal being created must in the local tenant"
+    );
+    // Once the application has replicated, the same request succeeds.
+    assert_eq!(settle(&[403], create_sp).await.status, 201);
+}
+
+/// terraform-provider-azuread retries this 400 for a fresh service principal
+/// (service_principal_delegated_permission_grant_resource.go): the not-found text, status 400.
+#[tokio::test]
+async fn a_delegated_grant_for_a_fresh_service_principal_is_a_400_with_the_not_found_text() {
+    let t = start_with(delayed(1500)).await;
+    let graph = t.sp_id(GRAPH_APP_ID).await;
+    let app = t
+        .post("/applications", json!({"displayName": "fresh-grant"}))
+        .await
+        .body;
+    let sp = settle(&[400], || {
+        t.post("/servicePrincipals", json!({"appId": app["appId"]}))
+    })
+    .await;
+    assert_eq!(sp.status, 201, "{}", sp.text);
+    let client = sp.body["id"].as_str().unwrap().to_owned();
+    let grant = || {
+        t.post(
+            "/oauth2PermissionGrants",
+            json!({"clientId": client, "consentType": "AllPrincipals", "resourceId": graph, "scope": "User.Read"}),
+        )
+    };
+    let early = grant().await;
+    assert_eq!(early.status, 400, "{}", early.text);
+    assert_eq!(early.body["error"]["code"], "Request_BadRequest");
+    assert_eq!(
+        early.body["error"]["message"],
+        format!(
+            "Resource '{client}' does not exist or one of its queried reference-property objects are not present."
+        )
+    );
+    assert_eq!(settle(&[400], grant).await.status, 201);
+}
