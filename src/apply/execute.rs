@@ -297,8 +297,21 @@ enum Wrote<T> {
     Ok(T),
     /// A delete found nothing to delete.
     Gone,
-    /// A create found the object there already (to be confirmed).
-    Exists(GraphError),
+    /// A create found the object there already (to be confirmed). `ours_maybe`: an earlier
+    /// attempt of this run may have created it (its answer was lost or the service failed).
+    Exists {
+        err: GraphError,
+        ours_maybe: bool,
+    },
+}
+
+/// How long to look for the object a create's "already exists" answer is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    /// Until it shows (within the consistency bounds): the answer may be about our own write.
+    UntilVisible,
+    /// Read once: a conflict with an object that is not ours is an error now, not a wait.
+    Once,
 }
 
 /// What a confirmation read found.
@@ -481,6 +494,7 @@ impl<'a> Exec<'a> {
         let bounds = self.options.consistency;
         let started = Instant::now();
         let mut attempt = 0;
+        let mut ours_maybe = false;
         loop {
             attempt += 1;
             let err = match send().await {
@@ -489,13 +503,21 @@ impl<'a> Exec<'a> {
             };
             match classify(kind, &err, fresh, grants_consent) {
                 Disposition::Done => return Ok(Wrote::Gone),
-                Disposition::AlreadyExists => return Ok(Wrote::Exists(err)),
+                Disposition::AlreadyExists => return Ok(Wrote::Exists { err, ours_maybe }),
                 Disposition::ConsentRequired => return Err(StepError::Consent(err)),
                 Disposition::Fail => return Err(err.into()),
                 d @ (Disposition::WaitForReplication | Disposition::Repeat) => {
+                    ours_maybe |= d == Disposition::Repeat;
                     let wait = bounds.delay(attempt);
                     if started.elapsed() + wait > bounds.max_elapsed {
-                        return Err(err.into());
+                        return Err(match d {
+                            Disposition::WaitForReplication => ActionError::StillReplicating {
+                                waited_s: started.elapsed().as_secs(),
+                                source: err,
+                            }
+                            .into(),
+                            _ => err.into(),
+                        });
                     }
                     tracing::debug!(
                         disposition = ?d,
@@ -517,13 +539,21 @@ impl<'a> Exec<'a> {
     {
         match self.write(WriteKind::Read, fresh, false, send).await? {
             Wrote::Ok(v) => Ok(v),
-            Wrote::Gone | Wrote::Exists(_) => unreachable!("reads are never deletes or creates"),
+            Wrote::Gone | Wrote::Exists { .. } => {
+                unreachable!("reads are never deletes or creates")
+            }
         }
     }
 
     /// After "already exists": reads until the object shows and matches, differs, or the
-    /// bounds run out.
-    async fn confirm<F, Fut>(&self, what: &str, mut check: F) -> Result<(), StepError>
+    /// bounds run out; with [`Confirm::Once`], a single read.
+    async fn confirm<F, Fut>(
+        &self,
+        what: &str,
+        how: Confirm,
+        conflict: &GraphError,
+        mut check: F,
+    ) -> Result<(), StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Found, GraphError>>,
@@ -536,6 +566,13 @@ impl<'a> Exec<'a> {
             match self.read(true, &mut check).await? {
                 Found::Matches => return Ok(()),
                 Found::Differs(why) => return Err(ActionError::Conflict(why).into()),
+                Found::Missing if how == Confirm::Once => {
+                    return Err(ActionError::Conflict(format!(
+                        "Graph refused to create {what} because an object with the same key already exists, and it is not visible to reads yet (another writer may have just created it): {}",
+                        conflict
+                    ))
+                    .into());
+                }
                 Found::Missing => {
                     let wait = bounds.delay(attempt);
                     if started.elapsed() + wait > bounds.max_elapsed {
@@ -552,12 +589,15 @@ impl<'a> Exec<'a> {
     }
 
     /// A create that Graph keeps unique: sent (again after a lost answer); "already exists" is
-    /// success once `confirm` finds the object the plan wanted.
+    /// success once `confirm` finds the object the plan wanted. `keyed_by_name`: the key is a
+    /// name, not the content (a federated credential), so a conflict on the first attempt is
+    /// someone else's object: read once and report it, never wait for it.
     async fn create<T, F, Fut, C, CFut>(
         &self,
         what: &str,
         fresh: bool,
         grants_consent: bool,
+        keyed_by_name: bool,
         send: F,
         check: C,
     ) -> Result<Option<T>, StepError>
@@ -572,12 +612,74 @@ impl<'a> Exec<'a> {
             .await?
         {
             Wrote::Ok(v) => Ok(Some(v)),
-            Wrote::Exists(err) => {
+            Wrote::Exists { err, ours_maybe } => {
                 tracing::debug!(error = %err, "already exists; confirming {what}");
-                self.confirm(what, check).await?;
+                let how = if keyed_by_name && !ours_maybe {
+                    Confirm::Once
+                } else {
+                    Confirm::UntilVisible
+                };
+                self.confirm(what, how, &err, check).await?;
                 Ok(None)
             }
             Wrote::Gone => Ok(None),
+        }
+    }
+
+    /// An upsert by alternate key (`PATCH …(key='…')` with `Prefer: create-if-missing`). When
+    /// Graph answers that the key is taken, the object holding it is read: shown, the upsert is
+    /// sent again (it now finds the object and updates it); not shown, it is an object this
+    /// replica does not see yet, or one `taken_by` names (a deleted application), which fails.
+    async fn upsert<TF, TFut>(
+        &self,
+        fresh: bool,
+        path: &str,
+        body: &Value,
+        taken_by: TF,
+    ) -> Result<crate::graph::Response, StepError>
+    where
+        TF: Fn() -> TFut,
+        TFut: Future<Output = Result<Option<ActionError>, GraphError>>,
+    {
+        let bounds = self.options.consistency;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self
+                .write(WriteKind::Upsert, fresh, false, || {
+                    self.client.upsert(path, body)
+                })
+                .await?
+            {
+                Wrote::Ok(resp) => return Ok(resp),
+                Wrote::Exists { err, .. } => err,
+                Wrote::Gone => unreachable!("an upsert is not a delete"),
+            };
+            let read = format!("{path}?$select=id");
+            let visible = match self.client.get::<Value>(&read).await {
+                Ok(_) => true,
+                Err(e) if e.status() == Some(404) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !visible && let Some(holder) = taken_by().await? {
+                return Err(holder.into());
+            }
+            // Shown now: send again at once (once; a holder that keeps refusing is waited on).
+            let wait = if visible && attempt == 1 {
+                Duration::ZERO
+            } else {
+                bounds.delay(attempt)
+            };
+            if started.elapsed() + wait > bounds.max_elapsed {
+                return Err(ActionError::StillReplicating {
+                    waited_s: started.elapsed().as_secs(),
+                    source: err,
+                }
+                .into());
+            }
+            tracing::debug!(error = %err, wait_ms = wait.as_millis() as u64, "key taken by an object not visible yet");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -685,6 +787,7 @@ impl<'a> Exec<'a> {
                         "the app role assignment",
                         fresh,
                         true,
+                        false,
                         || self.client.post(&path, &body, RetrySafety::NotIdempotent),
                         || async {
                             let list: Vec<AppRoleAssignment> = self
@@ -729,6 +832,7 @@ impl<'a> Exec<'a> {
                         "the delegated permission grant",
                         fresh,
                         true,
+                        false,
                         || {
                             self.client
                                 .post("/oauth2PermissionGrants", &body, RetrySafety::NotIdempotent)
@@ -790,6 +894,7 @@ impl<'a> Exec<'a> {
                         "the directory role assignment",
                         fresh,
                         false,
+                        false,
                         || {
                             self.client.post(
                                 "/roleManagement/directory/roleAssignments",
@@ -834,6 +939,7 @@ impl<'a> Exec<'a> {
                 self.create(
                     "the owner",
                     fresh,
+                    false,
                     false,
                     || self.client.post(&path, &body, RetrySafety::NotIdempotent),
                     || async {
@@ -883,18 +989,12 @@ impl<'a> Exec<'a> {
                         "the federated credential",
                         fresh,
                         false,
+                        true,
                         || self.client.post(&path, &body, RetrySafety::NotIdempotent),
                         || async {
                             let list: Vec<FederatedIdentityCredential> =
                                 self.client.list_all(&path).await?;
-                            Ok(match list.iter().find(|f| f.name == credential.name) {
-                                None => Found::Missing,
-                                Some(f) if same_federated(f, credential) => Found::Matches,
-                                Some(f) => Found::Differs(format!(
-                                    "a federated credential named `{}` already exists with issuer `{}` and subject `{}`",
-                                    f.name, f.issuer, f.subject
-                                )),
-                            })
+                            Ok(federated_conflict(&list, credential))
                         },
                     )
                     .await?;
@@ -938,14 +1038,9 @@ impl<'a> Exec<'a> {
         self.state().fresh.insert(name.to_owned());
         let path = format!("/applications(uniqueName={})", quote(unique_name));
         let body = Value::Object(application_json(application));
-        let Wrote::Ok(resp) = self
-            .write(WriteKind::Upsert, false, false, || {
-                self.client.upsert(&path, &body)
-            })
-            .await?
-        else {
-            unreachable!("an upsert is neither a delete nor a create");
-        };
+        let resp = self
+            .upsert(false, &path, &body, || async { Ok(None) })
+            .await?;
         let (app, created) = if resp.created() && resp.has_body() {
             let a: Application = resp.json()?;
             (a, true)
@@ -979,14 +1074,9 @@ impl<'a> Exec<'a> {
             quote(&app.app_id.to_string())
         );
         let body = json!({});
-        let Wrote::Ok(resp) = self
-            .write(WriteKind::Upsert, fresh, false, || {
-                self.client.upsert(&path, &body)
-            })
-            .await?
-        else {
-            unreachable!("an upsert is neither a delete nor a create");
-        };
+        let resp = self
+            .upsert(fresh, &path, &body, || async { Ok(None) })
+            .await?;
         let id = if resp.created() && resp.has_body() {
             resp.json::<ServicePrincipal>()?.id
         } else {
@@ -1197,6 +1287,38 @@ fn same_scopes(a: &str, b: &str) -> bool {
             .collect::<BTreeSet<_>>()
     };
     set(a) == set(b)
+}
+
+/// What holds a federated credential's name (Entra ID compares names case-insensitively) or its
+/// issuer and subject (unique per app), against the credential the plan wanted.
+fn federated_conflict(
+    live: &[FederatedIdentityCredential],
+    wanted: &FederatedCredentialBody,
+) -> Found {
+    let by_name = live
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(&wanted.name));
+    match by_name {
+        Some(f) if f.name == wanted.name && same_federated(f, wanted) => Found::Matches,
+        Some(f) if f.name != wanted.name => Found::Differs(format!(
+            "a federated credential named `{}` already exists, and Entra ID compares names case-insensitively, so `{}` cannot be created",
+            f.name, wanted.name
+        )),
+        Some(f) => Found::Differs(format!(
+            "a federated credential named `{}` already exists with issuer `{}` and subject `{}`",
+            f.name, f.issuer, f.subject
+        )),
+        None => match live
+            .iter()
+            .find(|f| f.issuer == wanted.issuer && f.subject == wanted.subject)
+        {
+            Some(f) => Found::Differs(format!(
+                "the federated credential `{}` already has issuer `{}` and subject `{}`; Entra ID allows one credential per issuer and subject",
+                f.name, f.issuer, f.subject
+            )),
+            None => Found::Missing,
+        },
+    }
 }
 
 fn same_federated(live: &FederatedIdentityCredential, wanted: &FederatedCredentialBody) -> bool {

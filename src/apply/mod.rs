@@ -140,6 +140,15 @@ pub enum ActionError {
     /// Eventual consistency did not settle within the executor's bounds.
     #[error("{what} was still not visible after {waited_s}s")]
     NotVisible { what: String, waited_s: u64 },
+
+    /// Graph kept answering as it does while a new object replicates, past the executor's
+    /// bounds. The answer may read like something else (a 403 for an OwnedBy caller).
+    #[error("Entra ID had still not replicated what this write depends on after {waited_s}s")]
+    StillReplicating {
+        waited_s: u64,
+        #[source]
+        source: crate::graph::GraphError,
+    },
 }
 
 impl Hint for ApplyError {
@@ -171,6 +180,14 @@ impl Hint for ApplyError {
                 ActionError::KeysChanged { .. } => {
                     Some("run `entraform plan` again to see the keys as they are now".to_owned())
                 }
+                ActionError::StillReplicating { source, .. } => Some(format!(
+                    "{}run `entraform apply` again in a few minutes: it continues where this run stopped",
+                    if source.status() == Some(403) {
+                        "the 403 is how Entra ID answers an `Application.ReadWrite.OwnedBy` caller while its new application replicates, not a missing permission; "
+                    } else {
+                        ""
+                    }
+                )),
                 _ => None,
             },
             ApplyError::Incomplete { consent_only, .. } => Some(if *consent_only {
