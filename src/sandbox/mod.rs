@@ -16,6 +16,7 @@ mod graph;
 mod http;
 mod jwt;
 mod odata;
+mod replica;
 mod seed;
 mod state;
 mod tls;

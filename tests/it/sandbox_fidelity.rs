@@ -107,17 +107,15 @@ async fn an_owned_by_caller_gets_a_403_for_a_service_principal_of_a_fresh_app() 
     );
     t.grant_graph_role(&sp_id, "Application.ReadWrite.OwnedBy")
         .await;
+    let pw = t
+        .post(
+            &format!("/applications/{}/addPassword", app["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    let secret = pw.body["secretText"].as_str().unwrap().to_owned();
+    // The new secret and the role grant reach the token endpoint after replication.
     let token = settle(&[400, 401], || async {
-        let pw = t
-            .post(
-                &format!("/applications/{}/addPassword", app["id"].as_str().unwrap()),
-                json!({}),
-            )
-            .await;
-        let secret = pw.body["secretText"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
         let tok = token_by_secret(
             &t.http,
             &t.sb.token_url(),
@@ -127,7 +125,6 @@ async fn an_owned_by_caller_gets_a_403_for_a_service_principal_of_a_fresh_app() 
         )
         .await;
         let roles = claims(tok.body["access_token"].as_str().unwrap_or(".e30."));
-        // The role grant replicates to the token endpoint too.
         if tok.status == 200 && roles["roles"].is_array() {
             tok
         } else {
