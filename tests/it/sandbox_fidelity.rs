@@ -198,3 +198,86 @@ async fn a_delegated_grant_for_a_fresh_service_principal_is_a_400_with_the_not_f
     );
     assert_eq!(settle(&[400], grant).await.status, 201);
 }
+
+/// graph-contract.md, corrections: replication applies to updates, deletes and a new key's use
+/// at the token endpoint. A read right after a write shows the tenant as it was before it.
+#[tokio::test]
+async fn updates_deletes_and_new_keys_replicate_too() {
+    let t = start_with(delayed(1000)).await;
+    let app = t
+        .post(
+            "/applications",
+            json!({"displayName": "replicated", "signInAudience": "AzureADMyOrg"}),
+        )
+        .await
+        .body;
+    let id = app["id"].as_str().unwrap().to_owned();
+    let app_id = app["appId"].as_str().unwrap().to_owned();
+    let sp = settle(&[400], || {
+        t.post("/servicePrincipals", json!({"appId": app_id}))
+    })
+    .await;
+    assert_eq!(sp.status, 201, "{}", sp.text);
+    let notes = || async { t.get(&format!("/applications/{id}?$select=notes")).await };
+    assert_eq!(settle(&[404], notes).await.status, 200);
+
+    // An update: the old value until it replicates.
+    let patched = t
+        .patch(&format!("/applications/{id}"), json!({"notes": "v2"}))
+        .await;
+    assert_eq!(patched.status, 204);
+    assert_eq!(notes().await.body["notes"], json!(null));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while notes().await.body["notes"] != "v2" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(notes().await.body["notes"], "v2");
+
+    // A new key: the token endpoint does not know it yet (AADSTS700027), then signs in.
+    let (der, key) = rsa_certificate("CN=replicated");
+    let patched = t
+        .patch(
+            &format!("/applications/{id}"),
+            json!({"keyCredentials": [key_credential(&der)]}),
+        )
+        .await;
+    assert_eq!(patched.status, 204, "{}", patched.text);
+    let sign_in = || async {
+        let assertion = sign(
+            &der,
+            &key,
+            jsonwebtoken::Algorithm::RS256,
+            &assertion_claims(&app_id, &t.sb.token_url()),
+        );
+        token_by_assertion(&t.http, &t.sb.token_url(), &app_id, &assertion, GRAPH).await
+    };
+    let early = sign_in().await;
+    assert_eq!(early.status, 401, "{}", early.text);
+    assert_eq!(early.body["error_codes"], json!([700027]));
+    assert!(
+        t.get(&format!("/applications/{id}?$select=keyCredentials"))
+            .await
+            .body["keyCredentials"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "a read right after the PATCH returns the old key set"
+    );
+    assert_eq!(settle(&[401], sign_in).await.status, 200);
+
+    // A delete: still there for reads until it replicates; gone for writes at once.
+    assert_eq!(t.delete(&format!("/applications/{id}")).await.status, 204);
+    assert_eq!(t.get(&format!("/applications/{id}")).await.status, 200);
+    assert_eq!(
+        t.patch(&format!("/applications/{id}"), json!({"notes": "x"}))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        settle(&[200], || async { t.get(&format!("/applications/{id}")).await })
+            .await
+            .status,
+        404
+    );
+}
