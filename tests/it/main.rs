@@ -3,6 +3,7 @@
 mod apply_cli;
 mod apply_execute;
 mod apply_faults;
+mod apply_fidelity;
 mod apply_golden;
 mod apply_kill;
 mod apply_support;

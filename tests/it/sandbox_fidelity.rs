@@ -275,9 +275,11 @@ async fn updates_deletes_and_new_keys_replicate_too() {
         404
     );
     assert_eq!(
-        settle(&[200], || async { t.get(&format!("/applications/{id}")).await })
-            .await
-            .status,
+        settle(&[200], || async {
+            t.get(&format!("/applications/{id}")).await
+        })
+        .await
+        .status,
         404
     );
 }
