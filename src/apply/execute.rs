@@ -76,6 +76,8 @@ impl Backoff {
 #[derive(Debug, Clone)]
 pub struct ExecuteOptions {
     pub consistency: Backoff,
+    /// How writes are proven to have landed (key sets here; the whole run in `ops::apply`).
+    pub settle: super::Settle,
     /// Certificates generated at the same time (RSA key generation and PBKDF2 are CPU-bound).
     pub cpu_parallelism: usize,
 }
@@ -84,6 +86,7 @@ impl Default for ExecuteOptions {
     fn default() -> Self {
         ExecuteOptions {
             consistency: Backoff::default(),
+            settle: super::Settle::default(),
             cpu_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
@@ -250,6 +253,9 @@ struct State {
     /// Key sets this run wrote (or read), so the next key change of the same app need not read
     /// them back before Graph has replicated them.
     keys: BTreeMap<ObjectId, Vec<KeyCredential>>,
+    /// Every key set (by key ids) this run read or wrote per app, oldest first: a read showing
+    /// one of them is stale, anything else is another writer's.
+    key_history: BTreeMap<ObjectId, Vec<BTreeSet<KeyId>>>,
     /// Display names known from this run's writes or reads, by app name: a generated
     /// certificate is labelled `<displayName> (<certificate name>)` in certificate stores.
     display_names: BTreeMap<String, String>,
@@ -1104,21 +1110,34 @@ impl<'a> Exec<'a> {
             app.object_id
         );
         let read: Application = self.read(fresh, || self.client.get(&get)).await?;
+        let mut st = self.state();
         if let Some(display) = read.display_name {
-            self.state()
-                .display_names
-                .entry(name.to_owned())
-                .or_insert(display);
+            st.display_names.entry(name.to_owned()).or_insert(display);
         }
+        st.key_history
+            .entry(app.object_id)
+            .or_default()
+            .push(key_ids(&read.key_credentials));
         Ok(read.key_credentials)
     }
 
+    /// Writes the app's whole key set, then reads it back until Entra ID shows it (a PATCH of
+    /// `keyCredentials` replaces the set, so a concurrent writer's set would silently win).
     async fn patch_keys(
         &self,
+        name: &str,
         app: &ExistingApp,
         fresh: bool,
         keys: Vec<KeyCredential>,
     ) -> Result<(), StepError> {
+        let wrote = key_ids(&keys);
+        {
+            let mut st = self.state();
+            // What was there before this write is a stale read from now on.
+            let before = st.keys.get(&app.object_id).map(|k| key_ids(k));
+            let history = st.key_history.entry(app.object_id).or_default();
+            history.extend(before);
+        }
         self.update(
             fresh,
             false,
@@ -1127,7 +1146,70 @@ impl<'a> Exec<'a> {
         )
         .await?;
         self.state().keys.insert(app.object_id, keys);
+        self.confirm_key_set(name, app, &wrote).await?;
+        self.state()
+            .key_history
+            .entry(app.object_id)
+            .or_default()
+            .push(wrote);
         Ok(())
+    }
+
+    /// Reads the app's key ids (without the key bytes, whose reads Graph limits to 150 a
+    /// minute) until [`Settle::key_reads`](super::Settle) reads in a row show `wrote`. A set this
+    /// run saw before is stale; any other set is a concurrent writer's, and fails.
+    async fn confirm_key_set(
+        &self,
+        name: &str,
+        app: &ExistingApp,
+        wrote: &BTreeSet<KeyId>,
+    ) -> Result<(), StepError> {
+        let settle = self.options.settle;
+        let since = Instant::now();
+        let mut streak = super::Streak::new(settle.key_reads, since);
+        let path = format!("/applications/{}", app.object_id);
+        let mut n = 0;
+        loop {
+            n += 1;
+            let seen = match self.client.get::<Application>(&path).await {
+                Ok(read) => Some(key_ids(&read.key_credentials)),
+                // Not replicated yet (a fresh app).
+                Err(e) if e.status() == Some(404) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let consistent = match &seen {
+                Some(ids) if ids == wrote => true,
+                None => false,
+                Some(ids) => {
+                    let known = self
+                        .state()
+                        .key_history
+                        .get(&app.object_id)
+                        .is_some_and(|h| h.contains(ids));
+                    if !known {
+                        return Err(ActionError::KeysChangedWhileApplying {
+                            app: name.to_owned(),
+                            expected: id_list(wrote),
+                            found: id_list(ids),
+                        }
+                        .into());
+                    }
+                    false
+                }
+            };
+            if streak.record(consistent, Instant::now()) {
+                return Ok(());
+            }
+            let wait = settle.delay(n);
+            if since.elapsed() + wait > settle.max_elapsed {
+                return Err(ActionError::NotVisible {
+                    what: format!("the key credentials written to app `{name}`"),
+                    waited_s: since.elapsed().as_secs(),
+                }
+                .into());
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     async fn add_certificate(
@@ -1185,7 +1267,7 @@ impl<'a> Exec<'a> {
 
         let mut next = current;
         next.push(new_key_credential(key, &public));
-        self.patch_keys(&app, fresh, next).await?;
+        self.patch_keys(name, &app, fresh, next).await?;
 
         let thumbprint = public.thumbprint();
         self.state().certificates.push(AttachedCertificate {
@@ -1229,8 +1311,23 @@ impl<'a> Exec<'a> {
         }
         check_key_set(&current, keep, &[key_id])?;
         let next: Vec<KeyCredential> = current.into_iter().filter(|k| k.key_id != key_id).collect();
-        self.patch_keys(app, fresh, next).await?;
+        self.patch_keys(name, app, fresh, next).await?;
         Ok(None)
+    }
+}
+
+fn key_ids(keys: &[KeyCredential]) -> BTreeSet<KeyId> {
+    keys.iter().map(|k| k.key_id).collect()
+}
+
+fn id_list(ids: &BTreeSet<KeyId>) -> String {
+    if ids.is_empty() {
+        "none".to_owned()
+    } else {
+        ids.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -1240,24 +1337,14 @@ fn check_key_set(
     keep: &[KeyId],
     also: &[KeyId],
 ) -> Result<(), ActionError> {
-    let found: BTreeSet<KeyId> = current.iter().map(|k| k.key_id).collect();
+    let found = key_ids(current);
     let expected: BTreeSet<KeyId> = keep.iter().chain(also).copied().collect();
     if found == expected {
         return Ok(());
     }
-    let list = |s: &BTreeSet<KeyId>| {
-        if s.is_empty() {
-            "none".to_owned()
-        } else {
-            s.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
     Err(ActionError::KeysChanged {
-        expected: list(&expected),
-        found: list(&found),
+        expected: id_list(&expected),
+        found: id_list(&found),
     })
 }
 

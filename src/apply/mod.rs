@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `schedule` | which operations may run together and which wait for others | no |
 //! | `retry` | what a failed write means: wait for replication, repeat, already there, consent, fail | no |
+//! | `settle` | when reads have shown a write long enough: consecutive reads, pending changes | no |
 //! | `execute` | the executor: requests, id resolution, waits, confirmations, the report | Graph |
 //! | `certs` | PFX passwords checked up front; generating, writing and describing certificates | files |
 //! | `stale` | a saved plan against a fresh read: tenant, manifests, fingerprints | no |
@@ -14,9 +15,12 @@
 //! | `confirm` | the confirmation prompt and its answer | no |
 //!
 //! The executor makes no choices (Oxide's Reconfigurator): key ids, the keys to keep and the
-//! order are the plan's. It trusts write responses instead of re-reading, and every create is
-//! idempotent (upserts by alternate key, or a create whose "already exists" answer is confirmed
-//! against the object that exists), so an interrupted apply is finished by running it again.
+//! order are the plan's. It takes ids from write responses instead of re-reading, and every
+//! create is idempotent (upserts by alternate key, or a create whose "already exists" answer is
+//! confirmed against the object that exists), so an interrupted apply is finished by running it
+//! again. Two things it does read back (`settle`): a key set it wrote, until several reads in a
+//! row show it (a concurrent writer's set fails the run), and, in `ops::apply`, the whole run,
+//! until a fresh plan shows none of its changes as still to do.
 
 mod certs;
 mod confirm;
@@ -25,6 +29,7 @@ mod outputs;
 mod progress;
 mod retry;
 mod schedule;
+mod settle;
 mod stale;
 
 use std::path::PathBuf;
@@ -45,6 +50,7 @@ pub use progress::{
 };
 pub use retry::{Disposition, WriteKind, classify};
 pub use schedule::{Node, schedule};
+pub use settle::{Settle, Streak, pending_changes};
 pub use stale::{drift_addresses, manifest_changes, plan_was_pruned, stale_check};
 
 use crate::error::Hint;
@@ -97,6 +103,15 @@ pub enum ApplyError {
         source: Box<ActionError>,
     },
 
+    /// Apply did what the plan asked, but reads of the tenant do not show all of it within
+    /// the bounds: replication is unusually slow, or another writer changed it meanwhile.
+    #[error(
+        "Entra ID does not show {} of the changes this run made after waiting {waited_s}s: {}",
+        pending.len(),
+        pending.join(", ")
+    )]
+    NotSettled { pending: Vec<String>, waited_s: u64 },
+
     /// The run did not do everything the plan asked; what was done is reported.
     #[error("{message}")]
     Incomplete { message: String, consent_only: bool },
@@ -141,6 +156,18 @@ pub enum ActionError {
     #[error("{what} was still not visible after {waited_s}s")]
     NotVisible { what: String, waited_s: u64 },
 
+    /// The app's key set read back after this run's write is neither what it wrote nor a set
+    /// it saw earlier: another writer changed it at the same time (a PATCH of
+    /// `keyCredentials` replaces the whole set, so one of the two writes is lost).
+    #[error(
+        "keyCredentials of app `{app}` changed while applying (wrote {expected}, Entra ID now shows {found}); run plan again"
+    )]
+    KeysChangedWhileApplying {
+        app: String,
+        expected: String,
+        found: String,
+    },
+
     /// Graph kept answering as it does while a new object replicates, past the executor's
     /// bounds. The answer may read like something else (a 403 for an OwnedBy caller).
     #[error("Entra ID had still not replicated what this write depends on after {waited_s}s")]
@@ -180,6 +207,10 @@ impl Hint for ApplyError {
                 ActionError::KeysChanged { .. } => {
                     Some("run `entraform plan` again to see the keys as they are now".to_owned())
                 }
+                ActionError::KeysChangedWhileApplying { .. } => Some(
+                    "another apply (or an administrator) wrote the same app's keys at the same time; run `entraform plan` to see the keys as they are now, and apply from one place at a time"
+                        .to_owned(),
+                ),
                 ActionError::StillReplicating { source, .. } => Some(format!(
                     "{}run `entraform apply` again in a few minutes: it continues where this run stopped",
                     if source.status() == Some(403) {
@@ -197,6 +228,10 @@ impl Hint for ApplyError {
                 "run `entraform apply` again: it plans from the tenant as it is now and finishes the rest without repeating what was done"
                     .to_owned()
             }),
+            ApplyError::NotSettled { .. } => Some(
+                "another writer may have changed them, or replication is slower than usual: `entraform plan` shows the tenant as it is now, and `entraform apply` finishes what is missing"
+                    .to_owned(),
+            ),
             ApplyError::Aborted => Some(
                 "`entraform plan` shows where the tenant stands; `entraform apply` finishes the rest"
                     .to_owned(),

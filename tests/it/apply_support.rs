@@ -48,6 +48,11 @@ pub fn quick_execute() -> ExecuteOptions {
             max_delay: Duration::from_millis(500),
             max_elapsed: Duration::from_secs(60),
         },
+        settle: apply::Settle {
+            interval: Duration::from_millis(20),
+            max_interval: Duration::from_millis(300),
+            ..apply::Settle::default()
+        },
         ..ExecuteOptions::default()
     }
 }
