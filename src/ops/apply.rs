@@ -110,7 +110,86 @@ pub async fn apply(
     }
 
     let report = run_with_interrupts(client, plan, &request.execute, printer).await?;
+    // Only a run that did its part is held to it: after a failure, the failure report says
+    // what was done and a new plan shows the rest.
+    let did_its_part = report.complete() || report.only_consent_missing();
+    if did_its_part
+        && !report.stopped_by_user
+        && let Err(e) = settle(client, &prepared, &report, &request.execute, printer).await
+    {
+        for error in report.errors {
+            printer.error(&crate::Error::Apply(error));
+        }
+        return Err(e);
+    }
     finish(client, request.format, printer, &prepared, report)
+}
+
+/// Apply ends consistent: it reads the tenant and plans again until Entra ID shows every change
+/// this run made, [`Settle::final_reads`](apply::Settle) plans in a row (bounded), so a `plan`
+/// right after it finds nothing to do.
+async fn settle(
+    client: &GraphClient,
+    prepared: &Prepared,
+    report: &Report,
+    options: &ExecuteOptions,
+    printer: &Printer,
+) -> Result<()> {
+    if !report
+        .records
+        .iter()
+        .any(|r| matches!(r.outcome, apply::ActionOutcome::Done { .. }))
+    {
+        return Ok(());
+    }
+    let settle = options.settle;
+    let prune = apply::plan_was_pruned(&prepared.plan, prepared.desired.len());
+    let since = std::time::Instant::now();
+    let mut streak = apply::Streak::new(settle.final_reads, since);
+    let mut announced = None;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let fresh = match super::plan::plan_apps(
+            client,
+            &prepared.desired,
+            prune,
+            &prepared.plan.manifests,
+        )
+        .await
+        {
+            Ok((fresh, _)) => fresh,
+            Err(e) => {
+                // The writes were answered; only reading them back failed (this identity
+                // may lack a read permission a plan of this app needs).
+                printer.warn(&format!(
+                    "cannot read back what apply wrote to wait for Entra ID to show it: {e}"
+                ));
+                return Ok(());
+            }
+        };
+        let pending = apply::pending_changes(&prepared.plan, report, &fresh);
+        if !pending.is_empty() && announced != Some(pending.len()) {
+            printer.status(&format!(
+                "waiting for Entra ID to show {} change{}...",
+                pending.len(),
+                if pending.len() == 1 { "" } else { "s" }
+            ));
+            announced = Some(pending.len());
+        }
+        if streak.record(pending.is_empty(), std::time::Instant::now()) {
+            return Ok(());
+        }
+        let wait = settle.delay(n);
+        if since.elapsed() + wait > settle.max_elapsed {
+            return Err(ApplyError::NotSettled {
+                pending: pending.iter().map(ToString::to_string).collect(),
+                waited_s: since.elapsed().as_secs(),
+            }
+            .into());
+        }
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Re-reads what the saved plan was made from and refuses it when anything moved: the

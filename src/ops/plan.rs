@@ -29,13 +29,31 @@ pub struct PlannedRun {
 
 pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<PlannedRun> {
     let manifests = manifest::load(&request.paths, request.recursive)?;
-    let local_certificates = read_local_certificates(&manifests.apps)?;
+    let hashes = ManifestHashes::from_hashes(
+        manifests
+            .files
+            .iter()
+            .map(|f| (f.path.to_string_lossy().into_owned(), f.sha256.clone())),
+    );
+    let (plan, live) = plan_apps(client, &manifests.apps, request.prune, &hashes).await?;
+    Ok(PlannedRun {
+        plan,
+        manifests,
+        live,
+    })
+}
+
+/// Reads the tenant for `desired` and plans: what `plan` does after loading manifests, and what
+/// `apply` does again to see whether Entra ID shows what it wrote.
+pub async fn plan_apps(
+    client: &GraphClient,
+    desired: &[DesiredApp],
+    prune: bool,
+    hashes: &ManifestHashes,
+) -> Result<(Plan, LiveTenant)> {
+    let local_certificates = read_local_certificates(desired)?;
     let before = client.stats();
-    let live = observe::observe(
-        client,
-        &ObserveRequest::for_manifests(&manifests.apps, request.prune),
-    )
-    .await?;
+    let live = observe::observe(client, &ObserveRequest::for_manifests(desired, prune)).await?;
     let after = client.stats();
     tracing::info!(
         http_requests = after.http_requests - before.http_requests,
@@ -43,29 +61,17 @@ pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<Pl
         found = ?observe::summary(&live),
         "read the tenant"
     );
-    let hashes = ManifestHashes::from_hashes(
-        manifests
-            .files
-            .iter()
-            .map(|f| (f.path.to_string_lossy().into_owned(), f.sha256.clone())),
-    );
     let plan = plan::plan(&PlanInput {
-        desired: &manifests.apps,
+        desired,
         live: &live,
         local_certificates: &local_certificates,
         now: OffsetDateTime::now_utc(),
-        options: PlanOptions {
-            prune: request.prune,
-        },
+        options: PlanOptions { prune },
         key_ids: KeyIdSource::Random,
         entraform_version: env!("CARGO_PKG_VERSION"),
-        manifests: &hashes,
+        manifests: hashes,
     })?;
-    Ok(PlannedRun {
-        plan,
-        manifests,
-        live,
-    })
+    Ok((plan, live))
 }
 
 /// Reads every `file:` certificate the manifests name (public certificates only).

@@ -52,3 +52,255 @@ async fn apply_converges_under_heavy_throttling() {
         stats.with_status("429")
     );
 }
+
+/// Issue 12: with replication delayed for creates, updates and keys, `apply` returns only when
+/// Entra ID shows what it wrote, so `plan --detailed-exitcode` right after it exits 0, and
+/// `test-login` right after it signs in with the new certificate. The full soak (2000 ms, 20
+/// seeds) is `tests/soak/replication.sh`; here two seeds with a delay that keeps it short: the
+/// example manifests, and the deployer alone (no certificate, whose confirmation would hide a
+/// missing final wait).
+#[test]
+fn apply_then_plan_at_once_finds_nothing_to_do_under_replication_delay() {
+    for (seed, target) in [
+        ("1", "manifests"),
+        ("2", "manifests/github-oidc-deployer.yaml"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let manifest = "manifests";
+        for entry in std::fs::read_dir(crate::common::repo_root().join(manifest)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            write(
+                dir,
+                &format!("{manifest}/{name}"),
+                &std::fs::read_to_string(&path).unwrap(),
+            );
+        }
+        let served = Served::start(
+            &dir.join("tenant.json"),
+            &[
+                "--replication-delay-ms",
+                "400",
+                "--throttle",
+                "200",
+                "--fail-rate",
+                "0.1",
+                "--seed",
+                seed,
+            ],
+        );
+        let run = |args: &[&str]| {
+            served
+                .entraform()
+                .current_dir(dir)
+                .env("EXO_PFX_PASSWORD", "pfx-password")
+                .env("USAGE_REPORTS_PFX_PASSWORD", "pfx-password")
+                .env("SP_BACKUP_PFX_PASSWORD", "pfx-password")
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        // A fault can stop a run (a dropped answer to a create is not repeated blindly); the
+        // next one finishes it, as a user would run it again.
+        let applied = (0..3).find_map(|_| {
+            let out = run(&["apply", "--auto-approve", target]);
+            out.status.success().then_some(out)
+        });
+        let applied = applied.unwrap_or_else(|| panic!("seed {seed}: apply did not finish"));
+        let stderr = crate::common::stderr(&applied);
+        assert!(stderr.contains("Apply complete!"), "{stderr}");
+        let plan = run(&["plan", "--detailed-exitcode", target]);
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "seed {seed}: {}{}",
+            crate::common::stdout(&plan),
+            crate::common::stderr(&plan)
+        );
+    }
+}
+
+/// Issue 12: a new key can fail sign-in with AADSTS700027 until it replicates; `test-login`
+/// right after the key was written waits (bounded), says so, and signs in.
+#[tokio::test]
+async fn test_login_waits_for_a_new_key_to_replicate() {
+    use base64::Engine as _;
+    let s = crate::certs_seed::seed(365, "30d").await;
+    let served = Served::start(&s.state, &["--replication-delay-ms", "1500"]);
+    let raw = served.raw().await;
+    let (_, object) = raw
+        .get(&format!(
+            "/applications(uniqueName='{}')?$select=id,keyCredentials",
+            crate::certs_seed::APP
+        ))
+        .await;
+    let id = object["id"].as_str().unwrap().to_owned();
+    let mut keys = object["keyCredentials"].as_array().unwrap().clone();
+    let (fresh, pfx) = crate::certs_seed::certificate(365);
+    keys.push(serde_json::json!({
+        "type": "AsymmetricX509Cert",
+        "usage": "Verify",
+        "key": base64::engine::general_purpose::STANDARD.encode(fresh.certificate().der()),
+        "displayName": "entraform:second",
+    }));
+    let new_pfx = s.dir.path().join("secrets/new.pfx");
+    crate::certs_seed::write_pfx(&new_pfx, &pfx);
+    assert_eq!(
+        raw.patch(
+            &format!("/applications/{id}"),
+            &serde_json::json!({"keyCredentials": keys})
+        )
+        .await,
+        204
+    );
+    let out = served
+        .entraform()
+        .current_dir(s.dir.path())
+        .env(crate::certs_seed::PASSWORD_ENV, crate::certs_seed::PASSWORD)
+        .args([
+            "test-login",
+            "--app",
+            crate::certs_seed::APP,
+            "--pfx",
+            "secrets/new.pfx",
+            "--scope",
+            "https://graph.microsoft.com/.default",
+            "exo.yaml",
+        ])
+        .output()
+        .unwrap();
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("waiting for the key to replicate to Entra ID's token service (AADSTS700027)"),
+        "{err}"
+    );
+}
+
+/// What one `apply` process printed and how it ended.
+struct Finished {
+    complete: bool,
+    /// Thumbprints of certificates it says it attached (from `thumbprint=…` progress lines).
+    thumbprints: Vec<String>,
+    stderr: String,
+}
+
+fn finished(out: std::process::Output) -> Finished {
+    let stderr = crate::common::stderr(&out);
+    let thumbprints = stderr
+        .lines()
+        .filter_map(|l| l.split("thumbprint=").nth(1))
+        .map(|t| t.trim_end_matches(']').to_owned())
+        .collect();
+    Finished {
+        complete: out.status.success() && stderr.contains("Apply complete!"),
+        thumbprints,
+        stderr,
+    }
+}
+
+/// Issue 13: two applies of the same app from two folders at the same moment. A PATCH of
+/// `keyCredentials` replaces the whole set, so one side's key is lost; that side must not say
+/// "Apply complete!". Whatever a run reported complete is in the tenant, and one more apply and
+/// plan from one folder converge. (10 runs with a longer delay: `tests/soak/concurrent.sh`.)
+#[test]
+fn two_concurrent_applies_never_both_report_a_tenant_they_did_not_produce() {
+    for seed in ["1", "2"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let served = Served::start(
+            &tmp.path().join("tenant.json"),
+            &["--replication-delay-ms", "300", "--seed", seed],
+        );
+        let folders: Vec<std::path::PathBuf> = ["a", "b"]
+            .iter()
+            .map(|f| {
+                let dir = tmp.path().join(f);
+                write(
+                    &dir,
+                    "exo.yaml",
+                    &exchange_manifest("race", "RACE_PFX_PASSWORD"),
+                );
+                dir
+            })
+            .collect();
+        let command = |dir: &std::path::Path, args: &[&str]| {
+            let mut cmd = served.entraform();
+            cmd.current_dir(dir)
+                .env("RACE_PFX_PASSWORD", "pfx-password")
+                .args(args);
+            cmd
+        };
+        let running: Vec<_> = folders
+            .iter()
+            .map(|dir| {
+                command(dir, &["apply", "--auto-approve", "exo.yaml"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let results: Vec<Finished> = running
+            .into_iter()
+            .map(|child| finished(child.wait_with_output().unwrap()))
+            .collect();
+
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let census = rt.block_on(async { served.raw().await.census(&["race".to_owned()]).await });
+        let in_tenant = census.thumbprints["race"].join(" ");
+        for r in &results {
+            if r.complete {
+                for t in &r.thumbprints {
+                    assert!(
+                        in_tenant.contains(t.as_str()) || census_has(&rt, &served, t),
+                        "seed {seed}: a run said \"Apply complete!\" for a key the tenant does not have ({t}); tenant: {in_tenant}\n{}",
+                        r.stderr
+                    );
+                }
+            }
+        }
+        assert!(
+            !(results[0].complete && results[1].complete),
+            "seed {seed}: both said \"Apply complete!\":\n{}\n---\n{}",
+            results[0].stderr,
+            results[1].stderr
+        );
+
+        // One more apply and plan from one folder converge.
+        let again = command(&folders[0], &["apply", "--auto-approve", "exo.yaml"])
+            .output()
+            .unwrap();
+        assert!(again.status.success(), "{}", crate::common::stderr(&again));
+        let plan = command(&folders[0], &["plan", "--detailed-exitcode", "exo.yaml"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            plan.status.code(),
+            Some(0),
+            "seed {seed}: {}",
+            crate::common::stdout(&plan)
+        );
+    }
+}
+
+/// Whether the tenant's key credentials include a certificate with this thumbprint, computed
+/// from the key bytes (however `customKeyIdentifier` was written).
+fn census_has(rt: &tokio::runtime::Runtime, served: &Served, thumbprint: &str) -> bool {
+    use base64::Engine as _;
+    use sha1::Digest as _;
+    rt.block_on(async {
+        let raw = served.raw().await;
+        let apps = raw
+            .list("/applications?$filter=uniqueName eq 'race'&$select=id,keyCredentials")
+            .await;
+        apps.iter()
+            .flat_map(|a| a["keyCredentials"].as_array().cloned().unwrap_or_default())
+            .filter_map(|k| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(k["key"].as_str()?)
+                    .ok()
+            })
+            .any(|der| hex::encode_upper(sha1::Sha1::digest(&der)) == thumbprint)
+    })
+}
