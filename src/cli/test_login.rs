@@ -35,7 +35,7 @@ pub async fn run(args: TestLoginArgs, ctx: &Context) -> Result<Outcome> {
         recursive: args.manifests.recursive,
     };
     let conn = Connection::open(&ctx.global).await?;
-    let done = test_login(&conn.client, &request).await;
+    let done = test_login(&conn.client, &request, &|line| ctx.printer.status(line)).await;
     conn.close().await?;
     let done = done?;
 
