@@ -999,6 +999,10 @@ const STATIC_SEGMENTS: &[&str] = &[
     "$batch",
     "organization",
     "directoryObjects",
+    "deletedItems",
+    "microsoft.graph.application",
+    "microsoft.graph.servicePrincipal",
+    "restore",
 ];
 
 /// `/applications/3f…/owners` → `/applications/{id}/owners`; keys keep their name.

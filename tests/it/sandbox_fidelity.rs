@@ -283,3 +283,119 @@ async fn updates_deletes_and_new_keys_replicate_too() {
         404
     );
 }
+
+/// Graph's directory-deleteditems-list, -get, -restore and -delete pages: a deleted application
+/// (and its service principal) stays in deleted items for 30 days, keeps its uniqueName, comes
+/// back with its ids and keys on restore, and is gone for good on purge.
+#[tokio::test]
+async fn deleted_applications_keep_their_name_until_restored_or_purged() {
+    let t = start().await;
+    let (der, _) = rsa_certificate("CN=deleted");
+    let app = t
+        .send(
+            "PATCH",
+            "/applications(uniqueName='soft-1')",
+            Some(json!({"displayName": "soft", "keyCredentials": [key_credential(&der)]})),
+            &[("Prefer", "create-if-missing")],
+        )
+        .await;
+    assert_eq!(app.status, 201, "{}", app.text);
+    let id = app.body["id"].as_str().unwrap().to_owned();
+    let app_id = app.body["appId"].as_str().unwrap().to_owned();
+    let sp = t.post("/servicePrincipals", json!({"appId": app_id})).await;
+    let sp_id = sp.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(t.delete(&format!("/applications/{id}")).await.status, 204);
+
+    // Listed by type (the cast is required), filterable like applications, readable by id.
+    let bare = t.get("/directory/deletedItems").await;
+    assert_eq!(bare.status, 400, "{}", bare.text);
+    let listed = t
+        .get("/directory/deletedItems/microsoft.graph.application?$filter=uniqueName eq 'soft-1'&$select=id,appId,uniqueName,deletedDateTime")
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let items = listed.body["value"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id.as_str());
+    assert!(items[0]["deletedDateTime"].as_str().unwrap().ends_with('Z'));
+    let got = t.get(&format!("/directory/deletedItems/{id}")).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.body["@odata.type"], "#microsoft.graph.application");
+    // Its service principal went with it.
+    let sps = t
+        .get("/directory/deletedItems/microsoft.graph.servicePrincipal")
+        .await;
+    assert!(
+        sps.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == sp_id.as_str()),
+        "{}",
+        sps.text
+    );
+
+    // The name stays taken.
+    let again = t
+        .send(
+            "PATCH",
+            "/applications(uniqueName='soft-1')",
+            Some(json!({"displayName": "again"})),
+            &[("Prefer", "create-if-missing")],
+        )
+        .await;
+    assert_eq!(again.status, 400, "{}", again.text);
+    assert_eq!(
+        again.body["error"]["message"],
+        "Another object with the same value for property uniqueName already exists."
+    );
+
+    // Restore: the same object, appId and key; the service principal is restored on its own.
+    let restored = t
+        .post(&format!("/directory/deletedItems/{id}/restore"), json!({}))
+        .await;
+    assert_eq!(restored.status, 200, "{}", restored.text);
+    assert_eq!(restored.body["appId"], app_id.as_str());
+    assert_eq!(restored.body["deletedDateTime"], json!(null));
+    let back = t
+        .get("/applications(uniqueName='soft-1')?$select=id,appId,keyCredentials")
+        .await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    assert_eq!(back.body["keyCredentials"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        t.get(&format!("/servicePrincipals/{sp_id}")).await.status,
+        404
+    );
+    let sp_back = t
+        .post(
+            &format!("/directory/deletedItems/{sp_id}/restore"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(sp_back.status, 200, "{}", sp_back.text);
+    assert_eq!(
+        t.get(&format!("/servicePrincipals/{sp_id}")).await.status,
+        200
+    );
+
+    // Purge: gone for good, and the name is free.
+    assert_eq!(t.delete(&format!("/applications/{id}")).await.status, 204);
+    assert_eq!(
+        t.delete(&format!("/directory/deletedItems/{id}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        t.get(&format!("/directory/deletedItems/{id}")).await.status,
+        404
+    );
+    let fresh = t
+        .send(
+            "PATCH",
+            "/applications(uniqueName='soft-1')",
+            Some(json!({"displayName": "fresh"})),
+            &[("Prefer", "create-if-missing")],
+        )
+        .await;
+    assert_eq!(fresh.status, 201, "{}", fresh.text);
+}

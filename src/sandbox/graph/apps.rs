@@ -850,7 +850,7 @@ fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
         .map(|s| s.str("id").to_string())
         .collect();
     for sp in sp_ids {
-        super::sps::remove(doc, &sp);
+        super::sps::remove(doc, &sp, call.now);
     }
     Ok(Reply::no_content())
 }

@@ -455,9 +455,14 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
     Ok(Reply::no_content())
 }
 
-/// Deletes a service principal and everything that points at it.
-pub(crate) fn remove(doc: &mut Document, sp_id: &str) {
-    doc.service_principals.remove(sp_id);
+/// Deletes a service principal (into deleted items, for 30 days) and everything that points at
+/// it: its assignments and grants do not come back with a restore here.
+pub(crate) fn remove(doc: &mut Document, sp_id: &str, now: i64) {
+    if let Some(mut e) = doc.service_principals.remove(sp_id) {
+        e.object
+            .insert("deletedDateTime".into(), json!(crate::sandbox::iso(now)));
+        doc.deleted_service_principals.insert(sp_id.to_owned(), e);
+    }
     doc.app_role_assignments
         .retain(|_, a| a.str("principalId") != sp_id && a.str("resourceId") != sp_id);
     doc.role_assignments
@@ -476,7 +481,7 @@ fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
     let e = find(doc, key, call.now)?;
     call.caller.can_write(&e.owners)?;
     let id = e.str("id").to_string();
-    remove(doc, &id);
+    remove(doc, &id, call.now);
     Ok(Reply::no_content())
 }
 
