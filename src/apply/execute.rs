@@ -774,6 +774,22 @@ impl<'a> Exec<'a> {
                 Ok(None)
             }
             O::CreateServicePrincipal { app } => self.create_service_principal(name, app).await,
+            O::RestoreApplication { app } => {
+                self.restore(
+                    name,
+                    app.object_id,
+                    &format!("/applications/{}", app.object_id),
+                )
+                .await?;
+                self.state().apps.insert(name.to_owned(), app.clone());
+                Ok(Some(format!("id={}", app.object_id)))
+            }
+            O::RestoreServicePrincipal { object_id } => {
+                self.restore(name, *object_id, &format!("/servicePrincipals/{object_id}"))
+                    .await?;
+                self.state().sps.insert(name.to_owned(), *object_id);
+                Ok(Some(format!("id={object_id}")))
+            }
             O::GrantAppRole {
                 principal,
                 resource_id,
@@ -1045,7 +1061,7 @@ impl<'a> Exec<'a> {
         let path = format!("/applications(uniqueName={})", quote(unique_name));
         let body = Value::Object(application_json(application));
         let resp = self
-            .upsert(false, &path, &body, || async { Ok(None) })
+            .upsert(false, &path, &body, || self.deleted_holder(unique_name))
             .await?;
         let (app, created) = if resp.created() && resp.has_body() {
             let a: Application = resp.json()?;
@@ -1069,6 +1085,53 @@ impl<'a> Exec<'a> {
             st.keys.insert(app.id, Vec::new());
         }
         Ok(Some(format!("id={}", existing.object_id)))
+    }
+
+    /// Restores `id` from deleted items. Not there any more is done when the object is back
+    /// (an earlier attempt whose answer was lost restored it); writes for the app from here on
+    /// wait out replication, as for a new object.
+    async fn restore(&self, name: &str, id: ObjectId, live_path: &str) -> Result<(), StepError> {
+        self.state().fresh.insert(name.to_owned());
+        let path = format!("/directory/deletedItems/{id}/restore");
+        let restored = self
+            .write(WriteKind::Update, false, false, || {
+                // Graph's reference: "Do not supply a request body for this method."
+                self.client.send(crate::graph::Request {
+                    method: reqwest::Method::POST,
+                    path: path.clone(),
+                    headers: Vec::new(),
+                    body: None,
+                    safety: RetrySafety::Idempotent,
+                })
+            })
+            .await;
+        match restored {
+            Ok(_) => Ok(()),
+            Err(StepError::Failed(ActionError::Graph(e))) if e.status() == Some(404) => {
+                let get = format!("{live_path}?$select=id");
+                self.read(true, || self.client.get::<Value>(&get)).await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The deleted application holding `unique_name`, as the error to fail with: Entra ID keeps
+    /// a deleted application's uniqueName for 30 days.
+    async fn deleted_holder(&self, unique_name: &str) -> Result<Option<ActionError>, GraphError> {
+        let path = format!(
+            "/directory/deletedItems/microsoft.graph.application?$filter=uniqueName eq {}&$select=id,appId,deletedDateTime",
+            quote(unique_name)
+        );
+        let held: Vec<Application> = self.client.list_all(&path).await?;
+        Ok(held
+            .into_iter()
+            .next()
+            .map(|app| ActionError::NameHeldByDeletedApp {
+                unique_name: unique_name.to_owned(),
+                object_id: app.id,
+                app_id: app.app_id,
+            }))
     }
 
     async fn create_service_principal(&self, name: &str, app: &AppRef) -> StepResult {
@@ -1427,6 +1490,8 @@ fn describe(op: &Operation) -> &'static str {
         O::DeleteServicePrincipal { .. } => "delete the service principal",
         O::DeleteApplication { .. } => "delete the application",
         O::CreateServicePrincipal { .. } => "create the service principal",
+        O::RestoreApplication { .. } => "restore the application",
+        O::RestoreServicePrincipal { .. } => "restore the service principal",
         O::GrantAppRole { .. } => "grant the application permission",
         O::RevokeAppRole { .. } => "revoke the application permission",
         O::CreateDelegatedGrant { .. } => "grant the delegated permissions",

@@ -168,6 +168,17 @@ pub enum ActionError {
         found: String,
     },
 
+    /// The app's `uniqueName` is held by an application in deleted items (for 30 days, or
+    /// until it is purged), so no new application can take it.
+    #[error(
+        "the uniqueName `{unique_name}` is held by a deleted application (appId {app_id}): Entra ID keeps deleted applications, and their names, for 30 days"
+    )]
+    NameHeldByDeletedApp {
+        unique_name: String,
+        object_id: crate::model::ObjectId,
+        app_id: crate::model::AppId,
+    },
+
     /// Graph kept answering as it does while a new object replicates, past the executor's
     /// bounds. The answer may read like something else (a 403 for an OwnedBy caller).
     #[error("Entra ID had still not replicated what this write depends on after {waited_s}s")]
@@ -211,6 +222,9 @@ impl Hint for ApplyError {
                     "another apply (or an administrator) wrote the same app's keys at the same time; run `entraform plan` to see the keys as they are now, and apply from one place at a time"
                         .to_owned(),
                 ),
+                ActionError::NameHeldByDeletedApp { object_id, .. } => Some(format!(
+                    "restore it (Graph: `POST /v1.0/directory/deletedItems/{object_id}/restore`; for an app entraform managed, `entraform plan` offers the restore), or purge it for good (Graph: `DELETE /v1.0/directory/deletedItems/{object_id}`)"
+                )),
                 ActionError::StillReplicating { source, .. } => Some(format!(
                     "{}run `entraform apply` again in a few minutes: it continues where this run stopped",
                     if source.status() == Some(403) {

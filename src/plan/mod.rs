@@ -163,6 +163,8 @@ pub enum ProblemKind {
     ProtectedApp,
     MissingLocalCertificate,
     OwnersNotRead,
+    /// A deleted application entraform does not manage holds the `uniqueName`.
+    NameHeldByDeletedApp,
 }
 
 /// One thing wrong between the manifests and the tenant, with where the manifest says it.
@@ -268,7 +270,9 @@ impl Hint for PlanError {
                         ProblemKind::DuplicateApp => {
                             "each `metadata.name` and `metadata.appId` may appear in one manifest only"
                         }
-                        ProblemKind::MissingLocalCertificate | ProblemKind::OwnersNotRead => {
+                        ProblemKind::MissingLocalCertificate
+                        | ProblemKind::OwnersNotRead
+                        | ProblemKind::NameHeldByDeletedApp => {
                             return None;
                         }
                     }

@@ -304,3 +304,143 @@ fn census_has(rt: &tokio::runtime::Runtime, served: &Served, thumbprint: &str) -
             .any(|der| hex::encode_upper(sha1::Sha1::digest(&der)) == thumbprint)
     })
 }
+
+/// Issue 12: a managed app deleted behind entraform's back sits in deleted items for 30 days,
+/// holding its name. plan offers to restore it (keeping its appId), apply restores it and its
+/// service principal, and the next plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_app_deleted_behind_our_back_is_restored_with_its_app_id() {
+    let t = start().await;
+    let manifest = write(
+        t.dir.path(),
+        "exo.yaml",
+        &exchange_manifest("restored", PFX_ENV),
+    );
+    let (_, report, _) =
+        plan_and_execute(&t.client, std::slice::from_ref(&manifest), &quick_execute()).await;
+    assert!(report.complete(), "{:?}", outcome_names(&report));
+    let app = report.apps["restored"].clone();
+    let raw = Raw::of(&t.sb).await;
+    let deleted = raw
+        .http
+        .delete(format!("{}/v1.0/applications/{}", raw.base, app.object_id))
+        .bearer_auth(&raw.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+
+    let planned = plan(&t.client, std::slice::from_ref(&manifest)).await;
+    let text = entraform::plan::render::text(&planned.plan, false);
+    assert!(
+        text.contains("# application.restored will be restored"),
+        "{text}"
+    );
+    assert!(text.contains("deleted outside entraform"), "{text}");
+    assert!(
+        text.contains("# service_principal.restored will be restored"),
+        "{text}"
+    );
+    assert!(text.contains("Plan: 2 to restore, "), "{text}");
+    // The certificate and federated credential come back with the app: not planned again.
+    assert!(!text.contains("# certificate.restored"), "{text}");
+    assert!(!text.contains("# federated_credential.restored"), "{text}");
+
+    let (_, report, lines) =
+        plan_and_execute(&t.client, std::slice::from_ref(&manifest), &quick_execute()).await;
+    assert!(report.complete(), "{:?}", outcome_names(&report));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("application.restored: Restore complete")),
+        "{lines:?}"
+    );
+    assert_eq!(report.apps["restored"].app_id, app.app_id);
+    let clean = plan_until_clean(&t.client, &[manifest], 10).await;
+    assert!(
+        !clean.plan.has_changes(),
+        "{}",
+        entraform::plan::render::text(&clean.plan, false)
+    );
+    let census = raw.census(&["restored".to_owned()]).await;
+    assert_exactly_one_of_everything(&census, &["restored".to_owned()]);
+}
+
+/// A deleted application entraform does not manage holds the name: plan says so and how to
+/// restore or purge it; apply of a plan made before it was there fails with the same advice.
+#[tokio::test]
+async fn a_name_held_by_a_deleted_app_is_an_error_that_says_how_to_restore_or_purge() {
+    let t = start().await;
+    let manifest = write(
+        t.dir.path(),
+        "held.yaml",
+        &exchange_manifest("held", PFX_ENV),
+    );
+    let before = plan(&t.client, std::slice::from_ref(&manifest)).await;
+
+    let raw = Raw::of(&t.sb).await;
+    let created: serde_json::Value = raw
+        .http
+        .patch(format!("{}/v1.0/applications(uniqueName='held')", raw.base))
+        .bearer_auth(&raw.token)
+        .header("Prefer", "create-if-missing")
+        .json(&serde_json::json!({"displayName": "someone else's"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    raw.http
+        .delete(format!("{}/v1.0/applications/{id}", raw.base))
+        .bearer_auth(&raw.token)
+        .send()
+        .await
+        .unwrap();
+
+    let err = entraform::ops::plan::make_plan(
+        &t.client,
+        &entraform::ops::plan::PlanRequest {
+            paths: vec![manifest.clone()],
+            recursive: false,
+            prune: false,
+        },
+    )
+    .await
+    .err()
+    .expect("the plan is refused");
+    let text = format!("{err}");
+    assert!(
+        text.contains("the uniqueName `held` is held by a deleted application"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("/v1.0/directory/deletedItems/{id}/restore")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("DELETE /v1.0/directory/deletedItems/{id}")),
+        "{text}"
+    );
+
+    let report = entraform::apply::execute(
+        &t.client,
+        &before.plan,
+        &quick_execute(),
+        &|_| {},
+        &entraform::apply::StopSignal::new(),
+    )
+    .await;
+    assert!(!report.complete());
+    let failure = entraform::Error::Apply(report.errors.into_iter().next().unwrap());
+    let rendered = entraform::output::render_error(&failure, false);
+    assert!(
+        rendered.contains("is held by a deleted application"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains(&format!("deletedItems/{id}/restore")),
+        "{rendered}"
+    );
+}

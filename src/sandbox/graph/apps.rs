@@ -307,7 +307,7 @@ fn rel_count(o: &Object, rel: &str) -> usize {
     o.get(rel).and_then(Value::as_array).map_or(0, Vec::len)
 }
 
-fn expand(doc: &Document, e: &Entry, rel: &str, now: i64) -> Value {
+pub(crate) fn expand(doc: &Document, e: &Entry, rel: &str, now: i64) -> Value {
     let items: Vec<Value> = match rel {
         "federatedIdentityCredentials" => e
             .federated

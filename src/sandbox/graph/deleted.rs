@@ -86,9 +86,8 @@ fn list(call: &Call, coll: &Collection, kind: Kind, doc: &Document) -> Result<Re
     let q = call.query(res)?;
     let items = coll
         .values()
-        .map(|e| render(doc, e, kind))
-        .filter(|o| {
-            let view = odata::filter_view(res, o);
+        .filter(|e| {
+            let view = odata::filter_view(res, &render(doc, e, kind));
             q.filter
                 .as_ref()
                 .is_none_or(|f| odata::eval(f, &view, &|_, _| 0))
@@ -96,7 +95,13 @@ fn list(call: &Call, coll: &Collection, kind: Kind, doc: &Document) -> Result<Re
                     .as_ref()
                     .is_none_or(|t| odata::search_matches(&view, t))
         })
-        .map(|o| odata::project(&o, q.select.as_deref()))
+        .map(|e| {
+            let mut o = odata::project(&render(doc, e, kind), q.select.as_deref());
+            if let (Some(rel), Kind::Application) = (&q.expand, kind) {
+                o.insert(rel.clone(), apps::expand(doc, e, rel, call.now));
+            }
+            o
+        })
         .collect();
     let set = match kind {
         Kind::Application => "applications",
