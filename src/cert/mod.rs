@@ -28,7 +28,7 @@ pub use error::CertError;
 pub use files::{WrittenFile, write_cer_file, write_secret_file, write_secret_file_keeping};
 pub use generate::{GenerateRequest, GeneratedCertificate, NOT_BEFORE_SKEW, generate};
 pub use jwt::{AssertionAlg, JWT_LIFETIME, KEY_PROOF_AUDIENCE, client_assertion, key_proof};
-pub use pfx::{MICROSOFT_CSP_NAME, write_pfx};
+pub use pfx::{MICROSOFT_CSP_NAME, pfx_thumbprint, write_pfx};
 pub use read::{ClientCertificate, load_client_certificate, read_public_certificate};
 pub use secret::{PfxPassword, PrivateKey, SignedJwt, pfx_password_from_env};
 pub use x509::PublicCertificate;

@@ -65,6 +65,7 @@ fn plan_with(desired: &[DesiredApp], live: &LiveTenant, prune: bool) -> Result<P
         desired,
         live,
         local_certificates: &local,
+        local_pfx: &BTreeMap::new(),
         now: datetime!(2025-06-01 00:00 UTC),
         options: PlanOptions { prune },
         key_ids: KeyIdSource::Seeded(0),

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::error::Result;
 use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
-use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate};
+use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use crate::observe::{self, ObserveRequest};
 use crate::plan::{self, KeyIdSource, ManifestHashes, Plan, PlanInput, PlanOptions};
 
@@ -52,6 +52,7 @@ pub async fn plan_apps(
     hashes: &ManifestHashes,
 ) -> Result<(Plan, LiveTenant)> {
     let local_certificates = read_local_certificates(desired)?;
+    let local_pfx = read_local_pfx(desired);
     let before = client.stats();
     let live = observe::observe(client, &ObserveRequest::for_manifests(desired, prune)).await?;
     let after = client.stats();
@@ -65,6 +66,7 @@ pub async fn plan_apps(
         desired,
         live: &live,
         local_certificates: &local_certificates,
+        local_pfx: &local_pfx,
         now: OffsetDateTime::now_utc(),
         options: PlanOptions { prune },
         key_ids: KeyIdSource::Random,
@@ -72,6 +74,47 @@ pub async fn plan_apps(
         manifests: hashes,
     })?;
     Ok((plan, live))
+}
+
+/// The largest PFX read to see which certificate it holds (a certificate with its chain is a
+/// few kilobytes).
+const PFX_PEEK_LIMIT: u64 = 1 << 20;
+
+/// The thumbprint of each generated certificate's PFX that exists, read without its password
+/// ([`crate::cert::pfx_thumbprint`]). A file that is not there, not a regular file, too large,
+/// or does not show its thumbprint is left out: nothing can be said about it.
+pub fn read_local_pfx(apps: &[DesiredApp]) -> BTreeMap<(String, String), LocalPfx> {
+    let mut out = BTreeMap::new();
+    for app in apps {
+        for spec in app.certificates.iter().flatten() {
+            let CertificateSource::Generate(g) = &spec.source else {
+                continue;
+            };
+            let regular =
+                std::fs::metadata(&g.pfx).is_ok_and(|m| m.is_file() && m.len() <= PFX_PEEK_LIMIT);
+            let thumbprint = regular
+                .then(|| std::fs::read(&g.pfx).ok())
+                .flatten()
+                .and_then(|bytes| crate::cert::pfx_thumbprint(&bytes));
+            match thumbprint {
+                Some(thumbprint) => {
+                    out.insert(
+                        (app.name.clone(), spec.name.clone()),
+                        LocalPfx {
+                            path: g.pfx.clone(),
+                            thumbprint,
+                        },
+                    );
+                }
+                None if g.pfx.exists() => tracing::debug!(
+                    path = %g.pfx.display(),
+                    "the PFX does not show which certificate it holds; not compared with the tenant"
+                ),
+                None => {}
+            }
+        }
+    }
+    out
 }
 
 /// Reads every `file:` certificate the manifests name (public certificates only).

@@ -461,6 +461,7 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
         desired: &manifests.apps,
         live: &live,
         local_certificates: &Default::default(),
+        local_pfx: &Default::default(),
         now: OffsetDateTime::now_utc() + time::Duration::days(31),
         options: PlanOptions::default(),
         key_ids: KeyIdSource::Random,

@@ -281,6 +281,48 @@ fn two_concurrent_applies_never_both_report_a_tenant_they_did_not_produce() {
             "seed {seed}: {}",
             crate::common::stdout(&plan)
         );
+
+        // Every PFX a manifest names signs in, or plan reports it as drift.
+        for dir in &folders {
+            let plan = command(dir, &["plan", "--detailed-exitcode", "exo.yaml"])
+                .output()
+                .unwrap();
+            let text = crate::common::stdout(&plan);
+            if plan.status.code() == Some(2) {
+                assert!(
+                    text.contains(
+                        "which is not one of the app's keys: whatever uses it cannot sign in"
+                    ),
+                    "seed {seed}: {}: {text}",
+                    dir.display()
+                );
+                continue;
+            }
+            assert_eq!(plan.status.code(), Some(0), "{text}");
+            if !dir.join("secrets/race.pfx").exists() {
+                // This side stopped before it wrote a PFX: there is none to sign in with.
+                continue;
+            }
+            let login = command(
+                dir,
+                &[
+                    "test-login",
+                    "--app",
+                    "race",
+                    "--scope",
+                    "https://graph.microsoft.com/.default",
+                    "exo.yaml",
+                ],
+            )
+            .output()
+            .unwrap();
+            assert!(
+                login.status.success(),
+                "seed {seed}: {}: {}",
+                dir.display(),
+                crate::common::stderr(&login)
+            );
+        }
     }
 }
 
