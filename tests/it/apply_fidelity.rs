@@ -486,3 +486,93 @@ async fn a_name_held_by_a_deleted_app_is_an_error_that_says_how_to_restore_or_pu
         "{rendered}"
     );
 }
+
+/// Issue 13: a conflict answer from Graph is a clear error, never a replication wait. Another
+/// writer takes the federated credential's name between plan and apply (once exactly, once in
+/// another case, which Entra ID compares case-insensitively).
+#[tokio::test]
+async fn a_federated_credential_name_taken_by_someone_else_fails_at_once_and_says_why() {
+    for (taken, says) in [
+        (
+            "github-main",
+            "a federated credential named `github-main` already exists with issuer",
+        ),
+        (
+            "GitHub-Main",
+            "a federated credential named `GitHub-Main` already exists, and Entra ID compares names case-insensitively",
+        ),
+    ] {
+        let t = start().await;
+        let mut text = exchange_manifest("fic", PFX_ENV);
+        // Only the app and its federated credential.
+        let cut = text.find("  owners:").unwrap();
+        let fic = text.find("  federatedCredentials:").unwrap();
+        text.replace_range(cut..fic, "");
+        let manifest = write(t.dir.path(), "fic.yaml", &text);
+        let (_, report, _) =
+            plan_and_execute(&t.client, std::slice::from_ref(&manifest), &quick_execute()).await;
+        assert!(report.complete(), "{:?}", outcome_names(&report));
+        let app = report.apps["fic"].clone();
+        let raw = Raw::of(&t.sb).await;
+        let path = format!(
+            "{}/v1.0/applications/{}/federatedIdentityCredentials",
+            raw.base, app.object_id
+        );
+        // The manifest's credential goes; someone else's takes its name.
+        let list: serde_json::Value = raw
+            .http
+            .get(&path)
+            .bearer_auth(&raw.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = list["value"][0]["id"].as_str().unwrap();
+        raw.http
+            .delete(format!("{path}/{id}"))
+            .bearer_auth(&raw.token)
+            .send()
+            .await
+            .unwrap();
+        let planned = plan(&t.client, std::slice::from_ref(&manifest)).await;
+        let created = raw
+            .http
+            .post(&path)
+            .bearer_auth(&raw.token)
+            .json(&serde_json::json!({
+                "name": taken,
+                "issuer": "https://token.actions.githubusercontent.com",
+                "subject": "repo:someone/else:ref:refs/heads/main",
+                "audiences": ["api://AzureADTokenExchange"],
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status().as_u16(), 201);
+
+        let before = t.sb.stats();
+        let report = entraform::apply::execute(
+            &t.client,
+            &planned.plan,
+            &quick_execute(),
+            &|_| {},
+            &entraform::apply::StopSignal::new(),
+        )
+        .await;
+        let after = t.sb.stats();
+        let error = report.errors.first().expect("the create fails");
+        let rendered =
+            std::error::Error::source(error).map_or_else(String::new, ToString::to_string);
+        assert!(rendered.contains(says), "{rendered}");
+        let reads = |s: &entraform::sandbox::Stats| {
+            s.count("GET /v1.0/applications/{id}/federatedIdentityCredentials")
+        };
+        assert_eq!(
+            reads(&after) - reads(&before),
+            1,
+            "one read to say what holds the name, no waiting"
+        );
+    }
+}
