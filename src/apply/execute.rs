@@ -1219,8 +1219,10 @@ impl<'a> Exec<'a> {
     }
 
     /// Reads the app's key ids (without the key bytes, whose reads Graph limits to 150 a
-    /// minute) until [`Settle::key_reads`](super::Settle) reads in a row show `wrote`. A set this
-    /// run saw before is stale; any other set is a concurrent writer's, and fails.
+    /// minute) until [`Settle::key_reads`](super::Settle) reads in a row show `wrote`. Replicas
+    /// show writes in order: until `wrote` shows, any other set is older than it (stale, even
+    /// another writer's); once it has shown, a set this run never saw is a newer write by
+    /// someone else that replaced it, and fails.
     async fn confirm_key_set(
         &self,
         name: &str,
@@ -1232,6 +1234,7 @@ impl<'a> Exec<'a> {
         let mut streak = super::Streak::new(settle.key_reads, since);
         let path = format!("/applications/{}", app.object_id);
         let mut n = 0;
+        let mut shown = false;
         loop {
             n += 1;
             let seen = match self.client.get::<Application>(&path).await {
@@ -1241,8 +1244,12 @@ impl<'a> Exec<'a> {
                 Err(e) => return Err(e.into()),
             };
             let consistent = match &seen {
-                Some(ids) if ids == wrote => true,
+                Some(ids) if ids == wrote => {
+                    shown = true;
+                    true
+                }
                 None => false,
+                Some(_) if !shown => false,
                 Some(ids) => {
                     let known = self
                         .state()
