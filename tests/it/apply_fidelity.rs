@@ -6,6 +6,7 @@ use std::time::Instant;
 use entraform::apply::ExecuteOptions;
 use entraform::graph::ClientConfig;
 use entraform::sandbox::{Faults, SandboxConfig};
+use reqwest::Method;
 
 use crate::apply_support::*;
 
@@ -363,14 +364,9 @@ async fn a_managed_app_deleted_behind_our_back_is_restored_with_its_app_id() {
     assert!(report.complete(), "{:?}", outcome_names(&report));
     let app = report.apps["restored"].clone();
     let raw = Raw::of(&t.sb).await;
-    let deleted = raw
-        .http
-        .delete(format!("{}/v1.0/applications/{}", raw.base, app.object_id))
-        .bearer_auth(&raw.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status().as_u16(), 204);
+    let path = format!("/applications/{}", app.object_id);
+    let (deleted, _) = raw.write(Method::DELETE, &path, None, &[]).await;
+    assert_eq!(deleted, 204);
 
     let planned = plan(&t.client, std::slice::from_ref(&manifest)).await;
     let text = entraform::plan::render::text(&planned.plan, false);
@@ -421,25 +417,17 @@ async fn a_name_held_by_a_deleted_app_is_an_error_that_says_how_to_restore_or_pu
     let before = plan(&t.client, std::slice::from_ref(&manifest)).await;
 
     let raw = Raw::of(&t.sb).await;
-    let created: serde_json::Value = raw
-        .http
-        .patch(format!("{}/v1.0/applications(uniqueName='held')", raw.base))
-        .bearer_auth(&raw.token)
-        .header("Prefer", "create-if-missing")
-        .json(&serde_json::json!({"displayName": "someone else's"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, created) = raw
+        .write(
+            Method::PATCH,
+            "/applications(uniqueName='held')",
+            Some(&serde_json::json!({"displayName": "someone else's"})),
+            &[("Prefer", "create-if-missing")],
+        )
+        .await;
     let id = created["id"].as_str().unwrap();
-    raw.http
-        .delete(format!("{}/v1.0/applications/{id}", raw.base))
-        .bearer_auth(&raw.token)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/applications/{id}");
+    assert_eq!(raw.write(Method::DELETE, &path, None, &[]).await.0, 204);
 
     let err = entraform::ops::plan::make_plan(
         &t.client,
@@ -466,14 +454,7 @@ async fn a_name_held_by_a_deleted_app_is_an_error_that_says_how_to_restore_or_pu
         "{text}"
     );
 
-    let report = entraform::apply::execute(
-        &t.client,
-        &before.plan,
-        &quick_execute(),
-        &|_| {},
-        &entraform::apply::StopSignal::new(),
-    )
-    .await;
+    let report = execute(&t.client, &before.plan).await;
     assert!(!report.complete());
     let failure = entraform::Error::Apply(report.errors.into_iter().next().unwrap());
     let rendered = entraform::output::render_error(&failure, false);
@@ -515,52 +496,25 @@ async fn a_federated_credential_name_taken_by_someone_else_fails_at_once_and_say
         let app = report.apps["fic"].clone();
         let raw = Raw::of(&t.sb).await;
         let path = format!(
-            "{}/v1.0/applications/{}/federatedIdentityCredentials",
-            raw.base, app.object_id
+            "/applications/{}/federatedIdentityCredentials",
+            app.object_id
         );
         // The manifest's credential goes; someone else's takes its name.
-        let list: serde_json::Value = raw
-            .http
-            .get(&path)
-            .bearer_auth(&raw.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let id = list["value"][0]["id"].as_str().unwrap();
-        raw.http
-            .delete(format!("{path}/{id}"))
-            .bearer_auth(&raw.token)
-            .send()
-            .await
-            .unwrap();
+        let id = raw.list(&path).await[0]["id"].as_str().unwrap().to_owned();
+        let gone = format!("{path}/{id}");
+        assert_eq!(raw.write(Method::DELETE, &gone, None, &[]).await.0, 204);
         let planned = plan(&t.client, std::slice::from_ref(&manifest)).await;
-        let created = raw
-            .http
-            .post(&path)
-            .bearer_auth(&raw.token)
-            .json(&serde_json::json!({
-                "name": taken,
-                "issuer": "https://token.actions.githubusercontent.com",
-                "subject": "repo:someone/else:ref:refs/heads/main",
-                "audiences": ["api://AzureADTokenExchange"],
-            }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status().as_u16(), 201);
+        let theirs = serde_json::json!({
+            "name": taken,
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subject": "repo:someone/else:ref:refs/heads/main",
+            "audiences": ["api://AzureADTokenExchange"],
+        });
+        let (created, _) = raw.write(Method::POST, &path, Some(&theirs), &[]).await;
+        assert_eq!(created, 201);
 
         let before = t.sb.stats();
-        let report = entraform::apply::execute(
-            &t.client,
-            &planned.plan,
-            &quick_execute(),
-            &|_| {},
-            &entraform::apply::StopSignal::new(),
-        )
-        .await;
+        let report = execute(&t.client, &planned.plan).await;
         let after = t.sb.stats();
         let error = report.errors.first().expect("the create fails");
         let rendered =
@@ -575,4 +529,104 @@ async fn a_federated_credential_name_taken_by_someone_else_fails_at_once_and_say
             "one read to say what holds the name, no waiting"
         );
     }
+}
+
+/// Issue 12: an identity with `Application.ReadWrite.OwnedBy` creating an app and its service
+/// principal meets Graph's 403 "the backing application of the service principal being created
+/// must in the local tenant" while the new app replicates; apply waits it out as the Terraform
+/// provider does, instead of failing with a hint that blames a permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owned_by_deployer_waits_out_the_replication_403() {
+    let t = start_with(SandboxConfig::new().faults(Faults {
+        replication_delay_ms: 500,
+        ..Faults::default()
+    }))
+    .await;
+    // The deployer: an app with a secret and Application.ReadWrite.OwnedBy, set up by the admin.
+    let admin = Raw::of(&t.sb).await;
+    let (_, deployer) = admin
+        .write(
+            Method::POST,
+            "/applications",
+            Some(&serde_json::json!({"displayName": "deployer"})),
+            &[],
+        )
+        .await;
+    let app_id = deployer["appId"].as_str().unwrap().to_owned();
+    let body = serde_json::json!({"appId": app_id});
+    let sp = loop {
+        let (status, sp) = admin
+            .write(Method::POST, "/servicePrincipals", Some(&body), &[])
+            .await;
+        if status == 201 {
+            break sp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let graph = admin
+        .list("/servicePrincipals?$filter=appId eq '00000003-0000-0000-c000-000000000000'&$select=id,appRoles")
+        .await
+        .remove(0);
+    // OwnedBy to write; Directory.Read.All to read what a plan reads (the organization).
+    for value in ["Application.ReadWrite.OwnedBy", "Directory.Read.All"] {
+        let role = graph["appRoles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["value"] == value)
+            .unwrap()["id"]
+            .clone();
+        let grant = serde_json::json!({"principalId": sp["id"], "resourceId": graph["id"], "appRoleId": role});
+        let path = format!(
+            "/servicePrincipals/{}/appRoleAssignedTo",
+            graph["id"].as_str().unwrap()
+        );
+        while admin.write(Method::POST, &path, Some(&grant), &[]).await.0 != 201 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let password_path = format!(
+        "/applications/{}/addPassword",
+        deployer["id"].as_str().unwrap()
+    );
+    let (_, password) = admin
+        .write(
+            Method::POST,
+            &password_path,
+            Some(&serde_json::json!({})),
+            &[],
+        )
+        .await;
+    let endpoints = entraform::graph::GraphEndpoints::new(
+        entraform::graph::Cloud::Public,
+        Some(&t.sb.graph_url()),
+        Some(&t.sb.authority_url()),
+        Some(&t.sb.tenant_id()),
+    )
+    .unwrap();
+    let owned_by = entraform::graph::GraphClient::new(
+        endpoints,
+        entraform::graph::Credential::client_secret(
+            app_id,
+            password["secretText"].as_str().unwrap(),
+        ),
+        quick_client(),
+    )
+    .unwrap();
+    // The secret and the role reach the token endpoint after the replication delay.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+
+    let manifest = write(
+        t.dir.path(),
+        "owned.yaml",
+        "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: owned\nspec:\n  displayName: Owned\n  signInAudience: AzureADMyOrg\n",
+    );
+    let (_, report, _) =
+        plan_and_execute(&owned_by, std::slice::from_ref(&manifest), &quick_execute()).await;
+    assert!(report.complete(), "{:?}", outcome_names(&report));
+    let stats = t.sb.stats();
+    assert!(
+        stats.routes["PATCH /v1.0/servicePrincipals(appId={appId})"].contains_key("403"),
+        "the service principal met the replication 403: {stats:#?}"
+    );
 }

@@ -33,6 +33,24 @@ where
     }
 }
 
+/// An application and its service principal, created as soon as the application replicates:
+/// (the application, the service principal's answer).
+async fn fresh_app_with_sp(t: &Tenant, name: &str) -> (serde_json::Value, Resp) {
+    let app = t
+        .post(
+            "/applications",
+            json!({"displayName": name, "signInAudience": "AzureADMyOrg"}),
+        )
+        .await
+        .body;
+    let sp = settle(&[400], || {
+        t.post("/servicePrincipals", json!({"appId": app["appId"]}))
+    })
+    .await;
+    assert_eq!(sp.status, 201, "{}", sp.text);
+    (app, sp)
+}
+
 /// graph-contract.md, corrections: a uniqueName collision is 400 `Request_BadRequest`, not 409.
 #[tokio::test]
 async fn a_unique_name_collision_is_a_400_bad_request() {
@@ -83,18 +101,7 @@ async fn an_upsert_of_a_name_not_yet_replicated_is_the_same_400() {
 #[tokio::test]
 async fn an_owned_by_caller_gets_a_403_for_a_service_principal_of_a_fresh_app() {
     let t = start_with(delayed(300)).await;
-    let app = t
-        .post(
-            "/applications",
-            json!({"displayName": "owner-bot", "signInAudience": "AzureADMyOrg"}),
-        )
-        .await
-        .body;
-    let sp = settle(&[400], || {
-        t.post("/servicePrincipals", json!({"appId": app["appId"]}))
-    })
-    .await;
-    assert_eq!(sp.status, 201, "{}", sp.text);
+    let (app, sp) = fresh_app_with_sp(&t, "owner-bot").await;
     let sp_id = sp.body["id"].as_str().unwrap().to_string();
     // The service principal is fresh too: wait until it can be granted a role.
     assert_eq!(
@@ -171,15 +178,7 @@ async fn an_owned_by_caller_gets_a_403_for_a_service_principal_of_a_fresh_app() 
 async fn a_delegated_grant_for_a_fresh_service_principal_is_a_400_with_the_not_found_text() {
     let t = start_with(delayed(1500)).await;
     let graph = t.sp_id(GRAPH_APP_ID).await;
-    let app = t
-        .post("/applications", json!({"displayName": "fresh-grant"}))
-        .await
-        .body;
-    let sp = settle(&[400], || {
-        t.post("/servicePrincipals", json!({"appId": app["appId"]}))
-    })
-    .await;
-    assert_eq!(sp.status, 201, "{}", sp.text);
+    let (_, sp) = fresh_app_with_sp(&t, "fresh-grant").await;
     let client = sp.body["id"].as_str().unwrap().to_owned();
     let grant = || {
         t.post(
@@ -204,20 +203,9 @@ async fn a_delegated_grant_for_a_fresh_service_principal_is_a_400_with_the_not_f
 #[tokio::test]
 async fn updates_deletes_and_new_keys_replicate_too() {
     let t = start_with(delayed(1000)).await;
-    let app = t
-        .post(
-            "/applications",
-            json!({"displayName": "replicated", "signInAudience": "AzureADMyOrg"}),
-        )
-        .await
-        .body;
+    let (app, _) = fresh_app_with_sp(&t, "replicated").await;
     let id = app["id"].as_str().unwrap().to_owned();
     let app_id = app["appId"].as_str().unwrap().to_owned();
-    let sp = settle(&[400], || {
-        t.post("/servicePrincipals", json!({"appId": app_id}))
-    })
-    .await;
-    assert_eq!(sp.status, 201, "{}", sp.text);
     let notes = || async { t.get(&format!("/applications/{id}?$select=notes")).await };
     assert_eq!(settle(&[404], notes).await.status, 200);
 
