@@ -137,9 +137,14 @@ async fn dependent_writes_wait_out_replication_and_trust_write_responses() {
     assert!(report.complete(), "{:#?}", outcome_names(&report));
 
     let stats = t.sb.stats();
-    // The service principal met its not-yet-replicated application at least once...
+    // The service principal met its not-yet-replicated application at least once, and the
+    // delegated grant its not-yet-replicated service principal (400, not 404)...
     assert!(
         stats.routes["PATCH /v1.0/servicePrincipals(appId={appId})"].contains_key("400"),
+        "{stats:#?}"
+    );
+    assert!(
+        stats.routes["POST /v1.0/oauth2PermissionGrants"].contains_key("400"),
         "{stats:#?}"
     );
     // ...its id came from the create's answer and its (empty) key set was known without a
