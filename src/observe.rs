@@ -13,11 +13,14 @@
 //!    the managed tag; the catalog names resolve against (resource service principals by
 //!    display name or appId, role definitions, users by UPN or id).
 //! 2. service principals by `appId in (…)` with `appRoleAssignments` expanded; owners by
-//!    `id in (…)` with `owners` expanded (only for apps whose manifest manages owners).
+//!    `id in (…)` with `owners` expanded (only for apps whose manifest manages owners); for
+//!    names no live app holds, applications in deleted items by `uniqueName in (…)` (a managed
+//!    one is restored, anyone else's holds the name for 30 days).
 //! 3. what an expansion may have cut short (Graph expands at most 20 objects, without a next
 //!    link), directory role assignments by `principalId in (…)` and delegated grants by
 //!    `clientId eq` (only for apps whose manifest manages them), and resource service
-//!    principals that live grants mention but no manifest does (so removals show names).
+//!    principals that live grants mention but no manifest does (so removals show names); the
+//!    owners of deleted apps and their deleted service principals.
 //!
 //! A read that fails is an error, never "absent".
 
@@ -35,11 +38,12 @@ use crate::graph::types::{
 };
 use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
 use crate::model::{
-    ApiRef, AppId, AppRole, Catalog, DesiredApp, Fingerprint, LiveApp, LiveAppRoleAssignment,
-    LiveDelegatedGrant, LiveDirectoryRoleAssignment, LiveFederatedCredential, LiveKeyCredential,
-    LiveOwner, LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef,
-    PermissionKind, PermissionScope, RequiredResourceAccess, ResourceAccess,
-    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, Thumbprint,
+    ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, Fingerprint, LiveApp,
+    LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
+    LiveFederatedCredential, LiveKeyCredential, LiveOwner, LiveServicePrincipal, LiveTenant,
+    LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef, PermissionKind, PermissionScope,
+    RequiredResourceAccess, ResourceAccess, ResourceServicePrincipal, RoleDefinition,
+    RoleDefinitionId, Thumbprint,
 };
 
 /// Graph expands at most this many objects per parent, with no next link: a full expansion may
@@ -47,6 +51,10 @@ use crate::model::{
 const EXPAND_CAP: usize = 20;
 
 const RESOURCE_SELECT: &str = "$select=id,appId,displayName,appRoles,oauth2PermissionScopes";
+
+/// Deleted items by type (Graph requires the cast).
+const DELETED_APPS: &str = "/directory/deletedItems/microsoft.graph.application";
+const DELETED_SPS: &str = "/directory/deletedItems/microsoft.graph.servicePrincipal";
 
 /// What to read: which applications, which of their parts, and which names to resolve.
 /// `plan` derives it from manifests ([`ObserveRequest::for_manifests`]); `certs` and `export`
@@ -273,8 +281,29 @@ pub async fn observe(
         .map(|a| a.id)
         .collect();
 
-    // Round 2: service principals with their app role assignments; owners.
+    // Names no live application holds may be held by a deleted one (restorable for 30 days).
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            !applications.iter().any(|a| {
+                a.unique_name
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(n))
+            })
+        })
+        .cloned()
+        .collect();
+
+    // Round 2: service principals with their app role assignments; owners; deleted apps.
     let mut round = Round::default();
+    let deleted_lists: Vec<usize> = in_filters("uniqueName", &missing)
+        .into_iter()
+        .map(|f| {
+            round.list(format!(
+                "{DELETED_APPS}?$filter={f}&$expand=federatedIdentityCredentials"
+            ))
+        })
+        .collect();
     let app_ids: Vec<String> = applications.iter().map(|a| a.app_id.to_string()).collect();
     let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
         .into_iter()
@@ -307,9 +336,32 @@ pub async fn observe(
             owners.insert(app.id, app.owners);
         }
     }
+    let mut deleted: Vec<Application> = Vec::new();
+    for list in deleted_lists {
+        deleted.extend(results.items::<Application>(list)?);
+    }
 
-    // Round 3: cut-short expansions, role assignments, delegated grants.
+    // Round 3: cut-short expansions, role assignments, delegated grants; what deleted apps
+    // still have (owners, their deleted service principals).
     let mut round = Round::default();
+    let deleted_owner_ids: Vec<String> = deleted
+        .iter()
+        .filter(|a| request.parts_of(a).owners)
+        .map(|a| a.id.to_string())
+        .collect();
+    let deleted_owner_lists: Vec<usize> = in_filters("id", &deleted_owner_ids)
+        .into_iter()
+        .map(|f| {
+            round.list(format!(
+                "{DELETED_APPS}?$filter={f}&$select=id&$expand=owners"
+            ))
+        })
+        .collect();
+    let deleted_app_ids: Vec<String> = deleted.iter().map(|a| a.app_id.to_string()).collect();
+    let deleted_sp_lists: Vec<usize> = in_filters("appId", &deleted_app_ids)
+        .into_iter()
+        .map(|f| round.list(format!("{DELETED_SPS}?$filter={f}&$select=id,appId")))
+        .collect();
     let mut assignment_refills: Vec<(AppId, usize)> = Vec::new();
     for sp in sps.values() {
         if sp.app_role_assignments.as_ref().map_or(0, Vec::len) >= EXPAND_CAP {
@@ -374,6 +426,30 @@ pub async fn observe(
     for (sp, list) in grant_lists {
         grants.insert(sp, results.items(list)?);
     }
+    for list in deleted_owner_lists {
+        for app in results.items::<AppOwners>(list)? {
+            owners.insert(app.id, app.owners);
+        }
+    }
+    let mut deleted_sps: HashMap<AppId, ObjectId> = HashMap::new();
+    for list in deleted_sp_lists {
+        for sp in results.items::<ServicePrincipal>(list)? {
+            deleted_sps.insert(sp.app_id, sp.id);
+        }
+    }
+    let deleted_apps: Vec<DeletedApp> = deleted
+        .into_iter()
+        .map(|app| {
+            let deleted_at = app.deleted_date_time;
+            let service_principal = deleted_sps.get(&app.app_id).copied();
+            let owners = owners.remove(&app.id);
+            DeletedApp {
+                app: live_app(app, owners, None),
+                deleted_at,
+                service_principal,
+            }
+        })
+        .collect();
 
     let mut apps: Vec<LiveApp> = applications
         .into_iter()
@@ -415,6 +491,7 @@ pub async fn observe(
         signed_in,
         apps,
         catalog,
+        deleted_apps,
     })
 }
 

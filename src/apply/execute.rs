@@ -76,6 +76,8 @@ impl Backoff {
 #[derive(Debug, Clone)]
 pub struct ExecuteOptions {
     pub consistency: Backoff,
+    /// How writes are proven to have landed (key sets here; the whole run in `ops::apply`).
+    pub settle: super::Settle,
     /// Certificates generated at the same time (RSA key generation and PBKDF2 are CPU-bound).
     pub cpu_parallelism: usize,
 }
@@ -84,6 +86,7 @@ impl Default for ExecuteOptions {
     fn default() -> Self {
         ExecuteOptions {
             consistency: Backoff::default(),
+            settle: super::Settle::default(),
             cpu_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
@@ -250,6 +253,9 @@ struct State {
     /// Key sets this run wrote (or read), so the next key change of the same app need not read
     /// them back before Graph has replicated them.
     keys: BTreeMap<ObjectId, Vec<KeyCredential>>,
+    /// Every key set (by key ids) this run read or wrote per app, oldest first: a read showing
+    /// one of them is stale, anything else is another writer's.
+    key_history: BTreeMap<ObjectId, Vec<BTreeSet<KeyId>>>,
     /// Display names known from this run's writes or reads, by app name: a generated
     /// certificate is labelled `<displayName> (<certificate name>)` in certificate stores.
     display_names: BTreeMap<String, String>,
@@ -297,8 +303,21 @@ enum Wrote<T> {
     Ok(T),
     /// A delete found nothing to delete.
     Gone,
-    /// A create found the object there already (to be confirmed).
-    Exists(GraphError),
+    /// A create found the object there already (to be confirmed). `ours_maybe`: an earlier
+    /// attempt of this run may have created it (its answer was lost or the service failed).
+    Exists {
+        err: GraphError,
+        ours_maybe: bool,
+    },
+}
+
+/// How long to look for the object a create's "already exists" answer is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    /// Until it shows (within the consistency bounds): the answer may be about our own write.
+    UntilVisible,
+    /// Read once: a conflict with an object that is not ours is an error now, not a wait.
+    Once,
 }
 
 /// What a confirmation read found.
@@ -481,6 +500,7 @@ impl<'a> Exec<'a> {
         let bounds = self.options.consistency;
         let started = Instant::now();
         let mut attempt = 0;
+        let mut ours_maybe = false;
         loop {
             attempt += 1;
             let err = match send().await {
@@ -489,13 +509,21 @@ impl<'a> Exec<'a> {
             };
             match classify(kind, &err, fresh, grants_consent) {
                 Disposition::Done => return Ok(Wrote::Gone),
-                Disposition::AlreadyExists => return Ok(Wrote::Exists(err)),
+                Disposition::AlreadyExists => return Ok(Wrote::Exists { err, ours_maybe }),
                 Disposition::ConsentRequired => return Err(StepError::Consent(err)),
                 Disposition::Fail => return Err(err.into()),
                 d @ (Disposition::WaitForReplication | Disposition::Repeat) => {
+                    ours_maybe |= d == Disposition::Repeat;
                     let wait = bounds.delay(attempt);
                     if started.elapsed() + wait > bounds.max_elapsed {
-                        return Err(err.into());
+                        return Err(match d {
+                            Disposition::WaitForReplication => ActionError::StillReplicating {
+                                waited_s: started.elapsed().as_secs(),
+                                source: err,
+                            }
+                            .into(),
+                            _ => err.into(),
+                        });
                     }
                     tracing::debug!(
                         disposition = ?d,
@@ -517,13 +545,21 @@ impl<'a> Exec<'a> {
     {
         match self.write(WriteKind::Read, fresh, false, send).await? {
             Wrote::Ok(v) => Ok(v),
-            Wrote::Gone | Wrote::Exists(_) => unreachable!("reads are never deletes or creates"),
+            Wrote::Gone | Wrote::Exists { .. } => {
+                unreachable!("reads are never deletes or creates")
+            }
         }
     }
 
     /// After "already exists": reads until the object shows and matches, differs, or the
-    /// bounds run out.
-    async fn confirm<F, Fut>(&self, what: &str, mut check: F) -> Result<(), StepError>
+    /// bounds run out; with [`Confirm::Once`], a single read.
+    async fn confirm<F, Fut>(
+        &self,
+        what: &str,
+        how: Confirm,
+        conflict: &GraphError,
+        mut check: F,
+    ) -> Result<(), StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Found, GraphError>>,
@@ -536,6 +572,13 @@ impl<'a> Exec<'a> {
             match self.read(true, &mut check).await? {
                 Found::Matches => return Ok(()),
                 Found::Differs(why) => return Err(ActionError::Conflict(why).into()),
+                Found::Missing if how == Confirm::Once => {
+                    return Err(ActionError::Conflict(format!(
+                        "Graph refused to create {what} because an object with the same key already exists, and it is not visible to reads yet (another writer may have just created it): {}",
+                        conflict
+                    ))
+                    .into());
+                }
                 Found::Missing => {
                     let wait = bounds.delay(attempt);
                     if started.elapsed() + wait > bounds.max_elapsed {
@@ -552,12 +595,15 @@ impl<'a> Exec<'a> {
     }
 
     /// A create that Graph keeps unique: sent (again after a lost answer); "already exists" is
-    /// success once `confirm` finds the object the plan wanted.
+    /// success once `confirm` finds the object the plan wanted. `keyed_by_name`: the key is a
+    /// name, not the content (a federated credential), so a conflict on the first attempt is
+    /// someone else's object: read once and report it, never wait for it.
     async fn create<T, F, Fut, C, CFut>(
         &self,
         what: &str,
         fresh: bool,
         grants_consent: bool,
+        keyed_by_name: bool,
         send: F,
         check: C,
     ) -> Result<Option<T>, StepError>
@@ -572,12 +618,74 @@ impl<'a> Exec<'a> {
             .await?
         {
             Wrote::Ok(v) => Ok(Some(v)),
-            Wrote::Exists(err) => {
+            Wrote::Exists { err, ours_maybe } => {
                 tracing::debug!(error = %err, "already exists; confirming {what}");
-                self.confirm(what, check).await?;
+                let how = if keyed_by_name && !ours_maybe {
+                    Confirm::Once
+                } else {
+                    Confirm::UntilVisible
+                };
+                self.confirm(what, how, &err, check).await?;
                 Ok(None)
             }
             Wrote::Gone => Ok(None),
+        }
+    }
+
+    /// An upsert by alternate key (`PATCH …(key='…')` with `Prefer: create-if-missing`). When
+    /// Graph answers that the key is taken, the object holding it is read: shown, the upsert is
+    /// sent again (it now finds the object and updates it); not shown, it is an object this
+    /// replica does not see yet, or one `taken_by` names (a deleted application), which fails.
+    async fn upsert<TF, TFut>(
+        &self,
+        fresh: bool,
+        path: &str,
+        body: &Value,
+        taken_by: TF,
+    ) -> Result<crate::graph::Response, StepError>
+    where
+        TF: Fn() -> TFut,
+        TFut: Future<Output = Result<Option<ActionError>, GraphError>>,
+    {
+        let bounds = self.options.consistency;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self
+                .write(WriteKind::Upsert, fresh, false, || {
+                    self.client.upsert(path, body)
+                })
+                .await?
+            {
+                Wrote::Ok(resp) => return Ok(resp),
+                Wrote::Exists { err, .. } => err,
+                Wrote::Gone => unreachable!("an upsert is not a delete"),
+            };
+            let read = format!("{path}?$select=id");
+            let visible = match self.client.get::<Value>(&read).await {
+                Ok(_) => true,
+                Err(e) if e.status() == Some(404) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !visible && let Some(holder) = taken_by().await? {
+                return Err(holder.into());
+            }
+            // Shown now: send again at once (once; a holder that keeps refusing is waited on).
+            let wait = if visible && attempt == 1 {
+                Duration::ZERO
+            } else {
+                bounds.delay(attempt)
+            };
+            if started.elapsed() + wait > bounds.max_elapsed {
+                return Err(ActionError::StillReplicating {
+                    waited_s: started.elapsed().as_secs(),
+                    source: err,
+                }
+                .into());
+            }
+            tracing::debug!(error = %err, wait_ms = wait.as_millis() as u64, "key taken by an object not visible yet");
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -666,6 +774,22 @@ impl<'a> Exec<'a> {
                 Ok(None)
             }
             O::CreateServicePrincipal { app } => self.create_service_principal(name, app).await,
+            O::RestoreApplication { app } => {
+                self.restore(
+                    name,
+                    app.object_id,
+                    &format!("/applications/{}", app.object_id),
+                )
+                .await?;
+                self.state().apps.insert(name.to_owned(), app.clone());
+                Ok(Some(format!("id={}", app.object_id)))
+            }
+            O::RestoreServicePrincipal { object_id } => {
+                self.restore(name, *object_id, &format!("/servicePrincipals/{object_id}"))
+                    .await?;
+                self.state().sps.insert(name.to_owned(), *object_id);
+                Ok(Some(format!("id={object_id}")))
+            }
             O::GrantAppRole {
                 principal,
                 resource_id,
@@ -685,6 +809,7 @@ impl<'a> Exec<'a> {
                         "the app role assignment",
                         fresh,
                         true,
+                        false,
                         || self.client.post(&path, &body, RetrySafety::NotIdempotent),
                         || async {
                             let list: Vec<AppRoleAssignment> = self
@@ -729,6 +854,7 @@ impl<'a> Exec<'a> {
                         "the delegated permission grant",
                         fresh,
                         true,
+                        false,
                         || {
                             self.client
                                 .post("/oauth2PermissionGrants", &body, RetrySafety::NotIdempotent)
@@ -790,6 +916,7 @@ impl<'a> Exec<'a> {
                         "the directory role assignment",
                         fresh,
                         false,
+                        false,
                         || {
                             self.client.post(
                                 "/roleManagement/directory/roleAssignments",
@@ -834,6 +961,7 @@ impl<'a> Exec<'a> {
                 self.create(
                     "the owner",
                     fresh,
+                    false,
                     false,
                     || self.client.post(&path, &body, RetrySafety::NotIdempotent),
                     || async {
@@ -883,18 +1011,12 @@ impl<'a> Exec<'a> {
                         "the federated credential",
                         fresh,
                         false,
+                        true,
                         || self.client.post(&path, &body, RetrySafety::NotIdempotent),
                         || async {
                             let list: Vec<FederatedIdentityCredential> =
                                 self.client.list_all(&path).await?;
-                            Ok(match list.iter().find(|f| f.name == credential.name) {
-                                None => Found::Missing,
-                                Some(f) if same_federated(f, credential) => Found::Matches,
-                                Some(f) => Found::Differs(format!(
-                                    "a federated credential named `{}` already exists with issuer `{}` and subject `{}`",
-                                    f.name, f.issuer, f.subject
-                                )),
-                            })
+                            Ok(federated_conflict(&list, credential))
                         },
                     )
                     .await?;
@@ -938,14 +1060,9 @@ impl<'a> Exec<'a> {
         self.state().fresh.insert(name.to_owned());
         let path = format!("/applications(uniqueName={})", quote(unique_name));
         let body = Value::Object(application_json(application));
-        let Wrote::Ok(resp) = self
-            .write(WriteKind::Upsert, false, false, || {
-                self.client.upsert(&path, &body)
-            })
-            .await?
-        else {
-            unreachable!("an upsert is neither a delete nor a create");
-        };
+        let resp = self
+            .upsert(false, &path, &body, || self.deleted_holder(unique_name))
+            .await?;
         let (app, created) = if resp.created() && resp.has_body() {
             let a: Application = resp.json()?;
             (a, true)
@@ -970,6 +1087,53 @@ impl<'a> Exec<'a> {
         Ok(Some(format!("id={}", existing.object_id)))
     }
 
+    /// Restores `id` from deleted items. Not there any more is done when the object is back
+    /// (an earlier attempt whose answer was lost restored it); writes for the app from here on
+    /// wait out replication, as for a new object.
+    async fn restore(&self, name: &str, id: ObjectId, live_path: &str) -> Result<(), StepError> {
+        self.state().fresh.insert(name.to_owned());
+        let path = format!("/directory/deletedItems/{id}/restore");
+        let restored = self
+            .write(WriteKind::Update, false, false, || {
+                // Graph's reference: "Do not supply a request body for this method."
+                self.client.send(crate::graph::Request {
+                    method: reqwest::Method::POST,
+                    path: path.clone(),
+                    headers: Vec::new(),
+                    body: None,
+                    safety: RetrySafety::Idempotent,
+                })
+            })
+            .await;
+        match restored {
+            Ok(_) => Ok(()),
+            Err(StepError::Failed(ActionError::Graph(e))) if e.status() == Some(404) => {
+                let get = format!("{live_path}?$select=id");
+                self.read(true, || self.client.get::<Value>(&get)).await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The deleted application holding `unique_name`, as the error to fail with: Entra ID keeps
+    /// a deleted application's uniqueName for 30 days.
+    async fn deleted_holder(&self, unique_name: &str) -> Result<Option<ActionError>, GraphError> {
+        let path = format!(
+            "/directory/deletedItems/microsoft.graph.application?$filter=uniqueName eq {}&$select=id,appId,deletedDateTime",
+            quote(unique_name)
+        );
+        let held: Vec<Application> = self.client.list_all(&path).await?;
+        Ok(held
+            .into_iter()
+            .next()
+            .map(|app| ActionError::NameHeldByDeletedApp {
+                unique_name: unique_name.to_owned(),
+                object_id: app.id,
+                app_id: app.app_id,
+            }))
+    }
+
     async fn create_service_principal(&self, name: &str, app: &AppRef) -> StepResult {
         let app = self.app(name, app)?;
         let fresh = self.fresh(name);
@@ -991,14 +1155,9 @@ impl<'a> Exec<'a> {
             }
         };
         let body = service_principal_upsert_json(&display_name);
-        let Wrote::Ok(resp) = self
-            .write(WriteKind::Upsert, fresh, false, || {
-                self.client.upsert(&path, &body)
-            })
-            .await?
-        else {
-            unreachable!("an upsert is neither a delete nor a create");
-        };
+        let resp = self
+            .upsert(fresh, &path, &body, || async { Ok(None) })
+            .await?;
         let id = if resp.created() && resp.has_body() {
             resp.json::<ServicePrincipal>()?.id
         } else {
@@ -1026,21 +1185,34 @@ impl<'a> Exec<'a> {
             app.object_id
         );
         let read: Application = self.read(fresh, || self.client.get(&get)).await?;
+        let mut st = self.state();
         if let Some(display) = read.display_name {
-            self.state()
-                .display_names
-                .entry(name.to_owned())
-                .or_insert(display);
+            st.display_names.entry(name.to_owned()).or_insert(display);
         }
+        st.key_history
+            .entry(app.object_id)
+            .or_default()
+            .push(key_ids(&read.key_credentials));
         Ok(read.key_credentials)
     }
 
+    /// Writes the app's whole key set, then reads it back until Entra ID shows it (a PATCH of
+    /// `keyCredentials` replaces the set, so a concurrent writer's set would silently win).
     async fn patch_keys(
         &self,
+        name: &str,
         app: &ExistingApp,
         fresh: bool,
         keys: Vec<KeyCredential>,
     ) -> Result<(), StepError> {
+        let wrote = key_ids(&keys);
+        {
+            let mut st = self.state();
+            // What was there before this write is a stale read from now on.
+            let before = st.keys.get(&app.object_id).map(|k| key_ids(k));
+            let history = st.key_history.entry(app.object_id).or_default();
+            history.extend(before);
+        }
         self.update(
             fresh,
             false,
@@ -1049,7 +1221,77 @@ impl<'a> Exec<'a> {
         )
         .await?;
         self.state().keys.insert(app.object_id, keys);
+        self.confirm_key_set(name, app, &wrote).await?;
+        self.state()
+            .key_history
+            .entry(app.object_id)
+            .or_default()
+            .push(wrote);
         Ok(())
+    }
+
+    /// Reads the app's key ids (without the key bytes, whose reads Graph limits to 150 a
+    /// minute) until [`Settle::key_reads`](super::Settle) reads in a row show `wrote`. Replicas
+    /// show writes in order: until `wrote` shows, any other set is older than it (stale, even
+    /// another writer's); once it has shown, a set this run never saw is a newer write by
+    /// someone else that replaced it, and fails.
+    async fn confirm_key_set(
+        &self,
+        name: &str,
+        app: &ExistingApp,
+        wrote: &BTreeSet<KeyId>,
+    ) -> Result<(), StepError> {
+        let settle = self.options.settle;
+        let since = Instant::now();
+        let mut streak = super::Streak::new(settle.key_reads, since);
+        let path = format!("/applications/{}", app.object_id);
+        let mut n = 0;
+        let mut shown = false;
+        loop {
+            n += 1;
+            let seen = match self.client.get::<Application>(&path).await {
+                Ok(read) => Some(key_ids(&read.key_credentials)),
+                // Not replicated yet (a fresh app).
+                Err(e) if e.status() == Some(404) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let consistent = match &seen {
+                Some(ids) if ids == wrote => {
+                    shown = true;
+                    true
+                }
+                None => false,
+                Some(_) if !shown => false,
+                Some(ids) => {
+                    let known = self
+                        .state()
+                        .key_history
+                        .get(&app.object_id)
+                        .is_some_and(|h| h.contains(ids));
+                    if !known {
+                        return Err(ActionError::KeysChangedWhileApplying {
+                            app: name.to_owned(),
+                            expected: id_list(wrote),
+                            found: id_list(ids),
+                        }
+                        .into());
+                    }
+                    false
+                }
+            };
+            if streak.record(consistent, Instant::now()) {
+                return Ok(());
+            }
+            let wait = settle.delay(n);
+            if since.elapsed() + wait > settle.max_elapsed {
+                return Err(ActionError::NotVisible {
+                    what: format!("the key credentials written to app `{name}`"),
+                    waited_s: since.elapsed().as_secs(),
+                }
+                .into());
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     async fn add_certificate(
@@ -1107,7 +1349,7 @@ impl<'a> Exec<'a> {
 
         let mut next = current;
         next.push(new_key_credential(key, &public));
-        self.patch_keys(&app, fresh, next).await?;
+        self.patch_keys(name, &app, fresh, next).await?;
 
         let thumbprint = public.thumbprint();
         self.state().certificates.push(AttachedCertificate {
@@ -1151,8 +1393,23 @@ impl<'a> Exec<'a> {
         }
         check_key_set(&current, keep, &[key_id])?;
         let next: Vec<KeyCredential> = current.into_iter().filter(|k| k.key_id != key_id).collect();
-        self.patch_keys(app, fresh, next).await?;
+        self.patch_keys(name, app, fresh, next).await?;
         Ok(None)
+    }
+}
+
+fn key_ids(keys: &[KeyCredential]) -> BTreeSet<KeyId> {
+    keys.iter().map(|k| k.key_id).collect()
+}
+
+fn id_list(ids: &BTreeSet<KeyId>) -> String {
+    if ids.is_empty() {
+        "none".to_owned()
+    } else {
+        ids.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -1162,24 +1419,14 @@ fn check_key_set(
     keep: &[KeyId],
     also: &[KeyId],
 ) -> Result<(), ActionError> {
-    let found: BTreeSet<KeyId> = current.iter().map(|k| k.key_id).collect();
+    let found = key_ids(current);
     let expected: BTreeSet<KeyId> = keep.iter().chain(also).copied().collect();
     if found == expected {
         return Ok(());
     }
-    let list = |s: &BTreeSet<KeyId>| {
-        if s.is_empty() {
-            "none".to_owned()
-        } else {
-            s.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
     Err(ActionError::KeysChanged {
-        expected: list(&expected),
-        found: list(&found),
+        expected: id_list(&expected),
+        found: id_list(&found),
     })
 }
 
@@ -1211,6 +1458,38 @@ fn same_scopes(a: &str, b: &str) -> bool {
     set(a) == set(b)
 }
 
+/// What holds a federated credential's name (Entra ID compares names case-insensitively) or its
+/// issuer and subject (unique per app), against the credential the plan wanted.
+fn federated_conflict(
+    live: &[FederatedIdentityCredential],
+    wanted: &FederatedCredentialBody,
+) -> Found {
+    let by_name = live
+        .iter()
+        .find(|f| f.name.eq_ignore_ascii_case(&wanted.name));
+    match by_name {
+        Some(f) if f.name == wanted.name && same_federated(f, wanted) => Found::Matches,
+        Some(f) if f.name != wanted.name => Found::Differs(format!(
+            "a federated credential named `{}` already exists, and Entra ID compares names case-insensitively, so `{}` cannot be created",
+            f.name, wanted.name
+        )),
+        Some(f) => Found::Differs(format!(
+            "a federated credential named `{}` already exists with issuer `{}` and subject `{}`",
+            f.name, f.issuer, f.subject
+        )),
+        None => match live
+            .iter()
+            .find(|f| f.issuer == wanted.issuer && f.subject == wanted.subject)
+        {
+            Some(f) => Found::Differs(format!(
+                "the federated credential `{}` already has issuer `{}` and subject `{}`; Entra ID allows one credential per issuer and subject",
+                f.name, f.issuer, f.subject
+            )),
+            None => Found::Missing,
+        },
+    }
+}
+
 fn same_federated(live: &FederatedIdentityCredential, wanted: &FederatedCredentialBody) -> bool {
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
     live.issuer == wanted.issuer
@@ -1230,6 +1509,8 @@ fn describe(op: &Operation) -> &'static str {
         O::DeleteServicePrincipal { .. } => "delete the service principal",
         O::DeleteApplication { .. } => "delete the application",
         O::CreateServicePrincipal { .. } => "create the service principal",
+        O::RestoreApplication { .. } => "restore the application",
+        O::RestoreServicePrincipal { .. } => "restore the service principal",
         O::GrantAppRole { .. } => "grant the application permission",
         O::RevokeAppRole { .. } => "revoke the application permission",
         O::CreateDelegatedGrant { .. } => "grant the delegated permissions",

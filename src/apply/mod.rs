@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `schedule` | which operations may run together and which wait for others | no |
 //! | `retry` | what a failed write means: wait for replication, repeat, already there, consent, fail | no |
+//! | `settle` | when reads have shown a write long enough: consecutive reads, pending changes | no |
 //! | `execute` | the executor: requests, id resolution, waits, confirmations, the report | Graph |
 //! | `certs` | PFX passwords checked up front; generating, writing and describing certificates | files |
 //! | `stale` | a saved plan against a fresh read: tenant, manifests, fingerprints | no |
@@ -14,9 +15,12 @@
 //! | `confirm` | the confirmation prompt and its answer | no |
 //!
 //! The executor makes no choices (Oxide's Reconfigurator): key ids, the keys to keep and the
-//! order are the plan's. It trusts write responses instead of re-reading, and every create is
-//! idempotent (upserts by alternate key, or a create whose "already exists" answer is confirmed
-//! against the object that exists), so an interrupted apply is finished by running it again.
+//! order are the plan's. It takes ids from write responses instead of re-reading, and every
+//! create is idempotent (upserts by alternate key, or a create whose "already exists" answer is
+//! confirmed against the object that exists), so an interrupted apply is finished by running it
+//! again. Two things it does read back (`settle`): a key set it wrote, until several reads in a
+//! row show it (a concurrent writer's set fails the run), and, in `ops::apply`, the whole run,
+//! until a fresh plan shows none of its changes as still to do.
 
 mod certs;
 mod confirm;
@@ -25,6 +29,7 @@ mod outputs;
 mod progress;
 mod retry;
 mod schedule;
+mod settle;
 mod stale;
 
 use std::path::PathBuf;
@@ -45,6 +50,7 @@ pub use progress::{
 };
 pub use retry::{Disposition, WriteKind, classify};
 pub use schedule::{Node, schedule};
+pub use settle::{Settle, Streak, pending_changes};
 pub use stale::{
     derivation_mismatch, drift_addresses, manifest_changes, plan_was_pruned, stale_check,
 };
@@ -106,6 +112,15 @@ pub enum ApplyError {
         source: Box<ActionError>,
     },
 
+    /// Apply did what the plan asked, but reads of the tenant do not show all of it within
+    /// the bounds: replication is unusually slow, or another writer changed it meanwhile.
+    #[error(
+        "Entra ID does not show {} of the changes this run made after waiting {waited_s}s: {}",
+        pending.len(),
+        pending.join(", ")
+    )]
+    NotSettled { pending: Vec<String>, waited_s: u64 },
+
     /// The run did not do everything the plan asked; what was done is reported.
     #[error("{message}")]
     Incomplete { message: String, consent_only: bool },
@@ -149,6 +164,38 @@ pub enum ActionError {
     /// Eventual consistency did not settle within the executor's bounds.
     #[error("{what} was still not visible after {waited_s}s")]
     NotVisible { what: String, waited_s: u64 },
+
+    /// The app's key set read back after this run's write is neither what it wrote nor a set
+    /// it saw earlier: another writer changed it at the same time (a PATCH of
+    /// `keyCredentials` replaces the whole set, so one of the two writes is lost).
+    #[error(
+        "keyCredentials of app `{app}` changed while applying (wrote {expected}, Entra ID now shows {found}); run plan again"
+    )]
+    KeysChangedWhileApplying {
+        app: String,
+        expected: String,
+        found: String,
+    },
+
+    /// The app's `uniqueName` is held by an application in deleted items (for 30 days, or
+    /// until it is purged), so no new application can take it.
+    #[error(
+        "the uniqueName `{unique_name}` is held by a deleted application (appId {app_id}): Entra ID keeps deleted applications, and their names, for 30 days"
+    )]
+    NameHeldByDeletedApp {
+        unique_name: String,
+        object_id: crate::model::ObjectId,
+        app_id: crate::model::AppId,
+    },
+
+    /// Graph kept answering as it does while a new object replicates, past the executor's
+    /// bounds. The answer may read like something else (a 403 for an OwnedBy caller).
+    #[error("Entra ID had still not replicated what this write depends on after {waited_s}s")]
+    StillReplicating {
+        waited_s: u64,
+        #[source]
+        source: crate::graph::GraphError,
+    },
 }
 
 impl Hint for ApplyError {
@@ -184,6 +231,21 @@ impl Hint for ApplyError {
                 ActionError::KeysChanged { .. } => {
                     Some("run `entraform plan` again to see the keys as they are now".to_owned())
                 }
+                ActionError::KeysChangedWhileApplying { .. } => Some(
+                    "another apply (or an administrator) wrote the same app's keys at the same time; run `entraform plan` to see the keys as they are now, and apply from one place at a time"
+                        .to_owned(),
+                ),
+                ActionError::NameHeldByDeletedApp { object_id, .. } => Some(format!(
+                    "restore it (Graph: `POST /v1.0/directory/deletedItems/{object_id}/restore`; for an app entraform managed, `entraform plan` offers the restore), or purge it for good (Graph: `DELETE /v1.0/directory/deletedItems/{object_id}`)"
+                )),
+                ActionError::StillReplicating { source, .. } => Some(format!(
+                    "{}run `entraform apply` again in a few minutes: it continues where this run stopped",
+                    if source.status() == Some(403) {
+                        "the 403 is how Entra ID answers an `Application.ReadWrite.OwnedBy` caller while its new application replicates, not a missing permission; "
+                    } else {
+                        ""
+                    }
+                )),
                 _ => None,
             },
             ApplyError::Incomplete { consent_only, .. } => Some(if *consent_only {
@@ -193,6 +255,10 @@ impl Hint for ApplyError {
                 "run `entraform apply` again: it plans from the tenant as it is now and finishes the rest without repeating what was done"
                     .to_owned()
             }),
+            ApplyError::NotSettled { .. } => Some(
+                "another writer may have changed them, or replication is slower than usual: `entraform plan` shows the tenant as it is now, and `entraform apply` finishes what is missing"
+                    .to_owned(),
+            ),
             ApplyError::Aborted => Some(
                 "`entraform plan` shows where the tenant stands; `entraform apply` finishes the rest"
                     .to_owned(),

@@ -13,6 +13,8 @@ pub enum Verb {
     Create,
     Modify,
     Destroy,
+    /// Bring back from deleted items (Terraform's import verbs are the model).
+    Restore,
 }
 
 impl Verb {
@@ -21,6 +23,7 @@ impl Verb {
             Verb::Create => "Creating...",
             Verb::Modify => "Modifying...",
             Verb::Destroy => "Destroying...",
+            Verb::Restore => "Restoring...",
         }
     }
 
@@ -29,6 +32,7 @@ impl Verb {
             Verb::Create => "Creation complete",
             Verb::Modify => "Modifications complete",
             Verb::Destroy => "Destruction complete",
+            Verb::Restore => "Restore complete",
         }
     }
 
@@ -37,6 +41,7 @@ impl Verb {
             Verb::Create => "Creation failed",
             Verb::Modify => "Modifications failed",
             Verb::Destroy => "Destruction failed",
+            Verb::Restore => "Restore failed",
         }
     }
 }
@@ -65,6 +70,7 @@ pub fn verb(op: &Operation) -> Verb {
         | O::RemoveOwner { .. }
         | O::RemoveKeyCredential { .. }
         | O::DeleteFederatedCredential { .. } => Verb::Destroy,
+        O::RestoreApplication { .. } | O::RestoreServicePrincipal { .. } => Verb::Restore,
     }
 }
 
@@ -78,7 +84,10 @@ pub fn start_detail(address: &Address, op: &Operation) -> Option<String> {
             Some(format!("service_principal={object_id}"))
         }
         O::DeleteServicePrincipal { object_id } => Some(format!("id={object_id}")),
-        O::DeleteApplication { app } => Some(format!("id={}", app.object_id)),
+        O::DeleteApplication { app } | O::RestoreApplication { app } => {
+            Some(format!("id={}", app.object_id))
+        }
+        O::RestoreServicePrincipal { object_id } => Some(format!("id={object_id}")),
         O::AdoptApplication { app, .. } | O::UpdateApplication { app, .. } => {
             Some(format!("id={}", app.object_id))
         }

@@ -31,7 +31,8 @@ pub enum Disposition {
     /// The answer was lost or the service failed after perhaps acting: send the create again;
     /// a repeat that finds the object answers "already exists", which is then confirmed.
     Repeat,
-    /// The object exists: confirm that it is the one the plan wanted.
+    /// The object (or the unique value) exists: confirm by reading what it is. For an upsert:
+    /// the key is taken by an object this replica does not show yet, or by a deleted one.
     AlreadyExists,
     /// Insufficient privileges to grant consent: record it, finish the rest, print the consent
     /// URL.
@@ -60,6 +61,13 @@ pub fn classify(
         };
     }
     let status = status.unwrap_or_default();
+    // Graph answers a taken unique value with 400 `Request_BadRequest` and an `ObjectConflict`
+    // detail (uniqueName, identifierUris), sometimes with 409; relationships say "already
+    // exist(s)" or "conflicting object".
+    let conflict = code == "Request_MultipleObjectsWithSameKeyValue"
+        || text.contains("objectconflict")
+        || text.contains("already exist")
+        || text.contains("conflicting object");
     match status {
         404 if kind == WriteKind::Delete => Disposition::Done,
         404 if fresh => Disposition::WaitForReplication,
@@ -68,16 +76,22 @@ pub fn classify(
         {
             Disposition::WaitForReplication
         }
-        400 if fresh && text.contains("not a valid reference update") => {
+        400 if fresh
+            && (text.contains("not a valid reference update")
+                || text.contains(
+                    "does not exist or one of its queried reference-property objects are not present",
+                )) =>
+        {
             Disposition::WaitForReplication
         }
-        409 if kind == WriteKind::Upsert => Disposition::WaitForReplication,
-        400 | 409
-            if kind == WriteKind::Create
-                && (code == "Request_MultipleObjectsWithSameKeyValue"
-                    || text.contains("already exist")
-                    || text.contains("conflicting object")) =>
+        // What an `Application.ReadWrite.OwnedBy` caller gets while its new application has not
+        // replicated (terraform-provider-azuread retries it; its issue #611).
+        403 if fresh
+            && text.contains("the backing application of the service principal being created") =>
         {
+            Disposition::WaitForReplication
+        }
+        400 | 409 if conflict && matches!(kind, WriteKind::Upsert | WriteKind::Create) => {
             Disposition::AlreadyExists
         }
         403 if grants_consent && code == "Authorization_RequestDenied" => {
@@ -191,6 +205,33 @@ mod tests {
                 ),
             ),
             (
+                "400 uniqueName taken",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Another object with the same value for property uniqueName already exists.",
+                    Some("ObjectConflict"),
+                ),
+            ),
+            (
+                "400 reference not present",
+                http(
+                    400,
+                    "Request_BadRequest",
+                    "Resource 'x' does not exist or one of its queried reference-property objects are not present.",
+                    None,
+                ),
+            ),
+            (
+                "403 backing app not local",
+                http(
+                    403,
+                    "Authorization_RequestDenied",
+                    "When using this permission, the backing application of the service principal being created must in the local tenant",
+                    None,
+                ),
+            ),
+            (
                 "400 assignment exists",
                 http(
                     400,
@@ -269,10 +310,13 @@ mod tests {
         404 not found: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=Done Read=WaitForReplication/Fail
         400 no backing app: Upsert=WaitForReplication Create=WaitForReplication Update=WaitForReplication Delete=WaitForReplication Read=WaitForReplication
         400 not a valid reference: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=WaitForReplication/Fail Read=WaitForReplication/Fail
-        409 same key: Upsert=WaitForReplication Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
-        400 assignment exists: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
-        400 conflicting object: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
-        400 owner exists: Upsert=Fail Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        409 same key: Upsert=AlreadyExists Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 uniqueName taken: Upsert=AlreadyExists Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 reference not present: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=WaitForReplication/Fail Read=WaitForReplication/Fail
+        403 backing app not local: Upsert=WaitForReplication/Fail Create=WaitForReplication/Fail Update=WaitForReplication/Fail Delete=WaitForReplication/Fail Read=WaitForReplication/Fail
+        400 assignment exists: Upsert=AlreadyExists Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 conflicting object: Upsert=AlreadyExists Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
+        400 owner exists: Upsert=AlreadyExists Create=AlreadyExists Update=Fail Delete=Fail Read=Fail
         403 denied: Upsert=Fail Create=Fail Update=Fail Delete=Fail Read=Fail
         500: Upsert=Fail Create=Repeat Update=Fail Delete=Fail Read=Fail
         400 other: Upsert=Fail Create=Fail Update=Fail Delete=Fail Read=Fail

@@ -31,7 +31,7 @@ pub use files::{
 };
 pub use generate::{GenerateRequest, GeneratedCertificate, NOT_BEFORE_SKEW, generate};
 pub use jwt::{AssertionAlg, JWT_LIFETIME, KEY_PROOF_AUDIENCE, client_assertion, key_proof};
-pub use pfx::{MICROSOFT_CSP_NAME, write_pfx};
+pub use pfx::{MICROSOFT_CSP_NAME, pfx_thumbprint, write_pfx};
 pub use read::{
     ClientCertificate, is_certificate_file, is_pfx_file, load_client_certificate,
     read_public_certificate, written_file_thumbprint,

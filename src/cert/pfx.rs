@@ -154,6 +154,52 @@ pub(crate) fn build_pfx(
     .map_err(|e| CertError::build_pfx("encode the PFX", e))
 }
 
+/// The thumbprint of the certificate in a PFX, read without its password where the file shows
+/// it in the clear: a certificate bag in a plain SafeContents (hashed), else the `localKeyId`
+/// of a bag there, which OpenSSL, and entraform's own files, set to the certificate's SHA-1
+/// (its thumbprint; only a 20-byte one is taken as such). `None` when the file does not show
+/// it (everything encrypted, or another `localKeyId` convention, as Windows exports use).
+pub fn pfx_thumbprint(bytes: &[u8]) -> Option<crate::model::Thumbprint> {
+    use sha1::Digest as _;
+    let pfx = Pfx::from_der(bytes).ok()?;
+    if pfx.auth_safe.content_type != OID_DATA {
+        return None;
+    }
+    let auth_safe = pfx.auth_safe.content.decode_as::<OctetString>().ok()?;
+    let safes = Vec::<ContentInfo>::from_der(auth_safe.as_bytes()).ok()?;
+    let mut local_key_id = None;
+    for safe in safes.iter().filter(|s| s.content_type == OID_DATA) {
+        let Ok(contents) = safe.content.decode_as::<OctetString>() else {
+            continue;
+        };
+        let Ok(bags) = Vec::<SafeBag>::from_der(contents.as_bytes()) else {
+            continue;
+        };
+        for bag in bags {
+            if bag.bag_id == OID_CERT_BAG
+                && let Ok(cert) = CertBag::from_der(&bag.bag_value)
+                && cert.cert_id == OID_X509_CERTIFICATE
+            {
+                let digest: [u8; 20] = sha1::Sha1::digest(cert.cert_value.as_bytes()).into();
+                return Some(crate::model::Thumbprint(digest));
+            }
+            let ids = bag
+                .bag_attributes
+                .iter()
+                .flat_map(|set| set.iter())
+                .filter(|a| a.oid == OID_LOCAL_KEY_ID);
+            for value in ids.flat_map(|a| a.values.iter()) {
+                if let Ok(id) = value.decode_as::<OctetString>()
+                    && let Ok(id) = <[u8; 20]>::try_from(id.as_bytes())
+                {
+                    local_key_id.get_or_insert(crate::model::Thumbprint(id));
+                }
+            }
+        }
+    }
+    local_key_id
+}
+
 /// Encrypts one bag or SafeContents with fresh salt (and IV) per call, as OpenSSL does.
 fn encrypt(
     encryption: PfxEncryption,

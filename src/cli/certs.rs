@@ -59,6 +59,9 @@ pub async fn run(args: CertsArgs, ctx: &Context) -> Result<Outcome> {
     };
     ctx.printer.data(&rendered);
     ctx.printer.status(&report::summary(&run.report));
+    for line in report::unusable_lines(&run.report) {
+        ctx.printer.warn(&line);
+    }
     Ok(if run.report.needs_attention() {
         Outcome::Attention
     } else {

@@ -40,7 +40,7 @@ pub async fn run(args: TestLoginArgs, ctx: &Context) -> Result<Outcome> {
         .await
         .map_err(|e| super::missing_default(e, &args.manifests.paths, "test-login"))?;
     let conn = Connection::open(&ctx.global).await?;
-    let done = sign_in(&conn.client, prepared).await;
+    let done = sign_in(&conn.client, prepared, &|line| ctx.printer.status(line)).await;
     conn.close().await?;
     let done = done?;
 

@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolved;
 use super::{AppCx, Obj, access, create, delete, normalize, s, set_value, update};
-use crate::model::{DesiredApp, LiveApp, MANAGED_BY_TAG, ObjectId, PROTECTED_TAG, SignInAudience};
+use crate::model::{
+    DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ObjectId, PROTECTED_TAG, SignInAudience,
+};
 use crate::plan::{
-    Address, ApplicationBody, ApplicationPatch, Change, ExistingApp, Note, NoteKind, Operation,
-    PlanInput, Problem, ProblemKind, ResourceKind,
+    Action, Address, ApplicationBody, ApplicationPatch, Change, ExistingApp, Note, NoteKind,
+    Operation, PlanInput, Problem, ProblemKind, ResourceKind,
 };
 
 /// What a desired app is in the tenant.
@@ -20,12 +22,16 @@ pub(crate) enum Matched<'a> {
     Adopt(&'a LiveApp),
     /// Not in the tenant: it will be created.
     New,
+    /// In deleted items, carrying the managed tag: deleted behind entraform's back. It will be
+    /// restored (keeping its appId and credentials), and compared as it was.
+    Restore(&'a DeletedApp),
 }
 
 impl<'a> Matched<'a> {
     pub fn live(&self) -> Option<&'a LiveApp> {
         match *self {
             Matched::Managed(l) | Matched::Adopt(l) => Some(l),
+            Matched::Restore(d) => Some(&d.app),
             Matched::New => None,
         }
     }
@@ -124,7 +130,38 @@ pub(crate) fn match_apps<'a>(
                     None => Some(Matched::Adopt(l)),
                 },
             },
-            (None, None) => Some(Matched::New),
+            (None, None) => match input.live.deleted_apps.iter().find(|x| {
+                x.app
+                    .unique_name
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(&d.name))
+            }) {
+                Some(x) if x.app.tags.iter().any(|t| t == MANAGED_BY_TAG) => {
+                    Some(Matched::Restore(x))
+                }
+                Some(x) => {
+                    let id = x.app.object_id;
+                    problem(
+                        ProblemKind::NameHeldByDeletedApp,
+                        format!(
+                            "the uniqueName `{}` is held by a deleted application (appId {}{}) that entraform does not manage; Entra ID keeps deleted applications, and their names, for 30 days",
+                            d.name,
+                            x.app.app_id,
+                            deleted_on(x)
+                        ),
+                        vec![
+                            format!(
+                                "restore it (Graph: `POST /v1.0/directory/deletedItems/{id}/restore`, or Restore in the Entra portal): the next plan manages it by this name"
+                            ),
+                            format!(
+                                "or purge it for good (Graph: `DELETE /v1.0/directory/deletedItems/{id}`) to create a new application under this name"
+                            ),
+                        ],
+                    );
+                    None
+                }
+                None => Some(Matched::New),
+            },
         };
         if let Some(l) = matched.and_then(|m| m.live())
             && let Some(other) = claimed.insert(l.object_id, d)
@@ -145,6 +182,13 @@ pub(crate) fn match_apps<'a>(
         out.push(matched);
     }
     out
+}
+
+/// `, deleted 2025-06-01` when Graph said when.
+fn deleted_on(x: &DeletedApp) -> String {
+    x.deleted_at
+        .map(|t| format!(", deleted {}", t.date()))
+        .unwrap_or_default()
 }
 
 /// The tags an app should carry: the user's (the manifest's, or the live ones when unmanaged)
@@ -296,13 +340,32 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
         }
     }
 
-    if !cx.adopting && patch.is_empty() {
-        return None;
-    }
     let app = ExistingApp {
         object_id: live.object_id,
         app_id: live.app_id,
     };
+    if let Some(deleted) = cx.restoring {
+        // Restore first (the object, appId, keys and federated credentials come back), then
+        // whatever the manifest changed since.
+        let mut ops = vec![Operation::RestoreApplication { app: app.clone() }];
+        if !patch.is_empty() {
+            ops.push(Operation::UpdateApplication { app, patch });
+        }
+        let mut change = update(address, before, after, None, ops);
+        change.action = Action::Restore;
+        let when = deleted
+            .deleted_at
+            .map(|t| format!(" on {}", t.date()))
+            .unwrap_or_default();
+        change.reason = Some(format!(
+            "deleted outside entraform{when}; restoring keeps its appId {} and its credentials, where a new application would get a new one",
+            live.app_id
+        ));
+        return Some(change);
+    }
+    if !cx.adopting && patch.is_empty() {
+        return None;
+    }
     let op = if cx.adopting {
         Operation::AdoptApplication {
             app,
@@ -319,6 +382,24 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
 pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {
     if cx.sp().is_some() {
         return None;
+    }
+    if let Some(object_id) = cx.restoring.and_then(|d| d.service_principal) {
+        // Deleted with the app; restored on its own (Graph does not bring it back with it).
+        let mut change = create(
+            cx.address(ResourceKind::ServicePrincipal),
+            Obj::new()
+                .with(
+                    "app_id",
+                    s(cx.live.map(|l| l.app_id).expect("restoring a live view")),
+                )
+                .with("object_id", s(object_id)),
+            &[],
+            vec![Operation::RestoreServicePrincipal { object_id }],
+        );
+        change.action = Action::Restore;
+        change.reason =
+            Some("deleted with its application; restored with the same object id".to_owned());
+        return Some(change);
     }
     let after = Obj::new().with_opt("app_id", cx.live.map(|l| s(l.app_id)));
     let unknown: &[&str] = if cx.live.is_some() {

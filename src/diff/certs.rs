@@ -12,7 +12,7 @@ use super::app::Matched;
 use super::{AppCx, Obj, create, delete, rfc3339, s};
 use crate::model::{
     CertificateSource as Source, GenerateSpec, KeyId, LiveKeyCredential, LocalCertificate,
-    certificate_display_name, days_left,
+    LocalPfx, certificate_display_name, days_left,
 };
 use crate::plan::{
     Action, Address, CertificateMaterial, CertificateSource, CertificateStatus, Change,
@@ -207,6 +207,20 @@ impl<'a> State<'a, '_> {
         });
     }
 
+    /// The certificate's PFX on disk, when it holds a certificate that is none of the app's
+    /// keys: whatever uses the file cannot sign in (two applies raced, or the key was removed
+    /// behind entraform's back). Said only when every key's thumbprint is known.
+    fn orphaned_pfx(&self, name: &str) -> Option<&'a LocalPfx> {
+        let key = (self.cx.name().to_owned(), name.to_owned());
+        let pfx = self.cx.input.local_pfx.get(&key)?;
+        let known = self.live.iter().all(|k| k.thumbprint.is_some());
+        let attached = self
+            .live
+            .iter()
+            .any(|k| k.thumbprint == Some(pfx.thumbprint));
+        (known && !attached).then_some(pfx)
+    }
+
     fn generated(&mut self, name: &str, g: &GenerateSpec) {
         let cx = self.cx;
         let address = cx.keyed(ResourceKind::Certificate, name);
@@ -215,9 +229,11 @@ impl<'a> State<'a, '_> {
             self.claimed.insert(k.key_id);
         }
         let newest = keys.first().copied();
+        let orphan = self.orphaned_pfx(name);
         let due = newest.map(|k| {
-            k.end
-                .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
+            orphan.is_some()
+                || k.end
+                    .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
         });
 
         let mut status = CertificateStatus {
@@ -233,12 +249,15 @@ impl<'a> State<'a, '_> {
 
         if newest.is_none() || due == Some(true) {
             let key_id = self.new_key_id(&address);
-            let keep_previous = newest.map(|k| {
-                let tag = thumbprint_or_id(k);
-                PreviousFiles {
-                    pfx: backup_path(&g.pfx, &tag),
-                    cer: g.cer.as_deref().map(|c| backup_path(c, &tag)),
-                }
+            // The files on disk are moved aside under the thumbprint they hold.
+            let keep_previous = match (orphan, newest) {
+                (Some(pfx), _) => Some(pfx.thumbprint.to_string()),
+                (None, Some(k)) => Some(thumbprint_or_id(k)),
+                (None, None) => None,
+            }
+            .map(|tag| PreviousFiles {
+                pfx: backup_path(&g.pfx, &tag),
+                cer: g.cer.as_deref().map(|c| backup_path(c, &tag)),
             });
             let after = Obj::new()
                 .with("display_name", certificate_display_name(name))
@@ -270,15 +289,25 @@ impl<'a> State<'a, '_> {
                 method: pending(),
             };
             let unknown = ["thumbprint", "not_before", "not_after"];
+            let drift = orphan.map(|pfx| {
+                format!(
+                    "the PFX `{}` holds certificate {}, which is not one of the app's keys: whatever uses it cannot sign in",
+                    pfx.path.display(),
+                    pfx.thumbprint
+                )
+            });
             match newest {
                 None => {
-                    self.changes
-                        .push(create(address, after, &unknown, vec![add]));
+                    let mut change = create(address, after, &unknown, vec![add]);
+                    change.reason = drift;
+                    self.changes.push(change);
                     status.action = Action::Create;
                 }
                 Some(old) => {
-                    let end = old.end.expect("due implies an end date");
-                    let reason = expiry_reason(end, self.now(), g.renew_before);
+                    let reason = drift.unwrap_or_else(|| {
+                        let end = old.end.expect("due implies an end date");
+                        expiry_reason(end, self.now(), g.renew_before)
+                    });
                     self.replace(&address, old, after, &unknown, add, reason);
                     status.action = Action::CreateThenDelete;
                 }

@@ -50,6 +50,10 @@ pub fn diff(input: &PlanInput<'_>) -> Result<Diff, PlanError> {
             desired,
             live: matched.live(),
             adopting: matches!(matched, app::Matched::Adopt(_)),
+            restoring: match matched {
+                app::Matched::Restore(d) => Some(*d),
+                _ => None,
+            },
         };
         out.changes.extend(app::application(&cx, &resolved));
         out.changes.extend(app::service_principal(&cx));
@@ -95,6 +99,8 @@ pub(crate) struct AppCx<'a> {
     pub desired: &'a DesiredApp,
     pub live: Option<&'a LiveApp>,
     pub adopting: bool,
+    /// The app is in deleted items and will be restored first; `live` is how it was.
+    pub restoring: Option<&'a crate::model::DeletedApp>,
 }
 
 impl AppCx<'_> {

@@ -54,6 +54,7 @@ fn tenant(apps: Vec<LiveApp>) -> LiveTenant {
         signed_in: None,
         apps,
         catalog: catalog(),
+        deleted_apps: Vec::new(),
     }
 }
 
@@ -64,6 +65,7 @@ fn plan_with(desired: &[DesiredApp], live: &LiveTenant, prune: bool) -> Result<P
         desired,
         live,
         local_certificates: &local,
+        local_pfx: &BTreeMap::new(),
         now: datetime!(2025-06-01 00:00 UTC),
         options: PlanOptions { prune },
         key_ids: KeyIdSource::Seeded(0),
@@ -436,4 +438,66 @@ fn with_only_owned_by_entraform_never_plans_to_remove_itself_as_an_owner() {
     let plan = plan_with(&[d], &t, false).unwrap();
     assert_eq!(removed(&plan).len(), 2);
     assert!(plan.notes.iter().all(|n| n.kind != NoteKind::KeptOwner));
+}
+
+#[test]
+fn a_deleted_managed_app_is_restored_and_an_unmanaged_one_blocks_its_name() {
+    let deleted = |tags: Vec<String>, sp: Option<u128>| {
+        let mut app = live_app(Some("x"), 3);
+        app.tags = tags;
+        app.service_principal = None;
+        DeletedApp {
+            app,
+            deleted_at: Some(datetime!(2025-05-30 08:00 UTC)),
+            service_principal: sp.map(|n| ObjectId(guid(n))),
+        }
+    };
+    let mut live = tenant(vec![]);
+    live.deleted_apps = vec![deleted(vec![MANAGED_BY_TAG.into()], Some(0x5003))];
+    let mut d = desired("x");
+    d.description = Some("changed since".into());
+    let plan = plan_with(&[d.clone()], &live, false).unwrap();
+    assert_eq!(
+        addresses(&plan),
+        ["application.x", "service_principal.x"],
+        "nothing the app had is created again"
+    );
+    let app = &plan.changes[0];
+    assert_eq!(app.action, Action::Restore);
+    assert!(
+        app.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("deleted outside entraform on 2025-05-30; restoring keeps its appId"),
+        "{:?}",
+        app.reason
+    );
+    // Restored first, then brought up to date with the manifest.
+    assert!(matches!(
+        app.operations.as_slice(),
+        [
+            plan::Operation::RestoreApplication { .. },
+            plan::Operation::UpdateApplication { .. }
+        ]
+    ));
+    assert_eq!(plan.changes[1].action, Action::Restore);
+    assert_eq!(
+        plan.changes[1].operations,
+        [plan::Operation::RestoreServicePrincipal {
+            object_id: ObjectId(guid(0x5003))
+        }]
+    );
+    assert_eq!((plan.summary.restore, plan.summary.add), (2, 0));
+
+    // Its service principal was purged: a new one is created for the restored app.
+    live.deleted_apps = vec![deleted(vec![MANAGED_BY_TAG.into()], None)];
+    let plan = plan_with(&[desired("x")], &live, false).unwrap();
+    assert_eq!(plan.changes[1].action, Action::Create);
+
+    // Not entraform's: the name cannot be used, and the plan says why and what to do.
+    live.deleted_apps = vec![deleted(Vec::new(), None)];
+    let found = problems(plan_with(&[desired("x")], &live, false).unwrap_err());
+    assert_eq!(found[0].0, ProblemKind::NameHeldByDeletedApp);
+    assert!(found[0].1.contains("deleted 2025-05-30"), "{found:?}");
+    assert!(found[0].1.contains("/restore"), "{found:?}");
 }

@@ -245,11 +245,19 @@ impl GraphClient {
                     }
                 }
             }
+            if !throttled {
+                self.not_throttled();
+            }
             if again.is_empty() {
                 break;
             }
-            let wait = longest.unwrap_or_else(|| retry::backoff(&policy, round, rand::random()));
-            let out_of_budget = round >= policy.max_attempts
+            let wait = if throttled {
+                self.throttled(longest)
+            } else {
+                longest.unwrap_or_else(|| retry::backoff(&policy, round, rand::random()))
+            };
+            // Throttling is bounded by time alone, as for single requests.
+            let out_of_budget = (round >= policy.max_attempts && !throttled)
                 || started.elapsed().saturating_add(wait) > policy.max_elapsed;
             if out_of_budget {
                 for (i, mut error) in again {
@@ -259,9 +267,6 @@ impl GraphClient {
                 break;
             }
             self.count_retries(again.len() as u64);
-            if throttled {
-                self.hold_off(wait);
-            }
             tracing::debug!(
                 parts = again.len(),
                 wait_ms = wait.as_millis() as u64,

@@ -170,9 +170,20 @@ struct Inner {
     config: ClientConfig,
     limiter: Semaphore,
     counters: Counters,
-    /// After a 429, nothing is sent before this instant: Graph's limits are per app and tenant,
-    /// so every request of this client is throttled, not just the one that got the 429.
-    throttled_until: StdMutex<Option<Instant>>,
+    /// Shared by every request in flight: Graph's limits are per app and tenant, so a 429 for
+    /// one request is a 429 for all of them, and they back off together.
+    throttle: StdMutex<Throttle>,
+}
+
+/// The client's throttling state.
+#[derive(Debug, Default)]
+struct Throttle {
+    /// Nothing is sent before this instant.
+    until: Option<Instant>,
+    /// 429s since the last success; each one doubles the hold.
+    streak: u32,
+    /// Requests released when the hold ends spread over this much time, not one millisecond.
+    spread: Duration,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -213,7 +224,7 @@ impl GraphClient {
                 credential,
                 config,
                 counters: Counters::default(),
-                throttled_until: StdMutex::new(None),
+                throttle: StdMutex::new(Throttle::default()),
             }),
         })
     }
@@ -544,6 +555,10 @@ impl GraphClient {
                         inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     if (200..300).contains(&status) {
+                        // A `$batch` answers 200 with throttled parts inside; it judges them.
+                        if path != "/$batch" {
+                            self.not_throttled();
+                        }
                         return Ok(Response {
                             status,
                             method: method.to_string(),
@@ -554,8 +569,11 @@ impl GraphClient {
                             body: bytes,
                         });
                     }
-                    let retry_after = header_str(&resp_headers, "retry-after")
+                    let mut retry_after = header_str(&resp_headers, "retry-after")
                         .and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                    if status == 429 {
+                        retry_after = Some(self.throttled(retry_after));
+                    }
                     let attempt = Attempt::Status {
                         status,
                         retry_after,
@@ -638,16 +656,14 @@ impl GraphClient {
         )
     }
 
-    /// Counts the retry, closes the throttle gate on a 429 and sleeps.
+    /// Counts the retry and sleeps (a 429's wait is the shared hold, see
+    /// [`GraphClient::throttled`]; the next send waits for it).
     async fn before_retry(&self, step: Step, attempt: Attempt, method: &Method, path: &str) {
         self.inner.counters.retries.fetch_add(1, Ordering::Relaxed);
         let wait = match step {
             Step::RetryAfter(wait) => wait,
             _ => Duration::ZERO,
         };
-        if let Attempt::Status { status: 429, .. } = attempt {
-            self.hold_off(wait);
-        }
         tracing::debug!(
             method = %method,
             path,
@@ -655,34 +671,67 @@ impl GraphClient {
             wait_ms = wait.as_millis() as u64,
             "retrying"
         );
+        if let Attempt::Status { status: 429, .. } = attempt {
+            // The shared gate holds this request (and every other) back.
+            return;
+        }
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
     }
 
-    /// Nothing is sent for `wait` (a 429's `Retry-After`).
-    pub(crate) fn hold_off(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut gate = self
-            .inner
-            .throttled_until
+    fn throttle_state(&self) -> std::sync::MutexGuard<'_, Throttle> {
+        self.inner
+            .throttle
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if gate.is_none_or(|g| g < until) {
-            *gate = Some(until);
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a 429 (whole request or batch part): every request holds off for the returned
+    /// time, longer for each 429 in a row, with jitter. A 429 that comes while a hold is already
+    /// running (a request sent before it began) does not lengthen it again.
+    pub(crate) fn throttled(&self, retry_after: Option<Duration>) -> Duration {
+        let now = Instant::now();
+        let mut t = self.throttle_state();
+        if let Some(until) = t.until.filter(|u| *u > now) {
+            return until - now;
+        }
+        t.streak = t.streak.saturating_add(1);
+        let hold = retry::throttle_hold(
+            &self.inner.config.retry,
+            retry_after,
+            t.streak,
+            rand::random::<f64>(),
+        );
+        t.until = Some(now + hold);
+        t.spread = (hold / 2).min(Duration::from_secs(5));
+        tracing::debug!(
+            hold_ms = hold.as_millis() as u64,
+            streak = t.streak,
+            "throttled: every request holds off"
+        );
+        hold
+    }
+
+    /// A request got through: the next 429 starts the doubling again.
+    pub(crate) fn not_throttled(&self) {
+        let mut t = self.throttle_state();
+        if t.streak > 0 && t.until.is_none_or(|u| u <= Instant::now()) {
+            t.streak = 0;
         }
     }
 
+    /// Waits out the shared hold; requests released together spread over a random part of it.
     async fn wait_while_throttled(&self) {
-        let until = *self
-            .inner
-            .throttled_until
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let (until, spread) = {
+            let t = self.throttle_state();
+            (t.until, t.spread)
+        };
         if let Some(until) = until
             && until > Instant::now()
         {
-            tokio::time::sleep_until(until.into()).await;
+            let jitter = spread.mul_f64(rand::random::<f64>());
+            tokio::time::sleep_until((until + jitter).into()).await;
         }
     }
 

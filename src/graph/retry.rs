@@ -22,7 +22,8 @@ pub enum RetrySafety {
 /// Bounds on retrying one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Total sends, the first included.
+    /// Total sends, the first included, for failures other than throttling (a 429 is bounded by
+    /// `max_elapsed` alone: Graph's limits refill with time, not with attempts).
     pub max_attempts: u32,
     /// No retry starts after this much time since the first send (waits included).
     pub max_elapsed: Duration,
@@ -116,7 +117,8 @@ pub fn next_step(
     refreshed: bool,
     jitter: f64,
 ) -> Step {
-    if attempt_no >= policy.max_attempts {
+    let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
+    if attempt_no >= policy.max_attempts && !throttled {
         return Step::Finish;
     }
     match verdict(attempt, safety) {
@@ -149,6 +151,26 @@ pub fn backoff(policy: &RetryPolicy, attempt_no: u32, jitter: f64) -> Duration {
         .saturating_mul(1u32 << exp)
         .min(policy.max_delay);
     ceiling.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// How long every request of a client holds off after a 429 (Graph's limits are per app and
+/// tenant, so one 429 speaks for all requests in flight): the server's `Retry-After` (or the
+/// backoff when it names none), doubled for each 429 in a row since the last success (`streak`
+/// counts this one), capped at `max_delay` unless the server asked for longer, and stretched by
+/// up to a half by `jitter` (in `[0, 1)`) so clients that were throttled together do not all
+/// come back in the same millisecond.
+pub fn throttle_hold(
+    policy: &RetryPolicy,
+    retry_after: Option<Duration>,
+    streak: u32,
+    jitter: f64,
+) -> Duration {
+    let base = retry_after
+        .unwrap_or(policy.base_delay)
+        .max(policy.base_delay);
+    let doubled = base.saturating_mul(1u32 << streak.saturating_sub(1).min(16));
+    let cap = policy.max_delay.max(retry_after.unwrap_or_default());
+    doubled.min(cap).mul_f64(1.0 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
 /// Reads `Retry-After`: whole or fractional seconds (Graph sends `2.128`), or an HTTP date.
@@ -294,6 +316,50 @@ mod tests {
             s(1, Duration::from_secs(8), Some(Duration::from_secs(3))),
             Step::Finish
         );
+    }
+
+    #[test]
+    fn a_429_is_retried_until_the_time_budget_not_an_attempt_count() {
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            max_elapsed: Duration::from_secs(120),
+            ..RetryPolicy::default()
+        };
+        let throttled = Attempt::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(1)),
+        };
+        let step = |n, elapsed| {
+            next_step(
+                &policy,
+                RetrySafety::NotIdempotent,
+                throttled,
+                n,
+                Duration::from_secs(elapsed),
+                false,
+                0.0,
+            )
+        };
+        assert_eq!(step(10, 60), Step::RetryAfter(Duration::from_secs(1)));
+        assert_eq!(step(10, 120), Step::Finish);
+    }
+
+    #[test]
+    fn throttled_clients_hold_off_longer_each_429_in_a_row_with_jitter() {
+        let policy = RetryPolicy::default();
+        let s = Duration::from_secs;
+        let hold =
+            |retry_after, streak, jitter| throttle_hold(&policy, retry_after, streak, jitter);
+        assert_eq!(hold(Some(s(1)), 1, 0.0), s(1));
+        assert_eq!(hold(Some(s(1)), 2, 0.0), s(2));
+        assert_eq!(hold(Some(s(1)), 4, 0.0), s(8));
+        assert_eq!(hold(Some(s(1)), 4, 0.999).as_millis(), 11_996);
+        // Capped at max_delay (30 s), unless the server asks for more.
+        assert_eq!(hold(Some(s(1)), 10, 0.0), s(30));
+        assert_eq!(hold(Some(s(45)), 1, 0.0), s(45));
+        // No Retry-After (or 0): the backoff's base, doubled likewise.
+        assert_eq!(hold(None, 1, 0.0), policy.base_delay);
+        assert_eq!(hold(Some(Duration::ZERO), 3, 0.0), policy.base_delay * 4);
     }
 
     #[test]

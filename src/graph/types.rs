@@ -57,6 +57,13 @@ pub struct Application {
         skip_serializing_if = "Option::is_none"
     )]
     pub created_date_time: Option<OffsetDateTime>,
+    /// Set on an application read from deleted items.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deleted_date_time: Option<OffsetDateTime>,
     /// Present only with `$expand=federatedIdentityCredentials`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federated_identity_credentials: Option<Vec<FederatedIdentityCredential>>,

@@ -58,6 +58,22 @@ pub struct LiveTenant {
     /// every app carrying [`MANAGED_BY_TAG`].
     pub apps: Vec<LiveApp>,
     pub catalog: Catalog,
+    /// Applications in deleted items whose `uniqueName` a manifest names but no live app holds:
+    /// restorable for 30 days, and holding the name until then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted_apps: Vec<DeletedApp>,
+}
+
+/// An application in Entra ID's deleted items (`/directory/deletedItems`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletedApp {
+    /// As it was when deleted; restoring brings back exactly this (its service principal
+    /// stays in deleted items until restored on its own, and its `service_principal` is `None`).
+    pub app: LiveApp,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+    /// Its service principal, when that is in deleted items too.
+    pub service_principal: Option<ObjectId>,
 }
 
 /// The signed-in application: its service principal (`oid`) and the Graph application

@@ -37,6 +37,14 @@ impl fmt::Debug for LocalCertificate {
     }
 }
 
+/// The PFX a manifest's generated certificate names, as found on disk: whatever uses it signs
+/// in with this certificate, so it must be one of the app's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalPfx {
+    pub path: std::path::PathBuf,
+    pub thumbprint: Thumbprint,
+}
+
 /// Bytes as standard base64 text, the way Graph carries certificate keys.
 pub mod der_base64 {
     use base64::Engine as _;

@@ -11,5 +11,5 @@ pub mod period;
 pub use desired::*;
 pub use ids::*;
 pub use live::*;
-pub use local::LocalCertificate;
+pub use local::{LocalCertificate, LocalPfx};
 pub use period::{Period, PeriodError, days_left};

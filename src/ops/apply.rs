@@ -15,7 +15,7 @@ use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
 use crate::plan::{self, KeyIdSource, Plan};
 
-use super::plan::{LocalInputs, Planning, plan_against, plan_local, read_local_certificates};
+use super::plan::{LocalFiles, LocalInputs, Planning, plan_against, plan_local};
 
 /// Where the plan comes from.
 #[derive(Debug, Clone)]
@@ -141,6 +141,18 @@ pub async fn apply(
     }
 
     let report = run_with_interrupts(client, plan, &request.execute, printer).await?;
+    // Only a run that did its part is held to it: after a failure, the failure report says
+    // what was done and a new plan shows the rest.
+    let did_its_part = report.complete() || report.only_consent_missing();
+    if did_its_part
+        && !report.stopped_by_user
+        && let Err(e) = settle(client, &prepared, &report, &request.execute, printer).await
+    {
+        for error in report.errors {
+            printer.error(&crate::Error::Apply(error));
+        }
+        return Err(e);
+    }
     finish(client, request.format, printer, &prepared, report)
 }
 
@@ -173,6 +185,73 @@ enum SavedPlan {
     },
 }
 
+/// Apply ends consistent: it reads the tenant and plans again until Entra ID shows every change
+/// this run made, [`Settle::final_reads`](apply::Settle) plans in a row (bounded), so a `plan`
+/// right after it finds nothing to do.
+async fn settle(
+    client: &GraphClient,
+    prepared: &Prepared,
+    report: &Report,
+    options: &ExecuteOptions,
+    printer: &Printer,
+) -> Result<()> {
+    if !report
+        .records
+        .iter()
+        .any(|r| matches!(r.outcome, apply::ActionOutcome::Done { .. }))
+    {
+        return Ok(());
+    }
+    let settle = options.settle;
+    let prune = apply::plan_was_pruned(&prepared.plan, prepared.desired.len());
+    let since = std::time::Instant::now();
+    let mut streak = apply::Streak::new(settle.final_reads, since);
+    let mut announced = None;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let fresh = match super::plan::plan_apps(
+            client,
+            &prepared.desired,
+            prune,
+            &prepared.plan.manifests,
+        )
+        .await
+        {
+            Ok((fresh, _)) => fresh,
+            Err(e) => {
+                // The writes were answered; only reading them back failed (this identity
+                // may lack a read permission a plan of this app needs).
+                printer.warn(&format!(
+                    "cannot read back what apply wrote to wait for Entra ID to show it: {e}"
+                ));
+                return Ok(());
+            }
+        };
+        let pending = apply::pending_changes(&prepared.plan, report, &fresh);
+        if !pending.is_empty() && announced != Some(pending.len()) {
+            printer.status(&format!(
+                "waiting for Entra ID to show {} change{}...",
+                pending.len(),
+                if pending.len() == 1 { "" } else { "s" }
+            ));
+            announced = Some(pending.len());
+        }
+        if streak.record(pending.is_empty(), std::time::Instant::now()) {
+            return Ok(());
+        }
+        let wait = settle.delay(n);
+        if since.elapsed() + wait > settle.max_elapsed {
+            return Err(ApplyError::NotSettled {
+                pending: pending.iter().map(ToString::to_string).collect(),
+                waited_s: since.elapsed().as_secs(),
+            }
+            .into());
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// Re-reads what the saved plan was made from and refuses it when anything moved: the
 /// manifests, the tenant, any object it fingerprinted. Then plans again from them, with the
 /// plan's own time and key ids, and refuses the plan unless it is exactly what that gives (so
@@ -194,13 +273,13 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
     let desired = crate::manifest::load(&paths, false)?.apps;
     let prune = apply::plan_was_pruned(plan, desired.len());
     let live = observe::observe(client, &ObserveRequest::for_manifests(&desired, prune)).await?;
-    let local_certificates = read_local_certificates(&desired)?;
+    let files = LocalFiles::read(&desired)?;
     if let Err(stale) = apply::stale_check(plan, &live) {
         if matches!(stale, ApplyError::Stale { .. }) {
             let fresh = plan_against(
                 &desired,
                 &live,
-                &local_certificates,
+                &files,
                 &Planning {
                     prune,
                     now: time::OffsetDateTime::now_utc(),
@@ -218,7 +297,7 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
     let derived = plan_against(
         &desired,
         &live,
-        &local_certificates,
+        &files,
         &Planning {
             prune,
             now: plan.created_at,

@@ -111,10 +111,12 @@ pub async fn certificates_from(
         live.apps.iter().map(AppCertificates::from).collect()
     };
 
+    let pfx = super::plan::read_local_pfx(&desired);
     let report = report::report(&ReportInput {
         desired: &desired,
         file_thumbprints: &file_thumbprints,
         apps: &apps,
+        pfx: &pfx,
         now: OffsetDateTime::now_utc(),
         within_days: request.within_days,
         all: request.all,

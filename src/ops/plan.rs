@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use crate::error::Result;
 use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
-use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate};
+use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use crate::observe::{self, ObserveRequest};
 use crate::plan::{self, KeyIdSource, ManifestHashes, Plan, PlanInput, PlanOptions};
 
@@ -27,22 +27,35 @@ pub struct PlannedRun {
     pub live: LiveTenant,
 }
 
-/// What a plan reads from disk: the manifests and the `file:` certificates they name. Read
-/// before any tenant is contacted, so a command with nothing to plan starts no sandbox and
-/// signs in nowhere.
+/// What a plan reads from disk besides the manifests: the `file:` certificates they name, and
+/// which certificate each generated PFX holds (to see one that matches no key of its app).
+#[derive(Debug, Clone, Default)]
+pub struct LocalFiles {
+    pub certificates: BTreeMap<(String, String), LocalCertificate>,
+    pub pfx: BTreeMap<(String, String), LocalPfx>,
+}
+
+impl LocalFiles {
+    pub fn read(apps: &[DesiredApp]) -> Result<Self> {
+        Ok(Self {
+            certificates: read_local_certificates(apps)?,
+            pfx: read_local_pfx(apps),
+        })
+    }
+}
+
+/// What a plan reads from disk: the manifests and the files they name. Read before any tenant
+/// is contacted, so a command with nothing to plan starts no sandbox and signs in nowhere.
 #[derive(Debug, Clone)]
 pub struct LocalInputs {
     pub manifests: Manifests,
-    pub certificates: BTreeMap<(String, String), LocalCertificate>,
+    pub files: LocalFiles,
 }
 
 impl LocalInputs {
     pub fn read(manifests: Manifests) -> Result<Self> {
-        let certificates = read_local_certificates(&manifests.apps)?;
-        Ok(Self {
-            manifests,
-            certificates,
-        })
+        let files = LocalFiles::read(&manifests.apps)?;
+        Ok(Self { manifests, files })
     }
 }
 
@@ -57,16 +70,42 @@ pub async fn plan_local(
     local: LocalInputs,
     prune: bool,
 ) -> Result<PlannedRun> {
-    let LocalInputs {
+    let LocalInputs { manifests, files } = local;
+    let hashes = ManifestHashes::from_hashes(
+        manifests
+            .files
+            .iter()
+            .map(|f| (f.path.to_string_lossy().into_owned(), f.sha256.clone())),
+    );
+    let (plan, live) = observe_and_plan(client, &manifests.apps, &files, prune, &hashes).await?;
+    Ok(PlannedRun {
+        plan,
         manifests,
-        certificates: local_certificates,
-    } = local;
+        live,
+    })
+}
+
+/// Reads the local files and the tenant for `desired` again and plans: what `apply` does after
+/// its writes (which may have written PFX files) to see whether Entra ID shows them.
+pub async fn plan_apps(
+    client: &GraphClient,
+    desired: &[DesiredApp],
+    prune: bool,
+    hashes: &ManifestHashes,
+) -> Result<(Plan, LiveTenant)> {
+    let files = LocalFiles::read(desired)?;
+    observe_and_plan(client, desired, &files, prune, hashes).await
+}
+
+async fn observe_and_plan(
+    client: &GraphClient,
+    desired: &[DesiredApp],
+    files: &LocalFiles,
+    prune: bool,
+    hashes: &ManifestHashes,
+) -> Result<(Plan, LiveTenant)> {
     let before = client.stats();
-    let live = observe::observe(
-        client,
-        &ObserveRequest::for_manifests(&manifests.apps, prune),
-    )
-    .await?;
+    let live = observe::observe(client, &ObserveRequest::for_manifests(desired, prune)).await?;
     let after = client.stats();
     tracing::info!(
         http_requests = after.http_requests - before.http_requests,
@@ -74,28 +113,56 @@ pub async fn plan_local(
         found = ?observe::summary(&live),
         "read the tenant"
     );
-    let hashes = ManifestHashes::from_hashes(
-        manifests
-            .files
-            .iter()
-            .map(|f| (f.path.to_string_lossy().into_owned(), f.sha256.clone())),
-    );
     let plan = plan_against(
-        &manifests.apps,
+        desired,
         &live,
-        &local_certificates,
+        files,
         &Planning {
             prune,
             now: OffsetDateTime::now_utc(),
             key_ids: KeyIdSource::Random,
-            manifests: &hashes,
+            manifests: hashes,
         },
     )?;
-    Ok(PlannedRun {
-        plan,
-        manifests,
-        live,
-    })
+    Ok((plan, live))
+}
+
+/// The largest PFX read to see which certificate it holds (a certificate with its chain is a
+/// few kilobytes).
+const PFX_PEEK_LIMIT: crate::local_file::Limit = crate::local_file::PFX;
+
+/// The thumbprint of each generated certificate's PFX that exists, read without its password
+/// ([`crate::cert::pfx_thumbprint`]). A file that is not there, not a regular file, too large,
+/// or does not show its thumbprint is left out: nothing can be said about it.
+pub fn read_local_pfx(apps: &[DesiredApp]) -> BTreeMap<(String, String), LocalPfx> {
+    let mut out = BTreeMap::new();
+    for app in apps {
+        for spec in app.certificates.iter().flatten() {
+            let CertificateSource::Generate(g) = &spec.source else {
+                continue;
+            };
+            let thumbprint = crate::local_file::read(&g.pfx, PFX_PEEK_LIMIT)
+                .ok()
+                .and_then(|bytes| crate::cert::pfx_thumbprint(&bytes));
+            match thumbprint {
+                Some(thumbprint) => {
+                    out.insert(
+                        (app.name.clone(), spec.name.clone()),
+                        LocalPfx {
+                            path: g.pfx.clone(),
+                            thumbprint,
+                        },
+                    );
+                }
+                None if g.pfx.exists() => tracing::debug!(
+                    path = %g.pfx.display(),
+                    "the PFX does not show which certificate it holds; not compared with the tenant"
+                ),
+                None => {}
+            }
+        }
+    }
+    out
 }
 
 /// The choices a plan is made with, besides the manifests and the tenant.
@@ -110,13 +177,14 @@ pub struct Planning<'a> {
 pub fn plan_against(
     desired: &[DesiredApp],
     live: &LiveTenant,
-    local_certificates: &BTreeMap<(String, String), LocalCertificate>,
+    files: &LocalFiles,
     planning: &Planning<'_>,
 ) -> Result<Plan> {
     Ok(plan::plan(&PlanInput {
         desired,
         live,
-        local_certificates,
+        local_certificates: &files.certificates,
+        local_pfx: &files.pfx,
         now: planning.now,
         options: PlanOptions {
             prune: planning.prune,

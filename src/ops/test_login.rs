@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::graph::types::UnifiedRoleDefinition;
 use crate::graph::{self, Credential, GraphClient, GraphError, SignInError, quote};
 use crate::manifest;
-use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec};
+use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec, Thumbprint};
 use crate::report::login::{self, LoginCertificate, LoginReport, OtherApi};
 use serde::Deserialize;
 
@@ -58,9 +58,14 @@ pub struct Prepared {
     notes: Vec<String>,
 }
 
-pub async fn test_login(client: &GraphClient, request: &TestLoginRequest) -> Result<TestLogin> {
+/// `progress` receives status lines while the sign-in waits for a new key to replicate.
+pub async fn test_login(
+    client: &GraphClient,
+    request: &TestLoginRequest,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<TestLogin> {
     let prepared = prepare(request).await?;
-    sign_in(client, prepared).await
+    sign_in(client, prepared, progress).await
 }
 
 pub async fn prepare(request: &TestLoginRequest) -> Result<Prepared> {
@@ -79,7 +84,12 @@ pub async fn prepare(request: &TestLoginRequest) -> Result<Prepared> {
     })
 }
 
-pub async fn sign_in(client: &GraphClient, prepared: Prepared) -> Result<TestLogin> {
+/// `progress` receives status lines while the sign-in waits for a new key to replicate.
+pub async fn sign_in(
+    client: &GraphClient,
+    prepared: Prepared,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<TestLogin> {
     let Prepared {
         app,
         choice,
@@ -98,9 +108,31 @@ pub async fn sign_in(client: &GraphClient, prepared: Prepared) -> Result<TestLog
         alg: AssertionAlg::Rs256,
     };
     let http = graph::http_client(client.config())?;
-    let token = graph::acquire_token(&http, client.endpoints(), &credential, &scope)
-        .await
-        .map_err(|e| sign_in_failed(&app.name, &choice.path, &scope, e))?;
+    let thumbprint = certificate.certificate().thumbprint();
+    let attached = || key_attached(client, app_id, thumbprint);
+    let token = sign_in_while_replicating(
+        &http,
+        client.endpoints(),
+        &credential,
+        &scope,
+        &attached,
+        progress,
+    )
+    .await
+    .map_err(|e| {
+        let e = match e {
+            Refused::Detached(e) => {
+                progress(&format!(
+                    "the certificate in `{}` ({thumbprint}) matches no key of `{}` in the tenant: whatever uses this file cannot sign in",
+                    choice.path.display(),
+                    app.name
+                ));
+                e
+            }
+            Refused::Graph(e) => e,
+        };
+        sign_in_failed(&app.name, &choice.path, &scope, e)
+    })?;
     let claims = login::decode_claims(token.token.expose());
     drop(token);
 
@@ -409,6 +441,107 @@ async fn role_names(client: &GraphClient) -> BTreeMap<String, String> {
             tracing::debug!(error = %e, "cannot read role definitions; wids stay unnamed");
             BTreeMap::new()
         }
+    }
+}
+
+/// How long test-login waits for a new key to replicate to the token service.
+const REPLICATION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long a certificate Graph does not show on the app is given to show up before test-login
+/// says it is not the app's.
+const DETACHED_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// AADSTS codes Entra ID answers while a new key, application or service principal has not
+/// replicated to the token service (graph-contract.md, corrections: a new key can fail with
+/// AADSTS700027 for seconds to minutes; AADSTS70021 is the same for a federated credential).
+const REPLICATING: &[(u32, &str)] = &[
+    (700027, "the key"),
+    (70021, "the federated credential"),
+    (700016, "the application"),
+    (7000229, "the service principal"),
+];
+
+/// Why a sign-in failed for good.
+enum Refused {
+    /// AADSTS700027, and Graph does not show the certificate on the app either.
+    Detached(GraphError),
+    Graph(GraphError),
+}
+
+/// Whether Graph shows a key with this thumbprint on the app (read once, with the key bytes).
+async fn key_attached(client: &GraphClient, app_id: AppId, thumbprint: Thumbprint) -> bool {
+    let path = format!("/applications(appId='{app_id}')?$select=id,appId,keyCredentials");
+    let app = match client.get::<graph::types::Application>(&path).await {
+        Ok(app) => app,
+        Err(e) => {
+            // Unknown: the token service's answer is all there is; wait as for a new key.
+            tracing::debug!(error = %e, "cannot read the app's keys");
+            return true;
+        }
+    };
+    app.key_credentials.iter().any(|k| {
+        let from_key = k.key.as_deref().and_then(|b64| {
+            use base64::Engine as _;
+            let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            cert::PublicCertificate::from_der(&der).ok()
+        });
+        match from_key {
+            Some(c) => c.thumbprint() == thumbprint,
+            None => crate::observe::key_credential(k).thumbprint == Some(thumbprint),
+        }
+    })
+}
+
+/// Signs in, waiting (bounded by [`REPLICATION_WAIT`], and saying so) while the identity
+/// platform answers as it does right after apply attached a new key. AADSTS700027 is waited out
+/// while Graph shows the key on the app (`attached`), or until [`DETACHED_AFTER`]: a key Graph
+/// does not show either is simply not the app's, and waiting longer would not help.
+async fn sign_in_while_replicating<F, Fut>(
+    http: &reqwest::Client,
+    endpoints: &graph::GraphEndpoints,
+    credential: &Credential,
+    scope: &str,
+    attached: &F,
+    progress: &(dyn Fn(&str) + Sync),
+) -> std::result::Result<graph::AccessToken, Refused>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(500);
+    let mut said = None;
+    loop {
+        let err = match graph::acquire_token(http, endpoints, credential, scope).await {
+            Ok(token) => return Ok(token),
+            Err(e) => e,
+        };
+        let replicating = match &err {
+            GraphError::SignIn(e) => e
+                .codes
+                .iter()
+                .find_map(|c| REPLICATING.iter().find(|(code, _)| code == c)),
+            _ => None,
+        };
+        let Some((code, what)) = replicating else {
+            return Err(Refused::Graph(err));
+        };
+        // Graph's reads lag a new key too: only a key it has not shown for a while is not
+        // the app's.
+        if *code == 700027 && !attached().await && started.elapsed() >= DETACHED_AFTER {
+            return Err(Refused::Detached(err));
+        }
+        if started.elapsed() + wait > REPLICATION_WAIT {
+            return Err(Refused::Graph(err));
+        }
+        if said != Some(*code) {
+            progress(&format!(
+                "waiting for {what} to replicate to Entra ID's token service (AADSTS{code}); this can take a few minutes after apply..."
+            ));
+            said = Some(*code);
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(10));
     }
 }
 

@@ -15,6 +15,9 @@ pub enum Action {
     DeleteThenCreate,
     CreateThenDelete,
     Delete,
+    /// Bring back an object from Entra ID's deleted items, with its ids (entraform's own; shown
+    /// the way Terraform shows an import: no symbol, its own count in the summary).
+    Restore,
 }
 
 impl Action {
@@ -27,6 +30,7 @@ impl Action {
             Action::DeleteThenCreate => "-/+",
             Action::CreateThenDelete => "+/-",
             Action::Delete => "-",
+            Action::Restore => " ",
         }
     }
 
@@ -39,6 +43,7 @@ impl Action {
             Action::DeleteThenCreate => "delete-then-create",
             Action::CreateThenDelete => "create-then-delete",
             Action::Delete => "delete",
+            Action::Restore => "restore",
         }
     }
 
@@ -51,6 +56,7 @@ impl Action {
             Action::DeleteThenCreate => "destroy and then create replacement",
             Action::CreateThenDelete => "create replacement and then destroy",
             Action::Delete => "destroy",
+            Action::Restore => "restore from deleted items",
         }
     }
 
@@ -62,6 +68,7 @@ impl Action {
             Action::Update => "will be updated in place",
             Action::DeleteThenCreate | Action::CreateThenDelete => "will be replaced",
             Action::Delete => "will be destroyed",
+            Action::Restore => "will be restored",
         }
     }
 
@@ -70,10 +77,10 @@ impl Action {
     }
 
     /// How many objects this action adds, changes and destroys; a replacement counts as one add
-    /// and one destroy, as in Terraform.
+    /// and one destroy, as in Terraform. A restore is counted on its own (`Summary::restore`).
     pub fn counts(self) -> (usize, usize, usize) {
         match self {
-            Action::NoOp => (0, 0, 0),
+            Action::NoOp | Action::Restore => (0, 0, 0),
             Action::Create => (1, 0, 0),
             Action::Update => (0, 1, 0),
             Action::DeleteThenCreate | Action::CreateThenDelete => (1, 0, 1),

@@ -51,18 +51,26 @@ impl Change {
     }
 }
 
-/// `Plan: N to add, N to change, N to destroy.`
+/// `Plan: N to add, N to change, N to destroy.` (`N to restore, ` first when there are any, as
+/// Terraform puts `N to import`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restore: usize,
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
     pub fn of(changes: &[Change]) -> Self {
         changes.iter().fold(Summary::default(), |mut s, c| {
             let (add, change, destroy) = c.action.counts();
+            s.restore += usize::from(c.action == Action::Restore);
             s.add += add;
             s.change += change;
             s.destroy += destroy;
@@ -71,7 +79,7 @@ impl Summary {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.add + self.change + self.destroy == 0
+        self.restore + self.add + self.change + self.destroy == 0
     }
 }
 

@@ -28,7 +28,7 @@ pub use operation::*;
 
 use crate::error::Hint;
 use crate::model::{
-    DesiredApp, Fingerprint, KeyId, LiveTenant, LocalCertificate, Source, TenantId,
+    DesiredApp, Fingerprint, KeyId, LiveTenant, LocalCertificate, LocalPfx, Source, TenantId,
 };
 
 /// The plan format this build writes and reads. Only ever extended; a breaking change gets a
@@ -43,6 +43,9 @@ pub struct PlanInput<'a> {
     pub live: &'a LiveTenant,
     /// `file:` certificates as read from disk, by (app `metadata.name`, certificate name).
     pub local_certificates: &'a BTreeMap<(String, String), LocalCertificate>,
+    /// The PFX files of generated certificates that exist and show their thumbprint, by (app
+    /// `metadata.name`, certificate name): one that matches no key of the app is drift.
+    pub local_pfx: &'a BTreeMap<(String, String), LocalPfx>,
     pub now: OffsetDateTime,
     pub options: PlanOptions,
     /// Where new key ids come from; [`KeyIdSource::Seeded`] makes plans reproducible in tests.
@@ -182,6 +185,8 @@ pub enum ProblemKind {
     ProtectedApp,
     MissingLocalCertificate,
     OwnersNotRead,
+    /// A deleted application entraform does not manage holds the `uniqueName`.
+    NameHeldByDeletedApp,
 }
 
 /// One thing wrong between the manifests and the tenant, with where the manifest says it.
@@ -292,7 +297,9 @@ impl Hint for PlanError {
                         ProblemKind::DuplicateApp => {
                             "each `metadata.name` and `metadata.appId` may appear in one manifest only"
                         }
-                        ProblemKind::MissingLocalCertificate | ProblemKind::OwnersNotRead => {
+                        ProblemKind::MissingLocalCertificate
+                        | ProblemKind::OwnersNotRead
+                        | ProblemKind::NameHeldByDeletedApp => {
                             return None;
                         }
                     }

@@ -206,6 +206,12 @@ pub enum Operation {
         app: ExistingApp,
         patch: ApplicationPatch,
     },
+    /// `POST /directory/deletedItems/{id}/restore`: the application comes back with its object
+    /// id, appId, keys and federated credentials.
+    RestoreApplication { app: ExistingApp },
+    /// `POST /directory/deletedItems/{id}/restore` of the app's service principal (restoring an
+    /// application does not restore it).
+    RestoreServicePrincipal { object_id: ObjectId },
     /// `DELETE /servicePrincipals/{id}`, before the app itself on prune.
     DeleteServicePrincipal { object_id: ObjectId },
     /// `DELETE /applications/{id}` (soft delete: restorable for 30 days).

@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::model::{
-    AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, Period, Thumbprint,
-    certificate_display_name, days_left,
+    AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, LocalPfx, Period,
+    Thumbprint, certificate_display_name, days_left,
 };
 use crate::output::{Style, escape, paint};
 
@@ -61,6 +61,8 @@ pub struct ReportInput<'a> {
     /// key's `displayName`.
     pub file_thumbprints: &'a BTreeMap<(String, String), Thumbprint>,
     pub apps: &'a [AppCertificates],
+    /// The PFX files of generated certificates that exist and show their thumbprint.
+    pub pfx: &'a BTreeMap<(String, String), LocalPfx>,
     pub now: OffsetDateTime,
     /// `--within DAYS`: overrides every certificate's window.
     pub within_days: Option<u32>,
@@ -134,6 +136,18 @@ pub struct CertReport {
     pub certificates: Vec<CertificateRow>,
     /// Manifest apps with no application in the tenant (not applied yet).
     pub apps_not_found: Vec<String>,
+    /// PFX files the manifests name that hold a certificate none of the app's keys is:
+    /// whatever uses one cannot sign in.
+    pub unusable_pfx: Vec<UnusablePfx>,
+}
+
+/// A generated certificate's PFX that matches no key of its app in the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnusablePfx {
+    pub app: String,
+    pub certificate: String,
+    pub path: String,
+    pub thumbprint: Thumbprint,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -159,9 +173,10 @@ impl CertReport {
             })
     }
 
-    /// Some certificate is inside its window or expired: `certs` exits 2.
+    /// Some certificate is inside its window or expired, or a PFX matches no key: `certs`
+    /// exits 2.
     pub fn needs_attention(&self) -> bool {
-        self.certificates.iter().any(|r| r.status != Status::Ok)
+        self.certificates.iter().any(|r| r.status != Status::Ok) || !self.unusable_pfx.is_empty()
     }
 }
 
@@ -172,6 +187,7 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
         .map(|days| Period::from_days(u64::from(days)));
     let mut matched: BTreeSet<&str> = BTreeSet::new();
     let mut rows = Vec::new();
+    let mut unusable_pfx = Vec::new();
     for app in input.apps {
         let desired = input.desired.iter().find(|d| {
             app.unique_name.as_deref() == Some(d.name.as_str())
@@ -179,6 +195,7 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
         });
         if let Some(d) = desired {
             matched.insert(d.name.as_str());
+            unusable_pfx.extend(unusable(d, app, input.pfx));
         }
         for key in &app.keys {
             let named = match desired {
@@ -225,7 +242,52 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
             .filter(|d| !matched.contains(d.name.as_str()))
             .map(|d| d.name.clone())
             .collect(),
+        unusable_pfx,
     }
+}
+
+/// The app's generated certificates whose PFX holds none of its keys, the rule a plan replaces
+/// them by (said only when every key's thumbprint is known).
+fn unusable(
+    desired: &DesiredApp,
+    app: &AppCertificates,
+    pfx: &BTreeMap<(String, String), LocalPfx>,
+) -> Vec<UnusablePfx> {
+    if app.keys.iter().any(|k| k.thumbprint.is_none()) {
+        return Vec::new();
+    }
+    desired
+        .certificates
+        .iter()
+        .flatten()
+        .filter_map(|spec| {
+            let file = pfx.get(&(desired.name.clone(), spec.name.clone()))?;
+            let attached = app
+                .keys
+                .iter()
+                .any(|k| k.thumbprint == Some(file.thumbprint));
+            (!attached).then(|| UnusablePfx {
+                app: desired.name.clone(),
+                certificate: spec.name.clone(),
+                path: file.path.display().to_string(),
+                thumbprint: file.thumbprint,
+            })
+        })
+        .collect()
+}
+
+/// One line per PFX that matches no key, for stderr.
+pub fn unusable_lines(report: &CertReport) -> Vec<String> {
+    report
+        .unusable_pfx
+        .iter()
+        .map(|p| {
+            format!(
+                "`{}` ({}, certificate `{}`) holds certificate {}, which is not one of the app's keys: whatever uses it cannot sign in; `entraform plan` shows it as drift and `entraform apply` replaces it",
+                p.path, p.app, p.certificate, p.thumbprint
+            )
+        })
+        .collect()
 }
 
 struct Named {
@@ -422,6 +484,7 @@ struct JsonReport<'a> {
     summary: JsonSummary,
     certificates: Vec<JsonRow<'a>>,
     apps_not_found: &'a [String],
+    unusable_pfx: &'a [UnusablePfx],
 }
 
 #[derive(Serialize)]
@@ -484,6 +547,7 @@ pub fn json(report: &CertReport) -> String {
             })
             .collect(),
         apps_not_found: &report.apps_not_found,
+        unusable_pfx: &report.unusable_pfx,
     };
     let mut out = serde_json::to_string_pretty(&doc).expect("the report serialises");
     out.push('\n');
@@ -541,6 +605,7 @@ mod tests {
             apps: 1,
             certificates: Vec::new(),
             apps_not_found: Vec::new(),
+            unusable_pfx: Vec::new(),
         };
         assert_eq!(summary(&empty), "No certificates on 1 app.");
         assert!(!empty.needs_attention());

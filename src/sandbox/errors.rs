@@ -50,6 +50,21 @@ impl GraphError {
         )
     }
 
+    /// An alternate-key or unique-property collision as Entra ID answers it: 400
+    /// `Request_BadRequest` "Another object with the same value for property … already exists."
+    /// with an `ObjectConflict` detail (graph-contract.md, corrections: not 409).
+    pub(crate) fn object_conflict(property: &str) -> Self {
+        let message =
+            format!("Another object with the same value for property {property} already exists.");
+        let mut e = Self::bad_request(message.clone());
+        e.details.push(json!({
+            "code": "ObjectConflict",
+            "message": message,
+            "target": property,
+        }));
+        e
+    }
+
     pub(crate) fn same_key(status: u16, property: &str) -> Self {
         let mut e = Self::new(
             status,

@@ -22,7 +22,8 @@ use super::faults::{self, Charge, Failure, FaultState, Faults};
 use super::graph::{self, Call, Caller, Headers, Reply};
 use super::jwt::Signer;
 use super::odata::Params;
-use super::state::{self, Store};
+use super::replica::{Replica, View};
+use super::state::{self, Document, Store};
 use super::{
     RunningSandbox, SandboxConfig, SandboxError, Secret, Stats, error_date, lock, new_guid, now_ms,
     seed, tls, token,
@@ -37,6 +38,7 @@ pub(crate) struct Server {
     pub signer: Signer,
     pub faults: Faults,
     fault_state: FaultState,
+    pub(crate) replica: Replica,
     stats: Mutex<Stats>,
     pub jti_seen: Mutex<HashMap<String, i64>>,
     pub trusted_issuers: Vec<String>,
@@ -173,12 +175,14 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         _ => None,
     };
     let secret = Secret::new(doc.bootstrap.client_secret.clone());
+    let replica = Replica::new(config.faults.replication_delay_ms, &doc);
     let server = Arc::new(Server {
         base_url,
         store: Store::new(doc, config.state_path.clone()),
         signer,
         faults: config.faults.clone(),
         fault_state: FaultState::new(config.seed),
+        replica,
         stats: Mutex::new(Stats::default()),
         jti_seen: Mutex::new(HashMap::new()),
         trusted_issuers: config.trusted_issuers.clone(),
@@ -337,6 +341,14 @@ struct Part {
 }
 
 impl Server {
+    /// The tenant as a read at `now` sees it (see [`super::replica`]).
+    pub(crate) fn read_view(&self, now: i64) -> View<'_> {
+        match self.replica.snapshot(now) {
+            Some(doc) => View::Replica(doc),
+            None => View::Primary(self.store.lock()),
+        }
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -742,20 +754,32 @@ impl Server {
                 Charge::Ok { .. } => {}
             }
         }
-        let result = {
-            let mut doc = self.store.lock();
-            let call = Call {
-                method,
-                path,
-                params,
-                headers,
-                body,
-                caller,
-                now,
-                base: &self.base_url,
-                replication_delay_ms: self.faults.replication_delay_ms as i64,
-            };
-            graph::dispatch(&mut doc, &call)
+        let call = Call {
+            method,
+            path,
+            params,
+            headers,
+            body,
+            caller,
+            now,
+            base: &self.base_url,
+            replication_delay_ms: self.replica.delay_ms(),
+        };
+        // Reads are served by the replica (the tenant as it was one replication delay ago);
+        // writes by the primary, recorded for the replica.
+        let snapshot = (method == "GET")
+            .then(|| self.replica.snapshot(now))
+            .flatten();
+        let result = match snapshot {
+            Some(snapshot) => graph::dispatch(&mut Document::clone(&snapshot), &call),
+            None => {
+                let mut doc = self.store.lock();
+                let result = graph::dispatch(&mut doc, &call);
+                if method != "GET" && result.is_ok() {
+                    self.replica.record(&doc, now);
+                }
+                result
+            }
         };
         match result {
             Ok(Reply {
@@ -1026,6 +1050,10 @@ const STATIC_SEGMENTS: &[&str] = &[
     "$batch",
     "organization",
     "directoryObjects",
+    "deletedItems",
+    "microsoft.graph.application",
+    "microsoft.graph.servicePrincipal",
+    "restore",
 ];
 
 /// `/applications/3f…/owners` → `/applications/{id}/owners`; keys keep their name.

@@ -18,6 +18,7 @@ mod http;
 mod jwt;
 mod lock;
 mod odata;
+mod replica;
 mod seed;
 mod state;
 mod tls;

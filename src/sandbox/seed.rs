@@ -567,6 +567,7 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         role_assignments: Default::default(),
         users: Default::default(),
         deleted_applications: Default::default(),
+        deleted_service_principals: Default::default(),
     };
 
     let graph_roles = GRAPH_APP_ROLES

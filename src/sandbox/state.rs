@@ -136,6 +136,9 @@ pub(crate) struct Document {
     /// Soft-deleted applications (Graph keeps them 30 days).
     #[serde(default)]
     pub deleted_applications: Collection,
+    /// Soft-deleted service principals, likewise.
+    #[serde(default)]
+    pub deleted_service_principals: Collection,
 }
 
 #[derive(Deserialize)]

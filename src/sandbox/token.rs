@@ -155,7 +155,8 @@ fn check_credential(
     assertion_type: Option<&str>,
     now: i64,
 ) -> Result<Checked, TokenError> {
-    let doc = server.store.lock();
+    // The token endpoint sees keys, secrets and federated credentials as replicated.
+    let doc = server.read_view(now);
     let app = doc
         .applications
         .values()
@@ -291,7 +292,7 @@ pub(crate) async fn token(
         }
     };
 
-    let doc = server.store.lock();
+    let doc = server.read_view(now);
     let client_sp = sps::by_app_id(&doc, &client_id, now)
         .ok_or_else(|| TokenError::no_service_principal(&client_id))?;
     let (resource_sp_id, audience) = resolve_scope(&doc, scope, now)?;

@@ -48,6 +48,11 @@ pub fn quick_execute() -> ExecuteOptions {
             max_delay: Duration::from_millis(500),
             max_elapsed: Duration::from_secs(60),
         },
+        settle: apply::Settle {
+            interval: Duration::from_millis(20),
+            max_interval: Duration::from_millis(300),
+            ..apply::Settle::default()
+        },
         ..ExecuteOptions::default()
     }
 }
@@ -127,6 +132,11 @@ pub async fn plan(client: &GraphClient, paths: &[PathBuf]) -> PlannedRun {
     )
     .await
     .unwrap()
+}
+
+/// Executes a plan with quick waits, quietly.
+pub async fn execute(client: &GraphClient, plan: &entraform::plan::Plan) -> Report {
+    apply::execute(client, plan, &quick_execute(), &|_| {}, &StopSignal::new()).await
 }
 
 /// Plans and executes once, collecting the progress lines.
@@ -242,15 +252,32 @@ impl Raw {
 
     /// A `PATCH` (a change made behind entraform's back, to make a saved plan stale).
     pub async fn patch(&self, path: &str, body: &Value) -> u16 {
-        self.http
-            .patch(format!("{}/v1.0{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
+        self.write(reqwest::Method::PATCH, path, Some(body), &[])
             .await
-            .unwrap()
-            .status()
-            .as_u16()
+            .0
+    }
+
+    /// A write behind entraform's back: the status and the body (`null` when there is none).
+    pub async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/v1.0{path}", self.base))
+            .bearer_auth(&self.token);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let resp = request.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     async fn fetch(&self, url: &str) -> (u16, Value) {

@@ -721,3 +721,22 @@ fn secrets_never_appear_in_debug_output_or_errors() {
     assert_eq!(format!("{password:?}"), "PfxPassword(<redacted>)");
     assert_eq!(format!("{jwt:?}"), "SignedJwt(<redacted>)");
 }
+
+/// `plan` and `certs` compare a PFX with the tenant without its password: entraform's files
+/// show the thumbprint in the key bag's `localKeyId`, in either encryption; anything else is not
+/// taken for a PFX.
+#[test]
+fn a_pfx_shows_its_thumbprint_without_the_password() {
+    let (generated, _) = shared();
+    let password = PfxPassword::new(PASSWORD).unwrap();
+    for encryption in [PfxEncryption::Aes256, PfxEncryption::Legacy3Des] {
+        let pfx = cert::write_pfx(generated, &password, encryption, "label").unwrap();
+        assert_eq!(
+            cert::pfx_thumbprint(&pfx),
+            Some(generated.certificate().thumbprint()),
+            "{encryption:?}"
+        );
+    }
+    assert_eq!(cert::pfx_thumbprint(generated.certificate().der()), None);
+    assert_eq!(cert::pfx_thumbprint(b"not a pfx"), None);
+}

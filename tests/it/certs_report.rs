@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use entraform::model::{AppId, DesiredApp, KeyId, LiveKeyCredential, Thumbprint};
+use entraform::model::{AppId, DesiredApp, KeyId, LiveKeyCredential, LocalPfx, Thumbprint};
 use entraform::report::certs::{self, AppCertificates, CertReport, ReportInput, Status};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -114,6 +114,7 @@ fn build(within_days: Option<u32>, all: bool) -> CertReport {
         desired: &desired,
         file_thumbprints: &files,
         apps: &apps,
+        pfx: &BTreeMap::new(),
         now: NOW,
         within_days,
         all,
@@ -183,6 +184,7 @@ fn nothing_inside_its_window_needs_no_attention() {
         desired: &desired,
         file_thumbprints: &BTreeMap::new(),
         apps: &apps,
+        pfx: &BTreeMap::new(),
         now: NOW,
         within_days: None,
         all: false,
@@ -192,6 +194,50 @@ fn nothing_inside_its_window_needs_no_attention() {
         certs::summary(&report),
         "1 certificate on 1 app, none inside its renewal window."
     );
+}
+
+/// Issue 13: a PFX the manifests name that holds none of the app's keys is drift: whatever
+/// uses it cannot sign in, so `certs` says so and exits 2 even when every key is fresh.
+#[test]
+fn a_pfx_that_matches_no_key_needs_attention() {
+    let desired = desired();
+    let apps = vec![AppCertificates {
+        app_id: AppId(id(0xa2)),
+        unique_name: Some("reporting".into()),
+        display_name: "Reporting".into(),
+        keys: vec![key(0x55, Some("entraform:nightly"), 200)],
+    }];
+    let pfx = |t| {
+        BTreeMap::from([(
+            ("reporting".to_owned(), "nightly".to_owned()),
+            LocalPfx {
+                path: "secrets/nightly.pfx".into(),
+                thumbprint: thumbprint(t),
+            },
+        )])
+    };
+    let report_with = |files: &BTreeMap<(String, String), LocalPfx>| {
+        certs::report(&ReportInput {
+            desired: &desired,
+            file_thumbprints: &BTreeMap::new(),
+            apps: &apps,
+            pfx: files,
+            now: NOW,
+            within_days: None,
+            all: false,
+        })
+    };
+    let matching = report_with(&pfx(0x55));
+    assert!(!matching.needs_attention());
+    let stray = report_with(&pfx(0x77));
+    assert!(stray.needs_attention());
+    assert_eq!(
+        certs::unusable_lines(&stray),
+        [
+            "`secrets/nightly.pfx` (reporting, certificate `nightly`) holds certificate 7777777777777777777777777777777777777777, which is not one of the app's keys: whatever uses it cannot sign in; `entraform plan` shows it as drift and `entraform apply` replaces it"
+        ]
+    );
+    assert!(certs::json(&stray).contains("\"unusable_pfx\": ["));
 }
 
 #[test]
@@ -329,7 +375,8 @@ fn the_json_document_has_a_versioned_shape() {
       ],
       "apps_not_found": [
         "not-applied-yet"
-      ]
+      ],
+      "unusable_pfx": []
     }
     "#);
     // The document parses back and its summary agrees with its rows.

@@ -137,6 +137,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         signed_in: None,
         apps: vec![input.live.clone()],
         catalog,
+        deleted_apps: Vec::new(),
     };
     let hashes =
         ManifestHashes::from_contents([(Path::new("manifest.yaml"), exported.manifest.as_bytes())]);
@@ -144,6 +145,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         desired: &desired,
         live: &live,
         local_certificates: &local,
+        local_pfx: &Default::default(),
         now: datetime!(2025-06-01 00:00 UTC),
         options: PlanOptions::default(),
         key_ids: KeyIdSource::Seeded(0),

@@ -493,7 +493,7 @@ async fn all_owned_exports_only_what_the_signed_in_app_owns() {
     // Graph's list of what the service principal owns, not every app with its owners.
     assert_eq!(
         sb.stats()
-            .count("GET /v1.0/servicePrincipals/{id}/ownedObjects/{id}"),
+            .count("GET /v1.0/servicePrincipals/{id}/ownedObjects/microsoft.graph.application"),
         1
     );
     // The owner is a service principal: written by object id.

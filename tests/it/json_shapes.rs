@@ -273,6 +273,15 @@ fn every_json_output_has_the_documented_shape_and_format_version_1() {
         0,
     ));
 
+    // A PFX that holds none of the app's keys (another app's, copied over it).
+    let secrets = tmp.path().join("manifests/secrets");
+    std::fs::copy(
+        secrets.join("usage-reports.pfx"),
+        secrets.join("Exo_V2_App.pfx"),
+    )
+    .unwrap();
+    certs.push(run.json(&["certs", "--format", "json"], 2));
+
     let mut problems = Vec::new();
     let mut verify = |name: &str, shape: &Shape, docs: &[&Value]| {
         let mut seen = BTreeSet::new();

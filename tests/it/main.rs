@@ -3,6 +3,7 @@
 mod apply_cli;
 mod apply_execute;
 mod apply_faults;
+mod apply_fidelity;
 mod apply_golden;
 mod apply_kill;
 mod apply_support;
@@ -36,6 +37,7 @@ mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
 mod sandbox_faults;
+mod sandbox_fidelity;
 mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;

@@ -10,13 +10,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use entraform::error::Hint as _;
-use entraform::model::{DesiredApp, LiveTenant, LocalCertificate};
+use entraform::model::{DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use entraform::plan::{self, KeyIdSource, ManifestHashes, PlanInput, PlanOptions, file, render};
 use serde::Deserialize;
 use time::macros::datetime;
 
 fn cases_dir() -> PathBuf {
     crate::common::repo_root().join("tests/plan/cases")
+}
+
+#[derive(Deserialize)]
+struct LocalPfxEntry {
+    app: String,
+    name: String,
+    #[serde(flatten)]
+    pfx: LocalPfx,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +50,8 @@ struct Case {
     desired: Vec<DesiredApp>,
     live: LiveTenant,
     local: BTreeMap<(String, String), LocalCertificate>,
+    /// `local_pfx.yaml`: generated certificates' PFX files as found on disk.
+    pfx: BTreeMap<(String, String), LocalPfx>,
     options: CaseOptions,
     manifests: ManifestHashes,
 }
@@ -65,6 +75,14 @@ fn load(case: &str) -> Case {
     } else {
         BTreeMap::new()
     };
+    let pfx = if dir.join("local_pfx.yaml").exists() {
+        read_yaml::<Vec<LocalPfxEntry>>(&dir.join("local_pfx.yaml"))
+            .into_iter()
+            .map(|e| ((e.app, e.name), e.pfx))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
     let options: CaseOptions = if dir.join("case.yaml").exists() {
         read_yaml(&dir.join("case.yaml"))
     } else {
@@ -77,6 +95,7 @@ fn load(case: &str) -> Case {
         desired,
         live,
         local,
+        pfx,
         options,
         manifests,
     }
@@ -88,6 +107,7 @@ impl Case {
             desired: &self.desired,
             live: &self.live,
             local_certificates: &self.local,
+            local_pfx: &self.pfx,
             now: datetime!(2025-06-01 00:00 UTC),
             options: PlanOptions {
                 prune: self.options.prune,
@@ -170,6 +190,7 @@ crate::common::golden_cases! {
     an_interrupted_rotation_leaves_an_old_key_to_remove => "interrupted-rotation",
     a_changed_certificate_file_replaces_the_old_key => "file-certificate-replaced",
     key_operations_follow_each_other_in_one_certificate_set => "certificate-set-changes",
+    a_pfx_that_matches_no_key_is_drift_and_replaced => "pfx-matches-no-key",
 }
 
 #[test]

@@ -157,6 +157,7 @@ async fn sign_in(client: &GraphClient, manifest: &Path, pfx: &Path) -> Result<Th
             paths: vec![manifest.to_owned()],
             recursive: false,
         },
+        &|_| {},
     )
     .await
     .map(|done| done.report.certificate.thumbprint)

@@ -1050,7 +1050,7 @@ async fn graph_validation_refuses_what_graph_refuses() {
         )
         .await
         .status,
-        409
+        400
     );
     assert_eq!(
         t.patch(

@@ -81,11 +81,9 @@ async fn a_new_object_is_invisible_until_it_replicates() {
             &[("Prefer", "create-if-missing")],
         )
         .await;
-    assert_eq!(upsert.status, 409, "{}", upsert.text);
-    assert_eq!(
-        upsert.body["error"]["code"],
-        "Request_MultipleObjectsWithSameKeyValue"
-    );
+    assert_eq!(upsert.status, 400, "{}", upsert.text);
+    assert_eq!(upsert.body["error"]["code"], "Request_BadRequest");
+    assert_eq!(upsert.body["error"]["details"][0]["code"], "ObjectConflict");
 
     assert_eq!(
         eventually(&t, &format!("/applications/{id}"), 200)

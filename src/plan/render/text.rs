@@ -59,9 +59,14 @@ pub fn text(plan: &Plan, color: bool) -> String {
     }
     if plan.has_changes() {
         let s = plan.summary;
+        let restore = if s.restore > 0 {
+            format!("{} to restore, ", s.restore)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{} {} to add, {} to change, {} to destroy.",
+            "{} {restore}{} to add, {} to change, {} to destroy.",
             paint("Plan:", Style::Bold, color),
             s.add,
             s.change,

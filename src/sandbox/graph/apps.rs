@@ -310,7 +310,7 @@ fn rel_count(o: &Object, rel: &str) -> usize {
     o.get(rel).and_then(Value::as_array).map_or(0, Vec::len)
 }
 
-fn expand(doc: &Document, e: &Entry, rel: &str, now: i64) -> Value {
+pub(crate) fn expand(doc: &Document, e: &Entry, rel: &str, now: i64) -> Value {
     let items: Vec<Value> = match rel {
         "federatedIdentityCredentials" => e
             .federated
@@ -406,10 +406,16 @@ fn apply_body(
                 {
                     return Err(GraphError::invalid_value("uniqueName"));
                 }
-                if doc.applications.values().any(|e| {
-                    e.object["id"] != self_id && e.str("uniqueName").eq_ignore_ascii_case(new)
-                }) {
-                    return Err(GraphError::same_key(409, "uniqueName"));
+                // A soft-deleted application keeps its uniqueName until it is purged.
+                if doc
+                    .applications
+                    .values()
+                    .chain(doc.deleted_applications.values())
+                    .any(|e| {
+                        e.object["id"] != self_id && e.str("uniqueName").eq_ignore_ascii_case(new)
+                    })
+                {
+                    return Err(GraphError::object_conflict("uniqueName"));
                 }
                 obj.insert("uniqueName".into(), v.clone());
             }
@@ -461,7 +467,7 @@ fn apply_body(
                 })
         });
         if taken {
-            return Err(GraphError::same_key(400, "identifierUris"));
+            return Err(GraphError::object_conflict("identifierUris"));
         }
     }
     Ok(())
@@ -816,7 +822,7 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
         Some((false, _)) if upsert => {
             // The object exists but this replica does not see it yet: creating it again
             // collides on the alternate key, as right after a real create.
-            return Err(GraphError::same_key(409, "uniqueName"));
+            return Err(GraphError::object_conflict("uniqueName"));
         }
         None if upsert => {
             call.caller.require(&[perm::APP_RW, perm::APP_OWNED])?;
@@ -895,7 +901,7 @@ fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
         .map(|s| s.str("id").to_string())
         .collect();
     for sp in sp_ids {
-        super::sps::remove(doc, &sp);
+        super::sps::remove(doc, &sp, call.now);
     }
     Ok(Reply::no_content())
 }

@@ -103,7 +103,13 @@ pub(crate) fn route(
                     .get(sp)
                     .is_some_and(|e| e.visible(call.now))
                 {
-                    return Err(GraphError::not_found(sp));
+                    // A 400, not a 404, with the not-found text (terraform-provider-azuread
+                    // retries it for a fresh service principal: internal/services/
+                    // serviceprincipals/service_principal_delegated_permission_grant_resource.go).
+                    let mut e = GraphError::not_found(sp);
+                    e.status = 400;
+                    e.code = "Request_BadRequest".into();
+                    return Err(e);
                 }
             }
             let duplicate = doc.oauth2_permission_grants.values().any(|g| {

@@ -5,6 +5,7 @@
 
 pub(crate) mod apps;
 pub(crate) mod assignments;
+pub(crate) mod deleted;
 pub(crate) mod grants;
 pub(crate) mod roles;
 pub(crate) mod sps;
@@ -388,6 +389,9 @@ pub(crate) fn dispatch(doc: &mut Document, call: &Call) -> Result<Reply, GraphEr
             if dir == "directory" =>
         {
             roles::assignments(doc, call, tail)
+        }
+        ("directory", Some(Key::Id(items)), rest) if items == "deletedItems" => {
+            deleted::route(doc, call, rest)
         }
         ("users", None, []) if m == "GET" => users::list(doc, call),
         ("users", None, ["$count"]) => users::count(doc, call),

@@ -342,6 +342,16 @@ fn no_backing_app(app_id: &str) -> GraphError {
     e
 }
 
+/// What an `Application.ReadWrite.OwnedBy` caller gets for an application this replica does
+/// not know (yet).
+fn not_local_app() -> GraphError {
+    GraphError::new(
+        403,
+        "Authorization_RequestDenied",
+        "When using this permission, the backing application of the service principal being created must in the local tenant",
+    )
+}
+
 pub(crate) fn create(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
     call.caller.require(&[perm::APP_RW, perm::APP_OWNED])?;
     let body = call.json_body()?;
@@ -364,7 +374,10 @@ fn create_for(
         .find(|a| a.str("appId").eq_ignore_ascii_case(app_id));
     let (app_name, app_owners) = match app {
         Some(a) if a.visible(call.now) => (a.str("displayName").to_string(), a.owners.clone()),
-        // Created but not yet replicated to this replica, or never created.
+        // Created but not yet replicated to this replica, or never created. An OwnedBy caller is
+        // told so as a 403 that reads like a missing permission (terraform-provider-azuread
+        // retries it: internal/services/serviceprincipals/service_principal_resource.go).
+        _ if !call.caller.has_any(&[perm::APP_RW]) => return Err(not_local_app()),
         _ => return Err(no_backing_app(app_id)),
     };
     if !call.caller.has_any(&[perm::APP_RW]) && !app_owners.contains(&call.caller.sp_id) {
@@ -442,9 +455,14 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
     Ok(Reply::no_content())
 }
 
-/// Deletes a service principal and everything that points at it.
-pub(crate) fn remove(doc: &mut Document, sp_id: &str) {
-    doc.service_principals.remove(sp_id);
+/// Deletes a service principal (into deleted items, for 30 days) and everything that points at
+/// it: its assignments and grants do not come back with a restore here.
+pub(crate) fn remove(doc: &mut Document, sp_id: &str, now: i64) {
+    if let Some(mut e) = doc.service_principals.remove(sp_id) {
+        e.object
+            .insert("deletedDateTime".into(), json!(crate::sandbox::iso(now)));
+        doc.deleted_service_principals.insert(sp_id.to_owned(), e);
+    }
     doc.app_role_assignments
         .retain(|_, a| a.str("principalId") != sp_id && a.str("resourceId") != sp_id);
     doc.role_assignments
@@ -463,7 +481,7 @@ fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
     let e = find(doc, key, call.now)?;
     call.caller.can_write(&e.owners)?;
     let id = e.str("id").to_string();
-    remove(doc, &id);
+    remove(doc, &id, call.now);
     Ok(Reply::no_content())
 }
 
