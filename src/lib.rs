@@ -9,7 +9,7 @@
 //! | [`output`] | the only writer to stdout/stderr; colour rules | yes |
 //! | [`manifest`] | manifest language: raw types, schema, loading with positions, validation | reads files |
 //! | [`model`] | ids, desired state, live state | no |
-//! | [`diff`] | (desired, live) → changes | no |
+//! | [`planner`] | (desired, live) → changes | no |
 //! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
 //! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
@@ -27,7 +27,6 @@
 pub mod apply;
 pub mod cert;
 pub mod cli;
-pub mod diff;
 pub mod error;
 pub mod export;
 pub mod graph;
@@ -38,6 +37,7 @@ pub mod observe;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod planner;
 pub mod report;
 pub mod sandbox;
 pub mod secret;

@@ -281,7 +281,7 @@ fn find_app<'a>(apps: &'a [DesiredApp], name: &str) -> Result<&'a DesiredApp> {
         return Ok(app);
     }
     let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
-    let suggestions = crate::diff::resolve::suggest(name, names.iter().copied());
+    let suggestions = crate::planner::resolve::suggest(name, names.iter().copied());
     let hint = match suggestions.as_slice() {
         [] if names.len() <= 10 => format!(
             "`--app` takes a `metadata.name`; the manifests loaded name {}",

@@ -2,7 +2,7 @@
 //! markdown, JSON) and the saved plan file. Pure, apart from [`file`] reading and writing the
 //! plan file itself.
 //!
-//! [`plan`] is the entry point: it runs [`crate::diff`] over the desired apps and the live
+//! [`plan`] is the entry point: it runs [`crate::planner::diff`] over the desired apps and the live
 //! tenant and wraps the result with what a saved plan needs (fingerprints, manifest hashes).
 
 pub mod action;
@@ -153,7 +153,7 @@ impl Plan {
 /// under `--prune`, an adoption that cannot work...) is reported at once in
 /// [`PlanError::Problems`].
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
-    let diff = crate::diff::diff(input)?;
+    let diff = crate::planner::diff(input)?;
     let summary = Summary::of(&diff.changes);
     Ok(Plan {
         format_version: FORMAT_VERSION.to_owned(),
