@@ -19,7 +19,9 @@ pub enum Error {
     #[error(transparent)]
     Cert(#[from] crate::cert::CertError),
     #[error(transparent)]
-    Plan(#[from] crate::plan::PlanError),
+    Plan(#[from] crate::planner::PlanError),
+    #[error(transparent)]
+    PlanFile(#[from] crate::plan::PlanFileError),
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
     #[error(transparent)]
@@ -67,6 +69,7 @@ impl Error {
             Error::Sandbox(e) => e.hint(),
             Error::Cert(e) => e.hint(),
             Error::Plan(e) => e.hint(),
+            Error::PlanFile(e) => e.hint(),
             Error::Apply(e) => e.hint(),
             Error::Export(e) => e.hint(),
             Error::Usage { hint, .. } => hint.clone(),

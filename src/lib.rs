@@ -1,6 +1,6 @@
 //! entraform manages Microsoft Entra ID app registrations from YAML manifests.
 //!
-//! The program is a pipeline, **manifest → desired model → live model → diff → plan → apply**,
+//! The program is a pipeline, **manifest → desired model → live model → planner → plan → apply**,
 //! with a pure middle and IO at the edges. A map for readers:
 //!
 //! | module | owns | IO? |
@@ -9,7 +9,7 @@
 //! | [`output`] | the only writer to stdout/stderr; colour rules | yes |
 //! | [`manifest`] | manifest language: raw types, schema, loading with positions, validation | reads files |
 //! | [`model`] | ids, desired state, live state | no |
-//! | [`planner`] | (desired, live) → changes | no |
+//! | [`planner`] | (desired, live) → a plan: every change and the operations behind it | no |
 //! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
 //! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |

@@ -13,7 +13,8 @@ use crate::graph::GraphClient;
 use crate::model::{DesiredApp, LiveTenant};
 use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
-use crate::plan::{self, KeyIdSource, Plan};
+use crate::plan::{self, Plan};
+use crate::planner::KeyIdSource;
 
 use super::plan::{LocalFiles, LocalInputs, Planning, plan_against, plan_local};
 

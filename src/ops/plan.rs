@@ -11,7 +11,8 @@ use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
 use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use crate::observe::{self, ObserveRequest};
-use crate::plan::{self, KeyIdSource, ManifestHashes, Plan, PlanInput, PlanOptions};
+use crate::plan::{ManifestHashes, Plan};
+use crate::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -180,7 +181,7 @@ pub fn plan_against(
     files: &LocalFiles,
     planning: &Planning<'_>,
 ) -> Result<Plan> {
-    Ok(plan::plan(&PlanInput {
+    Ok(planner::plan(&PlanInput {
         desired,
         live,
         local_certificates: &files.certificates,

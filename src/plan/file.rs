@@ -14,10 +14,71 @@ use sha2::Digest as _;
 use time::OffsetDateTime;
 
 use super::{
-    Action, Address, CertificateStatus, Change, FORMAT_VERSION, Note, Operation, Plan, PlanError,
-    Summary,
+    Action, Address, CertificateStatus, Change, FORMAT_VERSION, Note, Operation, Plan, Summary,
 };
+use crate::error::Hint;
 use crate::model::{Fingerprint, TenantId};
+
+/// What can go wrong with a saved plan file.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read the plan file `{path}`")]
+    ReadPlanFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not an entraform plan file")]
+    ParsePlanFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "`{path}` is a plan in format version {found}, but this entraform ({ours}) reads format version {expected}"
+    )]
+    UnsupportedFormatVersion {
+        path: std::path::PathBuf,
+        found: String,
+        expected: &'static str,
+        ours: &'static str,
+    },
+    #[error("the plan file `{path}` is inconsistent: {message}")]
+    InvalidPlanFile {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("refusing to write the plan to `{}`: {found}", path.display())]
+    RefuseOverwrite {
+        path: std::path::PathBuf,
+        found: String,
+    },
+    #[error("cannot write the plan file `{path}`")]
+    WritePlanFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Hint for PlanFileError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            PlanFileError::UnsupportedFormatVersion { .. } => Some(
+                "make a new plan with this entraform (`entraform plan --out FILE`), or apply the file with the version that made it"
+                    .to_owned(),
+            ),
+            PlanFileError::ParsePlanFile { .. } | PlanFileError::InvalidPlanFile { .. } => {
+                Some("make a new plan with `entraform plan --out FILE`".to_owned())
+            }
+            PlanFileError::RefuseOverwrite { .. } => Some(
+                "`--out` replaces only a plan file it wrote before; name a new file, or `--out -` for stdout"
+                    .to_owned(),
+            ),
+            PlanFileError::ReadPlanFile { .. } | PlanFileError::WritePlanFile { .. } => None,
+        }
+    }
+}
 
 /// SHA-256 of every manifest file the plan was made from, and of them all together, so a saved
 /// plan can tell which manifests it reflects.
@@ -147,12 +208,12 @@ pub fn to_plan_file(plan: &Plan) -> String {
 }
 
 /// Parses a saved plan; `path` is only for messages.
-pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
-    let parse = |source| PlanError::ParsePlanFile {
+pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanFileError> {
+    let parse = |source| PlanFileError::ParsePlanFile {
         path: path.to_owned(),
         source,
     };
-    let invalid = |message: String| PlanError::InvalidPlanFile {
+    let invalid = |message: String| PlanFileError::InvalidPlanFile {
         path: path.to_owned(),
         message,
     };
@@ -165,7 +226,7 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
         None => return Err(invalid("it has no `format_version`".to_owned())),
     };
     if found != FORMAT_VERSION {
-        return Err(PlanError::UnsupportedFormatVersion {
+        return Err(PlanFileError::UnsupportedFormatVersion {
             path: path.to_owned(),
             found,
             expected: FORMAT_VERSION,
@@ -267,13 +328,13 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
 /// Writes the plan file atomically: a temporary file in the same folder, flushed to disk, then
 /// renamed over `path`. Whatever is at `path` already must be a plan file (a previous
 /// `plan --out`): a device, a link, a manifest or any other file is refused, never replaced.
-pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanError> {
-    let err = |source| PlanError::WritePlanFile {
+pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
+    let err = |source| PlanFileError::WritePlanFile {
         path: path.to_owned(),
         source,
     };
     if let Some(found) = not_a_plan_file(path) {
-        return Err(PlanError::RefuseOverwrite {
+        return Err(PlanFileError::RefuseOverwrite {
             path: path.to_owned(),
             found,
         });
@@ -314,9 +375,9 @@ fn looks_like_plan_file(doc: &Value) -> bool {
         && doc.get("operations").is_some_and(Value::is_array)
 }
 
-pub fn read(path: &Path) -> Result<Plan, PlanError> {
+pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
     let text = crate::local_file::read_to_string(path, crate::local_file::PLAN_FILE).map_err(
-        |source| PlanError::ReadPlanFile {
+        |source| PlanFileError::ReadPlanFile {
             path: path.to_owned(),
             source,
         },
@@ -415,11 +476,10 @@ mod tests {
         doc["changes"] = json!("a shape from the future");
         let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
         assert!(
-            matches!(&err, PlanError::UnsupportedFormatVersion { found, .. } if found == "2"),
+            matches!(&err, PlanFileError::UnsupportedFormatVersion { found, .. } if found == "2"),
             "{err:?}"
         );
         assert!(err.to_string().contains("format version 2"), "{err}");
-        use crate::error::Hint as _;
         assert!(err.hint().unwrap().contains("entraform plan --out"));
     }
 
@@ -455,7 +515,10 @@ mod tests {
             let mut doc: Value = serde_json::from_str(&to_plan_file(&sample())).unwrap();
             doc["manifests"] = manifests;
             let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
-            assert!(matches!(err, PlanError::InvalidPlanFile { .. }), "{err:?}");
+            assert!(
+                matches!(err, PlanFileError::InvalidPlanFile { .. }),
+                "{err:?}"
+            );
         }
     }
 
@@ -465,7 +528,10 @@ mod tests {
         let manifest = dir.path().join("app.yaml");
         std::fs::write(&manifest, "apiVersion: entraform/v1\n").unwrap();
         let err = write(&manifest, &sample()).unwrap_err();
-        assert!(matches!(err, PlanError::RefuseOverwrite { .. }), "{err:?}");
+        assert!(
+            matches!(err, PlanFileError::RefuseOverwrite { .. }),
+            "{err:?}"
+        );
         assert_eq!(
             std::fs::read_to_string(&manifest).unwrap(),
             "apiVersion: entraform/v1\n"
@@ -486,7 +552,7 @@ mod tests {
     #[test]
     fn a_file_that_is_not_json_names_the_file() {
         let err = from_plan_file("not json", Path::new("tfplan.json")).unwrap_err();
-        assert!(matches!(err, PlanError::ParsePlanFile { .. }));
+        assert!(matches!(err, PlanFileError::ParsePlanFile { .. }));
         assert_eq!(
             err.to_string(),
             "`tfplan.json` is not an entraform plan file"

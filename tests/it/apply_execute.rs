@@ -7,9 +7,8 @@ use entraform::cert;
 use entraform::graph::Credential;
 use entraform::model::ObjectId;
 use entraform::observe::{self, ObserveRequest};
-use entraform::plan::{
-    self, Change, KeyIdSource, Operation, PlanInput, PlanOptions, ResourceKind, SpRef, Summary,
-};
+use entraform::plan::{self, Change, Operation, ResourceKind, SpRef, Summary};
+use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 use entraform::sandbox::{Faults, SandboxConfig};
 use time::OffsetDateTime;
 
@@ -462,7 +461,7 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
     .await
     .unwrap();
     let hashes = plan::ManifestHashes::default();
-    let rotation = plan::plan(&PlanInput {
+    let rotation = planner::plan(&PlanInput {
         desired: &manifests.apps,
         live: &live,
         local_certificates: &Default::default(),
