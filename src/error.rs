@@ -21,7 +21,7 @@ pub enum Error {
     #[error(transparent)]
     Plan(#[from] crate::planner::PlanError),
     #[error(transparent)]
-    PlanFile(#[from] crate::plan::PlanFileError),
+    PlanFile(#[from] crate::ops::plan_file::PlanFileError),
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
     #[error(transparent)]

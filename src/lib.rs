@@ -10,11 +10,11 @@
 //! | [`manifest`] | manifest language: raw types, schema, loading with positions, validation | reads files |
 //! | [`model`] | ids, desired state, live state | no |
 //! | [`planner`] | (desired, live) → a plan: every change and the operations behind it | no |
-//! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
+//! | [`plan`] | the types of a plan (actions, changes, operations) and their codecs: text, markdown, JSON, the plan file | no |
 //! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
-//! | [`ops`] | what commands do, step by step: IO around the pure core | yes |
+//! | [`ops`] | what commands do, step by step: IO around the pure core; reading and writing plan files | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
 //! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |

@@ -85,7 +85,7 @@ pub async fn apply(
             (prepared, false)
         }
         ApplySource::PlanFile(path) => {
-            let plan = plan::file::read(path)?;
+            let plan = super::plan_file::read(path)?;
             let (checked, tenant_domain) = tokio::join!(
                 check_saved_plan(client, &plan, path),
                 observe::tenant_domain(client)

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod certs;
 pub mod export;
 pub mod plan;
+pub mod plan_file;
 pub mod sandbox;
 pub mod test_login;
 

@@ -2,10 +2,10 @@
 //! saves for `entraform apply FILE`. The file is the document plus `operations`, `fingerprints`
 //! and `manifests`. Both are described in `docs/plan-format.md`; the shape is stable and only
 //! ever extended. Reading refuses any other `format_version` (Terraform's `planfile` does the
-//! same), and writing is atomic, so an interrupted `--out` never leaves half a plan behind.
+//! same). This module encodes and decodes; reading and writing the file is
+//! [`crate::ops::plan_file`]'s.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -19,17 +19,11 @@ use super::{
 use crate::error::Hint;
 use crate::model::{Fingerprint, TenantId};
 
-/// What can go wrong with a saved plan file.
+/// Why the text of a saved plan is not a plan this build can apply.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanFileError {
-    #[error("cannot read the plan file `{path}`")]
-    ReadPlanFile {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+pub enum DecodeError {
     #[error("`{path}` is not an entraform plan file")]
-    ParsePlanFile {
+    Parse {
         path: std::path::PathBuf,
         #[source]
         source: serde_json::Error,
@@ -44,39 +38,22 @@ pub enum PlanFileError {
         ours: &'static str,
     },
     #[error("the plan file `{path}` is inconsistent: {message}")]
-    InvalidPlanFile {
+    Invalid {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("refusing to write the plan to `{}`: {found}", path.display())]
-    RefuseOverwrite {
-        path: std::path::PathBuf,
-        found: String,
-    },
-    #[error("cannot write the plan file `{path}`")]
-    WritePlanFile {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
-impl Hint for PlanFileError {
+impl Hint for DecodeError {
     fn hint(&self) -> Option<String> {
-        match self {
-            PlanFileError::UnsupportedFormatVersion { .. } => Some(
+        Some(match self {
+            DecodeError::UnsupportedFormatVersion { .. } => {
                 "make a new plan with this entraform (`entraform plan --out FILE`), or apply the file with the version that made it"
-                    .to_owned(),
-            ),
-            PlanFileError::ParsePlanFile { .. } | PlanFileError::InvalidPlanFile { .. } => {
-                Some("make a new plan with `entraform plan --out FILE`".to_owned())
             }
-            PlanFileError::RefuseOverwrite { .. } => Some(
-                "`--out` replaces only a plan file it wrote before; name a new file, or `--out -` for stdout"
-                    .to_owned(),
-            ),
-            PlanFileError::ReadPlanFile { .. } | PlanFileError::WritePlanFile { .. } => None,
-        }
+            DecodeError::Parse { .. } | DecodeError::Invalid { .. } => {
+                "make a new plan with `entraform plan --out FILE`"
+            }
+        }.to_owned())
     }
 }
 
@@ -208,12 +185,12 @@ pub fn to_plan_file(plan: &Plan) -> String {
 }
 
 /// Parses a saved plan; `path` is only for messages.
-pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanFileError> {
-    let parse = |source| PlanFileError::ParsePlanFile {
+pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, DecodeError> {
+    let parse = |source| DecodeError::Parse {
         path: path.to_owned(),
         source,
     };
-    let invalid = |message: String| PlanFileError::InvalidPlanFile {
+    let invalid = |message: String| DecodeError::Invalid {
         path: path.to_owned(),
         message,
     };
@@ -226,7 +203,7 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanFileError> {
         None => return Err(invalid("it has no `format_version`".to_owned())),
     };
     if found != FORMAT_VERSION {
-        return Err(PlanFileError::UnsupportedFormatVersion {
+        return Err(DecodeError::UnsupportedFormatVersion {
             path: path.to_owned(),
             found,
             expected: FORMAT_VERSION,
@@ -325,64 +302,14 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanFileError> {
     })
 }
 
-/// Writes the plan file atomically: a temporary file in the same folder, flushed to disk, then
-/// renamed over `path`. Whatever is at `path` already must be a plan file (a previous
-/// `plan --out`): a device, a link, a manifest or any other file is refused, never replaced.
-pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
-    let err = |source| PlanFileError::WritePlanFile {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(found) = not_a_plan_file(path) {
-        return Err(PlanFileError::RefuseOverwrite {
-            path: path.to_owned(),
-            found,
-        });
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(to_plan_file(plan).as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
-}
-
-/// What is at `path` when it is something other than a plan file this or any entraform wrote;
-/// `None` when nothing is there or it is a plan file.
-fn not_a_plan_file(path: &Path) -> Option<String> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(format!("it cannot be inspected ({e})")),
-    };
-    if let Some(kind) = crate::local_file::kind_of(&meta.file_type()) {
-        return Some(format!("it is {kind}"));
-    }
-    let recognised = crate::local_file::read(path, crate::local_file::PLAN_FILE)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .is_some_and(|doc| looks_like_plan_file(&doc));
-    (!recognised).then(|| "it is not an entraform plan file".to_owned())
-}
-
-/// A saved plan of any format version: the fields every version has had.
-fn looks_like_plan_file(doc: &Value) -> bool {
-    doc.get("format_version").is_some()
-        && doc.get("entraform_version").is_some_and(Value::is_string)
-        && doc.get("operations").is_some_and(Value::is_array)
-}
-
-pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
-    let text = crate::local_file::read_to_string(path, crate::local_file::PLAN_FILE).map_err(
-        |source| PlanFileError::ReadPlanFile {
-            path: path.to_owned(),
-            source,
-        },
-    )?;
-    from_plan_file(&text, path)
+/// Whether `bytes` are a saved plan of any format version (the fields every version has had):
+/// what `plan --out` may replace.
+pub fn looks_like_plan_file(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes).is_ok_and(|doc| {
+        doc.get("format_version").is_some()
+            && doc.get("entraform_version").is_some_and(Value::is_string)
+            && doc.get("operations").is_some_and(Value::is_array)
+    })
 }
 
 #[cfg(test)]
@@ -458,15 +385,13 @@ mod tests {
     }
 
     #[test]
-    fn a_saved_plan_reads_back_identical_from_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tfplan.json");
+    fn a_saved_plan_decodes_to_the_plan_it_encodes() {
         let plan = sample();
-        write(&path, &plan).unwrap();
-        assert_eq!(read(&path).unwrap(), plan);
-        // Overwriting goes through a rename too; no temporary file is left behind.
-        write(&path, &plan).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let text = to_plan_file(&plan);
+        assert_eq!(from_plan_file(&text, Path::new("p.json")).unwrap(), plan);
+        assert!(looks_like_plan_file(text.as_bytes()));
+        assert!(!looks_like_plan_file(to_json(&plan).as_bytes()));
+        assert!(!looks_like_plan_file(b"apiVersion: entraform/v1\n"));
     }
 
     #[test]
@@ -476,7 +401,7 @@ mod tests {
         doc["changes"] = json!("a shape from the future");
         let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
         assert!(
-            matches!(&err, PlanFileError::UnsupportedFormatVersion { found, .. } if found == "2"),
+            matches!(&err, DecodeError::UnsupportedFormatVersion { found, .. } if found == "2"),
             "{err:?}"
         );
         assert!(err.to_string().contains("format version 2"), "{err}");
@@ -515,44 +440,14 @@ mod tests {
             let mut doc: Value = serde_json::from_str(&to_plan_file(&sample())).unwrap();
             doc["manifests"] = manifests;
             let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
-            assert!(
-                matches!(err, PlanFileError::InvalidPlanFile { .. }),
-                "{err:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn plan_out_never_replaces_what_is_not_a_plan_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = dir.path().join("app.yaml");
-        std::fs::write(&manifest, "apiVersion: entraform/v1\n").unwrap();
-        let err = write(&manifest, &sample()).unwrap_err();
-        assert!(
-            matches!(err, PlanFileError::RefuseOverwrite { .. }),
-            "{err:?}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(&manifest).unwrap(),
-            "apiVersion: entraform/v1\n"
-        );
-        let err = write(dir.path(), &sample()).unwrap_err();
-        assert!(err.to_string().contains("a folder"), "{err}");
-        // A link to a device is refused as a link: the device (of this machine!) is never
-        // reached, even if this check regressed.
-        #[cfg(unix)]
-        {
-            let link = dir.path().join("null");
-            std::os::unix::fs::symlink("/dev/null", &link).unwrap();
-            let err = write(&link, &sample()).unwrap_err();
-            assert!(err.to_string().contains("a symbolic link"), "{err}");
+            assert!(matches!(err, DecodeError::Invalid { .. }), "{err:?}");
         }
     }
 
     #[test]
     fn a_file_that_is_not_json_names_the_file() {
         let err = from_plan_file("not json", Path::new("tfplan.json")).unwrap_err();
-        assert!(matches!(err, PlanFileError::ParsePlanFile { .. }));
+        assert!(matches!(err, DecodeError::Parse { .. }));
         assert_eq!(
             err.to_string(),
             "`tfplan.json` is not an entraform plan file"

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 pub use action::Action;
 pub use address::{Address, ResourceKind};
 pub use change::{CertificateSource, CertificateStatus, Change, Note, NoteKind, Summary};
-pub use file::{ManifestHashes, PlanFileError};
+pub use file::ManifestHashes;
 pub use operation::*;
 
 use crate::model::{Fingerprint, KeyId, TenantId};
