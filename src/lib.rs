@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | [`cli`] | clap types, one thin file per command, exit codes | yes |
 //! | [`output`] | the only writer to stdout/stderr; colour rules | yes |
+//! | [`style`] | colours and escaping values from outside, for every renderer | no |
 //! | [`manifest`] | manifest language: raw types, schema, loading with positions, validation | reads files |
 //! | [`model`] | ids, desired state, live state | no |
 //! | [`planner`] | (desired, live) → a plan: every change and the operations behind it | no |
@@ -41,6 +42,7 @@ pub mod planner;
 pub mod report;
 pub mod sandbox;
 pub mod secret;
+pub mod style;
 pub mod version;
 
 pub use error::{Error, Result};

@@ -165,8 +165,8 @@ fn remove_interrupted_writes(desired: &[DesiredApp], printer: &Printer) {
         for removed in crate::cert::remove_leftover_temp_files(&path) {
             printer.status(&format!(
                 "Removed `{}`, left by an interrupted write of `{}`.",
-                crate::output::escape(&removed.to_string_lossy()),
-                crate::output::escape(&path.to_string_lossy()),
+                crate::style::escape(&removed.to_string_lossy()),
+                crate::style::escape(&path.to_string_lossy()),
             ));
         }
     }

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use crate::error::Result;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredApp;
-use crate::output::{Printer, escape};
+use crate::output::Printer;
 use crate::sandbox::{self, ResetTenant};
+use crate::style::escape;
 
 #[derive(Debug, Clone)]
 pub struct ResetRequest {
