@@ -255,7 +255,7 @@ async fn settle(
 
 /// Re-reads what the saved plan was made from and refuses it when anything moved: the
 /// manifests, the tenant, any object it fingerprinted. Then plans again from them, with the
-/// plan's own time and key ids, and refuses the plan unless it is exactly what that gives (so
+/// plan's own time and key id seed, and refuses the plan unless it is exactly what that gives (so
 /// a plan file edited after review is never applied). A plan whose changes are all true in
 /// the tenant already is recognised as applied, not as stale.
 async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Result<SavedPlan> {
@@ -275,6 +275,12 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
     let prune = apply::plan_was_pruned(plan, desired.len());
     let live = observe::observe(client, &ObserveRequest::for_manifests(&desired, prune)).await?;
     let files = LocalFiles::read(&desired)?;
+    let recorded = plan.new_key_ids();
+    let key_ids = match plan.key_id_seed {
+        Some(seed) => KeyIdSource::Seeded(seed),
+        // A plan file from before plans recorded their seed: its ids are in its operations.
+        None => KeyIdSource::Recorded(&recorded),
+    };
     if let Err(stale) = apply::stale_check(plan, &live) {
         if matches!(stale, ApplyError::Stale { .. }) {
             let fresh = plan_against(
@@ -284,7 +290,7 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
                 &Planning {
                     prune,
                     now: time::OffsetDateTime::now_utc(),
-                    key_ids: KeyIdSource::Random,
+                    key_ids,
                     manifests: &plan.manifests,
                 },
             )?;
@@ -294,7 +300,6 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
         }
         return Err(stale.into());
     }
-    let recorded = plan.new_key_ids();
     let derived = plan_against(
         &desired,
         &live,
@@ -302,7 +307,7 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
         &Planning {
             prune,
             now: plan.created_at,
-            key_ids: KeyIdSource::Recorded(&recorded),
+            key_ids,
             manifests: &plan.manifests,
         },
     )?;

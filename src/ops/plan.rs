@@ -121,7 +121,9 @@ async fn observe_and_plan(
         &Planning {
             prune,
             now: OffsetDateTime::now_utc(),
-            key_ids: KeyIdSource::Random,
+            // The one random draw of a plan: the planner derives every new key id from it,
+            // and the plan records it for apply to plan again.
+            key_ids: KeyIdSource::Seeded(rand::random()),
             manifests: hashes,
         },
     )?;

@@ -1,6 +1,6 @@
 //! The plan as JSON: the document `plan --format json` prints and the file `plan --out FILE`
-//! saves for `entraform apply FILE`. The file is the document plus `operations`, `fingerprints`
-//! and `manifests`. Both are described in `docs/plan-format.md`; the shape is stable and only
+//! saves for `entraform apply FILE`. The file is the document plus `operations`, `fingerprints`,
+//! `manifests` and `key_id_seed`. Both are described in `docs/plan-format.md`; the shape is stable and only
 //! ever extended. Reading refuses any other `format_version` (Terraform's `planfile` does the
 //! same). This module encodes and decodes; reading and writing the file is
 //! [`crate::ops::plan_file`]'s.
@@ -131,6 +131,9 @@ struct PlanDocument {
     fingerprints: Option<BTreeMap<String, Fingerprint>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     manifests: Option<ManifestHashes>,
+    /// 16 lower-case hex digits; absent in files written before plans recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_id_seed: Option<String>,
 }
 
 fn document(plan: &Plan, saved: bool) -> PlanDocument {
@@ -164,6 +167,10 @@ fn document(plan: &Plan, saved: bool) -> PlanDocument {
         }),
         fingerprints: saved.then(|| plan.fingerprints.clone()),
         manifests: saved.then(|| plan.manifests.clone()),
+        key_id_seed: plan
+            .key_id_seed
+            .filter(|_| saved)
+            .map(|seed| format!("{seed:016x}")),
     }
 }
 
@@ -288,6 +295,13 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, DecodeError> {
     if summary != doc.summary {
         return Err(invalid("its summary does not match its changes".to_owned()));
     }
+    let key_id_seed =
+        match doc.key_id_seed {
+            None => None,
+            Some(hex) => Some(parse_seed(&hex).ok_or_else(|| {
+                invalid("its `key_id_seed` is not 16 hexadecimal digits".to_owned())
+            })?),
+        };
     Ok(Plan {
         format_version: doc.format_version,
         entraform_version: doc.entraform_version,
@@ -299,7 +313,15 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, DecodeError> {
         notes: doc.notes,
         fingerprints,
         manifests,
+        key_id_seed,
     })
+}
+
+fn parse_seed(hex: &str) -> Option<u64> {
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
 }
 
 /// Whether `bytes` are a saved plan of any format version (the fields every version has had):
@@ -381,6 +403,7 @@ mod tests {
             notes: Vec::new(),
             fingerprints: [("application/1".to_owned(), Fingerprint("abc".into()))].into(),
             manifests: ManifestHashes::from_contents([(Path::new("m.yaml"), &b"x"[..])]),
+            key_id_seed: Some(0x0123_4567_89ab_cdef),
         }
     }
 
@@ -392,6 +415,31 @@ mod tests {
         assert!(looks_like_plan_file(text.as_bytes()));
         assert!(!looks_like_plan_file(to_json(&plan).as_bytes()));
         assert!(!looks_like_plan_file(b"apiVersion: entraform/v1\n"));
+    }
+
+    #[test]
+    fn the_key_id_seed_is_saved_but_not_shown_and_older_files_have_none() {
+        let text = to_plan_file(&sample());
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["key_id_seed"], "0123456789abcdef");
+        let shown: Value = serde_json::from_str(&to_json(&sample())).unwrap();
+        assert!(shown.get("key_id_seed").is_none());
+
+        // A plan file from before plans recorded the seed still reads, without one.
+        let mut older = doc.clone();
+        older.as_object_mut().unwrap().remove("key_id_seed");
+        let plan = from_plan_file(&older.to_string(), Path::new("p.json")).unwrap();
+        assert_eq!(plan.key_id_seed, None);
+
+        for bad in [json!("123"), json!("+123456789abcdef"), json!(12)] {
+            let mut edited = doc.clone();
+            edited["key_id_seed"] = bad.clone();
+            let err = from_plan_file(&edited.to_string(), Path::new("p.json")).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Invalid { .. } | DecodeError::Parse { .. }),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

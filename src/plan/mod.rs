@@ -44,6 +44,10 @@ pub struct Plan {
     /// Every live object the plan was made from (see [`fingerprint::fingerprints_of`]).
     pub fingerprints: BTreeMap<String, Fingerprint>,
     pub manifests: ManifestHashes,
+    /// The seed the planner derived new key ids from
+    /// ([`crate::planner::KeyIdSource::Seeded`]), so apply can plan again and get the same ids.
+    /// `None` in a plan file written before plans recorded it: its ids are in its operations.
+    pub key_id_seed: Option<u64>,
 }
 
 impl Plan {

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use sha2::Digest as _;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::model::{DesiredApp, KeyId, LiveTenant, LocalCertificate, LocalPfx};
 use crate::plan::{Address, ManifestHashes};
@@ -22,7 +22,7 @@ pub struct PlanInput<'a> {
     pub local_pfx: &'a BTreeMap<(String, String), LocalPfx>,
     pub now: OffsetDateTime,
     pub options: PlanOptions,
-    /// Where new key ids come from; [`KeyIdSource::Seeded`] makes plans reproducible in tests.
+    /// Where new key ids come from.
     pub key_ids: KeyIdSource<'a>,
     /// Recorded in the plan (`entraform_version`); the CLI passes `CARGO_PKG_VERSION`.
     pub entraform_version: &'a str,
@@ -36,49 +36,57 @@ pub struct PlanOptions {
     pub prune: bool,
 }
 
-/// How the planner picks the `keyId` of a key credential it will attach.
+/// How the planner picks the `keyId` of a key credential it will attach. The planner draws
+/// nothing at random: the caller brings the randomness as a seed, and the plan records it, so
+/// the same inputs always give the same plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyIdSource<'a> {
-    /// A random v4 UUID per new key (what the CLI uses).
-    Random,
-    /// Derived from the seed and the change's address: the same inputs give the same ids.
+    /// Derived from the seed and the change's address. The CLI draws a random seed for every
+    /// plan; apply plans a saved plan again with the seed it records.
     Seeded(u64),
     /// The ids a saved plan chose, by the address of the change attaching each (see
-    /// [`crate::plan::Plan::new_key_ids`]); planning again from the same inputs gives the same plan.
+    /// [`crate::plan::Plan::new_key_ids`]): how apply plans again a plan file written before
+    /// plans recorded their seed. An address it has no id for gets the id seed 0 gives; the
+    /// plan then differs from the saved one anyway.
     Recorded(&'a BTreeMap<Address, KeyId>),
 }
 
 impl KeyIdSource<'_> {
+    /// The seed the plan records ([`crate::plan::Plan::key_id_seed`]).
+    pub fn seed(&self) -> Option<u64> {
+        match self {
+            KeyIdSource::Seeded(seed) => Some(*seed),
+            KeyIdSource::Recorded(_) => None,
+        }
+    }
+
     /// A key id for the key attached by the change at `address`, never one of `taken` (a
     /// recorded id is returned as recorded).
     pub fn key_id_for(&self, address: &Address, taken: &dyn Fn(KeyId) -> bool) -> KeyId {
-        if let KeyIdSource::Recorded(ids) = self
-            && let Some(id) = ids.get(address)
-        {
-            return *id;
-        }
-        let mut attempt: u64 = 0;
-        loop {
-            let id = match self {
-                KeyIdSource::Random | KeyIdSource::Recorded(_) => KeyId(Uuid::new_v4()),
-                KeyIdSource::Seeded(seed) => {
-                    use sha2::Digest as _;
-                    let mut h = sha2::Sha256::new();
-                    h.update(seed.to_le_bytes());
-                    h.update(attempt.to_le_bytes());
-                    h.update(address.to_string().as_bytes());
-                    let digest = h.finalize();
-                    let mut bytes = [0u8; 16];
-                    bytes.copy_from_slice(&digest[..16]);
-                    KeyId(uuid::Builder::from_random_bytes(bytes).into_uuid())
-                }
-            };
-            if !taken(id) {
-                return id;
-            }
-            attempt += 1;
-        }
+        let seed = match self {
+            KeyIdSource::Seeded(seed) => *seed,
+            KeyIdSource::Recorded(ids) => match ids.get(address) {
+                Some(id) => return *id,
+                None => 0,
+            },
+        };
+        (0u64..)
+            .map(|attempt| derived_key_id(seed, attempt, address))
+            .find(|id| !taken(*id))
+            .expect("an endless run of attempts finds an id that is not taken")
     }
+}
+
+/// A version 4 UUID whose random bits are SHA-256 of the seed, the attempt and the address.
+fn derived_key_id(seed: u64, attempt: u64, address: &Address) -> KeyId {
+    let mut h = sha2::Sha256::new();
+    h.update(seed.to_le_bytes());
+    h.update(attempt.to_le_bytes());
+    h.update(address.to_string().as_bytes());
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    KeyId(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
 #[cfg(test)]
@@ -97,5 +105,21 @@ mod tests {
         assert_ne!(a, src.key_id_for(&other, &|_| false));
         let b = src.key_id_for(&addr, &|id| id == a);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn recorded_ids_are_kept_and_an_unrecorded_address_gets_seed_0s_id() {
+        let addr = Address::keyed(ResourceKind::Certificate, "app", "automation");
+        let other = Address::keyed(ResourceKind::Certificate, "app", "other");
+        let id = KeyId(uuid::Uuid::from_u128(7));
+        let recorded = BTreeMap::from([(addr.clone(), id)]);
+        let src = KeyIdSource::Recorded(&recorded);
+        assert_eq!(src.key_id_for(&addr, &|_| false), id);
+        assert_eq!(
+            src.key_id_for(&other, &|_| false),
+            KeyIdSource::Seeded(0).key_id_for(&other, &|_| false)
+        );
+        assert_eq!(src.seed(), None);
+        assert_eq!(KeyIdSource::Seeded(9).seed(), Some(9));
     }
 }

@@ -53,6 +53,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         notes: decided.notes,
         fingerprints: fingerprint::fingerprints_of(input.live),
         manifests: input.manifests.clone(),
+        key_id_seed: input.key_ids.seed(),
     })
 }
 

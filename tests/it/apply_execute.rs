@@ -468,7 +468,7 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
         local_pfx: &Default::default(),
         now: OffsetDateTime::now_utc() + time::Duration::days(31),
         options: PlanOptions::default(),
-        key_ids: KeyIdSource::Random,
+        key_ids: KeyIdSource::Seeded(1),
         entraform_version: "test",
         manifests: &hashes,
     })
