@@ -19,6 +19,7 @@
 //! | [`apply`] | executes a plan in dependency order | yes |
 //! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
+//! | [`hint`] | the `hint:` every layer's error may give; imports nothing | no |
 //! | [`local_file`] | reading a named file: regular files only, with a size limit | reads files |
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
@@ -28,9 +29,9 @@
 pub mod apply;
 pub mod cert;
 pub mod cli;
-pub mod error;
 pub mod export;
 pub mod graph;
+pub mod hint;
 pub mod local_file;
 pub mod manifest;
 pub mod model;
@@ -45,4 +46,4 @@ pub mod secret;
 pub mod style;
 pub mod version;
 
-pub use error::{Error, Result};
+pub use ops::error::{Error, Result};

@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
+use crate::hint::Hint;
 use crate::style::{Style, needs_escape, paint, push_escaped};
 // The printer's callers escape the values they put in status lines with the same function.
 pub use crate::style::escape;
@@ -131,7 +132,7 @@ impl Printer {
     }
 
     /// Prints an error with its chain of causes, once, and its hint.
-    pub fn error(&self, err: &crate::Error) {
+    pub fn error(&self, err: &(impl std::error::Error + Hint)) {
         self.stderr(&render_error(err, self.stderr_color));
     }
 
@@ -143,7 +144,7 @@ impl Printer {
 }
 
 /// `error: <message>`, one `caused by:` line per source, then `hint:` when there is one.
-pub fn render_error(err: &crate::Error, color: bool) -> String {
+pub fn render_error(err: &(impl std::error::Error + Hint), color: bool) -> String {
     let mut out = format!("{} {err}\n", paint("error:", Style::BoldRed, color));
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

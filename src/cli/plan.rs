@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
-use crate::error::Result;
+use crate::Result;
 use crate::ops::{self, plan::LocalInputs};
 use crate::plan::render;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
+use crate::Result;
 use crate::apply::{self, ApplyError, ExecuteOptions, Outputs, OutputsInput, Report, StopSignal};
-use crate::error::Result;
 use crate::graph::GraphClient;
 use crate::model::{DesiredApp, LiveTenant};
 use crate::observe::{self, ObserveRequest};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::error::Result;
+use crate::Result;
 use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
 use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};

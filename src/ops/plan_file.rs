@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::error::Hint;
+use crate::hint::Hint;
 use crate::local_file;
 use crate::plan::Plan;
 use crate::plan::file::{self, DecodeError};

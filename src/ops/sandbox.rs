@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use crate::error::Result;
+use crate::Result;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredApp;
 use crate::output::Printer;

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use super::{
     Action, Address, CertificateStatus, Change, FORMAT_VERSION, Note, Operation, Plan, Summary,
 };
-use crate::error::Hint;
+use crate::hint::Hint;
 use crate::model::{Fingerprint, TenantId};
 
 /// Why the text of a saved plan is not a plan this build can apply.

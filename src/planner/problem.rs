@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Hint;
+use crate::hint::Hint;
 use crate::model::Source;
 
 /// What kind of problem stopped the plan; tests and hints match on it.

@@ -575,7 +575,7 @@ async fn a_missing_pfx_password_is_named_before_anything_is_written() {
             .contains("`ENTRAFORM_TEST_NEVER_SET_PFX_PASSWORD`"),
         "{err}"
     );
-    use entraform::error::Hint as _;
+    use entraform::hint::Hint as _;
     assert!(
         err.hint()
             .unwrap()

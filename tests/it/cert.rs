@@ -10,7 +10,7 @@ use entraform::cert::{
     self, AssertionAlg, CertError, ClientCertificate, GenerateRequest, GeneratedCertificate,
     PfxPassword,
 };
-use entraform::error::Hint as _;
+use entraform::hint::Hint as _;
 use entraform::model::{AppId, KeyType, ObjectId, Period, PfxEncryption, Thumbprint};
 use sha1::Digest as _;
 use time::{Duration, OffsetDateTime};

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use entraform::error::Hint as _;
+use entraform::hint::Hint as _;
 use entraform::model::{DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use entraform::plan::{ManifestHashes, file, render};
 use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};

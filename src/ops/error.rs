@@ -1,12 +1,9 @@
-//! The top-level error: one variant per layer, each layer owning its own enum with context
-//! (Omicron's rule: never repeat a source inside a message; the printer walks the chain once).
+//! The error commands return: one variant per layer, each layer owning its own enum with
+//! context (Omicron's rule: never repeat a source inside a message; the printer walks the chain
+//! once). It lives with the commands because it names every layer; the layers share only
+//! [`Hint`].
 
-/// An error that may know the obvious next step for the user.
-pub trait Hint {
-    fn hint(&self) -> Option<String> {
-        None
-    }
-}
+use crate::hint::Hint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -61,8 +58,10 @@ impl Error {
             source,
         }
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
         match self {
             Error::Manifest(e) => e.hint(),
             Error::Graph(e) => e.hint(),
