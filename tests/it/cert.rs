@@ -302,7 +302,7 @@ fn assert_assertion_verifies(client: &ClientCertificate, alg: AssertionAlg) {
 #[test]
 fn assertions_get_a_fresh_jti_each_time() {
     let client = shared().0.to_client_certificate();
-    let app = AppId::new_random();
+    let app = AppId(uuid::Uuid::new_v4());
     let now = OffsetDateTime::now_utc();
     let claims = |jwt: &cert::SignedJwt| -> serde_json::Value {
         let part = jwt.expose_secret().split('.').nth(1).unwrap();
@@ -682,7 +682,7 @@ fn secrets_never_appear_in_debug_output_or_errors() {
     let client = generated.to_client_certificate();
     let jwt = cert::client_assertion(
         &client,
-        &AppId::new_random(),
+        &AppId(uuid::Uuid::new_v4()),
         "https://x/token",
         AssertionAlg::Rs256,
         OffsetDateTime::now_utc(),
