@@ -1,23 +1,25 @@
 //! entraform manages Microsoft Entra ID app registrations from YAML manifests.
 //!
-//! The program is a pipeline, **manifest → desired model → live model → diff → plan → apply**,
+//! The program is a pipeline, **manifest → desired model → live model → planner → plan → apply**,
 //! with a pure middle and IO at the edges. A map for readers:
 //!
 //! | module | owns | IO? |
 //! |---|---|---|
 //! | [`cli`] | clap types, one thin file per command, exit codes | yes |
 //! | [`output`] | the only writer to stdout/stderr; colour rules | yes |
+//! | [`style`] | colours and escaping values from outside, for every renderer | no |
 //! | [`manifest`] | manifest language: raw types, schema, loading with positions, validation | reads files |
 //! | [`model`] | ids, desired state, live state | no |
-//! | [`diff`] | (desired, live) → changes | no |
-//! | [`plan`] | actions, rendering (text, markdown, JSON), the saved plan file | plan file only |
+//! | [`planner`] | (desired, live) → a plan: every change and the operations behind it | no |
+//! | [`plan`] | the types of a plan (actions, changes, operations) and their codecs: text, markdown, JSON, the plan file | no |
 //! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
-//! | [`ops`] | what commands do, step by step: IO around the pure core | yes |
+//! | [`ops`] | what commands do, step by step: IO around the pure core; reading and writing plan files | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
 //! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
+//! | [`hint`] | the `hint:` every layer's error may give; imports nothing | no |
 //! | [`local_file`] | reading a named file: regular files only, with a size limit | reads files |
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
@@ -27,10 +29,9 @@
 pub mod apply;
 pub mod cert;
 pub mod cli;
-pub mod diff;
-pub mod error;
 pub mod export;
 pub mod graph;
+pub mod hint;
 pub mod local_file;
 pub mod manifest;
 pub mod model;
@@ -38,9 +39,11 @@ pub mod observe;
 pub mod ops;
 pub mod output;
 pub mod plan;
+pub mod planner;
 pub mod report;
 pub mod sandbox;
 pub mod secret;
+pub mod style;
 pub mod version;
 
-pub use error::{Error, Result};
+pub use ops::error::{Error, Result};

@@ -6,91 +6,17 @@
 //!
 //! Text from outside (the tenant, a server, a manifest) can hold control characters: an app
 //! renamed to `\x1b[1A\x1b[2K` would erase lines of the plan under review. Renderers pass such
-//! values through [`escape`] (which also keeps them on one line), and everything printed passes
-//! [`terminal_safe`], which lets through only line feeds, tabs and the colour codes of [`paint`].
+//! values through [`crate::style::escape`] (which also keeps them on one line), and everything
+//! printed passes [`terminal_safe`], which lets through only line feeds, tabs and the colour
+//! codes of [`crate::style::paint`].
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
-/// A text style; `paint` wraps text in its ANSI codes only when colour is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    Bold,
-    Dim,
-    Red,
-    Green,
-    Yellow,
-    Cyan,
-    BoldRed,
-    BoldGreen,
-    BoldYellow,
-}
-
-impl Style {
-    fn code(self) -> &'static str {
-        match self {
-            Style::Bold => "1",
-            Style::Dim => "2",
-            Style::Red => "31",
-            Style::Green => "32",
-            Style::Yellow => "33",
-            Style::Cyan => "36",
-            Style::BoldRed => "1;31",
-            Style::BoldGreen => "1;32",
-            Style::BoldYellow => "1;33",
-        }
-    }
-}
-
-pub fn paint(text: &str, style: Style, color: bool) -> String {
-    if color && !text.is_empty() {
-        format!("\x1b[{}m{text}\x1b[0m", style.code())
-    } else {
-        text.to_owned()
-    }
-}
-
-/// A value from outside, shown as exactly what it holds on one line: control characters (C0,
-/// DEL, C1) and the invisible bidirectional overrides are written as escapes the way JSON
-/// writes them (`\n`, `\u001b`, `\u202e`), as the plan already shows one-line values.
-pub fn escape(value: &str) -> Cow<'_, str> {
-    if !value.chars().any(needs_escape) {
-        return Cow::Borrowed(value);
-    }
-    let mut out = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
-        if needs_escape(c) {
-            push_escaped(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Whether [`escape`] rewrites `c`.
-pub(crate) fn needs_escape(c: char) -> bool {
-    c.is_control() || is_bidi_control(c)
-}
-
-/// Marks that reorder how a line is displayed (the "Trojan Source" characters).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// How [`escape`] writes `c`: `\n`, `\r`, `\t`, else `\uXXXX`.
-pub(crate) fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        // JSON's spelling, so an escape inside a JSON string is still that string.
-        other => {
-            let _ = write!(out, "\\u{:04x}", u32::from(other));
-        }
-    }
-}
+use crate::hint::Hint;
+use crate::style::{Style, needs_escape, paint, push_escaped};
+// The printer's callers escape the values they put in status lines with the same function.
+pub use crate::style::escape;
 
 /// What may reach the terminal: every control character escaped except line feeds and tabs,
 /// and, with `color`, the SGR sequences [`paint`] writes (no others: a value cannot hide text
@@ -128,20 +54,7 @@ fn own_sgr_len(text: &str) -> Option<usize> {
     let body = text.strip_prefix("\x1b[")?;
     let end = body.find('m')?;
     let code = &body[..end];
-    let ours = code == "0"
-        || [
-            Style::Bold,
-            Style::Dim,
-            Style::Red,
-            Style::Green,
-            Style::Yellow,
-            Style::Cyan,
-            Style::BoldRed,
-            Style::BoldGreen,
-            Style::BoldYellow,
-        ]
-        .iter()
-        .any(|s| s.code() == code);
+    let ours = code == "0" || Style::ALL.iter().any(|s| s.code() == code);
     ours.then_some(2 + end + 1)
 }
 
@@ -219,7 +132,7 @@ impl Printer {
     }
 
     /// Prints an error with its chain of causes, once, and its hint.
-    pub fn error(&self, err: &crate::Error) {
+    pub fn error(&self, err: &(impl std::error::Error + Hint)) {
         self.stderr(&render_error(err, self.stderr_color));
     }
 
@@ -231,7 +144,7 @@ impl Printer {
 }
 
 /// `error: <message>`, one `caused by:` line per source, then `hint:` when there is one.
-pub fn render_error(err: &crate::Error, color: bool) -> String {
+pub fn render_error(err: &(impl std::error::Error + Hint), color: bool) -> String {
     let mut out = format!("{} {err}\n", paint("error:", Style::BoldRed, color));
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
@@ -251,16 +164,6 @@ fn no_color_env() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_are_one_line_showing_what_they_hold() {
-        assert_eq!(escape("plain app"), "plain app");
-        assert_eq!(
-            escape("evil\x1b[1A\x1b[2Kname\nline\r\u{202e}"),
-            "evil\\u001b[1A\\u001b[2Kname\\nline\\r\\u202e"
-        );
-        assert_eq!(escape("\u{9b}31m"), "\\u009b31m");
-    }
 
     #[test]
     fn only_our_own_colours_reach_the_terminal() {

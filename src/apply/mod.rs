@@ -55,7 +55,7 @@ pub use stale::{
     derivation_mismatch, drift_addresses, manifest_changes, plan_was_pruned, stale_check,
 };
 
-use crate::error::Hint;
+use crate::hint::Hint;
 use crate::plan::Address;
 
 #[derive(Debug, thiserror::Error)]

@@ -245,6 +245,7 @@ mod tests {
             notes: Vec::new(),
             fingerprints: Default::default(),
             manifests: ManifestHashes::default(),
+            key_id_seed: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::Hint;
+use crate::hint::Hint;
 use crate::model::Period;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn an_empty_variable_is_refused_with_a_hint_naming_it() {
-        use crate::error::Hint as _;
+        use crate::hint::Hint as _;
         let err = password_from_value("PFX_PASS", Some(OsString::new())).unwrap_err();
         assert!(matches!(&err, CertError::PasswordEmpty { var: Some(v) } if v == "PFX_PASS"));
         assert!(err.to_string().contains("`PFX_PASS`"), "{err}");

@@ -4,8 +4,8 @@ use clap::{Args, ValueEnum};
 
 use super::connect::Connection;
 use super::{Context, Outcome};
+use crate::Result;
 use crate::apply::ExecuteOptions;
-use crate::error::Result;
 use crate::ops::apply::{ApplyRequest, ApplySource, OutputFormat, apply};
 use crate::ops::plan::LocalInputs;
 

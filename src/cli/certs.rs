@@ -2,7 +2,7 @@ use clap::{Args, ValueEnum};
 
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
-use crate::error::Result;
+use crate::Result;
 use crate::ops::certs::{CertsRequest, certificates_from, read_local};
 use crate::report::certs as report;
 

@@ -2,7 +2,7 @@ use clap::Args;
 use clap_complete::Shell;
 
 use super::{Context, Outcome, command};
-use crate::error::Result;
+use crate::Result;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {

@@ -1,7 +1,7 @@
 //! From the global flags to a signed-in Graph client: which cloud and endpoints, which
 //! credential, and with `--sandbox` an in-process sandbox that lives as long as the command.
 
-use crate::error::Result;
+use crate::Result;
 use crate::graph::{
     self, AuthOptions, ClientConfig, CredentialSource, EnvSnapshot, GraphClient, GraphEndpoints,
     SandboxAdmin,

@@ -4,7 +4,7 @@ use clap::{ArgGroup, Args};
 
 use super::connect::Connection;
 use super::{Context, Outcome};
-use crate::error::Result;
+use crate::Result;
 use crate::model::AppId;
 use crate::ops::export::{self, ExportError, Selection};
 

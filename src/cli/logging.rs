@@ -56,10 +56,10 @@ impl std::io::Write for SafeStderr {
         let mut out = String::with_capacity(text.len());
         for c in body.chars() {
             // With colour, ESC is tracing's own; values were escaped before they got here.
-            if (c == '\x1b' && self.color) || c == '\t' || !crate::output::needs_escape(c) {
+            if (c == '\x1b' && self.color) || c == '\t' || !crate::style::needs_escape(c) {
                 out.push(c);
             } else {
-                crate::output::push_escaped(&mut out, c);
+                crate::style::push_escaped(&mut out, c);
             }
         }
         out.push_str(end);

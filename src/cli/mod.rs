@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::error::Result;
+use crate::Result;
 use crate::output::Printer;
 
 const EXAMPLES: &str = "\

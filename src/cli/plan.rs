@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
-use crate::error::Result;
+use crate::Result;
 use crate::ops::{self, plan::LocalInputs};
 use crate::plan::render;
 
@@ -64,7 +64,7 @@ pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
         ctx.printer.data(&rendered);
     }
     if let Some(out) = args.out.as_ref().filter(|_| !to_stdout) {
-        crate::plan::file::write(out, &plan)?;
+        ops::plan_file::write(out, &plan)?;
         ctx.printer.status(&format!(
             "Saved the plan to `{}`; apply exactly this plan with `entraform apply {}`.",
             out.display(),

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{Context, ManifestPaths, Outcome};
-use crate::error::Result;
+use crate::Result;
 use crate::ops;
 use crate::sandbox::{self, Faults, Role, SandboxConfig};
 

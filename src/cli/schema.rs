@@ -1,7 +1,7 @@
 use clap::Args;
 
 use super::{Context, Outcome};
-use crate::error::Result;
+use crate::Result;
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {}

@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::connect::Connection;
 use super::{Context, ManifestPaths, Outcome};
-use crate::error::Result;
+use crate::Result;
 use crate::ops::test_login::{TestLoginRequest, prepare, sign_in};
 use crate::report::login;
 

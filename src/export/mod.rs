@@ -22,13 +22,13 @@ use serde_json::Value;
 pub use names::{base_name, first_free, is_valid_name, kept_name, slug};
 
 use crate::cert::PublicCertificate;
-use crate::diff::normalize;
 use crate::manifest;
 use crate::model::{
     AppRole, Catalog, DEFAULT_FEDERATED_AUDIENCE, KeyId, LiveApp, MANAGED_BY_TAG, ObjectId,
     PROTECTED_TAG, PermissionId, PermissionKind, PermissionScope, ResourceServicePrincipal,
     SignInAudience,
 };
+use crate::planner::normalize;
 use yaml::{Lines, scalar};
 
 /// The modeline editors read; its path assumes the manifest sits one folder below the

@@ -506,7 +506,7 @@ pub async fn load_certificate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Hint;
+    use crate::hint::Hint;
 
     const SECRET_ENV: [(&str, &str); 3] = [
         (AZURE_CLIENT_ID, "11111111-1111-1111-1111-111111111111"),

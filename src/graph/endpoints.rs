@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn a_graph_url_with_an_api_version_is_refused_with_the_root_to_use() {
         let err = endpoints(Some("https://graph.microsoft.com/v1.0/"), None).unwrap_err();
-        use crate::error::Hint;
+        use crate::hint::Hint;
         assert!(
             err.hint()
                 .unwrap()

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::error::Hint;
+use crate::hint::Hint;
 
 use super::credential::CredentialSource;
 use super::redact;

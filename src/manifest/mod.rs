@@ -31,7 +31,7 @@ pub use load::MAX_FILE_BYTES;
 pub use raw::json_schema;
 pub use yaml::MAX_DEPTH;
 
-use crate::error::Hint;
+use crate::hint::Hint;
 use crate::model::DesiredApp;
 
 /// Everything loaded from the manifest paths.

@@ -14,12 +14,6 @@ macro_rules! guid_id {
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
-        impl $name {
-            pub fn new_random() -> Self {
-                Self(Uuid::new_v4())
-            }
-        }
-
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Display::fmt(&self.0.hyphenated(), f)

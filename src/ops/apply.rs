@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
+use crate::Result;
 use crate::apply::{self, ApplyError, ExecuteOptions, Outputs, OutputsInput, Report, StopSignal};
-use crate::error::Result;
 use crate::graph::GraphClient;
 use crate::model::{DesiredApp, LiveTenant};
 use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
-use crate::plan::{self, KeyIdSource, Plan};
+use crate::plan::{self, Plan};
+use crate::planner::KeyIdSource;
 
 use super::plan::{LocalFiles, LocalInputs, Planning, plan_against, plan_local};
 
@@ -84,7 +85,7 @@ pub async fn apply(
             (prepared, false)
         }
         ApplySource::PlanFile(path) => {
-            let plan = plan::file::read(path)?;
+            let plan = super::plan_file::read(path)?;
             let (checked, tenant_domain) = tokio::join!(
                 check_saved_plan(client, &plan, path),
                 observe::tenant_domain(client)
@@ -164,8 +165,8 @@ fn remove_interrupted_writes(desired: &[DesiredApp], printer: &Printer) {
         for removed in crate::cert::remove_leftover_temp_files(&path) {
             printer.status(&format!(
                 "Removed `{}`, left by an interrupted write of `{}`.",
-                crate::output::escape(&removed.to_string_lossy()),
-                crate::output::escape(&path.to_string_lossy()),
+                crate::style::escape(&removed.to_string_lossy()),
+                crate::style::escape(&path.to_string_lossy()),
             ));
         }
     }
@@ -254,7 +255,7 @@ async fn settle(
 
 /// Re-reads what the saved plan was made from and refuses it when anything moved: the
 /// manifests, the tenant, any object it fingerprinted. Then plans again from them, with the
-/// plan's own time and key ids, and refuses the plan unless it is exactly what that gives (so
+/// plan's own time and key id seed, and refuses the plan unless it is exactly what that gives (so
 /// a plan file edited after review is never applied). A plan whose changes are all true in
 /// the tenant already is recognised as applied, not as stale.
 async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Result<SavedPlan> {
@@ -274,6 +275,12 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
     let prune = apply::plan_was_pruned(plan, desired.len());
     let live = observe::observe(client, &ObserveRequest::for_manifests(&desired, prune)).await?;
     let files = LocalFiles::read(&desired)?;
+    let recorded = plan.new_key_ids();
+    let key_ids = match plan.key_id_seed {
+        Some(seed) => KeyIdSource::Seeded(seed),
+        // A plan file from before plans recorded their seed: its ids are in its operations.
+        None => KeyIdSource::Recorded(&recorded),
+    };
     if let Err(stale) = apply::stale_check(plan, &live) {
         if matches!(stale, ApplyError::Stale { .. }) {
             let fresh = plan_against(
@@ -283,7 +290,7 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
                 &Planning {
                     prune,
                     now: time::OffsetDateTime::now_utc(),
-                    key_ids: KeyIdSource::Random,
+                    key_ids,
                     manifests: &plan.manifests,
                 },
             )?;
@@ -293,7 +300,6 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
         }
         return Err(stale.into());
     }
-    let recorded = plan.new_key_ids();
     let derived = plan_against(
         &desired,
         &live,
@@ -301,7 +307,7 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
         &Planning {
             prune,
             now: plan.created_at,
-            key_ids: KeyIdSource::Recorded(&recorded),
+            key_ids,
             manifests: &plan.manifests,
         },
     )?;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::error::Result;
+use crate::Result;
 use crate::graph::GraphClient;
 use crate::graph::types::Application;
 use crate::manifest::{self, ManifestError};

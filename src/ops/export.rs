@@ -17,11 +17,12 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::Result;
 use crate::cert::CertError;
-use crate::error::{Hint, Result};
 use crate::export::{self, AppExport, Exported};
 use crate::graph::types::{Application, KeyCredential};
 use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
+use crate::hint::Hint;
 use crate::model::{AppId, KeyId, LiveApp, LiveTenant, ObjectId};
 use crate::observe::{self, AppKey, AppQuery, ObserveRequest, Parts};
 

@@ -3,14 +3,16 @@
 
 pub mod apply;
 pub mod certs;
+pub mod error;
 pub mod export;
 pub mod plan;
+pub mod plan_file;
 pub mod sandbox;
 pub mod test_login;
 
 use std::path::PathBuf;
 
-use crate::error::Result;
+use crate::Result;
 use crate::model::{CertificateSource, DesiredApp};
 use crate::output::Printer;
 

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::error::Result;
+use crate::Result;
 use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
 use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use crate::observe::{self, ObserveRequest};
-use crate::plan::{self, KeyIdSource, ManifestHashes, Plan, PlanInput, PlanOptions};
+use crate::plan::{ManifestHashes, Plan};
+use crate::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -120,7 +121,9 @@ async fn observe_and_plan(
         &Planning {
             prune,
             now: OffsetDateTime::now_utc(),
-            key_ids: KeyIdSource::Random,
+            // The one random draw of a plan: the planner derives every new key id from it,
+            // and the plan records it for apply to plan again.
+            key_ids: KeyIdSource::Seeded(rand::random()),
             manifests: hashes,
         },
     )?;
@@ -180,7 +183,7 @@ pub fn plan_against(
     files: &LocalFiles,
     planning: &Planning<'_>,
 ) -> Result<Plan> {
-    Ok(plan::plan(&PlanInput {
+    Ok(planner::plan(&PlanInput {
         desired,
         live,
         local_certificates: &files.certificates,

@@ -6,11 +6,12 @@ use std::collections::BTreeSet;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use crate::error::Result;
+use crate::Result;
 use crate::manifest::{self, ManifestError};
 use crate::model::DesiredApp;
-use crate::output::{Printer, escape};
+use crate::output::Printer;
 use crate::sandbox::{self, ResetTenant};
+use crate::style::escape;
 
 #[derive(Debug, Clone)]
 pub struct ResetRequest {

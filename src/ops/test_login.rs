@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cert::{self, AssertionAlg, CertError, ClientCertificate, PfxPassword};
-use crate::error::{Error, Result};
 use crate::graph::types::UnifiedRoleDefinition;
 use crate::graph::{self, Credential, GraphClient, GraphError, SignInError, quote};
 use crate::manifest;
 use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec, Thumbprint};
 use crate::report::login::{self, LoginCertificate, LoginReport, OtherApi};
+use crate::{Error, Result};
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
@@ -281,7 +281,7 @@ fn find_app<'a>(apps: &'a [DesiredApp], name: &str) -> Result<&'a DesiredApp> {
         return Ok(app);
     }
     let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
-    let suggestions = crate::diff::resolve::suggest(name, names.iter().copied());
+    let suggestions = crate::planner::resolve::suggest(name, names.iter().copied());
     let hint = match suggestions.as_slice() {
         [] if names.len() <= 10 => format!(
             "`--app` takes a `metadata.name`; the manifests loaded name {}",
@@ -593,6 +593,7 @@ fn sign_in_message(app: &str, path: &Path, scope: &str, e: &SignInError) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hint::Hint as _;
     use crate::model::{CertificateSpec, KeyType, PfxEncryption};
 
     fn app(certs: &[(&str, &str, &str)]) -> DesiredApp {

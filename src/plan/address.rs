@@ -121,9 +121,9 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, quoted: &[char]) -> fmt
     for c in text.chars() {
         if quoted.contains(&c) {
             write!(f, "\\{c}")?;
-        } else if crate::output::needs_escape(c) {
+        } else if crate::style::needs_escape(c) {
             let mut escaped = String::new();
-            crate::output::push_escaped(&mut escaped, c);
+            crate::style::push_escaped(&mut escaped, c);
             f.write_str(&escaped)?;
         } else {
             write!(f, "{c}")?;

@@ -1,11 +1,11 @@
 //! The plan as JSON: the document `plan --format json` prints and the file `plan --out FILE`
-//! saves for `entraform apply FILE`. The file is the document plus `operations`, `fingerprints`
-//! and `manifests`. Both are described in `docs/plan-format.md`; the shape is stable and only
+//! saves for `entraform apply FILE`. The file is the document plus `operations`, `fingerprints`,
+//! `manifests` and `key_id_seed`. Both are described in `docs/plan-format.md`; the shape is stable and only
 //! ever extended. Reading refuses any other `format_version` (Terraform's `planfile` does the
-//! same), and writing is atomic, so an interrupted `--out` never leaves half a plan behind.
+//! same). This module encodes and decodes; reading and writing the file is
+//! [`crate::ops::plan_file`]'s.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,48 @@ use sha2::Digest as _;
 use time::OffsetDateTime;
 
 use super::{
-    Action, Address, CertificateStatus, Change, FORMAT_VERSION, Note, Operation, Plan, PlanError,
-    Summary,
+    Action, Address, CertificateStatus, Change, FORMAT_VERSION, Note, Operation, Plan, Summary,
 };
+use crate::hint::Hint;
 use crate::model::{Fingerprint, TenantId};
+
+/// Why the text of a saved plan is not a plan this build can apply.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("`{path}` is not an entraform plan file")]
+    Parse {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "`{path}` is a plan in format version {found}, but this entraform ({ours}) reads format version {expected}"
+    )]
+    UnsupportedFormatVersion {
+        path: std::path::PathBuf,
+        found: String,
+        expected: &'static str,
+        ours: &'static str,
+    },
+    #[error("the plan file `{path}` is inconsistent: {message}")]
+    Invalid {
+        path: std::path::PathBuf,
+        message: String,
+    },
+}
+
+impl Hint for DecodeError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            DecodeError::UnsupportedFormatVersion { .. } => {
+                "make a new plan with this entraform (`entraform plan --out FILE`), or apply the file with the version that made it"
+            }
+            DecodeError::Parse { .. } | DecodeError::Invalid { .. } => {
+                "make a new plan with `entraform plan --out FILE`"
+            }
+        }.to_owned())
+    }
+}
 
 /// SHA-256 of every manifest file the plan was made from, and of them all together, so a saved
 /// plan can tell which manifests it reflects.
@@ -93,6 +131,9 @@ struct PlanDocument {
     fingerprints: Option<BTreeMap<String, Fingerprint>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     manifests: Option<ManifestHashes>,
+    /// 16 lower-case hex digits; absent in files written before plans recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_id_seed: Option<String>,
 }
 
 fn document(plan: &Plan, saved: bool) -> PlanDocument {
@@ -126,6 +167,10 @@ fn document(plan: &Plan, saved: bool) -> PlanDocument {
         }),
         fingerprints: saved.then(|| plan.fingerprints.clone()),
         manifests: saved.then(|| plan.manifests.clone()),
+        key_id_seed: plan
+            .key_id_seed
+            .filter(|_| saved)
+            .map(|seed| format!("{seed:016x}")),
     }
 }
 
@@ -147,12 +192,12 @@ pub fn to_plan_file(plan: &Plan) -> String {
 }
 
 /// Parses a saved plan; `path` is only for messages.
-pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
-    let parse = |source| PlanError::ParsePlanFile {
+pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, DecodeError> {
+    let parse = |source| DecodeError::Parse {
         path: path.to_owned(),
         source,
     };
-    let invalid = |message: String| PlanError::InvalidPlanFile {
+    let invalid = |message: String| DecodeError::Invalid {
         path: path.to_owned(),
         message,
     };
@@ -165,7 +210,7 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
         None => return Err(invalid("it has no `format_version`".to_owned())),
     };
     if found != FORMAT_VERSION {
-        return Err(PlanError::UnsupportedFormatVersion {
+        return Err(DecodeError::UnsupportedFormatVersion {
             path: path.to_owned(),
             found,
             expected: FORMAT_VERSION,
@@ -250,6 +295,13 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
     if summary != doc.summary {
         return Err(invalid("its summary does not match its changes".to_owned()));
     }
+    let key_id_seed =
+        match doc.key_id_seed {
+            None => None,
+            Some(hex) => Some(parse_seed(&hex).ok_or_else(|| {
+                invalid("its `key_id_seed` is not 16 hexadecimal digits".to_owned())
+            })?),
+        };
     Ok(Plan {
         format_version: doc.format_version,
         entraform_version: doc.entraform_version,
@@ -261,67 +313,25 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, PlanError> {
         notes: doc.notes,
         fingerprints,
         manifests,
+        key_id_seed,
     })
 }
 
-/// Writes the plan file atomically: a temporary file in the same folder, flushed to disk, then
-/// renamed over `path`. Whatever is at `path` already must be a plan file (a previous
-/// `plan --out`): a device, a link, a manifest or any other file is refused, never replaced.
-pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanError> {
-    let err = |source| PlanError::WritePlanFile {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(found) = not_a_plan_file(path) {
-        return Err(PlanError::RefuseOverwrite {
-            path: path.to_owned(),
-            found,
-        });
+fn parse_seed(hex: &str) -> Option<u64> {
+    if hex.len() != 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(to_plan_file(plan).as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    u64::from_str_radix(hex, 16).ok()
 }
 
-/// What is at `path` when it is something other than a plan file this or any entraform wrote;
-/// `None` when nothing is there or it is a plan file.
-fn not_a_plan_file(path: &Path) -> Option<String> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(format!("it cannot be inspected ({e})")),
-    };
-    if let Some(kind) = crate::local_file::kind_of(&meta.file_type()) {
-        return Some(format!("it is {kind}"));
-    }
-    let recognised = crate::local_file::read(path, crate::local_file::PLAN_FILE)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .is_some_and(|doc| looks_like_plan_file(&doc));
-    (!recognised).then(|| "it is not an entraform plan file".to_owned())
-}
-
-/// A saved plan of any format version: the fields every version has had.
-fn looks_like_plan_file(doc: &Value) -> bool {
-    doc.get("format_version").is_some()
-        && doc.get("entraform_version").is_some_and(Value::is_string)
-        && doc.get("operations").is_some_and(Value::is_array)
-}
-
-pub fn read(path: &Path) -> Result<Plan, PlanError> {
-    let text = crate::local_file::read_to_string(path, crate::local_file::PLAN_FILE).map_err(
-        |source| PlanError::ReadPlanFile {
-            path: path.to_owned(),
-            source,
-        },
-    )?;
-    from_plan_file(&text, path)
+/// Whether `bytes` are a saved plan of any format version (the fields every version has had):
+/// what `plan --out` may replace.
+pub fn looks_like_plan_file(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes).is_ok_and(|doc| {
+        doc.get("format_version").is_some()
+            && doc.get("entraform_version").is_some_and(Value::is_string)
+            && doc.get("operations").is_some_and(Value::is_array)
+    })
 }
 
 #[cfg(test)]
@@ -393,19 +403,43 @@ mod tests {
             notes: Vec::new(),
             fingerprints: [("application/1".to_owned(), Fingerprint("abc".into()))].into(),
             manifests: ManifestHashes::from_contents([(Path::new("m.yaml"), &b"x"[..])]),
+            key_id_seed: Some(0x0123_4567_89ab_cdef),
         }
     }
 
     #[test]
-    fn a_saved_plan_reads_back_identical_from_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tfplan.json");
+    fn a_saved_plan_decodes_to_the_plan_it_encodes() {
         let plan = sample();
-        write(&path, &plan).unwrap();
-        assert_eq!(read(&path).unwrap(), plan);
-        // Overwriting goes through a rename too; no temporary file is left behind.
-        write(&path, &plan).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let text = to_plan_file(&plan);
+        assert_eq!(from_plan_file(&text, Path::new("p.json")).unwrap(), plan);
+        assert!(looks_like_plan_file(text.as_bytes()));
+        assert!(!looks_like_plan_file(to_json(&plan).as_bytes()));
+        assert!(!looks_like_plan_file(b"apiVersion: entraform/v1\n"));
+    }
+
+    #[test]
+    fn the_key_id_seed_is_saved_but_not_shown_and_older_files_have_none() {
+        let text = to_plan_file(&sample());
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["key_id_seed"], "0123456789abcdef");
+        let shown: Value = serde_json::from_str(&to_json(&sample())).unwrap();
+        assert!(shown.get("key_id_seed").is_none());
+
+        // A plan file from before plans recorded the seed still reads, without one.
+        let mut older = doc.clone();
+        older.as_object_mut().unwrap().remove("key_id_seed");
+        let plan = from_plan_file(&older.to_string(), Path::new("p.json")).unwrap();
+        assert_eq!(plan.key_id_seed, None);
+
+        for bad in [json!("123"), json!("+123456789abcdef"), json!(12)] {
+            let mut edited = doc.clone();
+            edited["key_id_seed"] = bad.clone();
+            let err = from_plan_file(&edited.to_string(), Path::new("p.json")).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::Invalid { .. } | DecodeError::Parse { .. }),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]
@@ -415,11 +449,10 @@ mod tests {
         doc["changes"] = json!("a shape from the future");
         let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
         assert!(
-            matches!(&err, PlanError::UnsupportedFormatVersion { found, .. } if found == "2"),
+            matches!(&err, DecodeError::UnsupportedFormatVersion { found, .. } if found == "2"),
             "{err:?}"
         );
         assert!(err.to_string().contains("format version 2"), "{err}");
-        use crate::error::Hint as _;
         assert!(err.hint().unwrap().contains("entraform plan --out"));
     }
 
@@ -455,38 +488,14 @@ mod tests {
             let mut doc: Value = serde_json::from_str(&to_plan_file(&sample())).unwrap();
             doc["manifests"] = manifests;
             let err = from_plan_file(&doc.to_string(), Path::new("p.json")).unwrap_err();
-            assert!(matches!(err, PlanError::InvalidPlanFile { .. }), "{err:?}");
-        }
-    }
-
-    #[test]
-    fn plan_out_never_replaces_what_is_not_a_plan_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let manifest = dir.path().join("app.yaml");
-        std::fs::write(&manifest, "apiVersion: entraform/v1\n").unwrap();
-        let err = write(&manifest, &sample()).unwrap_err();
-        assert!(matches!(err, PlanError::RefuseOverwrite { .. }), "{err:?}");
-        assert_eq!(
-            std::fs::read_to_string(&manifest).unwrap(),
-            "apiVersion: entraform/v1\n"
-        );
-        let err = write(dir.path(), &sample()).unwrap_err();
-        assert!(err.to_string().contains("a folder"), "{err}");
-        // A link to a device is refused as a link: the device (of this machine!) is never
-        // reached, even if this check regressed.
-        #[cfg(unix)]
-        {
-            let link = dir.path().join("null");
-            std::os::unix::fs::symlink("/dev/null", &link).unwrap();
-            let err = write(&link, &sample()).unwrap_err();
-            assert!(err.to_string().contains("a symbolic link"), "{err}");
+            assert!(matches!(err, DecodeError::Invalid { .. }), "{err:?}");
         }
     }
 
     #[test]
     fn a_file_that_is_not_json_names_the_file() {
         let err = from_plan_file("not json", Path::new("tfplan.json")).unwrap_err();
-        assert!(matches!(err, PlanError::ParsePlanFile { .. }));
+        assert!(matches!(err, DecodeError::Parse { .. }));
         assert_eq!(
             err.to_string(),
             "`tfplan.json` is not an entraform plan file"

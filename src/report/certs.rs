@@ -19,7 +19,7 @@ use crate::model::{
     AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, LocalPfx, Period,
     Thumbprint, certificate_display_name, days_left,
 };
-use crate::output::{Style, escape, paint};
+use crate::style::{Style, escape, paint};
 
 /// The JSON document's shape version. Only ever extended; a breaking change gets a new number.
 pub const FORMAT_VERSION: &str = "1";

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::model::{AppId, Thumbprint};
-use crate::output::escape;
+use crate::style::escape;
 
 /// The claims of an access token that say what the app may do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::error::Hint;
+use crate::hint::Hint;
 
 pub use faults::Faults;
 pub use lock::{Holder, Role};

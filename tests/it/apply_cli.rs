@@ -195,6 +195,62 @@ fn a_saved_plan_is_applied_exactly_without_asking_and_known_once_applied() {
     assert!(!err.contains("Apply complete!"), "{err}");
 }
 
+/// The planner draws nothing at random: `plan` draws one seed, derives every new key id from
+/// it and records it, and apply plans again with it. A plan file from before the seed was
+/// recorded still applies, with the key ids in its operations.
+#[test]
+fn a_saved_plan_records_the_seed_of_its_key_ids_and_older_files_still_apply() {
+    let (tmp, manifest) = workspace();
+    let dir = tmp.path();
+    let saved = run(sandboxed(dir)
+        .args(["plan", "--out", "tfplan.json"])
+        .arg(&manifest));
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("tfplan.json")).unwrap()).unwrap();
+    let seed = doc["key_id_seed"].as_str().unwrap();
+    assert_eq!(seed.len(), 16, "{seed}");
+
+    // Another seed derives other key ids than the operations hold: refused before any write.
+    let mut other = doc.clone();
+    other["key_id_seed"] = json!(format!(
+        "{:016x}",
+        u64::from_str_radix(seed, 16).unwrap() ^ 1
+    ));
+    std::fs::write(dir.join("other-seed.json"), other.to_string()).unwrap();
+    let refused = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "other-seed.json"]));
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("was changed after `plan --out` wrote it"),
+        "{err}"
+    );
+    assert!(err.contains("certificate.exo-v2-app"), "{err}");
+
+    // As an entraform from before the seed wrote it: applies, all of it (so the refusal above
+    // wrote nothing), with the key ids its operations hold.
+    let mut older = doc.clone();
+    older.as_object_mut().unwrap().remove("key_id_seed");
+    std::fs::write(dir.join("older.json"), older.to_string()).unwrap();
+    let applied = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "older.json"]));
+    let err = stderr(&applied);
+    assert!(applied.status.success(), "{err}");
+    assert!(
+        err.contains("Apply complete! Resources: 7 added, 0 changed, 0 destroyed."),
+        "{err}"
+    );
+    let again = run(sandboxed(dir)
+        .env("EXO_PFX_PASSWORD", PASSWORD)
+        .args(["apply", "tfplan.json"]));
+    let err = stderr(&again);
+    assert_eq!(again.status.code(), Some(0), "{err}");
+    assert!(err.contains("This plan was already applied"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_saved_plan_is_refused_without_any_write() {
     let (tmp, manifest) = workspace();

@@ -7,9 +7,8 @@ use entraform::cert;
 use entraform::graph::Credential;
 use entraform::model::ObjectId;
 use entraform::observe::{self, ObserveRequest};
-use entraform::plan::{
-    self, Change, KeyIdSource, Operation, PlanInput, PlanOptions, ResourceKind, SpRef, Summary,
-};
+use entraform::plan::{self, Change, Operation, ResourceKind, SpRef, Summary};
+use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 use entraform::sandbox::{Faults, SandboxConfig};
 use time::OffsetDateTime;
 
@@ -462,14 +461,14 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
     .await
     .unwrap();
     let hashes = plan::ManifestHashes::default();
-    let rotation = plan::plan(&PlanInput {
+    let rotation = planner::plan(&PlanInput {
         desired: &manifests.apps,
         live: &live,
         local_certificates: &Default::default(),
         local_pfx: &Default::default(),
         now: OffsetDateTime::now_utc() + time::Duration::days(31),
         options: PlanOptions::default(),
-        key_ids: KeyIdSource::Random,
+        key_ids: KeyIdSource::Seeded(1),
         entraform_version: "test",
         manifests: &hashes,
     })
@@ -576,7 +575,7 @@ async fn a_missing_pfx_password_is_named_before_anything_is_written() {
             .contains("`ENTRAFORM_TEST_NEVER_SET_PFX_PASSWORD`"),
         "{err}"
     );
-    use entraform::error::Hint as _;
+    use entraform::hint::Hint as _;
     assert!(
         err.hint()
             .unwrap()

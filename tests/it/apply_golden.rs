@@ -20,7 +20,7 @@ use crate::common::{golden_mismatch, repo_root};
 
 fn case(name: &str) -> Plan {
     let path = repo_root().join(format!("tests/plan/cases/{name}/planfile.json"));
-    plan::file::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    entraform::ops::plan_file::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn golden(name: &str) -> PathBuf {

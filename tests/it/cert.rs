@@ -10,7 +10,7 @@ use entraform::cert::{
     self, AssertionAlg, CertError, ClientCertificate, GenerateRequest, GeneratedCertificate,
     PfxPassword,
 };
-use entraform::error::Hint as _;
+use entraform::hint::Hint as _;
 use entraform::model::{AppId, KeyType, ObjectId, Period, PfxEncryption, Thumbprint};
 use sha1::Digest as _;
 use time::{Duration, OffsetDateTime};
@@ -302,7 +302,7 @@ fn assert_assertion_verifies(client: &ClientCertificate, alg: AssertionAlg) {
 #[test]
 fn assertions_get_a_fresh_jti_each_time() {
     let client = shared().0.to_client_certificate();
-    let app = AppId::new_random();
+    let app = AppId(uuid::Uuid::new_v4());
     let now = OffsetDateTime::now_utc();
     let claims = |jwt: &cert::SignedJwt| -> serde_json::Value {
         let part = jwt.expose_secret().split('.').nth(1).unwrap();
@@ -682,7 +682,7 @@ fn secrets_never_appear_in_debug_output_or_errors() {
     let client = generated.to_client_certificate();
     let jwt = cert::client_assertion(
         &client,
-        &AppId::new_random(),
+        &AppId(uuid::Uuid::new_v4()),
         "https://x/token",
         AssertionAlg::Rs256,
         OffsetDateTime::now_utc(),

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use entraform::export::{self, AppExport};
 use entraform::manifest;
 use entraform::model::{Catalog, CertificateSource, KeyId, LiveApp, LiveTenant, LocalCertificate};
-use entraform::plan::{
-    self, Action, KeyIdSource, ManifestHashes, PlanInput, PlanOptions, ResourceKind, render,
-};
+use entraform::plan::{Action, ManifestHashes, ResourceKind, render};
+use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 use serde::Deserialize;
 use time::macros::datetime;
 
@@ -141,7 +140,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
     };
     let hashes =
         ManifestHashes::from_contents([(Path::new("manifest.yaml"), exported.manifest.as_bytes())]);
-    let plan = plan::plan(&PlanInput {
+    let plan = planner::plan(&PlanInput {
         desired: &desired,
         live: &live,
         local_certificates: &local,

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use entraform::cert::AssertionAlg;
-use entraform::error::Hint;
 use entraform::graph::types::Application;
 use entraform::graph::{
     AuthOptions, ClientConfig, Credential, CredentialSource, EnvSnapshot, GraphClient, GraphError,
     RetrySafety, resolve_credential,
 };
+use entraform::hint::Hint;
 use entraform::sandbox::SandboxConfig;
 
 use crate::graph_support::*;

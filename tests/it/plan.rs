@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use entraform::error::Hint as _;
+use entraform::hint::Hint as _;
 use entraform::model::{DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
-use entraform::plan::{self, KeyIdSource, ManifestHashes, PlanInput, PlanOptions, file, render};
+use entraform::plan::{ManifestHashes, file, render};
+use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 use serde::Deserialize;
 use time::macros::datetime;
 
@@ -124,7 +125,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
     let loaded = load(case);
     let input = loaded.input();
     let mut out = BTreeMap::new();
-    match plan::plan(&input) {
+    match planner::plan(&input) {
         Ok(plan) => {
             // Every golden plan also survives the plan file unchanged.
             let saved = file::to_plan_file(&plan);
@@ -133,7 +134,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
             assert_eq!(back, plan, "{case}: plan file round trip");
             // The second plan of the same inputs is the same plan: nothing random leaks in.
             assert_eq!(
-                plan::plan(&input).unwrap(),
+                planner::plan(&input).unwrap(),
                 plan,
                 "{case}: planning is deterministic"
             );
@@ -196,7 +197,7 @@ crate::common::golden_cases! {
 #[test]
 fn colour_adds_escape_codes_and_changes_nothing_else() {
     let case = load("federated-credential-change");
-    let plan = plan::plan(&case.input()).unwrap();
+    let plan = planner::plan(&case.input()).unwrap();
     let plain = render::text(&plan, false);
     let coloured = render::text(&plan, true);
     assert!(!plain.contains('\x1b'));
@@ -216,7 +217,7 @@ fn colour_adds_escape_codes_and_changes_nothing_else() {
 #[test]
 fn a_plan_with_changes_lists_every_operation_in_apply_order() {
     let case = load("fresh-tenant");
-    let plan = plan::plan(&case.input()).unwrap();
+    let plan = planner::plan(&case.input()).unwrap();
     let ops: Vec<String> = plan
         .operations()
         .map(|(address, op)| {

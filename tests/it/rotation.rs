@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use entraform::apply::{self, EventKind, ExecuteOptions, StopSignal};
 use entraform::cert::{self, PfxPassword};
 use entraform::graph::{Cloud, GraphClient, GraphEndpoints};
+use entraform::hint::Hint as _;
 use entraform::model::Thumbprint;
 use entraform::ops::plan::{PlanRequest, make_plan};
 use entraform::ops::test_login::{TestLoginRequest, test_login};

@@ -200,7 +200,7 @@ async fn an_unknown_state_version_is_refused_with_a_clear_message() {
         .unwrap_err();
     assert!(err.to_string().contains("format version 99"), "{err}");
     assert!(
-        entraform::error::Hint::hint(&err)
+        entraform::hint::Hint::hint(&err)
             .unwrap()
             .contains("sandbox reset")
     );

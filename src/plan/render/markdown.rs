@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use super::values::{self, Sign};
-use crate::output::escape;
 use crate::plan::{Action, CertificateSource, Change, Plan};
+use crate::style::escape;
 
 pub fn markdown(plan: &Plan, _color: bool) -> String {
     // Each block is written without its trailing line break and the blocks are joined with a

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use time::OffsetDateTime;
 
 use super::values::{self, Line, Sign};
-use crate::output::{Style, escape, paint};
 use crate::plan::{Action, CertificateSource, CertificateStatus, Change, Plan};
+use crate::style::{Style, escape, paint};
 
 pub fn text(plan: &Plan, color: bool) -> String {
     let mut out = String::new();

@@ -7,8 +7,8 @@
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::output::escape;
 use crate::plan::{Action, Change};
+use crate::style::escape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Sign {

@@ -4,13 +4,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolved;
-use super::{AppCx, Obj, access, create, delete, normalize, s, set_value, update};
+use super::{
+    AppCx, Obj, PlanInput, Problem, ProblemKind, access, create, delete, normalize, s, set_value,
+    update,
+};
 use crate::model::{
     DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ObjectId, PROTECTED_TAG, SignInAudience,
 };
 use crate::plan::{
     Action, Address, ApplicationBody, ApplicationPatch, Change, ExistingApp, Note, NoteKind,
-    Operation, PlanInput, Problem, ProblemKind, ResourceKind,
+    Operation, ResourceKind,
 };
 
 /// What a desired app is in the tenant.

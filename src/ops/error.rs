@@ -1,12 +1,9 @@
-//! The top-level error: one variant per layer, each layer owning its own enum with context
-//! (Omicron's rule: never repeat a source inside a message; the printer walks the chain once).
+//! The error commands return: one variant per layer, each layer owning its own enum with
+//! context (Omicron's rule: never repeat a source inside a message; the printer walks the chain
+//! once). It lives with the commands because it names every layer; the layers share only
+//! [`Hint`].
 
-/// An error that may know the obvious next step for the user.
-pub trait Hint {
-    fn hint(&self) -> Option<String> {
-        None
-    }
-}
+use crate::hint::Hint;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -19,7 +16,9 @@ pub enum Error {
     #[error(transparent)]
     Cert(#[from] crate::cert::CertError),
     #[error(transparent)]
-    Plan(#[from] crate::plan::PlanError),
+    Plan(#[from] crate::planner::PlanError),
+    #[error(transparent)]
+    PlanFile(#[from] crate::ops::plan_file::PlanFileError),
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
     #[error(transparent)]
@@ -59,14 +58,17 @@ impl Error {
             source,
         }
     }
+}
 
-    pub fn hint(&self) -> Option<String> {
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
         match self {
             Error::Manifest(e) => e.hint(),
             Error::Graph(e) => e.hint(),
             Error::Sandbox(e) => e.hint(),
             Error::Cert(e) => e.hint(),
             Error::Plan(e) => e.hint(),
+            Error::PlanFile(e) => e.hint(),
             Error::Apply(e) => e.hint(),
             Error::Export(e) => e.hint(),
             Error::Usage { hint, .. } => hint.clone(),

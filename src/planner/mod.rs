@@ -1,4 +1,4 @@
-//! Pure: (desired apps, live tenant) → changes. No IO.
+//! The planner. Pure: (desired apps, live tenant) → a [`Plan`]. No IO.
 //!
 //! Field by field for what the manifests set (absent = unmanaged); collections are sets; Graph's
 //! own defaults and normalisations ([`normalize`]) never show as changes. Names are resolved
@@ -9,30 +9,56 @@ mod access;
 mod app;
 mod certs;
 mod federated;
+mod input;
 pub mod normalize;
 mod owners;
+mod problem;
 pub mod resolve;
 mod roles;
 
 use serde_json::{Map, Value};
 
+pub use input::{KeyIdSource, PlanInput, PlanOptions};
+pub use problem::{PlanError, Problem, ProblemKind};
+
 use crate::model::{DesiredApp, LiveApp, LiveServicePrincipal};
 use crate::plan::{
-    Action, Address, AppRef, CertificateStatus, Change, ExistingApp, Note, NoteKind, Operation,
-    PlanError, PlanInput, ResourceKind, SpRef,
+    Action, Address, AppRef, CertificateStatus, Change, ExistingApp, FORMAT_VERSION, Note,
+    NoteKind, Operation, Plan, ResourceKind, SpRef, Summary, fingerprint,
 };
 
-/// What the diff found; [`crate::plan::plan`] wraps it into a plan.
+/// What the comparison found, before it is wrapped into a plan.
 #[derive(Debug, Clone, Default)]
-pub struct Diff {
+struct Decided {
     /// In apply order, no-ops left out.
-    pub changes: Vec<Change>,
-    pub certificates: Vec<CertificateStatus>,
-    pub notes: Vec<Note>,
+    changes: Vec<Change>,
+    certificates: Vec<CertificateStatus>,
+    notes: Vec<Note>,
 }
 
-pub fn diff(input: &PlanInput<'_>) -> Result<Diff, PlanError> {
-    let mut out = Diff::default();
+/// Makes the plan. Every problem found (an unknown permission, role or owner, a protected app
+/// under `--prune`, an adoption that cannot work...) is reported at once in
+/// [`PlanError::Problems`].
+pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
+    let decided = decide(input)?;
+    Ok(Plan {
+        format_version: FORMAT_VERSION.to_owned(),
+        entraform_version: input.entraform_version.to_owned(),
+        tenant_id: input.live.tenant_id,
+        // Whole seconds: the document is for people and diffs, not a clock.
+        created_at: input.now.replace_nanosecond(0).unwrap_or(input.now),
+        summary: Summary::of(&decided.changes),
+        changes: decided.changes,
+        certificates: decided.certificates,
+        notes: decided.notes,
+        fingerprints: fingerprint::fingerprints_of(input.live),
+        manifests: input.manifests.clone(),
+        key_id_seed: input.key_ids.seed(),
+    })
+}
+
+fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
+    let mut out = Decided::default();
     let mut problems = Vec::new();
     let matches = app::match_apps(input, &mut problems);
 

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use super::resolve::Resolved;
-use super::{AppCx, Obj, create, delete, s};
+use super::{AppCx, Obj, Problem, ProblemKind, create, delete, s};
 use crate::model::ObjectId;
-use crate::plan::{Change, Note, NoteKind, Operation, Problem, ProblemKind, ResourceKind};
+use crate::plan::{Change, Note, NoteKind, Operation, ResourceKind};
 
 pub(crate) fn owners(
     cx: &AppCx<'_>,

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use super::{Problem, ProblemKind};
 use crate::model::{
     ApiRef, AppRole, Catalog, DesiredApp, ObjectId, OwnerRef, PermissionScope,
     ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef,
 };
-use crate::plan::{Problem, ProblemKind};
 
 /// An API the app asks permissions on, with the permissions found on it.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 
 use super::app::Matched;
-use super::{AppCx, Obj, create, delete, rfc3339, s};
+use super::{AppCx, Obj, PlanInput, Problem, ProblemKind, create, delete, rfc3339, s};
 use crate::model::{
     CertificateSource as Source, GenerateSpec, KeyId, LiveKeyCredential, LocalCertificate,
     LocalPfx, certificate_display_name, days_left,
@@ -17,7 +17,7 @@ use crate::model::{
 use crate::plan::{
     Action, Address, CertificateMaterial, CertificateSource, CertificateStatus, Change,
     FileCertificate, GenerateCertificate, KeyCredentialMethod, NewKeyCredential, Note, NoteKind,
-    Operation, PlanInput, PreviousFiles, Problem, ProblemKind, ResourceKind,
+    Operation, PreviousFiles, ResourceKind,
 };
 
 /// A `file:` certificate this close to expiry gets a note (it has no `renewBefore`).

@@ -6,10 +6,8 @@ use time::macros::datetime;
 use uuid::Uuid;
 
 use crate::model::*;
-use crate::plan::{
-    self, Action, KeyIdSource, ManifestHashes, NoteKind, Plan, PlanError, PlanInput, PlanOptions,
-    ProblemKind,
-};
+use crate::plan::{self, Action, ManifestHashes, NoteKind, Plan};
+use crate::planner::{self, KeyIdSource, PlanError, PlanInput, PlanOptions, ProblemKind};
 
 fn guid(n: u128) -> Uuid {
     Uuid::from_u128(n)
@@ -61,7 +59,7 @@ fn tenant(apps: Vec<LiveApp>) -> LiveTenant {
 fn plan_with(desired: &[DesiredApp], live: &LiveTenant, prune: bool) -> Result<Plan, PlanError> {
     let local = BTreeMap::new();
     let manifests = ManifestHashes::default();
-    plan::plan(&PlanInput {
+    planner::plan(&PlanInput {
         desired,
         live,
         local_certificates: &local,
@@ -79,13 +77,10 @@ fn addresses(plan: &Plan) -> Vec<String> {
 }
 
 fn problems(err: PlanError) -> Vec<(ProblemKind, String)> {
-    match err {
-        PlanError::Problems(ps) => ps
-            .into_iter()
-            .map(|p| (p.kind, format!("{} {}", p.message, p.help.join(" "))))
-            .collect(),
-        other => panic!("expected problems, got {other}"),
-    }
+    let PlanError::Problems(ps) = err;
+    ps.into_iter()
+        .map(|p| (p.kind, format!("{} {}", p.message, p.help.join(" "))))
+        .collect()
 }
 
 #[test]
