@@ -7,8 +7,8 @@
 //! | `schedule` | which operations may run together and which wait for others | no |
 //! | `retry` | what a failed write means: wait for replication, repeat, already there, consent, fail | no |
 //! | `settle` | when reads have shown a write long enough: consecutive reads, pending changes | no |
-//! | `requests` | what each operation sends and which read proves it landed (`graph::api`) | no |
-//! | `execute` | the executor: id resolution, ordering, waits for replication, confirmations, the report | Graph |
+//! | `requests/` | what each operation sends and which read proves it landed (`graph::api`), a file per resource | no |
+//! | `execute` | the executor: id resolution, ordering, waits for replication, confirmations, the report; `execute/keys`: key sets read, checked, written whole and read back | Graph |
 //! | `certs` | PFX passwords checked up front; generating, writing and describing certificates | files |
 //! | `stale` | a saved plan against a fresh read: tenant, manifests, fingerprints | no |
 //! | `progress` | progress lines, the closing summary, the failure report (pure renderers) | no |
