@@ -89,6 +89,16 @@ impl StateLock {
     }
 }
 
+// Unlock explicitly rather than by closing: a child this process forks (tests and `apply` spawn
+// processes) holds a copy of the descriptor until it execs, and a flock lives until the last
+// copy closes, so a plain close can leave the state locked by this very process for a moment.
+// LOCK_UN on any copy releases it at once (flock(2)).
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
 /// Takes the lock of `state` for `role`. An in-process run waits up to `wait` for another
 /// in-process run to finish; a running server is never waited for (`--sandbox` is told to talk
 /// to it instead), and a server waits for no one.
@@ -145,7 +155,10 @@ pub(crate) fn holder_of(state: &Path) -> Option<Holder> {
     let path = lock_path_for(state);
     let file = fs::OpenOptions::new().read(true).open(&path).ok()?;
     match file.try_lock_shared() {
-        Ok(()) => None,
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
         Err(_) => read_holder(&path),
     }
 }
@@ -252,5 +265,17 @@ mod tests {
                 .contains(&format!("pid {}", std::process::id())),
             "{err}"
         );
+    }
+
+    #[test]
+    fn releasing_the_lock_does_not_wait_for_a_forked_childs_copy_of_the_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("sandbox.json");
+        let first = acquire(&state, Role::InProcess, Duration::ZERO).unwrap();
+        // What a child forked at this moment holds until it execs: a copy of the descriptor.
+        let childs_copy = first.file.try_clone().unwrap();
+        drop(first);
+        acquire(&state, Role::InProcess, Duration::ZERO).expect("released although a copy lives");
+        drop(childs_copy);
     }
 }
