@@ -1092,17 +1092,10 @@ impl<'a> Exec<'a> {
     /// wait out replication, as for a new object.
     async fn restore(&self, name: &str, id: ObjectId, live_path: &str) -> Result<(), StepError> {
         self.state().fresh.insert(name.to_owned());
-        let path = format!("/directory/deletedItems/{id}/restore");
+        let restore = crate::graph::api::deleted_items::restore(id);
         let restored = self
             .write(WriteKind::Update, false, false, || {
-                // Graph's reference: "Do not supply a request body for this method."
-                self.client.send(crate::graph::Request {
-                    method: reqwest::Method::POST,
-                    path: path.clone(),
-                    headers: Vec::new(),
-                    body: None,
-                    safety: RetrySafety::Idempotent,
-                })
+                self.client.send(&restore)
             })
             .await;
         match restored {
