@@ -998,6 +998,16 @@ impl<'a> Exec<'a> {
                 key_id,
                 method,
             } => self.remove_key(name, app, *key_id, method).await,
+            O::RemovePasswordCredential { app, key_id } => {
+                // A secret already gone (404) is done: removal is what the plan wanted.
+                let path = format!("/applications/{}/removePassword", app.object_id);
+                let body = serde_json::json!({ "keyId": key_id });
+                self.write(WriteKind::Delete, false, false, || {
+                    self.client.post(&path, &body, RetrySafety::Idempotent)
+                })
+                .await?;
+                Ok(None)
+            }
             O::CreateFederatedCredential { app, credential } => {
                 let app = self.app(name, app)?;
                 let fresh = self.fresh(name);
@@ -1515,6 +1525,7 @@ fn describe(op: &Operation) -> &'static str {
         O::RemoveOwner { .. } => "remove the owner",
         O::AddCertificate { .. } => "attach the certificate",
         O::RemoveKeyCredential { .. } => "remove the key credential",
+        O::RemovePasswordCredential { .. } => "remove the client secret",
         O::CreateFederatedCredential { .. } => "create the federated credential",
         O::UpdateFederatedCredential { .. } => "update the federated credential",
         O::DeleteFederatedCredential { .. } => "delete the federated credential",

@@ -78,6 +78,9 @@ pub struct RawSpec {
     pub directory_roles: Option<Vec<RawDirectoryRole>>,
     /// Certificates (key credentials) on the app. Absent: not managed; `[]`: none.
     pub certificates: Option<Vec<RawCertificate>>,
+    /// Client secrets (password credentials) on the app. Absent: not managed, but `plan` and
+    /// `certs` report the secrets the app has; `[]`: none, and `plan` removes any it finds.
+    pub client_secrets: Option<Vec<RawClientSecret>>,
     /// Federated identity credentials (workload identity federation, e.g. GitHub Actions OIDC).
     /// Absent: not managed; `[]`: none. At most 20.
     pub federated_credentials: Option<Vec<RawFederatedCredential>>,
@@ -152,6 +155,16 @@ pub struct RawCertificate {
     /// Bring your own public certificate (PEM or DER), relative to this manifest's folder.
     /// Exactly one of `generate` and `file`.
     pub file: Option<String>,
+}
+
+/// A client secret entraform manages. Not supported yet: a managed secret needs a Key Vault to
+/// hold its value, and only `clientSecrets: []` is accepted today.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ClientSecret")]
+pub struct RawClientSecret {
+    /// Unique within the app; stored as the secret's display name `entraform:<name>`.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

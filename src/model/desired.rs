@@ -44,6 +44,10 @@ pub struct DesiredApp {
     pub admin_consent: bool,
     pub directory_roles: Option<Vec<DirectoryRoleSpec>>,
     pub certificates: Option<Vec<CertificateSpec>>,
+    /// `clientSecrets`. Absent: secrets are reported, not changed; present: authoritative, every
+    /// secret it does not declare is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secrets: Option<Vec<ClientSecretSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
     pub source: Source,
 }
@@ -66,6 +70,7 @@ impl DesiredApp {
             admin_consent: true,
             directory_roles: None,
             certificates: None,
+            client_secrets: None,
             federated_credentials: None,
             source: Source {
                 file: format!("manifests/{name}.yaml").into(),
@@ -207,6 +212,14 @@ pub struct GenerateSpec {
     pub pfx_encryption: PfxEncryption,
     /// Optional DER copy of the public certificate.
     pub cer: Option<PathBuf>,
+}
+
+/// A client secret entraform manages, recognised by its `displayName` `entraform:<name>`.
+/// Only the name today: a managed secret needs a destination for its value (Key Vault), which
+/// validation requires before one can be declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSecretSpec {
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

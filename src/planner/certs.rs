@@ -430,13 +430,20 @@ fn plural(n: i64, unit: &str) -> String {
 
 /// `expires in 12 days`, `expires today`, `expired today`, `expired 3 days ago`: calendar days,
 /// as [`days_left`] counts them.
-fn expiry(end: OffsetDateTime, now: OffsetDateTime) -> String {
+pub(crate) fn expiry(end: OffsetDateTime, now: OffsetDateTime) -> String {
     match (end > now, days_left(end, now)) {
         (true, 0) => "expires today".to_owned(),
         (true, days) => format!("expires in {}", plural(days, "day")),
         (false, 0) => "expired today".to_owned(),
         (false, days) => format!("expired {} ago", plural(-days, "day")),
     }
+}
+
+/// `2025-06-13`: the UTC date, as plans show expiry.
+pub(crate) fn date(t: OffsetDateTime) -> String {
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    utc.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_else(|_| utc.date().to_string())
 }
 
 /// "expires in 12 days, renewBefore is 30d" / "expired 3 days ago".

@@ -32,6 +32,7 @@ fn live_app(name: Option<&str>, n: u128) -> LiveApp {
         redirect_uris: Vec::new(),
         tags: vec![MANAGED_BY_TAG.into()],
         required_resource_access: Vec::new(),
+        password_credentials: Vec::new(),
         key_credentials: Vec::new(),
         federated_credentials: Vec::new(),
         owners: Some(Vec::new()),

@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::model::{
-    AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, LocalPfx, Period,
-    Thumbprint, certificate_display_name, days_left,
+    AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential,
+    LivePasswordCredential, LocalPfx, Period, Thumbprint, certificate_display_name, days_left,
 };
 use crate::style::{Style, escape, paint};
 
@@ -39,6 +39,8 @@ pub struct AppCertificates {
     pub unique_name: Option<String>,
     pub display_name: String,
     pub keys: Vec<LiveKeyCredential>,
+    /// Client secrets' metadata (never their values).
+    pub secrets: Vec<LivePasswordCredential>,
 }
 
 impl From<&LiveApp> for AppCertificates {
@@ -48,6 +50,7 @@ impl From<&LiveApp> for AppCertificates {
             unique_name: app.unique_name.clone(),
             display_name: app.display_name.clone(),
             keys: app.key_credentials.clone(),
+            secrets: app.password_credentials.clone(),
         }
     }
 }
@@ -82,6 +85,25 @@ pub enum KeySource {
     Unmanaged,
 }
 
+/// What a reported credential is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// A key credential (certificate).
+    Certificate,
+    /// A password credential (client secret): metadata only.
+    ClientSecret,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::ClientSecret => "client_secret",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -112,6 +134,9 @@ pub struct CertificateRow {
     pub managed: bool,
     /// The manifest's certificate name, else the key's `displayName`, else [`UNMANAGED`].
     pub certificate: String,
+    pub kind: CredentialKind,
+    /// A client secret's first characters, as Graph shows them.
+    pub hint: Option<String>,
     pub source: KeySource,
     pub key_id: KeyId,
     pub key_display_name: Option<String>,
@@ -209,6 +234,8 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
                 app_display_name: app.display_name.clone(),
                 managed: desired.is_some(),
                 certificate: named.name,
+                kind: CredentialKind::Certificate,
+                hint: None,
                 source: named.source,
                 key_id: key.key_id,
                 key_display_name: key.display_name.clone(),
@@ -218,6 +245,28 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
                 days_left: key.end.map(|end| days_left(end, input.now)),
                 window,
                 status: status(key.end, window, input.now),
+            });
+        }
+        // Client secrets are never entraform's yet: each is reported under the default window.
+        for secret in &app.secrets {
+            let window = within.unwrap_or(DEFAULT_WINDOW);
+            rows.push(CertificateRow {
+                app: desired.map_or_else(|| app.display_name.clone(), |d| d.name.clone()),
+                app_id: app.app_id,
+                app_display_name: app.display_name.clone(),
+                managed: desired.is_some(),
+                certificate: unnamed_name(secret.display_name.as_deref()),
+                kind: CredentialKind::ClientSecret,
+                hint: secret.hint.clone(),
+                source: KeySource::Unmanaged,
+                key_id: secret.key_id,
+                key_display_name: secret.display_name.clone(),
+                thumbprint: None,
+                not_before: secret.start,
+                not_after: secret.end,
+                days_left: secret.end.map(|end| days_left(end, input.now)),
+                window,
+                status: status(secret.end, window, input.now),
             });
         }
     }
@@ -336,14 +385,17 @@ fn name_key(
 
 fn unnamed(key: &LiveKeyCredential) -> Named {
     Named {
-        name: key
-            .display_name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| UNMANAGED.to_owned()),
+        name: unnamed_name(key.display_name.as_deref()),
         source: KeySource::Unmanaged,
         renew_before: None,
     }
+}
+
+/// A credential's display name, or [`UNMANAGED`] when it has none.
+fn unnamed_name(display_name: Option<&str>) -> String {
+    display_name
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| UNMANAGED.to_owned(), str::to_owned)
 }
 
 fn status(end: Option<OffsetDateTime>, window: Period, now: OffsetDateTime) -> Status {
@@ -391,7 +443,12 @@ pub fn table(report: &CertReport, color: bool) -> String {
         .map(|r| {
             [
                 escape(&r.app).into_owned(),
-                escape(&r.certificate).into_owned(),
+                match r.kind {
+                    CredentialKind::Certificate => escape(&r.certificate).into_owned(),
+                    CredentialKind::ClientSecret => {
+                        format!("{} (client secret)", escape(&r.certificate))
+                    }
+                },
                 r.thumbprint.map_or_else(dash, |t| t.to_hex()),
                 r.not_after.map_or_else(dash, date),
                 r.days_left.map_or_else(dash, |d| d.to_string()),
@@ -501,6 +558,9 @@ struct JsonRow<'a> {
     app_display_name: &'a str,
     managed: bool,
     certificate: &'a str,
+    kind: CredentialKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
     source: KeySource,
     key_id: KeyId,
     key_display_name: Option<&'a str>,
@@ -535,6 +595,8 @@ pub fn json(report: &CertReport) -> String {
                 app_display_name: &r.app_display_name,
                 managed: r.managed,
                 certificate: &r.certificate,
+                kind: r.kind,
+                hint: r.hint.as_deref(),
                 source: r.source,
                 key_id: r.key_id,
                 key_display_name: r.key_display_name.as_deref(),
