@@ -184,6 +184,11 @@ pub struct RawGenerate {
     /// Default `30d`.
     #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "30d"))]
     pub renew_before: Option<String>,
+    /// After a rotation, keep the previous key registered this long (counted from the new
+    /// key's start) so scripts elsewhere keep signing in until they get the new PFX; a later
+    /// apply removes it. `0d`: remove it in the same apply. Default `7d`.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "7d"))]
+    pub overlap: Option<String>,
     /// Where the PFX with the private key is written, relative to this manifest's folder.
     /// Keep it out of git.
     pub pfx: String,

@@ -586,6 +586,11 @@ impl V<'_> {
                 Some("a certificate is renewed when it has less than `renewBefore` left; with `renewBefore` ≥ `validity` it would be renewed at once, forever".to_owned()),
             );
         }
+        // `0d` is a real choice here (remove the old key in the same apply), not a mistake.
+        let overlap = match g.overlap.as_deref().map(str::parse::<Period>) {
+            Some(Err(crate::model::PeriodError::Zero(_))) => Some(Period::from_days(0)),
+            _ => self.period(&format!("{at}.overlap"), g.overlap.as_deref(), "7d"),
+        };
         let pfx = self.manifest_path(&format!("{at}.pfx"), &g.pfx);
         let env_at = format!("{at}.pfxPasswordEnv");
         let env_ok = is_env_name(&g.pfx_password_env);
@@ -620,6 +625,7 @@ impl V<'_> {
             key_type,
             validity: validity?,
             renew_before: renew_before?,
+            overlap: overlap?,
             pfx: pfx?,
             pfx_password_env: g.pfx_password_env.clone(),
             pfx_encryption,

@@ -204,6 +204,11 @@ pub struct GenerateSpec {
     pub key_type: KeyType,
     pub validity: Period,
     pub renew_before: Period,
+    /// After a rotation the previous key stays registered this long, counted from the new key's
+    /// start, so scripts elsewhere keep signing in until they have the new PFX. `0d`: removed in
+    /// the same apply.
+    #[serde(default = "default_overlap")]
+    pub overlap: Period,
     /// Where the PFX (with the private key) is written; resolved against the manifest's folder.
     pub pfx: PathBuf,
     /// The environment variable holding the PFX password. The password itself never enters
@@ -220,6 +225,13 @@ pub struct GenerateSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSecretSpec {
     pub name: String,
+}
+
+/// `overlap` when a manifest leaves it out.
+pub const DEFAULT_OVERLAP: Period = Period::from_days(7);
+
+fn default_overlap() -> Period {
+    DEFAULT_OVERLAP
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

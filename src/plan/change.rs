@@ -126,6 +126,8 @@ pub enum NoteKind {
     /// A client secret or certificate on a managed app that the manifest does not manage
     /// (`clientSecrets` or `certificates` absent): someone added it outside entraform.
     UnmanagedCredential,
+    /// A generated certificate's previous key, kept after a rotation for its `overlap`.
+    RotationOverlap,
 }
 
 /// Something worth telling the user that is not a change.

@@ -304,19 +304,57 @@ impl<'a> State<'a, '_> {
                     status.action = Action::Create;
                 }
                 Some(old) => {
-                    let reason = drift.unwrap_or_else(|| {
+                    let mut reason = drift.unwrap_or_else(|| {
                         let end = old.end.expect("due implies an end date");
                         expiry_reason(end, self.now(), g.renew_before)
                     });
+                    // The new key starts at apply; planned from now, as every date here is.
+                    let kept = overlapping(g, self.now());
+                    if let Some(until) = kept {
+                        reason.push_str(&format!(
+                            "; the old key is kept until {} (overlap {})",
+                            date(until),
+                            g.overlap
+                        ));
+                    }
                     self.replace(&address, old, after, &unknown, add, reason);
                     status.action = Action::CreateThenDelete;
+                    if kept.is_some() {
+                        status.action = self.keep_replaced_key();
+                    }
                 }
             }
         }
         if let Some(newest) = newest {
             let by = thumbprint_or_id(newest);
+            // Older keys stay while the newest is inside its overlap (a key kept after a
+            // rotation is not drift), and go once it has passed.
+            let kept = newest.start.and_then(|start| overlapping(g, start));
             for old in &keys[1..] {
-                self.supersede(old, &by);
+                match kept {
+                    Some(until) if until > self.now() => self.notes.push(cx.note(
+                        NoteKind::RotationOverlap,
+                        format!(
+                            "certificate `{name}`: the previous key {} is kept until {} (overlap {}); the first apply after that removes it",
+                            thumbprint_or_id(old),
+                            date(until),
+                            g.overlap
+                        ),
+                        None,
+                    )),
+                    Some(until) => {
+                        self.claimed.insert(old.key_id);
+                        self.remove_key(
+                            old,
+                            format!(
+                                "superseded by {by}; its overlap {} ended {}",
+                                g.overlap,
+                                date(until)
+                            ),
+                        );
+                    }
+                    None => self.supersede(old, &by),
+                }
             }
         }
         self.statuses.push(status);
@@ -339,7 +377,7 @@ impl<'a> State<'a, '_> {
             .cx
             .existing()
             .expect("a live key belongs to a live app");
-        let remove = Operation::RemoveKeyCredential {
+        let remove_op = Operation::RemoveKeyCredential {
             app,
             key_id: old.key_id,
             method: pending(),
@@ -351,8 +389,20 @@ impl<'a> State<'a, '_> {
             before: Some(certificate_before(old, source).value()),
             after: Some(after.value()),
             after_unknown: unknown.iter().map(|u| (*u).to_owned()).collect(),
-            operations: vec![add, remove],
+            operations: vec![add, remove_op],
         });
+    }
+
+    /// The replacement just planned keeps its old key for the overlap: the certificate changes
+    /// key in place now, and a later plan removes the old key.
+    fn keep_replaced_key(&mut self) -> Action {
+        let change = self
+            .changes
+            .last_mut()
+            .expect("a replacement was just planned");
+        change.action = Action::Update;
+        change.operations.truncate(1);
+        Action::Update
     }
 
     fn supersede(&mut self, old: &LiveKeyCredential, by: &str) {
@@ -400,6 +450,11 @@ fn certificate_before(k: &LiveKeyCredential, source: serde_json::Value) -> Obj {
 /// Filled in by [`assign_key_lists`] once the order of changes is final.
 fn pending() -> KeyCredentialMethod {
     KeyCredentialMethod::PatchKeyCredentials { keep: Vec::new() }
+}
+
+/// When the previous key goes if the newest key started at `start`; `None` for overlap `0d`.
+fn overlapping(g: &GenerateSpec, start: OffsetDateTime) -> Option<OffsetDateTime> {
+    (g.overlap.as_seconds() > 0).then(|| start + g.overlap.as_duration())
 }
 
 fn thumbprint_or_id(k: &LiveKeyCredential) -> String {

@@ -328,6 +328,7 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
             key_type: KeyType::Rsa2048,
             validity: "1y".parse().unwrap(),
             renew_before: "30d".parse().unwrap(),
+            overlap: crate::model::DEFAULT_OVERLAP,
             pfx: "x.pfx".into(),
             pfx_password_env: "X_PFX_PASSWORD".into(),
             pfx_encryption: PfxEncryption::Aes256,

@@ -112,6 +112,9 @@ pub enum Status {
     Renew,
     /// Past its end date: sign-ins with it fail.
     Expired,
+    /// A generated certificate's previous key, kept after a rotation for its overlap: a newer
+    /// key of the same certificate is in place, so its expiry needs nothing done.
+    Superseded,
 }
 
 impl Status {
@@ -120,6 +123,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Renew => "renew",
             Status::Expired => "expired",
+            Status::Superseded => "superseded",
         }
     }
 }
@@ -190,7 +194,7 @@ impl CertReport {
             .fold(Counts::default(), |mut c, row| {
                 c.certificates += 1;
                 match row.status {
-                    Status::Ok => c.ok += 1,
+                    Status::Ok | Status::Superseded => c.ok += 1,
                     Status::Renew => c.renew += 1,
                     Status::Expired => c.expired += 1,
                 }
@@ -201,7 +205,10 @@ impl CertReport {
     /// Some certificate is inside its window or expired, or a PFX matches no key: `certs`
     /// exits 2.
     pub fn needs_attention(&self) -> bool {
-        self.certificates.iter().any(|r| r.status != Status::Ok) || !self.unusable_pfx.is_empty()
+        self.certificates
+            .iter()
+            .any(|r| !matches!(r.status, Status::Ok | Status::Superseded))
+            || !self.unusable_pfx.is_empty()
     }
 }
 
@@ -270,6 +277,7 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
             });
         }
     }
+    supersede_older_generated_keys(&mut rows);
     rows.sort_by(|a, b| {
         let days = |r: &CertificateRow| (r.days_left.is_none(), r.days_left);
         days(a)
@@ -292,6 +300,21 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
             .map(|d| d.name.clone())
             .collect(),
         unusable_pfx,
+    }
+}
+
+/// Every key of a generated certificate but the one ending last is a previous key kept for its
+/// overlap (or left by an interrupted rotation): the plan removes it, nobody renews it.
+fn supersede_older_generated_keys(rows: &mut [CertificateRow]) {
+    let mut newest: BTreeMap<(AppId, String), Option<OffsetDateTime>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.source == KeySource::Generate) {
+        let end = newest.entry((r.app_id, r.certificate.clone())).or_default();
+        *end = (*end).max(r.not_after);
+    }
+    for r in rows.iter_mut().filter(|r| r.source == KeySource::Generate) {
+        if newest.get(&(r.app_id, r.certificate.clone())) != Some(&r.not_after) {
+            r.status = Status::Superseded;
+        }
     }
 }
 
@@ -488,7 +511,7 @@ pub fn table(report: &CertReport, color: bool) -> String {
     line(&mut out, &header, None);
     for (row, r) in cells.iter().zip(&report.certificates) {
         let style = match r.status {
-            Status::Ok => None,
+            Status::Ok | Status::Superseded => None,
             Status::Renew => Some(Style::BoldYellow),
             Status::Expired => Some(Style::BoldRed),
         };
