@@ -207,7 +207,7 @@ pub struct GenerateSpec {
     /// After a rotation the previous key stays registered this long, counted from the new key's
     /// start, so scripts elsewhere keep signing in until they have the new PFX. `0d`: removed in
     /// the same apply.
-    #[serde(default = "default_overlap")]
+    #[serde(default = "default_overlap", deserialize_with = "zero_or_period")]
     pub overlap: Period,
     /// Where the PFX (with the private key) is written; resolved against the manifest's folder.
     pub pfx: PathBuf,
@@ -232,6 +232,15 @@ pub const DEFAULT_OVERLAP: Period = Period::from_days(7);
 
 fn default_overlap() -> Period {
     DEFAULT_OVERLAP
+}
+
+/// A period where `0d` is allowed (an overlap of none).
+fn zero_or_period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.parse::<Period>() {
+        Err(super::period::PeriodError::Zero(_)) => Ok(Period::from_days(0)),
+        other => other.map_err(serde::de::Error::custom),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -309,7 +309,9 @@ impl<'a> State<'a, '_> {
                         expiry_reason(end, self.now(), g.renew_before)
                     });
                     // The new key starts at apply; planned from now, as every date here is.
-                    let kept = overlapping(g, self.now());
+                    // An expired key signs in nowhere: nothing to keep it for.
+                    let kept = overlapping(g, self.now())
+                        .filter(|_| old.end.is_some_and(|end| end > self.now()));
                     if let Some(until) = kept {
                         reason.push_str(&format!(
                             "; the old key is kept until {} (overlap {})",

@@ -180,6 +180,7 @@ crate::common::golden_cases! {
     a_role_and_a_permission_no_longer_in_the_manifest_are_removed => "removed-role-assignment",
     an_extra_unmanaged_key_credential_is_removed => "unmanaged-key-credential",
     a_certificate_due_for_renewal_is_replaced_new_key_first => "certificate-rotation",
+    without_overlap_the_old_key_goes_in_the_same_apply => "certificate-rotation-without-overlap",
     a_hand_made_app_is_adopted_by_app_id_in_one_change => "adopt-by-app-id",
     unknown_names_fail_with_did_you_mean_and_every_problem_listed => "unknown-permission",
     protect_true_marks_the_app_with_the_protected_tag => "protected-app",
