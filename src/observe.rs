@@ -37,17 +37,17 @@ use crate::graph::api::{
 };
 use crate::graph::types::{
     Application, DirectoryObject, FederatedIdentityCredential, KeyCredential,
-    OAuth2PermissionGrant, Organization, ServicePrincipal, UnifiedRoleAssignment,
-    UnifiedRoleDefinition, User,
+    OAuth2PermissionGrant, Organization, PasswordCredential, ServicePrincipal,
+    UnifiedRoleAssignment, UnifiedRoleDefinition, User,
 };
 use crate::graph::{self, GraphClient, GraphError, Request};
 use crate::model::{
     ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, Fingerprint, LiveApp,
     LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
-    LiveFederatedCredential, LiveKeyCredential, LiveOwner, LiveServicePrincipal, LiveTenant,
-    LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef, PermissionKind, PermissionScope,
-    RequiredResourceAccess, ResourceAccess, ResourceServicePrincipal, RoleDefinition,
-    RoleDefinitionId, Thumbprint,
+    LiveFederatedCredential, LiveKeyCredential, LiveOwner, LivePasswordCredential,
+    LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef, PermissionKind,
+    PermissionScope, RequiredResourceAccess, ResourceAccess, ResourceServicePrincipal,
+    RoleDefinition, RoleDefinitionId, Thumbprint,
 };
 
 /// Graph expands at most this many objects per parent, with no next link: a full expansion may
@@ -686,6 +686,11 @@ fn live_app(
         .collect();
     let key_credentials: Vec<LiveKeyCredential> =
         app.key_credentials.iter().map(key_credential).collect();
+    let password_credentials = app
+        .password_credentials
+        .iter()
+        .map(password_credential)
+        .collect();
     let federated_credentials = app
         .federated_identity_credentials
         .unwrap_or_default()
@@ -714,6 +719,7 @@ fn live_app(
         tags: app.tags,
         required_resource_access,
         key_credentials,
+        password_credentials,
         federated_credentials,
         owners,
         service_principal,
@@ -732,6 +738,8 @@ fn live_app(
         &live.required_resource_access,
         &live.key_credentials,
         &live.owners,
+        // A secret added between plan and apply makes the plan stale.
+        &live.password_credentials,
     ));
     live
 }
@@ -747,6 +755,17 @@ pub fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
         usage: k.usage.clone().unwrap_or_default(),
         start: k.start_date_time,
         end: k.end_date_time,
+    }
+}
+
+/// A client secret's metadata as the live model holds it; `secretText` is never carried over.
+pub fn password_credential(p: &PasswordCredential) -> LivePasswordCredential {
+    LivePasswordCredential {
+        key_id: p.key_id,
+        display_name: p.display_name.clone(),
+        hint: p.hint.clone(),
+        start: p.start_date_time,
+        end: p.end_date_time,
     }
 }
 

@@ -227,6 +227,7 @@ fn planned_app(plan: &Plan, name: &str) -> Option<(ObjectId, AppId)> {
                 | O::UpdateApplication { app, .. }
                 | O::RemoveOwner { app, .. }
                 | O::RemoveKeyCredential { app, .. }
+                | O::RemovePasswordCredential { app, .. }
                 | O::UpdateFederatedCredential { app, .. }
                 | O::DeleteFederatedCredential { app, .. } => app,
                 O::CreateServicePrincipal {

@@ -69,6 +69,7 @@ pub fn verb(op: &Operation) -> Verb {
         | O::RemoveDirectoryRole { .. }
         | O::RemoveOwner { .. }
         | O::RemoveKeyCredential { .. }
+        | O::RemovePasswordCredential { .. }
         | O::DeleteFederatedCredential { .. } => Verb::Destroy,
         O::RestoreApplication { .. } | O::RestoreServicePrincipal { .. } => Verb::Restore,
     }
@@ -97,6 +98,7 @@ pub fn describe(op: &Operation) -> &'static str {
         O::RemoveOwner { .. } => "remove the owner",
         O::AddCertificate { .. } => "attach the certificate",
         O::RemoveKeyCredential { .. } => "remove the key credential",
+        O::RemovePasswordCredential { .. } => "remove the client secret",
         O::CreateFederatedCredential { .. } => "create the federated credential",
         O::UpdateFederatedCredential { .. } => "update the federated credential",
         O::DeleteFederatedCredential { .. } => "delete the federated credential",
@@ -126,7 +128,9 @@ pub fn start_detail(address: &Address, op: &Operation) -> Option<String> {
         }
         O::RemoveDirectoryRole { assignment_id } => Some(format!("id={assignment_id}")),
         O::RemoveOwner { owner_id, .. } => Some(format!("id={owner_id}")),
-        O::RemoveKeyCredential { key_id, .. } => Some(format!("key_id={key_id}")),
+        O::RemoveKeyCredential { key_id, .. } | O::RemovePasswordCredential { key_id, .. } => {
+            Some(format!("key_id={key_id}"))
+        }
         O::UpdateFederatedCredential { id, .. } | O::DeleteFederatedCredential { id, .. } => {
             Some(format!("id={id}"))
         }

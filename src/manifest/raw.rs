@@ -78,6 +78,9 @@ pub struct RawSpec {
     pub directory_roles: Option<Vec<RawDirectoryRole>>,
     /// Certificates (key credentials) on the app. Absent: not managed; `[]`: none.
     pub certificates: Option<Vec<RawCertificate>>,
+    /// Client secrets (password credentials) on the app. Absent: not managed, but `plan` and
+    /// `certs` report the secrets the app has; `[]`: none, and `plan` removes any it finds.
+    pub client_secrets: Option<Vec<RawClientSecret>>,
     /// Federated identity credentials (workload identity federation, e.g. GitHub Actions OIDC).
     /// Absent: not managed; `[]`: none. At most 20.
     pub federated_credentials: Option<Vec<RawFederatedCredential>>,
@@ -154,6 +157,16 @@ pub struct RawCertificate {
     pub file: Option<String>,
 }
 
+/// A client secret entraform manages. Not supported yet: a managed secret needs a Key Vault to
+/// hold its value, and only `clientSecrets: []` is accepted today.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ClientSecret")]
+pub struct RawClientSecret {
+    /// Unique within the app; stored as the secret's display name `entraform:<name>`.
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Generate")]
@@ -171,6 +184,11 @@ pub struct RawGenerate {
     /// Default `30d`.
     #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "30d"))]
     pub renew_before: Option<String>,
+    /// After a rotation, keep the previous key registered this long (counted from the new
+    /// key's start) so scripts elsewhere keep signing in until they get the new PFX; a later
+    /// apply removes it. `0d`: remove it in the same apply. Default `7d`.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "7d"))]
+    pub overlap: Option<String>,
     /// Where the PFX with the private key is written, relative to this manifest's folder.
     /// Keep it out of git.
     pub pfx: String,

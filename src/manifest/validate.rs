@@ -9,16 +9,18 @@ use std::path::{Component, Path, PathBuf};
 use super::check::{FieldPath, Problem, Seg, did_you_mean, path, shorten};
 use super::paths::{NamedPath, PathRole};
 use super::raw::{
-    ApiVersion, Kind, RawApiPermission, RawCertificate, RawDirectoryRole, RawFederatedCredential,
-    RawGenerate, RawKeyType, RawManifest, RawPfxEncryption, RawSignInAudience,
+    ApiVersion, Kind, RawApiPermission, RawCertificate, RawClientSecret, RawDirectoryRole,
+    RawFederatedCredential, RawGenerate, RawKeyType, RawManifest, RawPfxEncryption,
+    RawSignInAudience,
 };
 use super::yaml::{Node, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
 use crate::model::{
-    ApiPermission, ApiRef, AppId, CertificateSource, CertificateSpec, DEFAULT_FEDERATED_AUDIENCE,
-    DesiredApp, DirectoryRoleSpec, FederatedCredentialSpec, GenerateSpec, KeyType, MANAGED_BY_TAG,
-    MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption,
-    RoleDefinitionId, RoleRef, SignInAudience, Source, certificate_display_name, parse_guid,
+    ApiPermission, ApiRef, AppId, CertificateSource, CertificateSpec, ClientSecretSpec,
+    DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec, FederatedCredentialSpec,
+    GenerateSpec, KeyType, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId,
+    OwnerRef, Period, PfxEncryption, RoleDefinitionId, RoleRef, SignInAudience, Source,
+    certificate_display_name, parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
@@ -181,6 +183,7 @@ impl V<'_> {
         let certificates = spec
             .certificates
             .map(|c| self.certificates(&c, &spec.display_name));
+        let client_secrets = spec.client_secrets.map(|c| self.client_secrets(&c));
         let federated_credentials = spec
             .federated_credentials
             .map(|f| self.federated_credentials(&f));
@@ -199,12 +202,31 @@ impl V<'_> {
             admin_consent: spec.admin_consent.unwrap_or(true),
             directory_roles,
             certificates,
+            client_secrets,
             federated_credentials,
             source: Source {
                 file: file.to_owned(),
                 line: name_span.start.line,
             },
         }
+    }
+
+    /// Only `[]` for now: Graph shows a secret's value once, so a managed secret needs somewhere
+    /// to put it (Key Vault), which is not built yet.
+    fn client_secrets(&mut self, secrets: &[RawClientSecret]) -> Vec<ClientSecretSpec> {
+        for i in 0..secrets.len() {
+            self.err(
+                &format!("spec.clientSecrets[{i}]"),
+                "`spec.clientSecrets` can only be `[]` for now: a managed client secret needs a Key Vault to hold its value, which this version cannot write",
+                Some("`clientSecrets: []` removes every client secret from the app; leave `clientSecrets` out to have `plan` and `certs` report them without changing them".to_owned()),
+            );
+        }
+        secrets
+            .iter()
+            .map(|s| ClientSecretSpec {
+                name: s.name.clone(),
+            })
+            .collect()
     }
 
     fn max_len(&mut self, at: &str, value: &str, max: usize) -> bool {
@@ -564,6 +586,11 @@ impl V<'_> {
                 Some("a certificate is renewed when it has less than `renewBefore` left; with `renewBefore` ≥ `validity` it would be renewed at once, forever".to_owned()),
             );
         }
+        // `0d` is a real choice here (remove the old key in the same apply), not a mistake.
+        let overlap = match g.overlap.as_deref().map(str::parse::<Period>) {
+            Some(Err(crate::model::PeriodError::Zero(_))) => Some(Period::from_days(0)),
+            _ => self.period(&format!("{at}.overlap"), g.overlap.as_deref(), "7d"),
+        };
         let pfx = self.manifest_path(&format!("{at}.pfx"), &g.pfx);
         let env_at = format!("{at}.pfxPasswordEnv");
         let env_ok = is_env_name(&g.pfx_password_env);
@@ -598,6 +625,7 @@ impl V<'_> {
             key_type,
             validity: validity?,
             renew_before: renew_before?,
+            overlap: overlap?,
             pfx: pfx?,
             pfx_password_env: g.pfx_password_env.clone(),
             pfx_encryption,

@@ -44,6 +44,10 @@ pub struct DesiredApp {
     pub admin_consent: bool,
     pub directory_roles: Option<Vec<DirectoryRoleSpec>>,
     pub certificates: Option<Vec<CertificateSpec>>,
+    /// `clientSecrets`. Absent: secrets are reported, not changed; present: authoritative, every
+    /// secret it does not declare is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secrets: Option<Vec<ClientSecretSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
     pub source: Source,
 }
@@ -66,6 +70,7 @@ impl DesiredApp {
             admin_consent: true,
             directory_roles: None,
             certificates: None,
+            client_secrets: None,
             federated_credentials: None,
             source: Source {
                 file: format!("manifests/{name}.yaml").into(),
@@ -199,6 +204,11 @@ pub struct GenerateSpec {
     pub key_type: KeyType,
     pub validity: Period,
     pub renew_before: Period,
+    /// After a rotation the previous key stays registered this long, counted from the new key's
+    /// start, so scripts elsewhere keep signing in until they have the new PFX. `0d`: removed in
+    /// the same apply.
+    #[serde(default = "default_overlap", deserialize_with = "zero_or_period")]
+    pub overlap: Period,
     /// Where the PFX (with the private key) is written; resolved against the manifest's folder.
     pub pfx: PathBuf,
     /// The environment variable holding the PFX password. The password itself never enters
@@ -207,6 +217,30 @@ pub struct GenerateSpec {
     pub pfx_encryption: PfxEncryption,
     /// Optional DER copy of the public certificate.
     pub cer: Option<PathBuf>,
+}
+
+/// A client secret entraform manages, recognised by its `displayName` `entraform:<name>`.
+/// Only the name today: a managed secret needs a destination for its value (Key Vault), which
+/// validation requires before one can be declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSecretSpec {
+    pub name: String,
+}
+
+/// `overlap` when a manifest leaves it out.
+pub const DEFAULT_OVERLAP: Period = Period::from_days(7);
+
+fn default_overlap() -> Period {
+    DEFAULT_OVERLAP
+}
+
+/// A period where `0d` is allowed (an overlap of none).
+fn zero_or_period<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Period, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.parse::<Period>() {
+        Err(super::period::PeriodError::Zero(_)) => Ok(Period::from_days(0)),
+        other => other.map_err(serde::de::Error::custom),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

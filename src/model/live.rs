@@ -106,6 +106,9 @@ pub struct LiveApp {
     pub tags: Vec<String>,
     pub required_resource_access: Vec<RequiredResourceAccess>,
     pub key_credentials: Vec<LiveKeyCredential>,
+    /// Client secrets' metadata (Graph never returns their values after `addPassword`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub password_credentials: Vec<LivePasswordCredential>,
     pub federated_credentials: Vec<LiveFederatedCredential>,
     /// `None` when owners were not read (no manifest manages them).
     pub owners: Option<Vec<LiveOwner>>,
@@ -143,6 +146,20 @@ pub struct LiveKeyCredential {
     pub key_type: String,
     /// `Verify` or `Sign`.
     pub usage: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub start: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end: Option<OffsetDateTime>,
+}
+
+/// A client secret as Graph lists it: metadata only. Its value (`secretText`) is returned once,
+/// by `addPassword`, and never read here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivePasswordCredential {
+    pub key_id: KeyId,
+    pub display_name: Option<String>,
+    /// The secret's first three characters, as Graph shows them to tell secrets apart.
+    pub hint: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub start: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]

@@ -104,6 +104,11 @@ pub async fn certificates_from(
                     .iter()
                     .map(observe::key_credential)
                     .collect(),
+                secrets: app
+                    .password_credentials
+                    .iter()
+                    .map(observe::password_credential)
+                    .collect(),
             })
             .collect()
     } else {

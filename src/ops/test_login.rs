@@ -607,6 +607,7 @@ mod tests {
                             key_type: KeyType::Rsa2048,
                             validity: "365d".parse().unwrap(),
                             renew_before: "30d".parse().unwrap(),
+                            overlap: crate::model::DEFAULT_OVERLAP,
                             pfx: (*pfx).into(),
                             pfx_password_env: (*env).into(),
                             pfx_encryption: PfxEncryption::Aes256,

@@ -19,11 +19,12 @@ pub enum ResourceKind {
     Owner,
     Certificate,
     KeyCredential,
+    ClientSecret,
     FederatedCredential,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 9] = [
+    pub const ALL: [ResourceKind; 10] = [
         Self::Application,
         Self::ServicePrincipal,
         Self::AppRoleAssignment,
@@ -32,6 +33,7 @@ impl ResourceKind {
         Self::Owner,
         Self::Certificate,
         Self::KeyCredential,
+        Self::ClientSecret,
         Self::FederatedCredential,
     ];
 
@@ -45,6 +47,7 @@ impl ResourceKind {
             Self::Owner => "owner",
             Self::Certificate => "certificate",
             Self::KeyCredential => "key_credential",
+            Self::ClientSecret => "client_secret",
             Self::FederatedCredential => "federated_credential",
         }
     }
@@ -58,7 +61,7 @@ impl ResourceKind {
             Self::AppRoleAssignment | Self::DelegatedGrant => 2,
             Self::DirectoryRoleAssignment => 3,
             Self::Owner => 4,
-            Self::Certificate | Self::KeyCredential => 5,
+            Self::Certificate | Self::KeyCredential | Self::ClientSecret => 5,
             Self::FederatedCredential => 6,
         }
     }

@@ -123,6 +123,11 @@ pub enum NoteKind {
     /// An owner the manifest leaves out but the plan keeps: entraform's own service principal,
     /// without which `Application.ReadWrite.OwnedBy` could no longer change the app.
     KeptOwner,
+    /// A client secret or certificate on a managed app that the manifest does not manage
+    /// (`clientSecrets` or `certificates` absent): someone added it outside entraform.
+    UnmanagedCredential,
+    /// A generated certificate's previous key, kept after a rotation for its `overlap`.
+    RotationOverlap,
 }
 
 /// Something worth telling the user that is not a change.

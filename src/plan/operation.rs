@@ -268,6 +268,8 @@ pub enum Operation {
         key_id: KeyId,
         method: KeyCredentialMethod,
     },
+    /// `POST /applications/{id}/removePassword {keyId}`: removes one client secret.
+    RemovePasswordCredential { app: ExistingApp, key_id: KeyId },
     /// `POST /applications/{id}/federatedIdentityCredentials`.
     CreateFederatedCredential {
         app: AppRef,

@@ -304,19 +304,59 @@ impl<'a> State<'a, '_> {
                     status.action = Action::Create;
                 }
                 Some(old) => {
-                    let reason = drift.unwrap_or_else(|| {
+                    let mut reason = drift.unwrap_or_else(|| {
                         let end = old.end.expect("due implies an end date");
                         expiry_reason(end, self.now(), g.renew_before)
                     });
+                    // The new key starts at apply; planned from now, as every date here is.
+                    // An expired key signs in nowhere: nothing to keep it for.
+                    let kept = overlapping(g, self.now())
+                        .filter(|_| old.end.is_some_and(|end| end > self.now()));
+                    if let Some(until) = kept {
+                        reason.push_str(&format!(
+                            "; the old key is kept until {} (overlap {})",
+                            date(until),
+                            g.overlap
+                        ));
+                    }
                     self.replace(&address, old, after, &unknown, add, reason);
                     status.action = Action::CreateThenDelete;
+                    if kept.is_some() {
+                        status.action = self.keep_replaced_key();
+                    }
                 }
             }
         }
         if let Some(newest) = newest {
             let by = thumbprint_or_id(newest);
+            // Older keys stay while the newest is inside its overlap (a key kept after a
+            // rotation is not drift), and go once it has passed.
+            let kept = newest.start.and_then(|start| overlapping(g, start));
             for old in &keys[1..] {
-                self.supersede(old, &by);
+                match kept {
+                    Some(until) if until > self.now() => self.notes.push(cx.note(
+                        NoteKind::RotationOverlap,
+                        format!(
+                            "certificate `{name}`: the previous key {} is kept until {} (overlap {}); the first apply after that removes it",
+                            thumbprint_or_id(old),
+                            date(until),
+                            g.overlap
+                        ),
+                        None,
+                    )),
+                    Some(until) => {
+                        self.claimed.insert(old.key_id);
+                        self.remove_key(
+                            old,
+                            format!(
+                                "superseded by {by}; its overlap {} ended {}",
+                                g.overlap,
+                                date(until)
+                            ),
+                        );
+                    }
+                    None => self.supersede(old, &by),
+                }
             }
         }
         self.statuses.push(status);
@@ -339,7 +379,7 @@ impl<'a> State<'a, '_> {
             .cx
             .existing()
             .expect("a live key belongs to a live app");
-        let remove = Operation::RemoveKeyCredential {
+        let remove_op = Operation::RemoveKeyCredential {
             app,
             key_id: old.key_id,
             method: pending(),
@@ -351,8 +391,20 @@ impl<'a> State<'a, '_> {
             before: Some(certificate_before(old, source).value()),
             after: Some(after.value()),
             after_unknown: unknown.iter().map(|u| (*u).to_owned()).collect(),
-            operations: vec![add, remove],
+            operations: vec![add, remove_op],
         });
+    }
+
+    /// The replacement just planned keeps its old key for the overlap: the certificate changes
+    /// key in place now, and a later plan removes the old key.
+    fn keep_replaced_key(&mut self) -> Action {
+        let change = self
+            .changes
+            .last_mut()
+            .expect("a replacement was just planned");
+        change.action = Action::Update;
+        change.operations.truncate(1);
+        Action::Update
     }
 
     fn supersede(&mut self, old: &LiveKeyCredential, by: &str) {
@@ -402,6 +454,11 @@ fn pending() -> KeyCredentialMethod {
     KeyCredentialMethod::PatchKeyCredentials { keep: Vec::new() }
 }
 
+/// When the previous key goes if the newest key started at `start`; `None` for overlap `0d`.
+fn overlapping(g: &GenerateSpec, start: OffsetDateTime) -> Option<OffsetDateTime> {
+    (g.overlap.as_seconds() > 0).then(|| start + g.overlap.as_duration())
+}
+
 fn thumbprint_or_id(k: &LiveKeyCredential) -> String {
     k.thumbprint
         .map_or_else(|| k.key_id.to_string(), |t| t.to_string())
@@ -430,13 +487,20 @@ fn plural(n: i64, unit: &str) -> String {
 
 /// `expires in 12 days`, `expires today`, `expired today`, `expired 3 days ago`: calendar days,
 /// as [`days_left`] counts them.
-fn expiry(end: OffsetDateTime, now: OffsetDateTime) -> String {
+pub(crate) fn expiry(end: OffsetDateTime, now: OffsetDateTime) -> String {
     match (end > now, days_left(end, now)) {
         (true, 0) => "expires today".to_owned(),
         (true, days) => format!("expires in {}", plural(days, "day")),
         (false, 0) => "expired today".to_owned(),
         (false, days) => format!("expired {} ago", plural(-days, "day")),
     }
+}
+
+/// `2025-06-13`: the UTC date, as plans show expiry.
+pub(crate) fn date(t: OffsetDateTime) -> String {
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    utc.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_else(|_| utc.date().to_string())
 }
 
 /// "expires in 12 days, renewBefore is 30d" / "expired 3 days ago".

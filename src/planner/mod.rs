@@ -8,6 +8,7 @@
 mod access;
 mod app;
 mod certs;
+mod credentials;
 mod federated;
 mod input;
 pub mod normalize;
@@ -102,6 +103,10 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
             }
             Err(found) => problems.extend(found),
         }
+        let (secrets, notes) = credentials::client_secrets(&cx);
+        out.changes.extend(secrets);
+        out.notes.extend(notes);
+        out.notes.extend(credentials::unmanaged_certificates(&cx));
         out.changes.extend(federated::federated_credentials(&cx));
         out.notes.extend(access::consent_note(&cx, &resolved));
     }

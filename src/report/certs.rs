@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::model::{
-    AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential, LocalPfx, Period,
-    Thumbprint, certificate_display_name, days_left,
+    AppId, CertificateSource, DesiredApp, KeyId, LiveApp, LiveKeyCredential,
+    LivePasswordCredential, LocalPfx, Period, Thumbprint, certificate_display_name, days_left,
 };
 use crate::style::{Style, escape, paint};
 
@@ -39,6 +39,8 @@ pub struct AppCertificates {
     pub unique_name: Option<String>,
     pub display_name: String,
     pub keys: Vec<LiveKeyCredential>,
+    /// Client secrets' metadata (never their values).
+    pub secrets: Vec<LivePasswordCredential>,
 }
 
 impl From<&LiveApp> for AppCertificates {
@@ -48,6 +50,7 @@ impl From<&LiveApp> for AppCertificates {
             unique_name: app.unique_name.clone(),
             display_name: app.display_name.clone(),
             keys: app.key_credentials.clone(),
+            secrets: app.password_credentials.clone(),
         }
     }
 }
@@ -82,6 +85,25 @@ pub enum KeySource {
     Unmanaged,
 }
 
+/// What a reported credential is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// A key credential (certificate).
+    Certificate,
+    /// A password credential (client secret): metadata only.
+    ClientSecret,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Certificate => "certificate",
+            Self::ClientSecret => "client_secret",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -90,6 +112,9 @@ pub enum Status {
     Renew,
     /// Past its end date: sign-ins with it fail.
     Expired,
+    /// A generated certificate's previous key, kept after a rotation for its overlap: a newer
+    /// key of the same certificate is in place, so its expiry needs nothing done.
+    Superseded,
 }
 
 impl Status {
@@ -98,6 +123,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Renew => "renew",
             Status::Expired => "expired",
+            Status::Superseded => "superseded",
         }
     }
 }
@@ -112,6 +138,9 @@ pub struct CertificateRow {
     pub managed: bool,
     /// The manifest's certificate name, else the key's `displayName`, else [`UNMANAGED`].
     pub certificate: String,
+    pub kind: CredentialKind,
+    /// A client secret's first characters, as Graph shows them.
+    pub hint: Option<String>,
     pub source: KeySource,
     pub key_id: KeyId,
     pub key_display_name: Option<String>,
@@ -165,7 +194,7 @@ impl CertReport {
             .fold(Counts::default(), |mut c, row| {
                 c.certificates += 1;
                 match row.status {
-                    Status::Ok => c.ok += 1,
+                    Status::Ok | Status::Superseded => c.ok += 1,
                     Status::Renew => c.renew += 1,
                     Status::Expired => c.expired += 1,
                 }
@@ -176,7 +205,10 @@ impl CertReport {
     /// Some certificate is inside its window or expired, or a PFX matches no key: `certs`
     /// exits 2.
     pub fn needs_attention(&self) -> bool {
-        self.certificates.iter().any(|r| r.status != Status::Ok) || !self.unusable_pfx.is_empty()
+        self.certificates
+            .iter()
+            .any(|r| !matches!(r.status, Status::Ok | Status::Superseded))
+            || !self.unusable_pfx.is_empty()
     }
 }
 
@@ -209,6 +241,8 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
                 app_display_name: app.display_name.clone(),
                 managed: desired.is_some(),
                 certificate: named.name,
+                kind: CredentialKind::Certificate,
+                hint: None,
                 source: named.source,
                 key_id: key.key_id,
                 key_display_name: key.display_name.clone(),
@@ -220,7 +254,30 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
                 status: status(key.end, window, input.now),
             });
         }
+        // Client secrets are never entraform's yet: each is reported under the default window.
+        for secret in &app.secrets {
+            let window = within.unwrap_or(DEFAULT_WINDOW);
+            rows.push(CertificateRow {
+                app: desired.map_or_else(|| app.display_name.clone(), |d| d.name.clone()),
+                app_id: app.app_id,
+                app_display_name: app.display_name.clone(),
+                managed: desired.is_some(),
+                certificate: unnamed_name(secret.display_name.as_deref()),
+                kind: CredentialKind::ClientSecret,
+                hint: secret.hint.clone(),
+                source: KeySource::Unmanaged,
+                key_id: secret.key_id,
+                key_display_name: secret.display_name.clone(),
+                thumbprint: None,
+                not_before: secret.start,
+                not_after: secret.end,
+                days_left: secret.end.map(|end| days_left(end, input.now)),
+                window,
+                status: status(secret.end, window, input.now),
+            });
+        }
     }
+    supersede_older_generated_keys(&mut rows);
     rows.sort_by(|a, b| {
         let days = |r: &CertificateRow| (r.days_left.is_none(), r.days_left);
         days(a)
@@ -243,6 +300,21 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
             .map(|d| d.name.clone())
             .collect(),
         unusable_pfx,
+    }
+}
+
+/// Every key of a generated certificate but the one ending last is a previous key kept for its
+/// overlap (or left by an interrupted rotation): the plan removes it, nobody renews it.
+fn supersede_older_generated_keys(rows: &mut [CertificateRow]) {
+    let mut newest: BTreeMap<(AppId, String), Option<OffsetDateTime>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.source == KeySource::Generate) {
+        let end = newest.entry((r.app_id, r.certificate.clone())).or_default();
+        *end = (*end).max(r.not_after);
+    }
+    for r in rows.iter_mut().filter(|r| r.source == KeySource::Generate) {
+        if newest.get(&(r.app_id, r.certificate.clone())) != Some(&r.not_after) {
+            r.status = Status::Superseded;
+        }
     }
 }
 
@@ -336,14 +408,17 @@ fn name_key(
 
 fn unnamed(key: &LiveKeyCredential) -> Named {
     Named {
-        name: key
-            .display_name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| UNMANAGED.to_owned()),
+        name: unnamed_name(key.display_name.as_deref()),
         source: KeySource::Unmanaged,
         renew_before: None,
     }
+}
+
+/// A credential's display name, or [`UNMANAGED`] when it has none.
+fn unnamed_name(display_name: Option<&str>) -> String {
+    display_name
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| UNMANAGED.to_owned(), str::to_owned)
 }
 
 fn status(end: Option<OffsetDateTime>, window: Period, now: OffsetDateTime) -> Status {
@@ -391,7 +466,12 @@ pub fn table(report: &CertReport, color: bool) -> String {
         .map(|r| {
             [
                 escape(&r.app).into_owned(),
-                escape(&r.certificate).into_owned(),
+                match r.kind {
+                    CredentialKind::Certificate => escape(&r.certificate).into_owned(),
+                    CredentialKind::ClientSecret => {
+                        format!("{} (client secret)", escape(&r.certificate))
+                    }
+                },
                 r.thumbprint.map_or_else(dash, |t| t.to_hex()),
                 r.not_after.map_or_else(dash, date),
                 r.days_left.map_or_else(dash, |d| d.to_string()),
@@ -431,7 +511,7 @@ pub fn table(report: &CertReport, color: bool) -> String {
     line(&mut out, &header, None);
     for (row, r) in cells.iter().zip(&report.certificates) {
         let style = match r.status {
-            Status::Ok => None,
+            Status::Ok | Status::Superseded => None,
             Status::Renew => Some(Style::BoldYellow),
             Status::Expired => Some(Style::BoldRed),
         };
@@ -501,6 +581,9 @@ struct JsonRow<'a> {
     app_display_name: &'a str,
     managed: bool,
     certificate: &'a str,
+    kind: CredentialKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
     source: KeySource,
     key_id: KeyId,
     key_display_name: Option<&'a str>,
@@ -535,6 +618,8 @@ pub fn json(report: &CertReport) -> String {
                 app_display_name: &r.app_display_name,
                 managed: r.managed,
                 certificate: &r.certificate,
+                kind: r.kind,
+                hint: r.hint.as_deref(),
                 source: r.source,
                 key_id: r.key_id,
                 key_display_name: r.key_display_name.as_deref(),

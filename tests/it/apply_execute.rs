@@ -443,7 +443,10 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
     let t = start().await;
     // A first certificate valid for 60 days; its successor gets a year, so the two never end
     // in the same second (which would leave "the newest" to a tie-break).
-    let text = exchange_manifest("exo-k", PFX_ENV);
+    // `overlap: 0d`: the rotation removes the old key in the same apply (the interruption
+    // falls between the two).
+    let text = exchange_manifest("exo-k", PFX_ENV)
+        .replace("renewBefore: 30d", "renewBefore: 30d\n        overlap: 0d");
     let short = text.replace("validity: 365d", "validity: 60d");
     let manifest = write(t.dir.path(), "exo.yaml", &short);
     let (_, first, _) =

@@ -50,6 +50,7 @@ fn every_kind_of_operation_has_its_progress_lines() {
         "removed-role-assignment",
         "federated-credential-change",
         "certificate-rotation",
+        "certificate-rotation-without-overlap",
         "certificate-set-changes",
         "prune",
     ] {
@@ -179,7 +180,7 @@ fn a_run_that_stopped_early_says_what_was_done_and_what_was_not() {
     ));
 
     // A rotation interrupted between attaching the new key and removing the old.
-    let rotation = case("certificate-rotation");
+    let rotation = case("certificate-rotation-without-overlap");
     let interrupted = Report {
         records: record(&rotation, &[done(), ActionOutcome::NotStarted]),
         stopped_by_user: true,

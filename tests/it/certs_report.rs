@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use entraform::model::{AppId, DesiredApp, KeyId, LiveKeyCredential, LocalPfx, Thumbprint};
+use entraform::model::{
+    AppId, DesiredApp, KeyId, LiveKeyCredential, LivePasswordCredential, LocalPfx, Thumbprint,
+};
 use entraform::report::certs::{self, AppCertificates, CertReport, ReportInput, Status};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -79,6 +81,7 @@ fn apps(all: bool) -> Vec<AppCertificates> {
             app_id: AppId(id(0xa1)),
             unique_name: Some("exo-v2-app".into()),
             display_name: "Exo_V2_App".into(),
+            secrets: Vec::new(),
             keys: vec![
                 key(0x11, Some("entraform:automation"), 12),
                 // The partner's file, attached by hand under another name: matched by thumbprint.
@@ -91,6 +94,7 @@ fn apps(all: bool) -> Vec<AppCertificates> {
             app_id: AppId(id(0xa2)),
             unique_name: Some("reporting".into()),
             display_name: "Reporting".into(),
+            secrets: Vec::new(),
             keys: vec![key(0x55, Some("entraform:nightly"), 20)],
         },
     ];
@@ -99,6 +103,7 @@ fn apps(all: bool) -> Vec<AppCertificates> {
             app_id: AppId(id(0xa3)),
             unique_name: None,
             display_name: "Legacy HR".into(),
+            secrets: Vec::new(),
             keys: vec![key(0x66, Some("CN=hr"), 5)],
         });
     }
@@ -178,6 +183,7 @@ fn nothing_inside_its_window_needs_no_attention() {
         app_id: AppId(id(0xa2)),
         unique_name: Some("reporting".into()),
         display_name: "Reporting".into(),
+        secrets: Vec::new(),
         keys: vec![key(0x55, Some("entraform:nightly"), 20)],
     }];
     let report = certs::report(&ReportInput {
@@ -205,6 +211,7 @@ fn a_pfx_that_matches_no_key_needs_attention() {
         app_id: AppId(id(0xa2)),
         unique_name: Some("reporting".into()),
         display_name: "Reporting".into(),
+        secrets: Vec::new(),
         keys: vec![key(0x55, Some("entraform:nightly"), 200)],
     }];
     let pfx = |t| {
@@ -282,6 +289,7 @@ fn the_json_document_has_a_versioned_shape() {
           "app_display_name": "Exo_V2_App",
           "managed": true,
           "certificate": "Portal upload",
+          "kind": "certificate",
           "source": "unmanaged",
           "key_id": "33333333-3333-3333-3333-333333333333",
           "key_display_name": "Portal upload",
@@ -298,6 +306,7 @@ fn the_json_document_has_a_versioned_shape() {
           "app_display_name": "Legacy HR",
           "managed": false,
           "certificate": "CN=hr",
+          "kind": "certificate",
           "source": "unmanaged",
           "key_id": "66666666-6666-6666-6666-666666666666",
           "key_display_name": "CN=hr",
@@ -314,6 +323,7 @@ fn the_json_document_has_a_versioned_shape() {
           "app_display_name": "Exo_V2_App",
           "managed": true,
           "certificate": "automation",
+          "kind": "certificate",
           "source": "generate",
           "key_id": "11111111-1111-1111-1111-111111111111",
           "key_display_name": "entraform:automation",
@@ -330,6 +340,7 @@ fn the_json_document_has_a_versioned_shape() {
           "app_display_name": "Reporting",
           "managed": true,
           "certificate": "nightly",
+          "kind": "certificate",
           "source": "generate",
           "key_id": "55555555-5555-5555-5555-555555555555",
           "key_display_name": "entraform:nightly",
@@ -346,6 +357,7 @@ fn the_json_document_has_a_versioned_shape() {
           "app_display_name": "Exo_V2_App",
           "managed": true,
           "certificate": "(unmanaged)",
+          "kind": "certificate",
           "source": "unmanaged",
           "key_id": "44444444-4444-4444-4444-444444444444",
           "key_display_name": null,
@@ -362,6 +374,7 @@ fn the_json_document_has_a_versioned_shape() {
           "app_display_name": "Exo_V2_App",
           "managed": true,
           "certificate": "partner",
+          "kind": "certificate",
           "source": "file",
           "key_id": "22222222-2222-2222-2222-222222222222",
           "key_display_name": "CN=partner",
@@ -396,4 +409,56 @@ fn colour_marks_only_the_status_of_certificates_that_need_attention() {
         .replace("\x1b[1;33m", "")
         .replace("\x1b[0m", "");
     assert_eq!(stripped, plain);
+}
+
+/// Issue 16: a client secret added behind entraform's back is listed with its expiry (never a
+/// value: the report has none to show) and, inside the window, makes `certs` exit 2.
+#[test]
+fn a_client_secret_is_listed_with_its_expiry_and_needs_attention_inside_the_window() {
+    let desired = desired();
+    let secret = |n: u8, days: i64| LivePasswordCredential {
+        key_id: KeyId(id(n)),
+        display_name: Some("backdoor".into()),
+        hint: Some("Abc".into()),
+        start: Some(NOW - Duration::days(1)),
+        end: Some(NOW + Duration::days(days) + Duration::hours(6)),
+    };
+    let apps = |days| {
+        vec![AppCertificates {
+            app_id: AppId(id(0xa2)),
+            unique_name: Some("reporting".into()),
+            display_name: "Reporting".into(),
+            keys: vec![key(0x55, Some("entraform:nightly"), 200)],
+            secrets: vec![secret(0x77, days)],
+        }]
+    };
+    let report = |apps: &[AppCertificates]| {
+        certs::report(&ReportInput {
+            desired: &desired,
+            file_thumbprints: &BTreeMap::new(),
+            apps,
+            pfx: &BTreeMap::new(),
+            now: NOW,
+            within_days: None,
+            all: false,
+        })
+    };
+    let soon = report(&apps(7));
+    assert!(
+        soon.needs_attention(),
+        "7 days left is inside the 30-day window"
+    );
+    insta::assert_snapshot!(certs::table(&soon, false), @r"
+    APP        CERTIFICATE               THUMBPRINT                                NOT AFTER   DAYS LEFT  WINDOW  STATUS
+    reporting  backdoor (client secret)  -                                         2025-06-08          7     30d  renew
+    reporting  nightly                   5555555555555555555555555555555555555555  2025-12-18        200     14d  ok
+    ");
+    let json: serde_json::Value = serde_json::from_str(&certs::json(&soon)).unwrap();
+    let row = &json["certificates"][0];
+    assert_eq!(row["kind"], "client_secret", "{row}");
+    assert_eq!(row["hint"], "Abc", "{row}");
+    assert_eq!(row["thumbprint"], serde_json::Value::Null, "{row}");
+    assert_eq!(row["status"], "renew", "{row}");
+
+    assert!(!report(&apps(90)).needs_attention());
 }

@@ -250,7 +250,7 @@ fn every_json_output_has_the_documented_shape_and_format_version_1() {
     run.edit(
         "manifests/exchange-online-app.yaml",
         "validity: 365d\n        renewBefore: 30d",
-        "validity: 2y\n        renewBefore: 400d",
+        "validity: 2y\n        renewBefore: 400d\n        overlap: 0d",
     );
     run.edit(
         "manifests/multi-app.yaml",

@@ -13,6 +13,7 @@ mod certs_cli;
 mod certs_report;
 mod certs_seed;
 mod cli;
+mod client_secrets;
 mod common;
 mod docs;
 mod examples;

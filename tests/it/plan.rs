@@ -180,6 +180,7 @@ crate::common::golden_cases! {
     a_role_and_a_permission_no_longer_in_the_manifest_are_removed => "removed-role-assignment",
     an_extra_unmanaged_key_credential_is_removed => "unmanaged-key-credential",
     a_certificate_due_for_renewal_is_replaced_new_key_first => "certificate-rotation",
+    without_overlap_the_old_key_goes_in_the_same_apply => "certificate-rotation-without-overlap",
     a_hand_made_app_is_adopted_by_app_id_in_one_change => "adopt-by-app-id",
     unknown_names_fail_with_did_you_mean_and_every_problem_listed => "unknown-permission",
     protect_true_marks_the_app_with_the_protected_tag => "protected-app",
@@ -192,6 +193,8 @@ crate::common::golden_cases! {
     a_changed_certificate_file_replaces_the_old_key => "file-certificate-replaced",
     key_operations_follow_each_other_in_one_certificate_set => "certificate-set-changes",
     a_pfx_that_matches_no_key_is_drift_and_replaced => "pfx-matches-no-key",
+    credentials_the_manifest_does_not_manage_are_noted => "unmanaged-credentials-are-noted",
+    client_secrets_declared_empty_removes_every_secret => "client-secrets-declared-empty",
 }
 
 #[test]

@@ -105,6 +105,10 @@ fn rotation_password() -> String {
 }
 
 fn rotation_manifest(validity: &str, renew_before: &str) -> String {
+    rotation_manifest_with(validity, renew_before, "0d")
+}
+
+fn rotation_manifest_with(validity: &str, renew_before: &str, overlap: &str) -> String {
     format!(
         "apiVersion: entraform/v1
 kind: Application
@@ -117,6 +121,7 @@ spec:
       generate:
         validity: {validity}
         renewBefore: {renew_before}
+        overlap: {overlap}
         pfx: secrets/rotation.pfx
         pfxPasswordEnv: {ROTATION_ENV}
 "
@@ -307,4 +312,104 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
     let done = run(dir.path(), &env, &["certs", "rotation.yaml"]);
     assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
     assert!(stdout(&done).contains(&new.to_hex()), "{}", stdout(&done));
+}
+
+/// Issue 16: with an overlap the rotation leaves the old key registered, so a script elsewhere
+/// still holding the old PFX keeps signing in; the kept key is not drift (`plan
+/// --detailed-exitcode` 0, `certs` 0). Once the overlap has passed (here: shortened to `0d`,
+/// there being no clock to move) the next plan removes it, and the old PFX stops signing in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_key_keeps_signing_in_during_the_overlap_and_stops_after_the_later_apply() {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let current_pfx = dir.path().join("secrets/rotation.pfx");
+    let apply = |overlap: &str, renew: (&str, &str)| {
+        std::fs::write(&manifest, rotation_manifest_with(renew.0, renew.1, overlap)).unwrap();
+        let out = run(
+            dir.path(),
+            &env,
+            &["apply", "--auto-approve", "rotation.yaml"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        out
+    };
+    let clean = || {
+        let plan = run(
+            dir.path(),
+            &env,
+            &["plan", "--detailed-exitcode", "rotation.yaml"],
+        );
+        assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+        plan
+    };
+
+    apply("7d", ("30d", "7d"));
+    let old = thumbprint_of(&current_pfx);
+    // A longer renewBefore makes the 30-day certificate due now: rotate, keeping the old key.
+    let rotated = apply("7d", ("90d", "60d"));
+    let said = format!("{}{}", stdout(&rotated), stderr(&rotated));
+    assert!(
+        said.contains("Resources: 0 added, 1 changed, 0 destroyed."),
+        "{said}"
+    );
+    let new = thumbprint_of(&current_pfx);
+    assert_ne!(new, old);
+    let old_pfx = dir.path().join(format!("secrets/rotation.{old}.pfx"));
+    assert_eq!(
+        thumbprint_of(&old_pfx),
+        old,
+        "the old PFX is kept beside the new one"
+    );
+
+    let plan = clean();
+    assert!(
+        stdout(&plan).contains(&format!("the previous key {old} is kept until")),
+        "{}",
+        stdout(&plan)
+    );
+    let certs = run(dir.path(), &env, &["certs", "rotation.yaml"]);
+    assert_eq!(
+        certs.status.code(),
+        Some(0),
+        "a kept key needs nothing: {}",
+        stdout(&certs)
+    );
+
+    let sb = sandbox::start(SandboxConfig::new().state_path(dir.path().join("sandbox.json")))
+        .await
+        .unwrap();
+    let client = admin(&sb);
+    assert_eq!(sign_in(&client, &manifest, &current_pfx).await, Ok(new));
+    assert_eq!(
+        sign_in(&client, &manifest, &old_pfx).await,
+        Ok(old),
+        "inside the overlap the old PFX still signs in"
+    );
+    sb.shutdown().await.unwrap();
+
+    // The overlap over: the plan removes the old key, and after that apply only the new PFX works.
+    std::fs::write(&manifest, rotation_manifest_with("90d", "60d", "0d")).unwrap();
+    let due = run(
+        dir.path(),
+        &env,
+        &["plan", "--detailed-exitcode", "rotation.yaml"],
+    );
+    assert_eq!(due.status.code(), Some(2), "{}", stdout(&due));
+    assert!(
+        stdout(&due).contains(&format!("superseded by {new}")),
+        "{}",
+        stdout(&due)
+    );
+    apply("0d", ("90d", "60d"));
+    clean();
+    let sb = sandbox::start(SandboxConfig::new().state_path(dir.path().join("sandbox.json")))
+        .await
+        .unwrap();
+    let client = admin(&sb);
+    assert_eq!(sign_in(&client, &manifest, &current_pfx).await, Ok(new));
+    let refused = sign_in(&client, &manifest, &old_pfx).await.unwrap_err();
+    assert!(refused.contains("AADSTS700027"), "{refused}");
+    sb.shutdown().await.unwrap();
 }

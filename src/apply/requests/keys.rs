@@ -73,6 +73,15 @@ fn change<'a>(
     }
 }
 
+/// A client secret (password credential) is removed by its key id, not by writing the set;
+/// one already gone is done.
+pub(super) fn remove_password<'a>(app: &ExistingApp, key_id: KeyId) -> Step<'a> {
+    Step::delete(
+        applications::remove_password(app.object_id, key_id),
+        Learns::Nothing,
+    )
+}
+
 /// The key credential for a certificate: its SHA-1 thumbprint's 20 bytes as
 /// `customKeyIdentifier` (Edm.Binary, so base64), its own validity as the credential's dates.
 pub fn key_credential(key: &NewKeyCredential, cert: &PublicCertificate) -> KeyCredential {

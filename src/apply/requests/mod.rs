@@ -242,6 +242,7 @@ pub fn references(op: &Operation) -> References<'_> {
         O::AdoptApplication { app, .. }
         | O::RemoveOwner { app, .. }
         | O::RemoveKeyCredential { app, .. }
+        | O::RemovePasswordCredential { app, .. }
         | O::UpdateFederatedCredential { app, .. } => References {
             existing_app: Some(app),
             ..none
@@ -316,6 +317,7 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
             key_id,
             method,
         } => keys::remove(app, *key_id, method),
+        O::RemovePasswordCredential { app, key_id } => keys::remove_password(app, *key_id),
         O::CreateFederatedCredential { credential, .. } => {
             federated::create(resolved.app()?, credential)
         }

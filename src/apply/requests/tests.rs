@@ -172,6 +172,10 @@ fn every_operation() -> Vec<Operation> {
             key_id: KeyId(guid(0xc1)),
             method: keep(&[0xc3]),
         },
+        O::RemovePasswordCredential {
+            app: app(),
+            key_id: KeyId(guid(0x5e)),
+        },
         O::CreateFederatedCredential {
             app: AppRef::Planned("exo".into()),
             credential: federated(),
@@ -219,6 +223,7 @@ fn variant(op: &Operation) -> usize {
         O::CreateFederatedCredential { .. } => 19,
         O::UpdateFederatedCredential { .. } => 20,
         O::DeleteFederatedCredential { .. } => 21,
+        O::RemovePasswordCredential { .. } => 22,
     }
 }
 
@@ -356,7 +361,7 @@ fn render(op: &Operation) -> String {
 fn every_operations_requests() {
     let ops = every_operation();
     let covered: BTreeSet<usize> = ops.iter().map(variant).collect();
-    assert_eq!(covered.len(), 22, "one example per variant");
+    assert_eq!(covered.len(), 23, "one example per variant");
     let text: String = ops.iter().map(render).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!(text);
 }

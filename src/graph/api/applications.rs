@@ -7,7 +7,7 @@ use super::super::paging::quote;
 use super::super::types::{KeyCredential, RequiredResourceAccess};
 use super::{Query, Request, body};
 use crate::graph::RetrySafety;
-use crate::model::{AppId, FederatedCredentialId, ObjectId};
+use crate::model::{AppId, FederatedCredentialId, KeyId, ObjectId};
 
 // --- reads ------------------------------------------------------------------------------------
 
@@ -118,6 +118,21 @@ pub fn set_key_credentials(id: ObjectId, keys: &[KeyCredential]) -> Request {
         body(&Keys {
             key_credentials: keys,
         }),
+        RetrySafety::Idempotent,
+    )
+}
+
+/// `POST /applications/{id}/removePassword` with the secret's `keyId`
+/// (https://learn.microsoft.com/graph/api/application-removepassword).
+pub fn remove_password(id: ObjectId, key_id: KeyId) -> Request {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RemovePassword {
+        key_id: KeyId,
+    }
+    Request::post(
+        format!("{}/removePassword", object(id)),
+        body(&RemovePassword { key_id }),
         RetrySafety::Idempotent,
     )
 }
