@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::{Problem, ProblemKind};
 use crate::model::{
-    ApiRef, AppRole, Catalog, DesiredApp, ObjectId, OwnerRef, PermissionScope,
-    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef,
+    ApiRef, AppRole, Catalog, DesiredApp, ObjectId, OwnerRef, PermissionKind, PermissionScope,
+    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef, Source,
 };
 
 /// An API the app asks permissions on, with the permissions found on it.
@@ -56,10 +56,11 @@ pub const LEGACY_ROLE_NAMES: [(&str, &str); 2] = [
 
 pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut problem = |kind, message: String, help: Vec<String>| {
+    // Each problem points at the entry that names what the tenant does not have.
+    let mut problem = |kind, at: &Source, message: String, help: Vec<String>| {
         problems.push(Problem {
             kind,
-            source: Some(app.source.clone()),
+            source: Some(at.clone()),
             app: app.name.clone(),
             message,
             help,
@@ -68,11 +69,11 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
     let apis = app.api_permissions.as_ref().map(|perms| {
         let mut apis: Vec<ResolvedApi<'c>> = Vec::new();
-        for perm in perms {
+        for (i, perm) in perms.iter().enumerate() {
             let resource = match find_api(&perm.api, catalog) {
                 Ok(r) => r,
                 Err((kind, message, help)) => {
-                    problem(kind, message, help);
+                    problem(kind, app.api_source(i), message, help);
                     continue;
                 }
             };
@@ -93,13 +94,23 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
             for value in &perm.application {
                 match find_app_role(resource, value) {
                     Ok(role) => apis[pos].app_roles.push(role),
-                    Err((message, help)) => problem(ProblemKind::UnknownPermission, message, help),
+                    Err((message, help)) => problem(
+                        ProblemKind::UnknownPermission,
+                        app.permission_source(i, PermissionKind::Role, value),
+                        message,
+                        help,
+                    ),
                 }
             }
             for value in &perm.delegated {
                 match find_scope(resource, value) {
                     Ok(scope) => apis[pos].scopes.push(scope),
-                    Err((message, help)) => problem(ProblemKind::UnknownPermission, message, help),
+                    Err((message, help)) => problem(
+                        ProblemKind::UnknownPermission,
+                        app.permission_source(i, PermissionKind::Scope, value),
+                        message,
+                        help,
+                    ),
                 }
             }
         }
@@ -115,13 +126,18 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
     let roles = app.directory_roles.as_ref().map(|specs| {
         let mut roles = Vec::new();
-        for spec in specs {
+        for (i, spec) in specs.iter().enumerate() {
             match find_role(&spec.role, catalog) {
                 Ok(definition) => roles.push(ResolvedRole {
                     definition,
                     scope: spec.scope.clone(),
                 }),
-                Err((message, help)) => problem(ProblemKind::UnknownRole, message, help),
+                Err((message, help)) => problem(
+                    ProblemKind::UnknownRole,
+                    app.directory_role_source(i),
+                    message,
+                    help,
+                ),
             }
         }
         roles
@@ -129,7 +145,7 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
     let owners = app.owners.as_ref().map(|refs| {
         let mut owners = BTreeSet::new();
-        for owner in refs {
+        for (i, owner) in refs.iter().enumerate() {
             match owner {
                 OwnerRef::ObjectId(id) => {
                     let label = catalog
@@ -153,6 +169,7 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
                         }
                         None => problem(
                             ProblemKind::UnknownOwner,
+                            app.owner_source(i),
                             format!("no user `{upn}` in this tenant"),
                             did_you_mean(
                                 upn,

@@ -63,3 +63,56 @@ fn verbose_plans_log_how_many_requests_they_made() {
         "{log}"
     );
 }
+
+/// Names only the tenant can resolve are checked at plan time; each problem points at its own
+/// entry, with the line and a caret, the way a validation error does, and its own hint.
+#[test]
+fn names_the_tenant_does_not_know_point_at_their_own_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("exo.yaml"),
+        "apiVersion: entraform/v1\n\
+         kind: Application\n\
+         metadata:\n  name: exo\n\
+         spec:\n  displayName: Exo Automation\n  \
+         apiPermissions:\n    \
+         - api: Office 365 Exchange Online\n      \
+           application: [Exchange.ManageAsApp, Exchange.ManageAsAp]\n  \
+         directoryRoles:\n    \
+         - Exchange Admin\n",
+    )
+    .unwrap();
+    let out = entraform()
+        .current_dir(dir.path())
+        .args([
+            "--sandbox",
+            "--sandbox-state",
+            "sandbox.json",
+            "plan",
+            "exo.yaml",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let shown = &err[err.find("error: ").expect("an error")..];
+    assert_eq!(
+        shown,
+        "error: `Exchange.ManageAsAp` is not an application permission of `Office 365 Exchange Online`
+ --> exo.yaml:9:43
+  |
+9 |       application: [Exchange.ManageAsApp, Exchange.ManageAsAp]
+  |                                           ^^^^^^^^^^^^^^^^^^^
+  = hint: did you mean one of `Exchange.ManageAsApp`, `Exchange.ManageAsAppV2`, `Exchange.AdminAPI.ManageAsApp`?
+
+error: no directory role named `Exchange Admin` in this tenant
+  --> exo.yaml:11:7
+   |
+11 |     - Exchange Admin
+   |       ^^^^^^^^^^^^^^
+   = hint: did you mean one of `Exchange Administrator`, `Exchange Service Administrator`, `Exchange Recipient Administrator`?
+
+error: the manifests cannot be planned against this tenant (2 problems in 1 file)
+"
+    );
+}
