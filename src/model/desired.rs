@@ -232,6 +232,27 @@ impl fmt::Display for ApiRef {
     }
 }
 
+/// Graph's scope: what a token is asked for when the app declares no application permissions.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// Microsoft's first-party APIs entraform knows without asking the tenant, by display name and
+/// appId, with the `.default` scope a token for them is asked with (their application ID URI):
+/// what `Connect-ExchangeOnline` and the Graph SDKs ask for. Any other API is asked for by appId
+/// (`<appId>/.default`), which the identity platform accepts for every resource. Their names
+/// are also what an API name that finds nothing is compared with for a did-you-mean.
+pub const KNOWN_APIS: &[(&str, &str, &str)] = &[
+    (
+        "Microsoft Graph",
+        "00000003-0000-0000-c000-000000000000",
+        GRAPH_SCOPE,
+    ),
+    (
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+        "https://outlook.office365.com/.default",
+    ),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiPermission {
     pub api: ApiRef,

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::{Problem, ProblemKind};
 use crate::model::{
-    ApiRef, AppRole, Catalog, DesiredApp, ObjectId, OwnerRef, PermissionKind, PermissionScope,
-    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef, Source,
+    ApiRef, AppRole, Catalog, DesiredApp, KNOWN_APIS, ObjectId, OwnerRef, PermissionKind,
+    PermissionScope, ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef, Source,
 };
 
 /// An API the app asks permissions on, with the permissions found on it.
@@ -223,9 +223,15 @@ fn find_api<'c>(
                 [] => Err((
                     ProblemKind::UnknownApi,
                     format!("no API named `{name}` in this tenant"),
+                    // The catalog holds only what the manifests' names found; Microsoft's own
+                    // APIs are in every tenant, so their names are candidates too.
                     did_you_mean(
                         name,
-                        catalog.resources.iter().map(|r| r.display_name.as_str()),
+                        catalog
+                            .resources
+                            .iter()
+                            .map(|r| r.display_name.as_str())
+                            .chain(KNOWN_APIS.iter().map(|(n, _, _)| *n)),
                     ),
                 )),
                 many => Err((
@@ -412,6 +418,8 @@ pub fn did_you_mean<'a>(
     }
 }
 
+/// Close candidates, best first: one that holds `wanted` as whole words (`Exchange Online` in
+/// `Office 365 Exchange Online`: a name written short), then by Jaro-Winkler similarity.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let candidates: BTreeSet<&str> = candidates.into_iter().collect();
     if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(wanted)) {
@@ -420,7 +428,15 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
     let wanted_lower = wanted.to_lowercase();
     let mut scored: Vec<(f64, &str)> = candidates
         .iter()
-        .map(|c| (strsim::jaro_winkler(&wanted_lower, &c.to_lowercase()), *c))
+        .map(|c| {
+            let lower = c.to_lowercase();
+            let score = if holds_words(&lower, &wanted_lower) {
+                1.0
+            } else {
+                strsim::jaro_winkler(&wanted_lower, &lower)
+            };
+            (score, *c)
+        })
         .filter(|(score, _)| *score >= 0.85)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
@@ -431,9 +447,55 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .collect()
 }
 
+/// Whether `words` occurs in `text` with no letter or digit right before or after it. Short
+/// fragments (`api`, `read`) would match too much to help.
+fn holds_words(text: &str, words: &str) -> bool {
+    const MIN_CHARS: usize = 5;
+    if words.chars().count() < MIN_CHARS {
+        return false;
+    }
+    text.match_indices(words).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + words.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_written_short_suggests_the_full_name_that_holds_it() {
+        let candidates = [
+            "Office 365 Exchange Online",
+            "Microsoft Graph",
+            "Exchange Online Protection",
+        ];
+        assert_eq!(
+            did_you_mean("exchange online", candidates),
+            ["did you mean one of `Exchange Online Protection`, `Office 365 Exchange Online`?"]
+        );
+        assert_eq!(
+            did_you_mean("Graph", candidates),
+            ["did you mean `Microsoft Graph`?"]
+        );
+        // Part of a word, or too short to mean anything, is not a match.
+        assert!(suggest("change Onl", candidates).is_empty());
+        assert!(suggest("365", candidates).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_api_name_is_compared_with_microsofts_own_apis_too() {
+        let (kind, message, help) = find_api(
+            &ApiRef::DisplayName("Exchange Online".into()),
+            &Catalog::default(),
+        )
+        .unwrap_err();
+        assert_eq!(kind, ProblemKind::UnknownApi);
+        assert_eq!(message, "no API named `Exchange Online` in this tenant");
+        assert_eq!(help, ["did you mean `Office 365 Exchange Online`?"]);
+    }
 
     #[test]
     fn a_value_differing_only_in_case_is_the_only_suggestion() {

@@ -64,24 +64,10 @@ fn verbose_plans_log_how_many_requests_they_made() {
     );
 }
 
-/// Names only the tenant can resolve are checked at plan time; each problem points at its own
-/// entry, with the line and a caret, the way a validation error does, and its own hint.
-#[test]
-fn names_the_tenant_does_not_know_point_at_their_own_lines() {
+/// What `plan` prints from the first `error: ` on, for one manifest against a fresh sandbox.
+fn plan_error(manifest: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("exo.yaml"),
-        "apiVersion: entraform/v1\n\
-         kind: Application\n\
-         metadata:\n  name: exo\n\
-         spec:\n  displayName: Exo Automation\n  \
-         apiPermissions:\n    \
-         - api: Office 365 Exchange Online\n      \
-           application: [Exchange.ManageAsApp, Exchange.ManageAsAp]\n  \
-         directoryRoles:\n    \
-         - Exchange Admin\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("exo.yaml"), manifest).unwrap();
     let out = entraform()
         .current_dir(dir.path())
         .args([
@@ -95,7 +81,23 @@ fn names_the_tenant_does_not_know_point_at_their_own_lines() {
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    let shown = &err[err.find("error: ").expect("an error")..];
+    err[err.find("error: ").expect("an error")..].to_owned()
+}
+
+const EXO_HEAD: &str = "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: exo\nspec:\n  displayName: Exo Automation\n";
+
+/// Names only the tenant can resolve are checked at plan time; each problem points at its own
+/// entry, with the line and a caret, the way a validation error does, and its own hint.
+#[test]
+fn names_the_tenant_does_not_know_point_at_their_own_lines() {
+    let shown = plan_error(&format!(
+        "{EXO_HEAD}  \
+         apiPermissions:\n    \
+         - api: Office 365 Exchange Online\n      \
+           application: [Exchange.ManageAsApp, Exchange.ManageAsAp]\n  \
+         directoryRoles:\n    \
+         - Exchange Admin\n"
+    ));
     assert_eq!(
         shown,
         "error: `Exchange.ManageAsAp` is not an application permission of `Office 365 Exchange Online`
@@ -113,6 +115,25 @@ error: no directory role named `Exchange Admin` in this tenant
    = hint: did you mean one of `Exchange Administrator`, `Exchange Service Administrator`, `Exchange Recipient Administrator`?
 
 error: the manifests cannot be planned against this tenant (2 problems in 1 file)
+"
+    );
+}
+
+#[test]
+fn an_api_written_short_gets_a_did_you_mean() {
+    let shown = plan_error(&format!(
+        "{EXO_HEAD}  apiPermissions:\n    - api: Exchange Online\n      application: [Exchange.ManageAsApp]\n"
+    ));
+    assert_eq!(
+        shown,
+        "error: no API named `Exchange Online` in this tenant
+ --> exo.yaml:8:12
+  |
+8 |     - api: Exchange Online
+  |            ^^^^^^^^^^^^^^^
+  = hint: did you mean `Office 365 Exchange Online`?
+
+error: the manifests cannot be planned against this tenant (1 problem)
 "
     );
 }
