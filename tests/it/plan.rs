@@ -192,6 +192,7 @@ crate::common::golden_cases! {
     a_changed_certificate_file_replaces_the_old_key => "file-certificate-replaced",
     key_operations_follow_each_other_in_one_certificate_set => "certificate-set-changes",
     a_pfx_that_matches_no_key_is_drift_and_replaced => "pfx-matches-no-key",
+    managed_apps_no_manifest_mentions_are_noted => "unmentioned-managed-apps",
 }
 
 #[test]

@@ -137,3 +137,40 @@ error: the manifests cannot be planned against this tenant (1 problem)
 "
     );
 }
+
+/// A managed app whose manifest was removed keeps what it was granted; every plan says so, but
+/// a note is not a change: `--detailed-exitcode` still exits 0, as Terraform's warnings do.
+#[test]
+fn a_managed_app_no_manifest_mentions_is_noted_and_is_not_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |name: &str| {
+        format!(
+            "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  displayName: {name}\n"
+        )
+    };
+    std::fs::write(dir.path().join("kept.yaml"), manifest("kept")).unwrap();
+    std::fs::write(dir.path().join("old-exo-app.yaml"), manifest("old-exo-app")).unwrap();
+    let run = |args: &[&str]| {
+        entraform()
+            .current_dir(dir.path())
+            .args(["--sandbox", "--sandbox-state", "sandbox.json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let applied = run(&["apply", "--auto-approve", "."]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    std::fs::remove_file(dir.path().join("old-exo-app.yaml")).unwrap();
+
+    let out = run(&["plan", "--detailed-exitcode", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert!(
+        plan.contains("Notes:\n  - old-exo-app: managed by entraform (appId ")
+            && plan.contains(
+                ", display name `old-exo-app`) but no manifest mentions it; `--prune` would delete it\n"
+            )
+            && plan.contains("No changes."),
+        "{plan}"
+    );
+}

@@ -393,6 +393,7 @@ const CASES: &[&str] = &[
     "prune",
     "removed-role-assignment",
     "unknown-permission",
+    "unmentioned-without-prune",
 ];
 
 macro_rules! cases {
@@ -418,4 +419,5 @@ cases! {
     prune => "prune",
     removed_role_assignment => "removed-role-assignment",
     unknown_permission => "unknown-permission",
+    unmentioned_without_prune => "unmentioned-without-prune",
 }
