@@ -20,6 +20,7 @@
 //! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
 //! | [`cert`] | certificate generation, PFX/CER, thumbprints, client assertions | files |
 //! | [`hint`] | the `hint:` every layer's error may give; imports nothing | no |
+//! | [`diagnostic`] | an error that points at a line: `--> file:line:column`, the line, carets; imports nothing | no |
 //! | [`local_file`] | reading a named file: regular files only, with a size limit | reads files |
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
@@ -29,6 +30,7 @@
 pub mod apply;
 pub mod cert;
 pub mod cli;
+pub mod diagnostic;
 pub mod export;
 pub mod graph;
 pub mod hint;

@@ -9,8 +9,9 @@
 //!
 //! 1. applications by `uniqueName in (…)` and adopted `appId in (…)`, federated credentials
 //!    expanded (and, only for a certificate whose `customKeyIdentifier` is not its thumbprint,
-//!    that app's certificates read once); with `--prune`, every app carrying
-//!    the managed tag; the catalog names resolve against (resource service principals by
+//!    that app's certificates read once); every app carrying the managed tag (in full with
+//!    `--prune`; else named only, for the plan's note about those no manifest mentions, 999 a
+//!    page); the catalog names resolve against (resource service principals by
 //!    display name or appId, role definitions, users by UPN or id).
 //! 2. service principals by `appId in (…)` with `appRoleAssignments` expanded; owners by
 //!    `id in (…)` with `owners` expanded (only for apps whose manifest manages owners); for
@@ -45,9 +46,9 @@ use crate::model::{
     ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, Fingerprint, LiveApp,
     LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
     LiveFederatedCredential, LiveKeyCredential, LiveOwner, LivePasswordCredential,
-    LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef, PermissionKind,
-    PermissionScope, RequiredResourceAccess, ResourceAccess, ResourceServicePrincipal,
-    RoleDefinition, RoleDefinitionId, Thumbprint,
+    LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ManagedApp, ObjectId, OwnerRef,
+    PermissionKind, PermissionScope, RequiredResourceAccess, ResourceAccess,
+    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, Thumbprint,
 };
 
 /// Graph expands at most this many objects per parent, with no next link: a full expansion may
@@ -62,6 +63,9 @@ pub struct ObserveRequest {
     pub apps: Vec<AppQuery>,
     /// Also every application carrying [`MANAGED_BY_TAG`] (for `--prune`).
     pub all_managed: bool,
+    /// Every application carrying [`MANAGED_BY_TAG`], named only ([`LiveTenant::managed`]): a
+    /// plan without `--prune` notes those no manifest mentions. One list, paged.
+    pub managed_names: bool,
     /// Resource service principals to read, with their app roles and scopes.
     pub apis: BTreeSet<ApiRef>,
     /// Read the directory's role definitions.
@@ -115,6 +119,7 @@ impl ObserveRequest {
     pub fn for_manifests(desired: &[DesiredApp], prune: bool) -> Self {
         let mut request = ObserveRequest {
             all_managed: prune,
+            managed_names: !prune,
             ..ObserveRequest::default()
         };
         for d in desired {
@@ -197,6 +202,10 @@ pub async fn observe(
             &filter::tagged(MANAGED_BY_TAG),
         )));
     }
+    // Only what the note about unmentioned apps shows: no `$expand`, so pages hold 999.
+    let managed_list = (request.managed_names && !request.all_managed).then(|| {
+        round.list(applications::names_where(&filter::tagged(MANAGED_BY_TAG)))
+    });
     let resource_lists = resource_queries(&request.apis)
         .into_iter()
         .map(|q| round.list(q))
@@ -238,6 +247,20 @@ pub async fn observe(
             }
         }
     }
+    let managed = match managed_list {
+        Some(list) => results
+            .items::<Application>(list)?
+            .into_iter()
+            .map(|a| ManagedApp {
+                object_id: a.id,
+                app_id: a.app_id,
+                unique_name: a.unique_name,
+                display_name: a.display_name.unwrap_or_default(),
+                tags: a.tags,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let mut catalog = Catalog::default();
     let mut seen_resources = HashSet::new();
     for list in resource_lists {
@@ -459,6 +482,7 @@ pub async fn observe(
         apps,
         catalog,
         deleted_apps,
+        managed,
     })
 }
 

@@ -1,78 +1,15 @@
-//! Manifest diagnostics and their rendering, in the shape cargo and rustc use for TOML errors:
-//! the message, `--> file:line:column`, the offending line with carets, then hints and notes.
-//! Rendering is a pure function of the diagnostics, so tests can pin it.
+//! Manifest diagnostics: a file's text, so a span points at its line, and a file's worth of
+//! diagnostics rendered together (at most [`MAX_SHOWN_PER_FILE`] each, then a count). One
+//! diagnostic renders as [`crate::diagnostic`] says.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::yaml::{Pos, Span};
+pub use crate::diagnostic::{Diagnostic, Location, render_body};
 
 /// At most this many diagnostics are shown per file; a mangled file should not flood a terminal.
 pub const MAX_SHOWN_PER_FILE: usize = 50;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: PathBuf,
-    pub location: Option<Location>,
-    pub message: String,
-    pub hint: Option<String>,
-    pub note: Option<String>,
-}
-
-/// Long lines are shown as a window of this many characters around the column.
-const SNIPPET_CHARS: usize = 120;
-
-/// Where in a file a diagnostic points; `line` and `column` are 1-based, in characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub line: usize,
-    pub column: usize,
-    /// Carets under the offending text; at least 1.
-    pub width: usize,
-    /// The offending line as written (lossily decoded when the file is not UTF-8), or a window
-    /// of it marked with `…` when it is long.
-    pub snippet: String,
-    /// Where in `snippet` the carets start (0-based, in characters).
-    pub caret: usize,
-}
-
-impl Location {
-    /// `column` is 1-based; `width` is clamped to what the snippet shows.
-    pub fn new(line: usize, column: usize, width: usize, source_line: &str) -> Self {
-        let col = column.saturating_sub(1);
-        let len = source_line.chars().count();
-        let (snippet, caret) = if len <= SNIPPET_CHARS {
-            (source_line.to_owned(), col)
-        } else {
-            let start = col
-                .saturating_sub(SNIPPET_CHARS / 2)
-                .min(len - SNIPPET_CHARS);
-            let mut snippet = String::new();
-            if start > 0 {
-                snippet.push('…');
-            }
-            snippet.extend(source_line.chars().skip(start).take(SNIPPET_CHARS));
-            if start + SNIPPET_CHARS < len {
-                snippet.push('…');
-            }
-            (snippet, col - start + usize::from(start > 0))
-        };
-        let room = snippet.chars().count().saturating_sub(caret).max(1);
-        Self {
-            line: line.max(1),
-            column: col + 1,
-            width: width.clamp(1, room),
-            snippet,
-            caret,
-        }
-    }
-}
-
-impl Location {
-    pub fn display(&self, file: &Path) -> String {
-        format!("{}:{}:{}", file.display(), self.line, self.column)
-    }
-}
 
 /// A file's text split into lines the way YAML counts them (`\n`, `\r\n` or `\r`).
 #[derive(Debug, Clone)]
@@ -135,71 +72,6 @@ impl SourceText {
             note: None,
         }
     }
-}
-
-impl Diagnostic {
-    /// A diagnostic about a whole file (it cannot be read, it is too large, ...).
-    pub fn file(path: &Path, message: impl Into<String>) -> Self {
-        Self {
-            file: path.to_owned(),
-            location: None,
-            message: message.into(),
-            hint: None,
-            note: None,
-        }
-    }
-
-    pub fn with_hint(mut self, hint: Option<String>) -> Self {
-        self.hint = hint;
-        self
-    }
-
-    pub fn with_note(mut self, note: Option<String>) -> Self {
-        self.note = note;
-        self
-    }
-
-    /// `file:line:column` (or just the file), as editors and terminals link it.
-    pub fn position(&self) -> String {
-        match &self.location {
-            Some(loc) => loc.display(&self.file),
-            None => self.file.display().to_string(),
-        }
-    }
-}
-
-/// One diagnostic without its leading `error: `: message, location, source line, hint, note.
-pub fn render_body(d: &Diagnostic) -> String {
-    let mut out = d.message.clone();
-    let gutter = d
-        .location
-        .as_ref()
-        .map_or(1, |loc| loc.line.to_string().len());
-    let pad = " ".repeat(gutter);
-    let _ = write!(out, "\n{pad}--> {}", d.position());
-    if let Some(loc) = &d.location {
-        // Copy tabs from the source into the padding so the carets line up in any terminal.
-        let lead: String = loc
-            .snippet
-            .chars()
-            .take(loc.caret)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let _ = write!(
-            out,
-            "\n{pad} |\n{} | {}\n{pad} | {lead}{}",
-            loc.line,
-            loc.snippet.trim_end(),
-            "^".repeat(loc.width)
-        );
-    }
-    if let Some(hint) = &d.hint {
-        let _ = write!(out, "\n{pad} = hint: {hint}");
-    }
-    if let Some(note) = &d.note {
-        let _ = write!(out, "\n{pad} = note: {note}");
-    }
-    out
 }
 
 /// Every diagnostic, each starting with `error: `, and a closing count when there are several.
@@ -286,22 +158,6 @@ mod tests {
         let src = SourceText::new(Path::new("m.yaml"), "a:\n\t\tb: 1\n");
         let d = src.diagnostic(Span::point(Pos { line: 2, col: 2 }), "x");
         assert!(render(&[d], 0).ends_with("2 | \t\tb: 1\n  | \t\t^"));
-    }
-
-    #[test]
-    fn long_lines_show_a_window_around_the_column() {
-        let line = format!("tags: [{}bad, {}x]", "x, ".repeat(200), "x, ".repeat(100));
-        let loc = Location::new(1, 608, 3, &line);
-        assert_eq!(loc.column, 608);
-        assert!(loc.snippet.starts_with('…') && loc.snippet.ends_with('…'));
-        assert!(loc.snippet.chars().count() <= SNIPPET_CHARS + 2);
-        let under: String = loc
-            .snippet
-            .chars()
-            .skip(loc.caret)
-            .take(loc.width)
-            .collect();
-        assert_eq!(under, "bad");
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let source = SourceText::new(display, text);
     let problems = collect_problems(
-        display,
+        &source,
         text,
         checker,
         &mut result.apps,
@@ -86,7 +86,7 @@ pub fn parse_file(display: &Path, bytes: &[u8], checker: &Checker) -> FileResult
 
 /// Every problem in the text, in no particular order; valid documents go to `apps`.
 fn collect_problems(
-    display: &Path,
+    source: &SourceText,
     text: &str,
     checker: &Checker,
     apps: &mut Vec<Validated>,
@@ -118,7 +118,7 @@ fn collect_problems(
         return all;
     }
 
-    let dir = display.parent().unwrap_or(Path::new(""));
+    let dir = source.path.parent().unwrap_or(Path::new(""));
     let mut serde_docs = serde_yaml::Deserializer::from_str(text);
     for document in &parsed.documents {
         // serde_yaml sees the same documents in the same order; keep the two in step.
@@ -156,7 +156,7 @@ fn collect_problems(
                 continue;
             }
         };
-        let validated = validate(raw, root, display, dir, &mut problems);
+        let validated = validate(raw, root, source, dir, &mut problems);
         if problems.is_empty() {
             apps.push(validated);
         } else {

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use super::check::{FieldPath, Problem, Seg, did_you_mean, path, shorten};
+use super::diagnostic::SourceText;
 use super::paths::{NamedPath, PathRole};
 use super::raw::{
     ApiVersion, Kind, RawApiPermission, RawCertificate, RawClientSecret, RawDirectoryRole,
@@ -16,10 +17,11 @@ use super::raw::{
 use super::yaml::{Node, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
 use crate::model::{
-    ApiPermission, ApiRef, AppId, CertificateSource, CertificateSpec, ClientSecretSpec,
-    DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec, FederatedCredentialSpec,
-    GenerateSpec, KeyType, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId,
-    OwnerRef, Period, PfxEncryption, RoleDefinitionId, RoleRef, SignInAudience, Source,
+    ApiPermission, ApiPermissionPositions, ApiRef, AppId, CertificateSource, CertificateSpec,
+    ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec,
+    FederatedCredentialSpec, GenerateSpec, KeyType, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME,
+    MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption, Positions, RoleDefinitionId,
+    RoleRef, SignInAudience, Source,
     certificate_display_name, parse_guid,
 };
 
@@ -56,22 +58,26 @@ pub struct Validated {
     pub paths: Vec<NamedPath>,
 }
 
-/// `file` is the manifest as displayed; `dir` is its folder, against which paths resolve.
+/// `text` is the manifest's text, its path as displayed; `dir` is its folder, against which
+/// paths resolve.
 pub fn validate(
     raw: RawManifest,
     doc: &Node,
-    file: &Path,
+    text: &SourceText,
     dir: &Path,
     out: &mut Vec<Problem>,
 ) -> Validated {
     let mut v = V {
         doc,
+        text,
         dir,
         out,
         claims: Vec::new(),
         paths: Vec::new(),
+        positions: Positions::default(),
     };
-    let app = v.app(raw, file);
+    let mut app = v.app(raw);
+    app.positions = v.positions;
     Validated {
         app,
         claims: v.claims,
@@ -81,10 +87,13 @@ pub fn validate(
 
 struct V<'a> {
     doc: &'a Node,
+    text: &'a SourceText,
     dir: &'a Path,
     out: &'a mut Vec<Problem>,
     claims: Vec<(Claim, Span)>,
     paths: Vec<NamedPath>,
+    /// Filled as entries are accepted, so each list follows its field index by index.
+    positions: Positions,
 }
 
 impl V<'_> {
@@ -100,6 +109,18 @@ impl V<'_> {
         key.or(value).unwrap_or_default()
     }
 
+    /// Where the value at `at` is written, for a problem the tenant shows at plan time.
+    fn source(&self, at: &str) -> Source {
+        let location = self.text.location(self.span(at));
+        Source {
+            file: self.text.path.clone(),
+            line: location.line,
+            column: location.column,
+            width: location.width,
+            text: self.text.line(location.line).to_owned(),
+        }
+    }
+
     fn err(&mut self, at: &str, message: impl Into<String>, hint: Option<String>) {
         let span = self.span(at);
         self.err_span(span, message, hint);
@@ -113,7 +134,7 @@ impl V<'_> {
         });
     }
 
-    fn app(&mut self, raw: RawManifest, file: &Path) -> DesiredApp {
+    fn app(&mut self, raw: RawManifest) -> DesiredApp {
         // Both are single-valued today; the schema checks already refused anything else.
         let RawManifest {
             api_version: ApiVersion::V1,
@@ -204,10 +225,9 @@ impl V<'_> {
             certificates,
             client_secrets,
             federated_credentials,
-            source: Source {
-                file: file.to_owned(),
-                line: name_span.start.line,
-            },
+            source: self.source("metadata.name"),
+            // Filled in by `validate` once every list is read.
+            positions: Positions::default(),
         }
     }
 
@@ -325,6 +345,8 @@ impl V<'_> {
                     // UPNs compare case-insensitively in Entra.
                     keys.push(Some(r.to_string().to_lowercase()));
                     refs.push(r);
+                    let source = self.source(&at);
+                    self.positions.owners.push(source);
                 }
                 Err((message, hint)) => {
                     keys.push(None);
@@ -389,6 +411,22 @@ impl V<'_> {
                     application,
                     delegated,
                 });
+                let values = |list: &str, values: Option<&[String]>| {
+                    values
+                        .unwrap_or_default()
+                        .iter()
+                        .enumerate()
+                        .map(|(j, value)| {
+                            (value.clone(), self.source(&format!("{at}.{list}[{j}]")))
+                        })
+                        .collect()
+                };
+                let positions = ApiPermissionPositions {
+                    api: self.source(&format!("{at}.api")),
+                    application: values("application", entry.application.as_deref()),
+                    delegated: values("delegated", entry.delegated.as_deref()),
+                };
+                self.positions.api_permissions.push(positions);
             }
         }
         self.unique("spec.apiPermissions", keys, "API");
@@ -465,6 +503,8 @@ impl V<'_> {
             keys.push(role_ref.as_ref().map(|r| (r.to_string(), scope.clone())));
             if let Some(role) = role_ref {
                 out.push(DirectoryRoleSpec { role, scope });
+                let source = self.source(&role_at);
+                self.positions.directory_roles.push(source);
             }
         }
         self.unique("spec.directoryRoles", keys, "directory role");

@@ -5,21 +5,103 @@
 //! names, permission values, role names, owner UPNs) stay as written here and are resolved at
 //! plan time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AppId, ObjectId, RoleDefinitionId};
+use super::live::PermissionKind;
 use super::period::Period;
 
-/// Where a document came from, for messages and plan addresses.
+/// Where in a manifest something is written: a document's `metadata.name`, or one entry of a
+/// list the tenant resolves. It carries the line as written, so a problem found at plan time
+/// points at it with a caret the way a validation error does, without reading the file again
+/// (the planner does no IO).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub file: PathBuf,
-    /// 1-based line of the document's `metadata.name`.
+    /// 1-based.
     pub line: usize,
+    /// 1-based, in characters; 0 when not known (a model built by hand).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub column: usize,
+    /// How many characters the entry spans on its line.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub width: usize,
+    /// The whole line as written.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Where the entries that only the tenant can resolve were written, so a name it does not know
+/// is reported at its own line. Each list follows its field in [`DesiredApp`] index by index;
+/// an entry without a position (a model built by hand) is reported at `metadata.name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Positions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_permissions: Vec<ApiPermissionPositions>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directory_roles: Vec<Source>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<Source>,
+}
+
+/// One `apiPermissions` entry: its `api`, and each permission value by value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiPermissionPositions {
+    pub api: Source,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub application: BTreeMap<String, Source>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delegated: BTreeMap<String, Source>,
+}
+
+impl Positions {
+    pub fn is_empty(&self) -> bool {
+        *self == Positions::default()
+    }
+}
+
+impl DesiredApp {
+    /// Where `apiPermissions[index].api` is written.
+    pub fn api_source(&self, index: usize) -> &Source {
+        self.positions
+            .api_permissions
+            .get(index)
+            .map_or(&self.source, |p| &p.api)
+    }
+
+    /// Where the permission `value` of `apiPermissions[index]` is written (`application` or
+    /// `delegated`).
+    pub fn permission_source(&self, index: usize, kind: PermissionKind, value: &str) -> &Source {
+        self.positions
+            .api_permissions
+            .get(index)
+            .and_then(|p| match kind {
+                PermissionKind::Role => p.application.get(value),
+                PermissionKind::Scope => p.delegated.get(value),
+            })
+            .unwrap_or_else(|| self.api_source(index))
+    }
+
+    /// Where `directoryRoles[index]` is written.
+    pub fn directory_role_source(&self, index: usize) -> &Source {
+        self.positions
+            .directory_roles
+            .get(index)
+            .unwrap_or(&self.source)
+    }
+
+    /// Where `owners[index]` is written.
+    pub fn owner_source(&self, index: usize) -> &Source {
+        self.positions.owners.get(index).unwrap_or(&self.source)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +131,10 @@ pub struct DesiredApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secrets: Option<Vec<ClientSecretSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
+    /// Where `metadata.name` is written.
     pub source: Source,
+    #[serde(default, skip_serializing_if = "Positions::is_empty")]
+    pub positions: Positions,
 }
 
 #[cfg(test)]
@@ -75,7 +160,11 @@ impl DesiredApp {
             source: Source {
                 file: format!("manifests/{name}.yaml").into(),
                 line: 2,
+                column: 0,
+                width: 0,
+                text: String::new(),
             },
+            positions: Positions::default(),
         }
     }
 }
@@ -147,6 +236,27 @@ impl fmt::Display for ApiRef {
         }
     }
 }
+
+/// Graph's scope: what a token is asked for when the app declares no application permissions.
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// Microsoft's first-party APIs entraform knows without asking the tenant, by display name and
+/// appId, with the `.default` scope a token for them is asked with (their application ID URI):
+/// what `Connect-ExchangeOnline` and the Graph SDKs ask for. Any other API is asked for by appId
+/// (`<appId>/.default`), which the identity platform accepts for every resource. Their names
+/// are also what an API name that finds nothing is compared with for a did-you-mean.
+pub const KNOWN_APIS: &[(&str, &str, &str)] = &[
+    (
+        "Microsoft Graph",
+        "00000003-0000-0000-c000-000000000000",
+        GRAPH_SCOPE,
+    ),
+    (
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+        "https://outlook.office365.com/.default",
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiPermission {

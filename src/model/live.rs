@@ -62,6 +62,21 @@ pub struct LiveTenant {
     /// restorable for 30 days, and holding the name until then.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deleted_apps: Vec<DeletedApp>,
+    /// Every application carrying [`MANAGED_BY_TAG`], named only (read without `--prune`, so a
+    /// plan can note the ones no manifest mentions; with `--prune` they are in `apps` in full).
+    /// Not fingerprinted: a note is not a change, so it cannot make a saved plan stale.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed: Vec<ManagedApp>,
+}
+
+/// An application entraform manages, as much as names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedApp {
+    pub object_id: ObjectId,
+    pub app_id: AppId,
+    pub unique_name: Option<String>,
+    pub display_name: String,
+    pub tags: Vec<String>,
 }
 
 /// An application in Entra ID's deleted items (`/directory/deletedItems`).

@@ -20,7 +20,9 @@ use crate::cert::{self, AssertionAlg, CertError, ClientCertificate, PfxPassword}
 use crate::graph::types::UnifiedRoleDefinition;
 use crate::graph::{self, Credential, GraphClient, GraphError, SignInError};
 use crate::manifest;
-use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec, Thumbprint};
+use crate::model::{
+    ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec, KNOWN_APIS, Thumbprint,
+};
 use crate::report::login::{self, LoginCertificate, LoginReport, OtherApi};
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -161,23 +163,7 @@ pub async fn sign_in(
 }
 
 /// Graph's scope: what a token is asked for when the app declares no application permissions.
-pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
-
-/// APIs whose `.default` scope is their application ID URI, by display name and appId: what
-/// `Connect-ExchangeOnline` and the Graph SDKs ask for. Any other API is asked for by appId
-/// (`<appId>/.default`), which the identity platform accepts for every resource.
-const KNOWN_APIS: &[(&str, &str, &str)] = &[
-    (
-        "Microsoft Graph",
-        "00000003-0000-0000-c000-000000000000",
-        GRAPH_SCOPE,
-    ),
-    (
-        "Office 365 Exchange Online",
-        "00000002-0000-0ff1-ce00-000000000000",
-        "https://outlook.office365.com/.default",
-    ),
-];
+pub use crate::model::GRAPH_SCOPE;
 
 /// The APIs the app holds application permissions on, in manifest order. A token's `roles`
 /// list application permissions on its audience only, so the scope that shows an app's roles

@@ -9,7 +9,8 @@ use super::{
     update,
 };
 use crate::model::{
-    DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ObjectId, PROTECTED_TAG, SignInAudience,
+    AppId, DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ManagedApp, ObjectId, PROTECTED_TAG,
+    SignInAudience,
 };
 use crate::plan::{
     Action, Address, ApplicationBody, ApplicationPatch, Change, ExistingApp, Note, NoteKind,
@@ -447,44 +448,24 @@ pub(crate) fn prune(
         .iter()
         .filter_map(|d| d.adopt_app_id)
         .collect();
+    let unmentioned =
+        |object_id: ObjectId, app_id: AppId, unique_name: Option<&str>, tags: &[String]| {
+            !matched.contains(&object_id)
+                && !adopted.contains(&app_id)
+                && !unique_name.is_some_and(|u| mentioned.contains(&u.to_lowercase()))
+                && tags.iter().any(|t| t == MANAGED_BY_TAG)
+        };
+
+    if !input.options.prune {
+        return (Vec::new(), unmentioned_notes(input, unmentioned));
+    }
     let mut unmentioned: Vec<&LiveApp> = input
         .live
         .apps
         .iter()
-        .filter(|l| !matched.contains(&l.object_id))
-        .filter(|l| !adopted.contains(&l.app_id))
-        .filter(|l| {
-            !l.unique_name
-                .as_deref()
-                .is_some_and(|u| mentioned.contains(&u.to_lowercase()))
-        })
-        .filter(|l| l.tags.iter().any(|t| t == MANAGED_BY_TAG))
+        .filter(|l| unmentioned(l.object_id, l.app_id, l.unique_name.as_deref(), &l.tags))
         .collect();
     unmentioned.sort_by_key(|l| prune_name(l));
-    if unmentioned.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-
-    if !input.options.prune {
-        let names: Vec<String> = unmentioned
-            .iter()
-            .map(|l| format!("`{}`", prune_name(l)))
-            .collect();
-        let message = format!(
-            "{} managed application{} in no manifest: {}; `--prune` deletes {}",
-            names.len(),
-            if names.len() == 1 { " is" } else { "s are" },
-            names.join(", "),
-            if names.len() == 1 { "it" } else { "them" }
-        );
-        let note = Note {
-            kind: NoteKind::Unmentioned,
-            app: None,
-            message,
-            url: None,
-        };
-        return (Vec::new(), vec![note]);
-    }
 
     let mut changes = Vec::new();
     for l in unmentioned {
@@ -533,6 +514,53 @@ pub(crate) fn prune(
         ));
     }
     (changes, Vec::new())
+}
+
+/// Without `--prune`, a note for each managed app no manifest mentions: it keeps whatever it
+/// was granted (an Exchange Administrator role, say) and a daily check should say so. Not a
+/// change: `plan --detailed-exitcode` still exits 0, as Terraform's warnings do.
+fn unmentioned_notes(
+    input: &PlanInput<'_>,
+    unmentioned: impl Fn(ObjectId, AppId, Option<&str>, &[String]) -> bool,
+) -> Vec<Note> {
+    let live = &input.live;
+    // With names only (`managed`) and, in a hand-made model, in full (`apps`): once each.
+    let mut apps: BTreeMap<ObjectId, ManagedApp> = BTreeMap::new();
+    for l in &live.apps {
+        apps.entry(l.object_id).or_insert_with(|| ManagedApp {
+            object_id: l.object_id,
+            app_id: l.app_id,
+            unique_name: l.unique_name.clone(),
+            display_name: l.display_name.clone(),
+            tags: l.tags.clone(),
+        });
+    }
+    for m in &live.managed {
+        apps.entry(m.object_id).or_insert_with(|| m.clone());
+    }
+    let mut notes: Vec<Note> = apps
+        .into_values()
+        .filter(|m| unmentioned(m.object_id, m.app_id, m.unique_name.as_deref(), &m.tags))
+        .map(|m| {
+            let name = m.unique_name.clone().unwrap_or_else(|| m.app_id.to_string());
+            let then = if m.tags.iter().any(|t| t == PROTECTED_TAG) {
+                format!("it carries `{PROTECTED_TAG}`, so `--prune` would stop rather than delete it")
+            } else {
+                "`--prune` would delete it".to_owned()
+            };
+            Note {
+                kind: NoteKind::Unmentioned,
+                app: Some(name),
+                message: format!(
+                    "managed by entraform (appId {}, display name `{}`) but no manifest mentions it; {then}",
+                    m.app_id, m.display_name
+                ),
+                url: None,
+            }
+        })
+        .collect();
+    notes.sort_by(|a, b| a.app.cmp(&b.app));
+    notes
 }
 
 /// The name a pruned app is addressed by: its `uniqueName`, else its appId.

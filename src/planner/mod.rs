@@ -93,7 +93,7 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
                 out.changes.extend(changes);
                 out.notes.extend(notes);
             }
-            Err(p) => problems.push(p),
+            Err(p) => problems.push(*p),
         }
         match certs::certificates(&cx) {
             Ok((changes, statuses, notes)) => {

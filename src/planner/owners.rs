@@ -10,7 +10,7 @@ use crate::plan::{Change, Note, NoteKind, Operation, ResourceKind};
 pub(crate) fn owners(
     cx: &AppCx<'_>,
     resolved: &Resolved<'_>,
-) -> Result<(Vec<Change>, Vec<Note>), Problem> {
+) -> Result<(Vec<Change>, Vec<Note>), Box<Problem>> {
     let Some(wanted) = &resolved.owners else {
         return Ok((Vec::new(), Vec::new()));
     };
@@ -21,13 +21,13 @@ pub(crate) fn owners(
             // Without the live owners a plan would add owners that exist and miss ones to
             // remove: the observer must read them whenever a manifest manages them.
             None => {
-                return Err(Problem {
+                return Err(Box::new(Problem {
                     kind: ProblemKind::OwnersNotRead,
                     source: Some(cx.desired.source.clone()),
                     app: cx.name().to_owned(),
                     message: "the manifest manages owners, but the application's owners were not read from the tenant".to_owned(),
                     help: Vec::new(),
-                });
+                }));
             }
         },
     };

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use super::{Problem, ProblemKind};
 use crate::model::{
-    ApiRef, AppRole, Catalog, DesiredApp, ObjectId, OwnerRef, PermissionScope,
-    ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef,
+    ApiRef, AppRole, Catalog, DesiredApp, KNOWN_APIS, ObjectId, OwnerRef, PermissionKind,
+    PermissionScope, ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef, Source,
 };
 
 /// An API the app asks permissions on, with the permissions found on it.
@@ -56,10 +56,11 @@ pub const LEGACY_ROLE_NAMES: [(&str, &str); 2] = [
 
 pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut problem = |kind, message: String, help: Vec<String>| {
+    // Each problem points at the entry that names what the tenant does not have.
+    let mut problem = |kind, at: &Source, message: String, help: Vec<String>| {
         problems.push(Problem {
             kind,
-            source: Some(app.source.clone()),
+            source: Some(at.clone()),
             app: app.name.clone(),
             message,
             help,
@@ -68,11 +69,11 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
     let apis = app.api_permissions.as_ref().map(|perms| {
         let mut apis: Vec<ResolvedApi<'c>> = Vec::new();
-        for perm in perms {
+        for (i, perm) in perms.iter().enumerate() {
             let resource = match find_api(&perm.api, catalog) {
                 Ok(r) => r,
                 Err((kind, message, help)) => {
-                    problem(kind, message, help);
+                    problem(kind, app.api_source(i), message, help);
                     continue;
                 }
             };
@@ -93,13 +94,23 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
             for value in &perm.application {
                 match find_app_role(resource, value) {
                     Ok(role) => apis[pos].app_roles.push(role),
-                    Err((message, help)) => problem(ProblemKind::UnknownPermission, message, help),
+                    Err((message, help)) => problem(
+                        ProblemKind::UnknownPermission,
+                        app.permission_source(i, PermissionKind::Role, value),
+                        message,
+                        help,
+                    ),
                 }
             }
             for value in &perm.delegated {
                 match find_scope(resource, value) {
                     Ok(scope) => apis[pos].scopes.push(scope),
-                    Err((message, help)) => problem(ProblemKind::UnknownPermission, message, help),
+                    Err((message, help)) => problem(
+                        ProblemKind::UnknownPermission,
+                        app.permission_source(i, PermissionKind::Scope, value),
+                        message,
+                        help,
+                    ),
                 }
             }
         }
@@ -115,13 +126,18 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
     let roles = app.directory_roles.as_ref().map(|specs| {
         let mut roles = Vec::new();
-        for spec in specs {
+        for (i, spec) in specs.iter().enumerate() {
             match find_role(&spec.role, catalog) {
                 Ok(definition) => roles.push(ResolvedRole {
                     definition,
                     scope: spec.scope.clone(),
                 }),
-                Err((message, help)) => problem(ProblemKind::UnknownRole, message, help),
+                Err((message, help)) => problem(
+                    ProblemKind::UnknownRole,
+                    app.directory_role_source(i),
+                    message,
+                    help,
+                ),
             }
         }
         roles
@@ -129,7 +145,7 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
     let owners = app.owners.as_ref().map(|refs| {
         let mut owners = BTreeSet::new();
-        for owner in refs {
+        for (i, owner) in refs.iter().enumerate() {
             match owner {
                 OwnerRef::ObjectId(id) => {
                     let label = catalog
@@ -153,6 +169,7 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
                         }
                         None => problem(
                             ProblemKind::UnknownOwner,
+                            app.owner_source(i),
                             format!("no user `{upn}` in this tenant"),
                             did_you_mean(
                                 upn,
@@ -206,9 +223,15 @@ fn find_api<'c>(
                 [] => Err((
                     ProblemKind::UnknownApi,
                     format!("no API named `{name}` in this tenant"),
+                    // The catalog holds only what the manifests' names found; Microsoft's own
+                    // APIs are in every tenant, so their names are candidates too.
                     did_you_mean(
                         name,
-                        catalog.resources.iter().map(|r| r.display_name.as_str()),
+                        catalog
+                            .resources
+                            .iter()
+                            .map(|r| r.display_name.as_str())
+                            .chain(KNOWN_APIS.iter().map(|(n, _, _)| *n)),
                     ),
                 )),
                 many => Err((
@@ -395,6 +418,8 @@ pub fn did_you_mean<'a>(
     }
 }
 
+/// Close candidates, best first: one that holds `wanted` as whole words (`Exchange Online` in
+/// `Office 365 Exchange Online`: a name written short), then by Jaro-Winkler similarity.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let candidates: BTreeSet<&str> = candidates.into_iter().collect();
     if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(wanted)) {
@@ -403,7 +428,15 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
     let wanted_lower = wanted.to_lowercase();
     let mut scored: Vec<(f64, &str)> = candidates
         .iter()
-        .map(|c| (strsim::jaro_winkler(&wanted_lower, &c.to_lowercase()), *c))
+        .map(|c| {
+            let lower = c.to_lowercase();
+            let score = if holds_words(&lower, &wanted_lower) {
+                1.0
+            } else {
+                strsim::jaro_winkler(&wanted_lower, &lower)
+            };
+            (score, *c)
+        })
         .filter(|(score, _)| *score >= 0.85)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
@@ -414,9 +447,55 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .collect()
 }
 
+/// Whether `words` occurs in `text` with no letter or digit right before or after it. Short
+/// fragments (`api`, `read`) would match too much to help.
+fn holds_words(text: &str, words: &str) -> bool {
+    const MIN_CHARS: usize = 5;
+    if words.chars().count() < MIN_CHARS {
+        return false;
+    }
+    text.match_indices(words).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + words.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_written_short_suggests_the_full_name_that_holds_it() {
+        let candidates = [
+            "Office 365 Exchange Online",
+            "Microsoft Graph",
+            "Exchange Online Protection",
+        ];
+        assert_eq!(
+            did_you_mean("exchange online", candidates),
+            ["did you mean one of `Exchange Online Protection`, `Office 365 Exchange Online`?"]
+        );
+        assert_eq!(
+            did_you_mean("Graph", candidates),
+            ["did you mean `Microsoft Graph`?"]
+        );
+        // Part of a word, or too short to mean anything, is not a match.
+        assert!(suggest("change Onl", candidates).is_empty());
+        assert!(suggest("365", candidates).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_api_name_is_compared_with_microsofts_own_apis_too() {
+        let (kind, message, help) = find_api(
+            &ApiRef::DisplayName("Exchange Online".into()),
+            &Catalog::default(),
+        )
+        .unwrap_err();
+        assert_eq!(kind, ProblemKind::UnknownApi);
+        assert_eq!(message, "no API named `Exchange Online` in this tenant");
+        assert_eq!(help, ["did you mean `Office 365 Exchange Online`?"]);
+    }
 
     #[test]
     fn a_value_differing_only_in_case_is_the_only_suggestion() {

@@ -54,6 +54,7 @@ fn tenant(apps: Vec<LiveApp>) -> LiveTenant {
         apps,
         catalog: catalog(),
         deleted_apps: Vec::new(),
+        managed: Vec::new(),
     }
 }
 
@@ -269,11 +270,55 @@ fn without_prune_unmentioned_managed_apps_are_only_noted() {
     assert!(!plan.has_changes());
     assert_eq!(plan.notes.len(), 1);
     assert_eq!(plan.notes[0].kind, NoteKind::Unmentioned);
-    assert!(plan.notes[0].message.contains("`old`"));
+    assert_eq!(plan.notes[0].app.as_deref(), Some("old"));
+    assert!(plan.notes[0].message.ends_with("`--prune` would delete it"));
 
     let plan = plan_with(&[desired("x")], &live, true).unwrap();
     assert_eq!(addresses(&plan), ["application.old"]);
     assert_eq!(plan.summary.destroy, 1);
+}
+
+#[test]
+fn without_prune_every_managed_app_read_by_name_only_is_noted_once() {
+    let mut live = tenant(vec![live_app(Some("x"), 1)]);
+    let named = |n: u128, name: Option<&str>, tags: &[&str]| ManagedApp {
+        object_id: ObjectId(guid(0xa000 + n)),
+        app_id: AppId(guid(0xb000 + n)),
+        unique_name: name.map(Into::into),
+        display_name: name.unwrap_or("hand-made").to_uppercase(),
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+    };
+    live.managed = vec![
+        // The manifest's own app, read by name too.
+        named(1, Some("x"), &[MANAGED_BY_TAG]),
+        named(2, Some("old-exo-app"), &[MANAGED_BY_TAG]),
+        named(3, Some("kept"), &[MANAGED_BY_TAG, PROTECTED_TAG]),
+        named(4, None, &[MANAGED_BY_TAG]),
+    ];
+    let plan = plan_with(&[desired("x")], &live, false).unwrap();
+    assert!(!plan.has_changes());
+    let notes: Vec<(Option<&str>, &str)> = plan
+        .notes
+        .iter()
+        .map(|n| (n.app.as_deref(), n.message.as_str()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            (
+                Some("00000000-0000-0000-0000-00000000b004"),
+                "managed by entraform (appId 00000000-0000-0000-0000-00000000b004, display name `HAND-MADE`) but no manifest mentions it; `--prune` would delete it"
+            ),
+            (
+                Some("kept"),
+                "managed by entraform (appId 00000000-0000-0000-0000-00000000b003, display name `KEPT`) but no manifest mentions it; it carries `entraform:protected`, so `--prune` would stop rather than delete it"
+            ),
+            (
+                Some("old-exo-app"),
+                "managed by entraform (appId 00000000-0000-0000-0000-00000000b002, display name `OLD-EXO-APP`) but no manifest mentions it; `--prune` would delete it"
+            ),
+        ]
+    );
 }
 
 #[test]

@@ -137,6 +137,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         apps: vec![input.live.clone()],
         catalog,
         deleted_apps: Vec::new(),
+        managed: Vec::new(),
     };
     let hashes =
         ManifestHashes::from_contents([(Path::new("manifest.yaml"), exported.manifest.as_bytes())]);

@@ -195,6 +195,7 @@ crate::common::golden_cases! {
     a_pfx_that_matches_no_key_is_drift_and_replaced => "pfx-matches-no-key",
     credentials_the_manifest_does_not_manage_are_noted => "unmanaged-credentials-are-noted",
     client_secrets_declared_empty_removes_every_secret => "client-secrets-declared-empty",
+    managed_apps_no_manifest_mentions_are_noted => "unmentioned-managed-apps",
 }
 
 #[test]

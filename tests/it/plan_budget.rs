@@ -3,6 +3,7 @@
 //! counted one by one), under Graph's real query limits (the sandbox enforces them).
 
 use entraform::graph::ClientConfig;
+use entraform::observe::{self, ObserveRequest};
 use entraform::sandbox::{self, SandboxConfig};
 
 use crate::scale;
@@ -37,6 +38,43 @@ async fn a_no_change_plan_over_1000_apps_stays_within_the_request_budget() {
     eprintln!(
         "plan over 1,000 apps: {} HTTP requests, {} Graph operations",
         stats.http_requests, stats.operations
+    );
+    sandbox.shutdown().await.unwrap();
+}
+
+/// Without `--prune` a plan also names every managed app, for its note about those no manifest
+/// mentions: one more list in the first round's `$batch`, so one more Graph operation (a page
+/// holds 999 apps) and no more HTTP requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn naming_every_managed_app_costs_one_graph_operation() {
+    let sandbox = sandbox::start(SandboxConfig::new()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let seeder = scale::admin_client(&sandbox, ClientConfig::default());
+    let manifest = scale::seed(&seeder, dir.path(), 3).await;
+    let desired = entraform::manifest::load(&[manifest], false).unwrap().apps;
+
+    let with_names = ObserveRequest::for_manifests(&desired, false);
+    assert!(with_names.managed_names);
+    let without = ObserveRequest {
+        managed_names: false,
+        ..with_names.clone()
+    };
+    let mut used = Vec::new();
+    for request in [&without, &with_names] {
+        let client = scale::admin_client(&sandbox, ClientConfig::default());
+        let live = observe::observe(&client, request).await.unwrap();
+        used.push((client.stats(), live.managed.len()));
+    }
+    let [(before, none), (after, named)] = used.try_into().unwrap();
+    assert_eq!((none, named), (0, 3));
+    assert_eq!(
+        after.operations - before.operations,
+        1,
+        "{before:?} → {after:?}"
+    );
+    assert_eq!(
+        after.http_requests, before.http_requests,
+        "{before:?} → {after:?}"
     );
     sandbox.shutdown().await.unwrap();
 }

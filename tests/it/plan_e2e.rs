@@ -386,12 +386,14 @@ const CASES: &[&str] = &[
     "drift-in-each-field",
     "extra-unmanaged-key-credential",
     "fresh-tenant",
+    "names-the-tenant-does-not-know",
     "no-changes",
     "notes-after-the-tables",
     "protected-app",
     "prune",
     "removed-role-assignment",
     "unknown-permission",
+    "unmentioned-without-prune",
 ];
 
 macro_rules! cases {
@@ -410,10 +412,12 @@ cases! {
     drift_in_each_field => "drift-in-each-field",
     extra_unmanaged_key_credential => "extra-unmanaged-key-credential",
     fresh_tenant => "fresh-tenant",
+    names_the_tenant_does_not_know => "names-the-tenant-does-not-know",
     no_changes => "no-changes",
     notes_after_the_tables => "notes-after-the-tables",
     protected_app => "protected-app",
     prune => "prune",
     removed_role_assignment => "removed-role-assignment",
     unknown_permission => "unknown-permission",
+    unmentioned_without_prune => "unmentioned-without-prune",
 }
