@@ -246,6 +246,7 @@ mod tests {
             fingerprints: Default::default(),
             manifests: ManifestHashes::default(),
             key_id_seed: None,
+            replace: Vec::new(),
         }
     }
 

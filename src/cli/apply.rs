@@ -3,11 +3,13 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::connect::Connection;
+use super::replace::ReplaceArgs;
 use super::{Context, Outcome};
 use crate::Result;
 use crate::apply::ExecuteOptions;
 use crate::ops::apply::{ApplyRequest, ApplySource, OutputFormat, apply};
 use crate::ops::plan::LocalInputs;
+use crate::planner::PlanOptions;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -30,6 +32,9 @@ pub struct ApplyArgs {
     /// Format of the outputs printed after a successful apply
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
+
+    #[command(flatten)]
+    pub replace: ReplaceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,18 +59,23 @@ fn plan_file(paths: &[PathBuf]) -> Option<&Path> {
 pub async fn run(args: ApplyArgs, ctx: &Context) -> Result<Outcome> {
     let source = match plan_file(&args.paths) {
         Some(path) => {
-            if args.prune || args.recursive {
+            if args.prune || args.recursive || !args.replace.addresses.is_empty() {
                 return Err(crate::Error::usage_with_hint(
-                    "`--prune` and `--recursive` cannot be used with a saved plan",
-                    "a saved plan already says what it deletes; pass them to `entraform plan --out` instead",
+                    "`--prune`, `--recursive` and `--replace` cannot be used with a saved plan",
+                    "a saved plan already says what it deletes and replaces; pass them to `entraform plan --out` instead",
                 ));
             }
             ApplySource::PlanFile(path.to_owned())
         }
-        None => ApplySource::Manifests {
-            local: LocalInputs::read(super::load_manifests(&args.paths, args.recursive, "apply")?)?,
-            prune: args.prune,
-        },
+        None => {
+            let local =
+                LocalInputs::read(super::load_manifests(&args.paths, args.recursive, "apply")?)?;
+            let options = PlanOptions {
+                prune: args.prune,
+                replace: args.replace.checked(&local.manifests.apps)?,
+            };
+            ApplySource::Manifests { local, options }
+        }
     };
     let request = ApplyRequest {
         source,

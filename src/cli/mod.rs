@@ -8,6 +8,7 @@ pub(crate) mod connect;
 mod export;
 mod logging;
 mod plan;
+mod replace;
 mod sandbox;
 mod schema;
 mod test_login;
@@ -266,7 +267,7 @@ pub fn main() -> ExitCode {
     // must not look like drift.
     let mut cmd = command();
     let parsed = cmd
-        .try_get_matches_from_mut(std::env::args_os())
+        .try_get_matches_from_mut(replace::terraform_spelling(std::env::args_os()))
         .and_then(|matches| Cli::from_arg_matches(&matches))
         .map_err(|err| err.format(&mut cmd));
     let cli = match parsed {

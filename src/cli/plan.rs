@@ -3,10 +3,12 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::connect::Connection;
+use super::replace::ReplaceArgs;
 use super::{Context, ManifestPaths, Outcome};
 use crate::Result;
 use crate::ops::{self, plan::LocalInputs};
 use crate::plan::render;
+use crate::planner::PlanOptions;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -28,6 +30,9 @@ pub struct PlanArgs {
     /// Also delete managed applications that no manifest mentions
     #[arg(long)]
     pub prune: bool,
+
+    #[command(flatten)]
+    pub replace: ReplaceArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,8 +44,12 @@ pub enum PlanFormat {
 
 pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
     let local = LocalInputs::read(args.manifests.load("plan")?)?;
+    let options = PlanOptions {
+        prune: args.prune,
+        replace: args.replace.checked(&local.manifests.apps)?,
+    };
     let conn = Connection::open(&ctx.global).await?;
-    let planned = ops::plan::plan_local(&conn.client, local, args.prune).await;
+    let planned = ops::plan::plan_local(&conn.client, local, &options).await;
     // Close (and save the sandbox) whether or not planning worked.
     conn.close().await?;
     let plan = planned?.plan;

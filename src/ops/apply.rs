@@ -1,7 +1,7 @@
 //! Applying: make the plan (or read a saved one and prove it is still current), confirm, run the
 //! executor with progress on stderr and Ctrl-C handling, then report and print the outputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ use crate::graph::GraphClient;
 use crate::model::{DesiredApp, LiveTenant};
 use crate::observe::{self, ObserveRequest};
 use crate::output::Printer;
-use crate::plan::{self, Plan};
-use crate::planner::KeyIdSource;
+use crate::plan::{self, Address, Plan};
+use crate::planner::{KeyIdSource, PlanOptions};
 
 use super::plan::{LocalFiles, LocalInputs, Planning, plan_against, plan_local};
 
@@ -22,7 +22,10 @@ use super::plan::{LocalFiles, LocalInputs, Planning, plan_against, plan_local};
 #[derive(Debug, Clone)]
 pub enum ApplySource {
     /// Plan now from these manifests, show the plan and ask.
-    Manifests { local: LocalInputs, prune: bool },
+    Manifests {
+        local: LocalInputs,
+        options: PlanOptions,
+    },
     /// Apply this saved plan exactly, once it is proven current.
     PlanFile(PathBuf),
 }
@@ -69,9 +72,9 @@ pub async fn apply(
     // needs its own permission): read alongside the plan, so a refusal stops apply before any
     // write. The plan's own error, if any, comes first.
     let (prepared, already_applied) = match &request.source {
-        ApplySource::Manifests { local, prune } => {
+        ApplySource::Manifests { local, options } => {
             let (run, tenant_domain) = tokio::join!(
-                plan_local(client, local.clone(), *prune),
+                plan_local(client, local.clone(), options),
                 observe::tenant_domain(client)
             );
             let run = run?;
@@ -281,14 +284,17 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
         // A plan file from before plans recorded their seed: its ids are in its operations.
         None => KeyIdSource::Recorded(&recorded),
     };
+    let replace: BTreeSet<Address> = plan.replace.iter().cloned().collect();
     if let Err(stale) = apply::stale_check(plan, &live) {
         if matches!(stale, ApplyError::Stale { .. }) {
+            // Without the replacements: a key replaced by this plan is not replaced again.
             let fresh = plan_against(
                 &desired,
                 &live,
                 &files,
                 &Planning {
                     prune,
+                    replace: &BTreeSet::new(),
                     now: time::OffsetDateTime::now_utc(),
                     key_ids,
                     manifests: &plan.manifests,
@@ -306,6 +312,7 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
         &files,
         &Planning {
             prune,
+            replace: &replace,
             now: plan.created_at,
             key_ids,
             manifests: &plan.manifests,

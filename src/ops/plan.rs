@@ -1,7 +1,7 @@
 //! Making a plan: load the manifests, read the `file:` certificates they name, observe the
 //! tenant, then let the pure planner decide.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use time::OffsetDateTime;
@@ -11,7 +11,7 @@ use crate::graph::GraphClient;
 use crate::manifest::{self, Manifests};
 use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
 use crate::observe::{self, ObserveRequest};
-use crate::plan::{ManifestHashes, Plan};
+use crate::plan::{Address, ManifestHashes, Plan};
 use crate::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 
 #[derive(Debug, Clone)]
@@ -62,14 +62,18 @@ impl LocalInputs {
 
 pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<PlannedRun> {
     let manifests = manifest::load(&request.paths, request.recursive)?;
-    plan_local(client, LocalInputs::read(manifests)?, request.prune).await
+    let options = PlanOptions {
+        prune: request.prune,
+        ..PlanOptions::default()
+    };
+    plan_local(client, LocalInputs::read(manifests)?, &options).await
 }
 
 /// A plan from what was already read from disk.
 pub async fn plan_local(
     client: &GraphClient,
     local: LocalInputs,
-    prune: bool,
+    options: &PlanOptions,
 ) -> Result<PlannedRun> {
     let LocalInputs { manifests, files } = local;
     let hashes = ManifestHashes::from_hashes(
@@ -78,7 +82,7 @@ pub async fn plan_local(
             .iter()
             .map(|f| (f.path.to_string_lossy().into_owned(), f.sha256.clone())),
     );
-    let (plan, live) = observe_and_plan(client, &manifests.apps, &files, prune, &hashes).await?;
+    let (plan, live) = observe_and_plan(client, &manifests.apps, &files, options, &hashes).await?;
     Ok(PlannedRun {
         plan,
         manifests,
@@ -95,18 +99,27 @@ pub async fn plan_apps(
     hashes: &ManifestHashes,
 ) -> Result<(Plan, LiveTenant)> {
     let files = LocalFiles::read(desired)?;
-    observe_and_plan(client, desired, &files, prune, hashes).await
+    // What apply wrote is read back without `--replace`: a replaced key is not replaced again.
+    let options = PlanOptions {
+        prune,
+        ..PlanOptions::default()
+    };
+    observe_and_plan(client, desired, &files, &options, hashes).await
 }
 
 async fn observe_and_plan(
     client: &GraphClient,
     desired: &[DesiredApp],
     files: &LocalFiles,
-    prune: bool,
+    options: &PlanOptions,
     hashes: &ManifestHashes,
 ) -> Result<(Plan, LiveTenant)> {
     let before = client.stats();
-    let live = observe::observe(client, &ObserveRequest::for_manifests(desired, prune)).await?;
+    let live = observe::observe(
+        client,
+        &ObserveRequest::for_manifests(desired, options.prune),
+    )
+    .await?;
     let after = client.stats();
     tracing::info!(
         http_requests = after.http_requests - before.http_requests,
@@ -119,7 +132,8 @@ async fn observe_and_plan(
         &live,
         files,
         &Planning {
-            prune,
+            prune: options.prune,
+            replace: &options.replace,
             now: OffsetDateTime::now_utc(),
             // The one random draw of a plan: the planner derives every new key id from it,
             // and the plan records it for apply to plan again.
@@ -171,6 +185,8 @@ pub fn read_local_pfx(apps: &[DesiredApp]) -> BTreeMap<(String, String), LocalPf
 /// The choices a plan is made with, besides the manifests and the tenant.
 pub struct Planning<'a> {
     pub prune: bool,
+    /// `--replace`: generated certificates to rotate now.
+    pub replace: &'a BTreeSet<Address>,
     pub now: OffsetDateTime,
     pub key_ids: KeyIdSource<'a>,
     pub manifests: &'a ManifestHashes,
@@ -191,6 +207,7 @@ pub fn plan_against(
         now: planning.now,
         options: PlanOptions {
             prune: planning.prune,
+            replace: planning.replace.clone(),
         },
         key_ids: planning.key_ids,
         entraform_version: env!("CARGO_PKG_VERSION"),

@@ -1,6 +1,6 @@
 //! The plan as JSON: the document `plan --format json` prints and the file `plan --out FILE`
 //! saves for `entraform apply FILE`. The file is the document plus `operations`, `fingerprints`,
-//! `manifests` and `key_id_seed`. Both are described in `docs/plan-format.md`; the shape is stable and only
+//! `manifests`, `key_id_seed` and `replace`. Both are described in `docs/plan-format.md`; the shape is stable and only
 //! ever extended. Reading refuses any other `format_version` (Terraform's `planfile` does the
 //! same). This module encodes and decodes; reading and writing the file is
 //! [`crate::ops::plan_file`]'s.
@@ -134,6 +134,9 @@ struct PlanDocument {
     /// 16 lower-case hex digits; absent in files written before plans recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key_id_seed: Option<String>,
+    /// `--replace` addresses; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    replace: Vec<Address>,
 }
 
 fn document(plan: &Plan, saved: bool) -> PlanDocument {
@@ -171,6 +174,11 @@ fn document(plan: &Plan, saved: bool) -> PlanDocument {
             .key_id_seed
             .filter(|_| saved)
             .map(|seed| format!("{seed:016x}")),
+        replace: if saved {
+            plan.replace.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -314,6 +322,7 @@ pub fn from_plan_file(text: &str, path: &Path) -> Result<Plan, DecodeError> {
         fingerprints,
         manifests,
         key_id_seed,
+        replace: doc.replace,
     })
 }
 
@@ -404,6 +413,11 @@ mod tests {
             fingerprints: [("application/1".to_owned(), Fingerprint("abc".into()))].into(),
             manifests: ManifestHashes::from_contents([(Path::new("m.yaml"), &b"x"[..])]),
             key_id_seed: Some(0x0123_4567_89ab_cdef),
+            replace: vec![Address::keyed(
+                ResourceKind::Certificate,
+                "exo",
+                "automation",
+            )],
         }
     }
 
@@ -415,6 +429,19 @@ mod tests {
         assert!(looks_like_plan_file(text.as_bytes()));
         assert!(!looks_like_plan_file(to_json(&plan).as_bytes()));
         assert!(!looks_like_plan_file(b"apiVersion: entraform/v1\n"));
+    }
+
+    #[test]
+    fn replacements_are_saved_but_not_shown_and_older_files_have_none() {
+        let text = to_plan_file(&sample());
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["replace"], json!([r#"certificate.exo["automation"]"#]));
+        let shown: Value = serde_json::from_str(&to_json(&sample())).unwrap();
+        assert!(shown.get("replace").is_none());
+        let mut older = doc.clone();
+        older.as_object_mut().unwrap().remove("replace");
+        let plan = from_plan_file(&older.to_string(), Path::new("p.json")).unwrap();
+        assert!(plan.replace.is_empty());
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct Plan {
     /// ([`crate::planner::KeyIdSource::Seeded`]), so apply can plan again and get the same ids.
     /// `None` in a plan file written before plans recorded it: its ids are in its operations.
     pub key_id_seed: Option<u64>,
+    /// The certificates the plan rotates on request (`--replace`), sorted: apply plans a saved
+    /// plan again with them.
+    pub replace: Vec<Address>,
 }
 
 impl Plan {

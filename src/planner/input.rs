@@ -1,7 +1,7 @@
 //! What a plan is made from: the desired apps, the live tenant, the local files they name, the
 //! time, and where new key ids come from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::Digest as _;
 use time::OffsetDateTime;
@@ -29,11 +29,14 @@ pub struct PlanInput<'a> {
     pub manifests: &'a ManifestHashes,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Delete managed applications (tagged [`crate::model::MANAGED_BY_TAG`]) that no manifest
     /// mentions.
     pub prune: bool,
+    /// Generated certificates to rotate now whatever their expiry (`--replace ADDRESS`, after a
+    /// leaked PFX): each must be a certificate address of a manifest's generated certificate.
+    pub replace: BTreeSet<Address>,
 }
 
 /// How the planner picks the `keyId` of a key credential it will attach. The planner draws

@@ -19,6 +19,7 @@ mod roles;
 
 use serde_json::{Map, Value};
 
+pub use certs::check_replace;
 pub use input::{KeyIdSource, PlanInput, PlanOptions};
 pub use problem::{PlanError, Problem, ProblemKind};
 
@@ -55,12 +56,13 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         fingerprints: fingerprint::fingerprints_of(input.live),
         manifests: input.manifests.clone(),
         key_id_seed: input.key_ids.seed(),
+        replace: input.options.replace.iter().cloned().collect(),
     })
 }
 
 fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
     let mut out = Decided::default();
-    let mut problems = Vec::new();
+    let mut problems = check_replace(input.desired, &input.options.replace);
     let matches = app::match_apps(input, &mut problems);
 
     for (desired, matched) in input.desired.iter().zip(&matches) {

@@ -28,6 +28,8 @@ pub enum ProblemKind {
     OwnersNotRead,
     /// A deleted application entraform does not manage holds the `uniqueName`.
     NameHeldByDeletedApp,
+    /// `--replace` names no generated certificate of the manifests.
+    UnknownReplaceAddress,
 }
 
 /// One thing wrong between the manifests and the tenant, with where the manifest says it.
@@ -107,6 +109,9 @@ impl ProblemKind {
             }
             ProblemKind::DuplicateApp => {
                 "each `metadata.name` and `metadata.appId` may appear in one manifest only"
+            }
+            ProblemKind::UnknownReplaceAddress => {
+                "`--replace` takes the address of a generated certificate, as plans show it: `certificate.APP[\"NAME\"]`"
             }
             ProblemKind::MissingLocalCertificate
             | ProblemKind::OwnersNotRead

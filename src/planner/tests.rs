@@ -67,7 +67,10 @@ fn plan_with(desired: &[DesiredApp], live: &LiveTenant, prune: bool) -> Result<P
         local_certificates: &local,
         local_pfx: &BTreeMap::new(),
         now: datetime!(2025-06-01 00:00 UTC),
-        options: PlanOptions { prune },
+        options: PlanOptions {
+            prune,
+            ..PlanOptions::default()
+        },
         key_ids: KeyIdSource::Seeded(0),
         entraform_version: "test",
         manifests: &manifests,

@@ -1,6 +1,6 @@
 //! Golden plans: each folder under `tests/plan/cases/` holds a desired model (`desired.yaml`),
 //! a live tenant (`live.yaml`; the shared `tests/plan/catalog.yaml` fills in its catalog when
-//! it has none), optional `local_certs.yaml` and `case.yaml` (`prune: true`), and the expected
+//! it has none), optional `local_certs.yaml` and `case.yaml` (`prune: true`, `replace: [ADDRESS]`), and the expected
 //! `plan.txt`, `plan.json`, `plan.md` and the saved plan `planfile.json` (operations, fingerprints:
 //! what apply reads), or `error.txt` when planning must fail.
 //!
@@ -40,6 +40,9 @@ struct LocalCertEntry {
 struct CaseOptions {
     #[serde(default)]
     prune: bool,
+    /// `--replace` addresses.
+    #[serde(default)]
+    replace: Vec<String>,
 }
 
 fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
@@ -112,6 +115,12 @@ impl Case {
             now: datetime!(2025-06-01 00:00 UTC),
             options: PlanOptions {
                 prune: self.options.prune,
+                replace: self
+                    .options
+                    .replace
+                    .iter()
+                    .map(|a| a.parse().expect("case.yaml: a plan address"))
+                    .collect(),
             },
             key_ids: KeyIdSource::Seeded(0),
             entraform_version: "0.0.0-test",
@@ -196,6 +205,8 @@ crate::common::golden_cases! {
     credentials_the_manifest_does_not_manage_are_noted => "unmanaged-credentials-are-noted",
     client_secrets_declared_empty_removes_every_secret => "client-secrets-declared-empty",
     managed_apps_no_manifest_mentions_are_noted => "unmentioned-managed-apps",
+    replace_rotates_a_certificate_now_keeping_the_old_key_for_the_overlap => "certificate-replaced-on-request",
+    replace_naming_no_generated_certificate_is_refused_with_the_addresses => "replace-unknown-address",
 }
 
 #[test]

@@ -413,3 +413,94 @@ async fn the_old_key_keeps_signing_in_during_the_overlap_and_stops_after_the_lat
     assert!(refused.contains("AADSTS700027"), "{refused}");
     sb.shutdown().await.unwrap();
 }
+
+/// Issue 16: `-replace=ADDRESS` (Terraform's spelling) rotates a certificate that is far from
+/// due, with the reason shown; the saved plan records it, so `apply PLANFILE` rotates too, and
+/// the plan after it is clean (the replacement is not asked for again). An address that names
+/// no generated certificate is refused before any tenant is contacted, with the valid ones.
+#[test]
+fn replace_rotates_a_certificate_now_and_a_saved_plan_remembers_it() {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let current_pfx = dir.path().join("secrets/rotation.pfx");
+    std::fs::write(&manifest, rotation_manifest_with("90d", "7d", "7d")).unwrap();
+    let first = run(
+        dir.path(),
+        &env,
+        &["apply", "--auto-approve", "rotation.yaml"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let old = thumbprint_of(&current_pfx);
+
+    let address = r#"certificate.rotation-app["automation"]"#;
+    let planned = run(
+        dir.path(),
+        &env,
+        &[
+            "plan",
+            &format!("-replace={address}"),
+            "--out",
+            "replace.plan",
+            "--detailed-exitcode",
+            "rotation.yaml",
+        ],
+    );
+    assert_eq!(planned.status.code(), Some(2), "{}", stderr(&planned));
+    assert!(
+        stdout(&planned).contains(&format!(
+            "# {address} will be updated in place\n  # (replaced on request; the old key is kept until"
+        )),
+        "{}",
+        stdout(&planned)
+    );
+
+    let applied = run(dir.path(), &env, &["apply", "replace.plan"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let new = thumbprint_of(&current_pfx);
+    assert_ne!(new, old, "the saved plan replaced the certificate");
+    let kept = dir.path().join(format!("secrets/rotation.{old}.pfx"));
+    assert_eq!(thumbprint_of(&kept), old, "the old PFX is kept beside it");
+
+    let after = run(
+        dir.path(),
+        &env,
+        &["plan", "--detailed-exitcode", "rotation.yaml"],
+    );
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    assert!(
+        stdout(&after).contains(&format!("the previous key {old} is kept until")),
+        "{}",
+        stdout(&after)
+    );
+
+    // Two dashes, as clap spells it, with a typo: refused with the address meant.
+    let typo = run(
+        dir.path(),
+        &env,
+        &[
+            "plan",
+            "--replace",
+            r#"certificate.rotation-app["automaton"]"#,
+            "rotation.yaml",
+        ],
+    );
+    assert_eq!(typo.status.code(), Some(1), "{}", stderr(&typo));
+    assert!(
+        stderr(&typo).contains(&format!("hint: did you mean `{address}`?")),
+        "{}",
+        stderr(&typo)
+    );
+    let saved = run(
+        dir.path(),
+        &env,
+        &["apply", "--replace", address, "replace.plan"],
+    );
+    assert_eq!(saved.status.code(), Some(1), "{}", stderr(&saved));
+    assert!(
+        stderr(&saved).contains("cannot be used with a saved plan"),
+        "{}",
+        stderr(&saved)
+    );
+}
