@@ -28,6 +28,8 @@ pub struct CertsArgs {
 pub enum CertsFormat {
     Table,
     Json,
+    /// Prometheus text format, for node_exporter's textfile collector
+    Prometheus,
 }
 
 pub async fn run(args: CertsArgs, ctx: &Context) -> Result<Outcome> {
@@ -56,6 +58,7 @@ pub async fn run(args: CertsArgs, ctx: &Context) -> Result<Outcome> {
     let rendered = match args.format {
         CertsFormat::Table => report::table(&run.report, ctx.printer.stdout_color()),
         CertsFormat::Json => report::json(&run.report),
+        CertsFormat::Prometheus => crate::report::prometheus::prometheus(&run.report),
     };
     ctx.printer.data(&rendered);
     ctx.printer.status(&report::summary(&run.report));

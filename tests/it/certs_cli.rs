@@ -48,6 +48,32 @@ async fn certs_exits_2_inside_the_window_and_0_outside_it() {
         (8..=10).contains(&cert["days_left"].as_i64().unwrap()),
         "{cert}"
     );
+
+    // The same exit codes in the textfile collector's format.
+    let prom = s.run(&["certs", "--format", "prometheus", "exo.yaml"]);
+    assert_eq!(prom.status.code(), Some(2), "{}", stderr(&prom));
+    let text = stdout(&prom);
+    assert!(
+        text.contains(&format!(
+            "entraform_credential_attention{{app=\"{APP}\",app_id=\"{}\",credential=\"automation\",kind=\"certificate\",thumbprint=\"{}\",key_id=\"",
+            s.app_id, s.thumbprint
+        )),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("entraform_credential_attention{") && l.ends_with("} 1")),
+        "{text}"
+    );
+    let fine = s.run(&[
+        "certs",
+        "--within",
+        "5",
+        "--format",
+        "prometheus",
+        "exo.yaml",
+    ]);
+    assert_eq!(fine.status.code(), Some(0), "{}", stderr(&fine));
 }
 
 #[tokio::test]

@@ -462,3 +462,246 @@ fn a_client_secret_is_listed_with_its_expiry_and_needs_attention_inside_the_wind
 
     assert!(!report(&apps(90)).needs_attention());
 }
+
+/// Issue 16: `certs --format prometheus`, node_exporter's textfile-collector format. The report
+/// with managed, unmanaged and superseded keys and a client secret whose name needs escaping.
+fn prometheus_report() -> CertReport {
+    let desired = desired();
+    let files: BTreeMap<(String, String), Thumbprint> =
+        BTreeMap::from([(("exo-v2-app".into(), "partner".into()), thumbprint(0x22))]);
+    let mut apps = apps(true);
+    apps[1].keys.push(key(0x56, Some("entraform:nightly"), 3));
+    apps[1].secrets.push(LivePasswordCredential {
+        key_id: KeyId(id(0x77)),
+        display_name: Some("say \"hi\" \\o/\nnext\x1b[2K".into()),
+        hint: Some("Abc".into()),
+        start: Some(NOW - Duration::days(1)),
+        end: Some(NOW + Duration::days(7) + Duration::hours(6)),
+    });
+    certs::report(&ReportInput {
+        desired: &desired,
+        file_thumbprints: &files,
+        apps: &apps,
+        pfx: &BTreeMap::new(),
+        now: NOW,
+        within_days: None,
+        all: true,
+    })
+}
+
+#[test]
+fn the_prometheus_text_is_exactly_this() {
+    insta::assert_snapshot!(entraform::report::prometheus::prometheus(&prometheus_report()), @r#"
+    # HELP entraform_credential_expiry_timestamp_seconds When an app credential (certificate or client secret) expires, as a Unix timestamp.
+    # TYPE entraform_credential_expiry_timestamp_seconds gauge
+    entraform_credential_expiry_timestamp_seconds{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="Portal upload",kind="certificate",thumbprint="3333333333333333333333333333333333333333",key_id="33333333-3333-3333-3333-333333333333"} 1748412000
+    entraform_credential_expiry_timestamp_seconds{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="nightly",kind="certificate",thumbprint="5656565656565656565656565656565656565656",key_id="56565656-5656-5656-5656-565656565656"} 1749016800
+    entraform_credential_expiry_timestamp_seconds{app="Legacy HR",app_id="a3a3a3a3-a3a3-a3a3-a3a3-a3a3a3a3a3a3",credential="CN=hr",kind="certificate",thumbprint="6666666666666666666666666666666666666666",key_id="66666666-6666-6666-6666-666666666666"} 1749189600
+    entraform_credential_expiry_timestamp_seconds{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="say \"hi\" \\o/\nnext�[2K",kind="client_secret",thumbprint="",key_id="77777777-7777-7777-7777-777777777777"} 1749362400
+    entraform_credential_expiry_timestamp_seconds{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="automation",kind="certificate",thumbprint="1111111111111111111111111111111111111111",key_id="11111111-1111-1111-1111-111111111111"} 1749794400
+    entraform_credential_expiry_timestamp_seconds{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="nightly",kind="certificate",thumbprint="5555555555555555555555555555555555555555",key_id="55555555-5555-5555-5555-555555555555"} 1750485600
+    entraform_credential_expiry_timestamp_seconds{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="(unmanaged)",kind="certificate",thumbprint="4444444444444444444444444444444444444444",key_id="44444444-4444-4444-4444-444444444444"} 1757397600
+    entraform_credential_expiry_timestamp_seconds{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="partner",kind="certificate",thumbprint="2222222222222222222222222222222222222222",key_id="22222222-2222-2222-2222-222222222222"} 1766037600
+    # HELP entraform_credential_expiry_days_left Calendar days (UTC) until an app credential expires, as `entraform certs` counts them; negative once expired.
+    # TYPE entraform_credential_expiry_days_left gauge
+    entraform_credential_expiry_days_left{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="Portal upload",kind="certificate",thumbprint="3333333333333333333333333333333333333333",key_id="33333333-3333-3333-3333-333333333333"} -4
+    entraform_credential_expiry_days_left{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="nightly",kind="certificate",thumbprint="5656565656565656565656565656565656565656",key_id="56565656-5656-5656-5656-565656565656"} 3
+    entraform_credential_expiry_days_left{app="Legacy HR",app_id="a3a3a3a3-a3a3-a3a3-a3a3-a3a3a3a3a3a3",credential="CN=hr",kind="certificate",thumbprint="6666666666666666666666666666666666666666",key_id="66666666-6666-6666-6666-666666666666"} 5
+    entraform_credential_expiry_days_left{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="say \"hi\" \\o/\nnext�[2K",kind="client_secret",thumbprint="",key_id="77777777-7777-7777-7777-777777777777"} 7
+    entraform_credential_expiry_days_left{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="automation",kind="certificate",thumbprint="1111111111111111111111111111111111111111",key_id="11111111-1111-1111-1111-111111111111"} 12
+    entraform_credential_expiry_days_left{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="nightly",kind="certificate",thumbprint="5555555555555555555555555555555555555555",key_id="55555555-5555-5555-5555-555555555555"} 20
+    entraform_credential_expiry_days_left{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="(unmanaged)",kind="certificate",thumbprint="4444444444444444444444444444444444444444",key_id="44444444-4444-4444-4444-444444444444"} 100
+    entraform_credential_expiry_days_left{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="partner",kind="certificate",thumbprint="2222222222222222222222222222222222222222",key_id="22222222-2222-2222-2222-222222222222"} 200
+    # HELP entraform_credential_attention 1 when the credential makes `entraform certs` exit 2 (inside its renewal window or expired), else 0.
+    # TYPE entraform_credential_attention gauge
+    entraform_credential_attention{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="Portal upload",kind="certificate",thumbprint="3333333333333333333333333333333333333333",key_id="33333333-3333-3333-3333-333333333333"} 1
+    entraform_credential_attention{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="nightly",kind="certificate",thumbprint="5656565656565656565656565656565656565656",key_id="56565656-5656-5656-5656-565656565656"} 0
+    entraform_credential_attention{app="Legacy HR",app_id="a3a3a3a3-a3a3-a3a3-a3a3-a3a3a3a3a3a3",credential="CN=hr",kind="certificate",thumbprint="6666666666666666666666666666666666666666",key_id="66666666-6666-6666-6666-666666666666"} 1
+    entraform_credential_attention{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="say \"hi\" \\o/\nnext�[2K",kind="client_secret",thumbprint="",key_id="77777777-7777-7777-7777-777777777777"} 1
+    entraform_credential_attention{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="automation",kind="certificate",thumbprint="1111111111111111111111111111111111111111",key_id="11111111-1111-1111-1111-111111111111"} 1
+    entraform_credential_attention{app="reporting",app_id="a2a2a2a2-a2a2-a2a2-a2a2-a2a2a2a2a2a2",credential="nightly",kind="certificate",thumbprint="5555555555555555555555555555555555555555",key_id="55555555-5555-5555-5555-555555555555"} 0
+    entraform_credential_attention{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="(unmanaged)",kind="certificate",thumbprint="4444444444444444444444444444444444444444",key_id="44444444-4444-4444-4444-444444444444"} 0
+    entraform_credential_attention{app="exo-v2-app",app_id="a1a1a1a1-a1a1-a1a1-a1a1-a1a1a1a1a1a1",credential="partner",kind="certificate",thumbprint="2222222222222222222222222222222222222222",key_id="22222222-2222-2222-2222-222222222222"} 0
+    "#);
+}
+
+/// One sample line of the exposition format: `name{label="value",...} number`.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+}
+
+fn is_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with("__")
+}
+
+/// The sample grammar of the text exposition format, strictly: a label value's only escapes
+/// are `\\`, `\"` and `\n`, and it holds no raw line feed or double quote.
+fn parse_sample(line: &str) -> Result<Sample, String> {
+    let open = line.find('{').ok_or("no `{`")?;
+    let name = &line[..open];
+    if !is_metric_name(name) {
+        return Err(format!("bad metric name `{name}`"));
+    }
+    let mut rest = line[open + 1..].chars().peekable();
+    let mut labels = Vec::new();
+    loop {
+        let label: String = rest.by_ref().take_while(|c| *c != '=').collect();
+        if !is_label_name(&label) {
+            return Err(format!("bad label name `{label}`"));
+        }
+        if rest.next() != Some('"') {
+            return Err(format!("label `{label}`: no opening quote"));
+        }
+        let mut value = String::new();
+        loop {
+            match rest.next().ok_or("unterminated label value")? {
+                '"' => break,
+                '\\' => match rest.next().ok_or("dangling escape")? {
+                    '\\' => value.push('\\'),
+                    '"' => value.push('"'),
+                    'n' => value.push('\n'),
+                    other => return Err(format!("invalid escape `\\{other}`")),
+                },
+                '\n' => return Err("raw line feed in a label value".into()),
+                c if c.is_control() => return Err(format!("raw control {c:?} in a label value")),
+                c => value.push(c),
+            }
+        }
+        labels.push((label, value));
+        match rest.next() {
+            Some(',') => continue,
+            Some('}') => break,
+            other => return Err(format!("expected `,` or `}}`, found {other:?}")),
+        }
+    }
+    let tail: String = rest.collect();
+    let number = tail.strip_prefix(' ').ok_or("no space before the value")?;
+    if number.contains(' ') {
+        return Err("a timestamp or extra text after the value".into());
+    }
+    let value: f64 = number
+        .parse()
+        .map_err(|e| format!("value `{number}`: {e}"))?;
+    Ok(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
+}
+
+#[test]
+fn the_prometheus_text_parses_with_a_strict_grammar_and_every_series_has_the_same_labels() {
+    let report = prometheus_report();
+    let text = entraform::report::prometheus::prometheus(&report);
+    assert!(text.ends_with('\n'), "the last line ends with a line feed");
+    let mut typed: Vec<String> = Vec::new();
+    let mut helped: Vec<String> = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = format!("line {}: {line}", n + 1);
+        if let Some(help) = line.strip_prefix("# HELP ") {
+            let (name, doc) = help.split_once(' ').expect(&at);
+            assert!(is_metric_name(name) && !doc.is_empty(), "{at}");
+            assert!(!helped.contains(&name.to_owned()), "HELP twice: {at}");
+            helped.push(name.to_owned());
+        } else if let Some(ty) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = ty.split_once(' ').expect(&at);
+            assert_eq!(kind, "gauge", "{at}");
+            assert!(!typed.contains(&name.to_owned()), "TYPE twice: {at}");
+            assert!(
+                samples.iter().all(|s| s.name != name),
+                "TYPE after samples: {at}"
+            );
+            typed.push(name.to_owned());
+        } else {
+            let sample = parse_sample(line).unwrap_or_else(|e| panic!("{at}: {e}"));
+            assert_eq!(
+                typed.last(),
+                Some(&sample.name),
+                "a family's samples follow its TYPE line, together: {at}"
+            );
+            samples.push(sample);
+        }
+    }
+    assert_eq!(
+        typed,
+        [
+            "entraform_credential_expiry_timestamp_seconds",
+            "entraform_credential_expiry_days_left",
+            "entraform_credential_attention"
+        ]
+    );
+    assert_eq!(helped, typed);
+
+    let names = |s: &Sample| s.labels.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    let expected = [
+        "app",
+        "app_id",
+        "credential",
+        "kind",
+        "thumbprint",
+        "key_id",
+    ];
+    for s in &samples {
+        assert_eq!(names(s), expected, "{s:?}");
+    }
+    // One series per credential and family: no two samples share name and labels.
+    let mut series: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{}{:?}", s.name, s.labels))
+        .collect();
+    let count = series.len();
+    series.sort();
+    series.dedup();
+    assert_eq!(series.len(), count, "duplicate series");
+    assert_eq!(count, 3 * report.certificates.len());
+
+    // The values are the report's, and the secret's name comes back exactly (bar the escape
+    // character, which the format cannot carry).
+    let secret = samples
+        .iter()
+        .find(|s| {
+            s.labels
+                .iter()
+                .any(|(k, v)| k == "kind" && v == "client_secret")
+        })
+        .expect("the client secret has series");
+    let label = |s: &Sample, k: &str| s.labels.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    assert_eq!(
+        label(secret, "credential"),
+        "say \"hi\" \\o/\nnext\u{fffd}[2K"
+    );
+    assert_eq!(label(secret, "thumbprint"), "");
+    assert_eq!(label(secret, "key_id"), KeyId(id(0x77)).to_string());
+    let automation = samples
+        .iter()
+        .find(|s| {
+            s.name == "entraform_credential_expiry_days_left"
+                && label(s, "credential") == "automation"
+        })
+        .unwrap();
+    assert_eq!(automation.value, 12.0);
+    let attention: f64 = samples
+        .iter()
+        .filter(|s| s.name == "entraform_credential_attention")
+        .map(|s| s.value)
+        .sum();
+    let c = report.counts();
+    assert_eq!(attention as usize, c.renew + c.expired);
+}
