@@ -504,3 +504,69 @@ fn replace_rotates_a_certificate_now_and_a_saved_plan_remembers_it() {
         stderr(&saved)
     );
 }
+
+/// Issue 16: a changed `subject` or `keyType` of a generated certificate is a planned rotation
+/// with the reason (judged from the certificate the tenant holds), not silently ignored; after
+/// apply the plan is clean and the new PFX holds the new subject and key size.
+#[test]
+fn a_changed_subject_or_key_type_rotates_the_certificate_with_the_reason() {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let current_pfx = dir.path().join("secrets/rotation.pfx");
+    let with = |extra: &str| {
+        rotation_manifest_with("90d", "7d", "0d").replace(
+            "        validity: 90d\n",
+            &format!("        validity: 90d\n{extra}"),
+        )
+    };
+    std::fs::write(&manifest, with("        subject: CN=a\n")).unwrap();
+    let first = run(
+        dir.path(),
+        &env,
+        &["apply", "--auto-approve", "rotation.yaml"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let clean = run(
+        dir.path(),
+        &env,
+        &["plan", "--detailed-exitcode", "rotation.yaml"],
+    );
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+
+    std::fs::write(
+        &manifest,
+        with("        subject: CN=b, O=Contoso\n        keyType: rsa3072\n"),
+    )
+    .unwrap();
+    let changed = run(
+        dir.path(),
+        &env,
+        &["plan", "--detailed-exitcode", "rotation.yaml"],
+    );
+    assert_eq!(changed.status.code(), Some(2), "{}", stdout(&changed));
+    assert!(
+        stdout(&changed).contains(
+            "(subject changed: CN=a → CN=b, O=Contoso; key type changed: RSA 2048 → RSA 3072)"
+        ),
+        "{}",
+        stdout(&changed)
+    );
+    let applied = run(
+        dir.path(),
+        &env,
+        &["apply", "--auto-approve", "rotation.yaml"],
+    );
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let after = run(
+        dir.path(),
+        &env,
+        &["plan", "--detailed-exitcode", "rotation.yaml"],
+    );
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    let password = PfxPassword::new(rotation_password()).unwrap();
+    let loaded = cert::load_client_certificate(&current_pfx, Some(&password)).unwrap();
+    assert_eq!(loaded.certificate().subject(), "CN=b, O=Contoso");
+    assert_eq!(loaded.certificate().key_bits(), 3072);
+}
