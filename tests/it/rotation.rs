@@ -414,6 +414,16 @@ async fn the_old_key_keeps_signing_in_during_the_overlap_and_stops_after_the_lat
     sb.shutdown().await.unwrap();
 }
 
+/// `apply --auto-approve rotation.yaml` in `dir`.
+fn apply_rotation_yaml(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    run(dir, env, &["apply", "--auto-approve", "rotation.yaml"])
+}
+
+/// `plan --detailed-exitcode rotation.yaml` in `dir`.
+fn plan_rotation_yaml(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    run(dir, env, &["plan", "--detailed-exitcode", "rotation.yaml"])
+}
+
 /// Issue 16: `-replace=ADDRESS` (Terraform's spelling) rotates a certificate that is far from
 /// due, with the reason shown; the saved plan records it, so `apply PLANFILE` rotates too, and
 /// the plan after it is clean (the replacement is not asked for again). An address that names
@@ -426,11 +436,7 @@ fn replace_rotates_a_certificate_now_and_a_saved_plan_remembers_it() {
     let manifest = dir.path().join("rotation.yaml");
     let current_pfx = dir.path().join("secrets/rotation.pfx");
     std::fs::write(&manifest, rotation_manifest_with("90d", "7d", "7d")).unwrap();
-    let first = run(
-        dir.path(),
-        &env,
-        &["apply", "--auto-approve", "rotation.yaml"],
-    );
+    let first = apply_rotation_yaml(dir.path(), &env);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let old = thumbprint_of(&current_pfx);
 
@@ -463,11 +469,7 @@ fn replace_rotates_a_certificate_now_and_a_saved_plan_remembers_it() {
     let kept = dir.path().join(format!("secrets/rotation.{old}.pfx"));
     assert_eq!(thumbprint_of(&kept), old, "the old PFX is kept beside it");
 
-    let after = run(
-        dir.path(),
-        &env,
-        &["plan", "--detailed-exitcode", "rotation.yaml"],
-    );
+    let after = plan_rotation_yaml(dir.path(), &env);
     assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
     assert!(
         stdout(&after).contains(&format!("the previous key {old} is kept until")),
@@ -522,17 +524,9 @@ fn a_changed_subject_or_key_type_rotates_the_certificate_with_the_reason() {
         )
     };
     std::fs::write(&manifest, with("        subject: CN=a\n")).unwrap();
-    let first = run(
-        dir.path(),
-        &env,
-        &["apply", "--auto-approve", "rotation.yaml"],
-    );
+    let first = apply_rotation_yaml(dir.path(), &env);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let clean = run(
-        dir.path(),
-        &env,
-        &["plan", "--detailed-exitcode", "rotation.yaml"],
-    );
+    let clean = plan_rotation_yaml(dir.path(), &env);
     assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
 
     std::fs::write(
@@ -540,11 +534,7 @@ fn a_changed_subject_or_key_type_rotates_the_certificate_with_the_reason() {
         with("        subject: CN=b, O=Contoso\n        keyType: rsa3072\n"),
     )
     .unwrap();
-    let changed = run(
-        dir.path(),
-        &env,
-        &["plan", "--detailed-exitcode", "rotation.yaml"],
-    );
+    let changed = plan_rotation_yaml(dir.path(), &env);
     assert_eq!(changed.status.code(), Some(2), "{}", stdout(&changed));
     assert!(
         stdout(&changed).contains(
@@ -553,17 +543,9 @@ fn a_changed_subject_or_key_type_rotates_the_certificate_with_the_reason() {
         "{}",
         stdout(&changed)
     );
-    let applied = run(
-        dir.path(),
-        &env,
-        &["apply", "--auto-approve", "rotation.yaml"],
-    );
+    let applied = apply_rotation_yaml(dir.path(), &env);
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
-    let after = run(
-        dir.path(),
-        &env,
-        &["plan", "--detailed-exitcode", "rotation.yaml"],
-    );
+    let after = plan_rotation_yaml(dir.path(), &env);
     assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
     let password = PfxPassword::new(rotation_password()).unwrap();
     let loaded = cert::load_client_certificate(&current_pfx, Some(&password)).unwrap();
