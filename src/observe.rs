@@ -95,10 +95,6 @@ pub struct Parts {
     pub owners: bool,
     pub directory_roles: bool,
     pub delegated_grants: bool,
-    /// The certificates (`key`) of the keys entraform attached (`entraform:<name>`), to see a
-    /// generated certificate whose manifest changed its subject or key type. Graph returns them
-    /// only to a read of the one application: one more `$batch` part per such app.
-    pub key_certificates: bool,
 }
 
 impl Parts {
@@ -106,7 +102,6 @@ impl Parts {
         owners: true,
         directory_roles: true,
         delegated_grants: true,
-        key_certificates: true,
     };
 
     fn union(self, other: Parts) -> Parts {
@@ -114,7 +109,6 @@ impl Parts {
             owners: self.owners || other.owners,
             directory_roles: self.directory_roles || other.directory_roles,
             delegated_grants: self.delegated_grants || other.delegated_grants,
-            key_certificates: self.key_certificates || other.key_certificates,
         }
     }
 }
@@ -133,11 +127,6 @@ impl ObserveRequest {
                 owners: d.owners.is_some(),
                 directory_roles: d.directory_roles.is_some(),
                 delegated_grants: d.api_permissions.is_some() && d.admin_consent,
-                key_certificates: d
-                    .certificates
-                    .iter()
-                    .flatten()
-                    .any(|c| matches!(c.source, crate::model::CertificateSource::Generate(_))),
             };
             request.apps.push(AppQuery {
                 key: AppKey::UniqueName(d.name.clone()),
@@ -239,21 +228,12 @@ pub async fn observe(
         }
     }
     // A certificate whose `customKeyIdentifier` is not its thumbprint (a tool put something
-    // else there) is told apart by its bytes, which only a read of the one object returns; so
-    // are the subject and key size of the keys entraform attached, when the manifest generates
-    // certificates (one read of the app covers both).
+    // else there) is told apart by its bytes, which only a read of the one object returns.
     let unknown: Vec<ObjectId> = applications
         .iter()
         .filter(|a| {
-            let generated = request.parts_of(a).key_certificates;
             a.key_credentials.iter().any(|k| {
-                k.kind.as_deref() == Some("AsymmetricX509Cert")
-                    && k.key.is_none()
-                    && (key_thumbprint(k).is_none()
-                        || (generated
-                            && k.display_name.as_deref().is_some_and(|n| {
-                                n.starts_with(crate::model::CERTIFICATE_DISPLAY_NAME_PREFIX)
-                            })))
+                k.kind.as_deref() == Some("AsymmetricX509Cert") && key_thumbprint(k).is_none()
             })
         })
         .map(|a| a.id)
@@ -798,23 +778,7 @@ pub fn key_credential(k: &KeyCredential) -> LiveKeyCredential {
         usage: k.usage.clone().unwrap_or_default(),
         start: k.start_date_time,
         end: k.end_date_time,
-        certificate: key_der(k)
-            .and_then(|der| crate::cert::PublicCertificate::from_der(&der).ok())
-            .map(|cert| crate::model::KeyCertificate {
-                subject: cert.subject().to_owned(),
-                key_bits: cert.key_bits(),
-            }),
     }
-}
-
-/// The certificate's DER, when the read carried `key`.
-fn key_der(k: &KeyCredential) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    k.key.as_deref().and_then(|b| {
-        base64::engine::general_purpose::STANDARD
-            .decode(b.trim())
-            .ok()
-    })
 }
 
 /// A client secret's metadata as the live model holds it; `secretText` is never carried over.
@@ -832,7 +796,13 @@ pub fn password_credential(p: &PasswordCredential) -> LivePasswordCredential {
 /// single-object read with `$select=keyCredentials` does); else `customKeyIdentifier`, which
 /// may be anything a tool put there.
 fn key_thumbprint(k: &KeyCredential) -> Option<Thumbprint> {
-    match key_der(k) {
+    use base64::Engine as _;
+    let der = k.key.as_deref().and_then(|b| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+    });
+    match der {
         Some(der) => Some(Thumbprint::of_der(&der)),
         None => k
             .custom_key_identifier
@@ -999,7 +969,6 @@ mod tests {
             owners: false,
             directory_roles: true,
             delegated_grants: true,
-            key_certificates: false,
         };
         assert_eq!(
             request.apps,
@@ -1018,8 +987,7 @@ mod tests {
                     parts: Parts {
                         owners: true,
                         directory_roles: false,
-                        delegated_grants: false,
-                        key_certificates: false,
+                        delegated_grants: false
                     }
                 },
             ]

@@ -165,20 +165,6 @@ pub struct LiveKeyCredential {
     pub start: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub end: Option<OffsetDateTime>,
-    /// What the certificate's bytes say, when the read carried them (`key`, returned only to a
-    /// read of the one application) and they are an RSA certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<KeyCertificate>,
-}
-
-/// The facts of a key credential's certificate a plan compares with a generated certificate's
-/// manifest: a different subject or key size is a rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyCertificate {
-    /// As entraform prints names: most specific attribute first (`CN=app, O=Contoso`).
-    pub subject: String,
-    /// The RSA modulus size.
-    pub key_bits: u32,
 }
 
 /// A client secret as Graph lists it: metadata only. Its value (`secretText`) is returned once,

@@ -10,7 +10,6 @@ use time::{Duration, OffsetDateTime};
 
 use super::app::Matched;
 use super::{AppCx, Obj, PlanInput, Problem, ProblemKind, create, delete, rfc3339, s};
-use crate::model::dn::parse_dn;
 use crate::model::{
     CertificateSource as Source, DesiredApp, GenerateSpec, KeyId, LiveKeyCredential,
     LocalCertificate, LocalPfx, certificate_display_name, days_left,
@@ -297,11 +296,9 @@ impl<'a> State<'a, '_> {
         let newest = keys.first().copied();
         let orphan = self.orphaned_pfx(name);
         let replaced = cx.input.options.replace.contains(&address);
-        let changed = newest.and_then(|k| spec_changed(g, k));
         let due = newest.map(|k| {
             replaced
                 || orphan.is_some()
-                || changed.is_some()
                 || k.end
                     .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
         });
@@ -374,17 +371,14 @@ impl<'a> State<'a, '_> {
                     status.action = Action::Create;
                 }
                 Some(old) => {
-                    // Every reason that holds, the one asked for first.
-                    let reasons: Vec<String> =
-                        [replaced.then(|| REPLACED.to_owned()), drift, changed]
-                            .into_iter()
-                            .flatten()
-                            .collect();
-                    let mut reason = if reasons.is_empty() {
-                        let end = old.end.expect("due implies an end date");
-                        expiry_reason(end, self.now(), g.renew_before)
-                    } else {
-                        reasons.join("; ")
+                    let mut reason = match drift {
+                        Some(drift) if replaced => format!("{REPLACED}; {drift}"),
+                        Some(drift) => drift,
+                        None if replaced => REPLACED.to_owned(),
+                        None => {
+                            let end = old.end.expect("due implies an end date");
+                            expiry_reason(end, self.now(), g.renew_before)
+                        }
                     };
                     // The new key starts at apply; planned from now, as every date here is.
                     // An expired key signs in nowhere: nothing to keep it for.
@@ -518,45 +512,13 @@ impl<'a> State<'a, '_> {
 }
 
 fn certificate_before(k: &LiveKeyCredential, source: serde_json::Value) -> Obj {
-    let cert = k.certificate.as_ref();
     Obj::new()
         .with("display_name", k.display_name.clone())
         .with("key_id", s(k.key_id))
         .with("source", source)
-        .with_opt("subject", cert.map(|c| c.subject.clone()))
-        .with_opt("key_type", cert.map(|c| key_type_name(c.key_bits)))
         .with("thumbprint", k.thumbprint.map(s))
         .with("not_before", k.start.map(rfc3339))
         .with("not_after", k.end.map(rfc3339))
-}
-
-/// `rsa2048`: how plans show a key type, as the manifest's `keyType` is shown.
-fn key_type_name(bits: u32) -> String {
-    format!("rsa{bits}")
-}
-
-/// Why the live key no longer is what the manifest generates: "subject changed: CN=a → CN=b",
-/// "key type changed: RSA 2048 → RSA 4096" (both, joined, when both changed). Judged from the
-/// certificate the tenant holds; `None` when its bytes were not read or nothing changed.
-/// Subjects are compared as names (`CN=a,O=b` is `CN=a, O=b`).
-fn spec_changed(g: &GenerateSpec, k: &LiveKeyCredential) -> Option<String> {
-    let live = k.certificate.as_ref()?;
-    let mut changes = Vec::new();
-    let same_name = match (parse_dn(&live.subject), parse_dn(&g.subject)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => live.subject == g.subject,
-    };
-    if !same_name {
-        changes.push(format!("subject changed: {} → {}", live.subject, g.subject));
-    }
-    if live.key_bits != g.key_type.bits() {
-        changes.push(format!(
-            "key type changed: RSA {} → RSA {}",
-            live.key_bits,
-            g.key_type.bits()
-        ));
-    }
-    (!changes.is_empty()).then(|| changes.join("; "))
 }
 
 /// Filled in by [`assign_key_lists`] once the order of changes is final.
@@ -709,52 +671,6 @@ mod tests {
         ] {
             assert_eq!(expiry_reason(end, now, renew), reason, "{end} at {now}");
         }
-    }
-
-    #[test]
-    fn a_changed_subject_or_key_size_is_told_and_spacing_is_not_a_change() {
-        let spec = |subject: &str, key_type| {
-            GenerateSpec {
-            subject: subject.into(),
-            key_type,
-            ..serde_yaml::from_str::<GenerateSpec>(
-                "subject: CN=x\nkey_type: Rsa2048\nvalidity: 1y\nrenew_before: 30d\npfx: x.pfx\npfx_password_env: X\npfx_encryption: Aes256\ncer: null\n",
-            )
-            .unwrap()
-        }
-        };
-        let key = |subject: Option<&str>, bits| LiveKeyCredential {
-            key_id: KeyId(uuid::Uuid::from_u128(1)),
-            display_name: Some(certificate_display_name("a")),
-            thumbprint: None,
-            key_type: "AsymmetricX509Cert".into(),
-            usage: "Verify".into(),
-            start: None,
-            end: None,
-            certificate: subject.map(|subject| crate::model::KeyCertificate {
-                subject: subject.into(),
-                key_bits: bits,
-            }),
-        };
-        use crate::model::KeyType::{Rsa2048, Rsa4096};
-        let same = spec("CN=app,O=Contoso", Rsa2048);
-        assert_eq!(
-            spec_changed(&same, &key(Some("CN=app, O=Contoso"), 2048)),
-            None
-        );
-        assert_eq!(
-            spec_changed(&same, &key(None, 1024)),
-            None,
-            "bytes not read"
-        );
-        assert_eq!(
-            spec_changed(&spec("CN=b", Rsa2048), &key(Some("CN=a"), 2048)).as_deref(),
-            Some("subject changed: CN=a → CN=b")
-        );
-        assert_eq!(
-            spec_changed(&spec("CN=a", Rsa4096), &key(Some("CN=a"), 2048)).as_deref(),
-            Some("key type changed: RSA 2048 → RSA 4096")
-        );
     }
 
     #[test]

@@ -367,7 +367,6 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
         usage: "Verify".into(),
         start: Some(datetime!(2024-05-29 00:00 UTC)),
         end: Some(datetime!(2025-05-29 00:00 UTC)),
-        certificate: None,
     });
     let mut d = desired("x");
     d.certificates = Some(vec![CertificateSpec {

@@ -72,7 +72,6 @@ fn key(n: u8, display_name: Option<&str>, days: i64) -> LiveKeyCredential {
         usage: "Verify".into(),
         start: Some(NOW - Duration::days(300)),
         end: Some(NOW + Duration::days(days) + Duration::hours(6)),
-        certificate: None,
     }
 }
 

@@ -207,7 +207,6 @@ crate::common::golden_cases! {
     managed_apps_no_manifest_mentions_are_noted => "unmentioned-managed-apps",
     replace_rotates_a_certificate_now_keeping_the_old_key_for_the_overlap => "certificate-replaced-on-request",
     replace_naming_no_generated_certificate_is_refused_with_the_addresses => "replace-unknown-address",
-    a_changed_subject_or_key_type_is_a_rotation_with_the_reason => "certificate-subject-and-key-type-changed",
 }
 
 #[test]

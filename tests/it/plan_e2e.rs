@@ -6,7 +6,7 @@
 //!   references filled in (an adopted appId is only known once the setup made the app);
 //! - `setup.json`, the tenant's state as the raw Graph requests that build it on a fresh sandbox
 //!   (the way a hand-made setup would). A step `{"certificate": "name", "validity_days": N,
-//!   "age_days": M, "subject": "CN=…"}` generates a certificate whose `${name.key}`, `${name.thumbprint}`,
+//!   "age_days": M}` generates a certificate whose `${name.key}`, `${name.thumbprint}`,
 //!   `${name.start}` and `${name.end}` later steps can use; a request step may save its answer
 //!   `"as"` a variable, whose fields later steps reach by path (`${users.value.0.id}`). `${exchange.id}` and `${graph.id}` are the resource service principals;
 //! - `case.json` (optional): `{"prune": true}`;
@@ -50,9 +50,6 @@ enum Step {
         validity_days: u64,
         #[serde(default)]
         age_days: i64,
-        /// Default `CN=<certificate>`; the manifest's subject for a key it generated.
-        #[serde(default)]
-        subject: Option<String>,
     },
     Request {
         method: String,
@@ -141,12 +138,9 @@ async fn set_up(sandbox: &RunningSandbox, client: &GraphClient, steps: &[Step]) 
                 certificate,
                 validity_days,
                 age_days,
-                subject,
             } => {
                 let generated = cert::generate(&GenerateRequest {
-                    subject: subject
-                        .clone()
-                        .unwrap_or_else(|| format!("CN={certificate}")),
+                    subject: format!("CN={certificate}"),
                     key_type: KeyType::Rsa2048,
                     validity: Period::from_days(*validity_days),
                     now: OffsetDateTime::now_utc() - time::Duration::days(*age_days),
