@@ -42,10 +42,10 @@ use crate::graph::types::{
 };
 use crate::graph::{self, GraphClient, GraphError, Request};
 use crate::model::{
-    ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, Fingerprint, LiveApp,
+    ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, FieldValues, Fingerprint, LiveApp,
     LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
     LiveFederatedCredential, LiveKeyCredential, LiveOwner, LiveServicePrincipal, LiveTenant,
-    LiveUser, MANAGED_BY_TAG, ObjectId, OwnerRef, PermissionKind, PermissionScope,
+    LiveUser, MANAGED_BY_TAG, ObjectId, On, OwnerRef, PermissionKind, PermissionScope,
     RequiredResourceAccess, ResourceAccess, ResourceServicePrincipal, RoleDefinition,
     RoleDefinitionId, Thumbprint,
 };
@@ -211,10 +211,12 @@ pub async fn observe(
     let mut results = round.run(client).await?;
 
     let mut applications: Vec<Application> = Vec::new();
+    let mut fields: HashMap<ObjectId, FieldValues> = HashMap::new();
     let mut seen_apps = HashSet::new();
     for list in app_lists {
-        for app in results.items::<Application>(list)? {
+        for (app, values) in results.items_with_fields::<Application>(list, On::Application)? {
             if seen_apps.insert(app.id) {
+                fields.insert(app.id, values);
                 applications.push(app);
             }
         }
@@ -308,7 +310,10 @@ pub async fn observe(
 
     let mut sps: HashMap<AppId, ServicePrincipal> = HashMap::new();
     for list in sp_lists {
-        for sp in results.items::<ServicePrincipal>(list)? {
+        for (sp, values) in
+            results.items_with_fields::<ServicePrincipal>(list, On::ServicePrincipal)?
+        {
+            fields.insert(sp.id, values);
             sps.insert(sp.app_id, sp);
         }
     }
@@ -320,7 +325,10 @@ pub async fn observe(
     }
     let mut deleted: Vec<Application> = Vec::new();
     for list in deleted_lists {
-        deleted.extend(results.items::<Application>(list)?);
+        for (app, values) in results.items_with_fields::<Application>(list, On::Application)? {
+            fields.insert(app.id, values);
+            deleted.push(app);
+        }
     }
 
     // Round 3: cut-short expansions, role assignments, delegated grants; what deleted apps
@@ -410,8 +418,9 @@ pub async fn observe(
             let deleted_at = app.deleted_date_time;
             let service_principal = deleted_sps.get(&app.app_id).copied();
             let owners = owners.remove(&app.id);
+            let values = fields.remove(&app.id).unwrap_or_default();
             DeletedApp {
-                app: live_app(app, owners, None),
+                app: live_app(app, values, owners, None),
                 deleted_at,
                 service_principal,
             }
@@ -424,10 +433,12 @@ pub async fn observe(
             let sp = sps.remove(&app.app_id).map(|sp| {
                 let role_assignments = role_assignments.remove(&sp.id).unwrap_or_default();
                 let grants = grants.remove(&sp.id).unwrap_or_default();
-                service_principal(sp, role_assignments, grants)
+                let values = fields.remove(&sp.id).unwrap_or_default();
+                service_principal(sp, values, &app.tags, role_assignments, grants)
             });
             let owners = owners.remove(&app.id);
-            live_app(app, owners, sp)
+            let values = fields.remove(&app.id).unwrap_or_default();
+            live_app(app, values, owners, sp)
         })
         .collect();
     apps.sort_by(|a, b| {
@@ -643,6 +654,23 @@ impl RoundResults {
             .map(|v| graph::decode_value(v, "GET", &path))
             .collect()
     }
+
+    /// [`Self::items`], each with the values of the plain fields on `on` ([`crate::model::fields`])
+    /// read from its JSON.
+    fn items_with_fields<T: DeserializeOwned>(
+        &mut self,
+        index: usize,
+        on: On,
+    ) -> Result<Vec<(T, FieldValues)>, GraphError> {
+        let path = self.reads[index].path_and_query();
+        std::mem::take(&mut self.lists[index])
+            .into_iter()
+            .map(|v| {
+                let values = FieldValues::read(on, &v);
+                Ok((graph::decode_value(v, "GET", &path)?, values))
+            })
+            .collect()
+    }
 }
 
 fn decode_error(path: &str, json_path: &str, message: String) -> GraphError {
@@ -662,6 +690,7 @@ fn fingerprint(value: &impl Serialize) -> Fingerprint {
 
 fn live_app(
     app: Application,
+    fields: FieldValues,
     owners: Option<Vec<DirectoryObject>>,
     service_principal: Option<LiveServicePrincipal>,
 ) -> LiveApp {
@@ -717,23 +746,47 @@ fn live_app(
         federated_credentials,
         owners,
         service_principal,
+        fields,
         fingerprint: Fingerprint(String::new()),
     };
-    // The app's own fields; its service principal and federated credentials have their own.
-    live.fingerprint = fingerprint(&(
-        &live.object_id,
-        &live.app_id,
-        &live.unique_name,
-        &live.display_name,
-        &live.description,
-        &live.sign_in_audience,
-        &live.redirect_uris,
-        &live.tags,
-        &live.required_resource_access,
-        &live.key_credentials,
-        &live.owners,
-    ));
+    live.fingerprint = app_fingerprint(&live);
     live
+}
+
+/// The app's own fields; its service principal and federated credentials have their own. Every
+/// field is named, so a new one does not compile until it is either hashed or said not to be.
+fn app_fingerprint(live: &LiveApp) -> Fingerprint {
+    let LiveApp {
+        object_id,
+        app_id,
+        unique_name,
+        display_name,
+        description,
+        sign_in_audience,
+        redirect_uris,
+        tags,
+        required_resource_access,
+        key_credentials,
+        owners,
+        fields,
+        federated_credentials: _,
+        service_principal: _,
+        fingerprint: _,
+    } = live;
+    fingerprint(&(
+        object_id,
+        app_id,
+        unique_name,
+        display_name,
+        description,
+        sign_in_audience,
+        redirect_uris,
+        tags,
+        required_resource_access,
+        key_credentials,
+        owners,
+        fields,
+    ))
 }
 
 /// A key credential as the live model holds it (also used by `certs --all`, which lists
@@ -792,6 +845,8 @@ fn federated_credential(f: FederatedIdentityCredential) -> LiveFederatedCredenti
 
 fn service_principal(
     sp: ServicePrincipal,
+    mut fields: FieldValues,
+    app_tags: &[String],
     role_assignments: Vec<UnifiedRoleAssignment>,
     grants: Vec<OAuth2PermissionGrant>,
 ) -> LiveServicePrincipal {
@@ -825,12 +880,19 @@ fn service_principal(
             directory_scope_id: r.directory_scope_id,
         })
         .collect();
+    // Graph shows the application's tags on its service principal too (serviceprincipal
+    // reference: "tags … union of the service principal's and the application's"); the
+    // service principal's own are the rest.
+    if let Some(Value::Array(tags)) = fields.0.get_mut("tags") {
+        tags.retain(|t| !t.as_str().is_some_and(|t| app_tags.iter().any(|a| a == t)));
+    }
     LiveServicePrincipal {
         object_id: sp.id,
-        fingerprint: fingerprint(&(&sp.id, &sp.app_id)),
+        fingerprint: fingerprint(&(&sp.id, &sp.app_id, &fields)),
         app_role_assignments,
         delegated_grants,
         directory_role_assignments,
+        fields,
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::FieldValues;
 use super::ids::{AppId, ObjectId, RoleDefinitionId};
 use super::period::Period;
 
@@ -45,6 +46,12 @@ pub struct DesiredApp {
     pub directory_roles: Option<Vec<DirectoryRoleSpec>>,
     pub certificates: Option<Vec<CertificateSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
+    /// The application's plain fields the manifest manages ([`super::fields`]), by path.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
+    /// The service principal's plain fields the manifest manages (`spec.servicePrincipal`).
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub service_principal_fields: FieldValues,
     pub source: Source,
 }
 
@@ -67,6 +74,8 @@ impl DesiredApp {
             directory_roles: None,
             certificates: None,
             federated_credentials: None,
+            fields: FieldValues::default(),
+            service_principal_fields: FieldValues::default(),
             source: Source {
                 file: format!("manifests/{name}.yaml").into(),
                 line: 2,

@@ -9,6 +9,7 @@ mod access;
 mod app;
 mod certs;
 mod federated;
+mod fields;
 mod input;
 pub mod normalize;
 mod owners;
