@@ -214,7 +214,9 @@ pub async fn observe(
     let mut fields: HashMap<ObjectId, FieldValues> = HashMap::new();
     let mut seen_apps = HashSet::new();
     for list in app_lists {
-        for (app, values) in results.items_with_fields::<Application>(list, On::Application)? {
+        for (app, values) in results
+            .items_with_fields::<Application>(list, |v| FieldValues::read(On::Application, v))?
+        {
             if seen_apps.insert(app.id) {
                 fields.insert(app.id, values);
                 applications.push(app);
@@ -310,9 +312,14 @@ pub async fn observe(
 
     let mut sps: HashMap<AppId, ServicePrincipal> = HashMap::new();
     for list in sp_lists {
-        for (sp, values) in
-            results.items_with_fields::<ServicePrincipal>(list, On::ServicePrincipal)?
-        {
+        let read = |sp: &Value| {
+            let app_tags = sp["appId"]
+                .as_str()
+                .and_then(|id| applications.iter().find(|a| a.app_id.to_string() == id))
+                .map_or(&[][..], |a| a.tags.as_slice());
+            FieldValues::read_service_principal(sp, app_tags)
+        };
+        for (sp, values) in results.items_with_fields::<ServicePrincipal>(list, read)? {
             fields.insert(sp.id, values);
             sps.insert(sp.app_id, sp);
         }
@@ -325,7 +332,9 @@ pub async fn observe(
     }
     let mut deleted: Vec<Application> = Vec::new();
     for list in deleted_lists {
-        for (app, values) in results.items_with_fields::<Application>(list, On::Application)? {
+        for (app, values) in results
+            .items_with_fields::<Application>(list, |v| FieldValues::read(On::Application, v))?
+        {
             fields.insert(app.id, values);
             deleted.push(app);
         }
@@ -434,7 +443,7 @@ pub async fn observe(
                 let role_assignments = role_assignments.remove(&sp.id).unwrap_or_default();
                 let grants = grants.remove(&sp.id).unwrap_or_default();
                 let values = fields.remove(&sp.id).unwrap_or_default();
-                service_principal(sp, values, &app.tags, role_assignments, grants)
+                service_principal(sp, values, role_assignments, grants)
             });
             let owners = owners.remove(&app.id);
             let values = fields.remove(&app.id).unwrap_or_default();
@@ -655,18 +664,18 @@ impl RoundResults {
             .collect()
     }
 
-    /// [`Self::items`], each with the values of the plain fields on `on` ([`crate::model::fields`])
-    /// read from its JSON.
+    /// [`Self::items`], each with the values of its plain fields ([`crate::model::fields`])
+    /// that `read` takes from its JSON.
     fn items_with_fields<T: DeserializeOwned>(
         &mut self,
         index: usize,
-        on: On,
+        read: impl Fn(&Value) -> FieldValues,
     ) -> Result<Vec<(T, FieldValues)>, GraphError> {
         let path = self.reads[index].path_and_query();
         std::mem::take(&mut self.lists[index])
             .into_iter()
             .map(|v| {
-                let values = FieldValues::read(on, &v);
+                let values = read(&v);
                 Ok((graph::decode_value(v, "GET", &path)?, values))
             })
             .collect()
@@ -845,8 +854,7 @@ fn federated_credential(f: FederatedIdentityCredential) -> LiveFederatedCredenti
 
 fn service_principal(
     sp: ServicePrincipal,
-    mut fields: FieldValues,
-    app_tags: &[String],
+    fields: FieldValues,
     role_assignments: Vec<UnifiedRoleAssignment>,
     grants: Vec<OAuth2PermissionGrant>,
 ) -> LiveServicePrincipal {
@@ -880,12 +888,6 @@ fn service_principal(
             directory_scope_id: r.directory_scope_id,
         })
         .collect();
-    // Graph shows the application's tags on its service principal too (serviceprincipal
-    // reference: "tags … union of the service principal's and the application's"); the
-    // service principal's own are the rest.
-    if let Some(Value::Array(tags)) = fields.0.get_mut("tags") {
-        tags.retain(|t| !t.as_str().is_some_and(|t| app_tags.iter().any(|a| a == t)));
-    }
     LiveServicePrincipal {
         object_id: sp.id,
         fingerprint: fingerprint(&(&sp.id, &sp.app_id, &fields)),

@@ -490,6 +490,8 @@ fn json_type(node: &Node) -> &'static str {
         Value::Scalar(s) => match s.kind() {
             ScalarKind::Null => "null",
             ScalarKind::Bool(_) => "boolean",
+            // The schema's `integer` (e.g. `requestedAccessTokenVersion`) takes whole numbers.
+            ScalarKind::Number if s.text.parse::<i64>().is_ok() => "integer",
             ScalarKind::Number => "number",
             ScalarKind::String => "string",
         },

@@ -302,6 +302,16 @@ impl FieldValues {
         out
     }
 
+    /// [`Self::read`] of a service principal: its `tags` without its application's, which
+    /// Graph shows on it too (serviceprincipal reference: the union of both).
+    pub fn read_service_principal(object: &Value, app_tags: &[String]) -> Self {
+        let mut out = Self::read(On::ServicePrincipal, object);
+        if let Some(Value::Array(tags)) = out.0.get_mut("tags") {
+            tags.retain(|t| !t.as_str().is_some_and(|t| app_tags.iter().any(|a| a == t)));
+        }
+        out
+    }
+
     /// The values on `on` (with their fields), in table order.
     pub fn on(&self, on: On) -> impl Iterator<Item = (&'static Field, &Value)> {
         fields_on(on).filter_map(|f| self.get(f.path).map(|v| (f, v)))
@@ -377,6 +387,33 @@ impl Field {
     /// The normalised value a Graph object without this field set has.
     pub fn default_value(&self) -> Value {
         self.normalize(None)
+    }
+
+    /// How `export` writes a normalised value: `None` for the default (an untouched object
+    /// has it, so the manifest need not say it); objects without their default members.
+    pub fn export(&self, value: &Value) -> Option<Value> {
+        if *value == self.default_value() {
+            return None;
+        }
+        Some(match self.kind {
+            Kind::Flags { .. } => compact(value),
+            Kind::OptionalClaims => {
+                let mut out = Map::new();
+                for (token, claims) in value.as_object().into_iter().flatten() {
+                    let claims: Vec<Value> = claims
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(compact)
+                        .collect();
+                    if !claims.is_empty() {
+                        out.insert(token.clone(), Value::Array(claims));
+                    }
+                }
+                Value::Object(out)
+            }
+            _ => value.clone(),
+        })
     }
 
     /// What is wrong with a manifest's value, if anything (its type is the schema's to check).
@@ -609,6 +646,23 @@ fn optional_claims(value: &Value) -> Value {
         out.insert((*token).to_owned(), Value::Array(claims));
     }
     Value::Object(out)
+}
+
+/// An object without its `null`, `false` and `[]` members.
+fn compact(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| {
+                    !(v.is_null()
+                        || **v == Value::Bool(false)
+                        || v.as_array().is_some_and(Vec::is_empty))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// A JSON array of the strings in `value`, sorted, each once.
