@@ -230,3 +230,44 @@ async fn an_app_made_by_hand_with_every_field_exports_adopts_in_one_change_then_
     let (code, changes, _) = planned_changes(dir.path(), &manifests);
     assert_eq!((code, changes), (Some(0), Vec::new()), "{exported}");
 }
+
+/// Every field of the table has its manifest key in the schema (`manifest/raw.rs`) and a row in
+/// docs/manifest.md: the other two places a new field is written.
+#[test]
+fn every_field_is_in_the_schema_and_the_docs() {
+    let schema = entraform::manifest::json_schema();
+    let docs =
+        std::fs::read_to_string(crate::common::repo_root().join("docs/manifest.md")).unwrap();
+    for f in FIELDS {
+        let mut node = &schema["properties"]["spec"];
+        let mut keys: Vec<&str> = f.path.split('.').collect();
+        if f.on == On::ServicePrincipal {
+            keys.insert(0, "servicePrincipal");
+        }
+        for key in keys {
+            node = resolve(&schema, node);
+            node = &node["properties"][key];
+        }
+        assert!(!node.is_null(), "`{}` is not in the schema", f.path);
+        let last = f.path.rsplit('.').next().unwrap();
+        assert!(
+            docs.contains(&format!("`{last}`")) || docs.contains(&format!("`{}`", f.path)),
+            "`{}` is not in docs/manifest.md",
+            f.path
+        );
+    }
+}
+
+/// Follows `$ref` and a one-element `allOf` to the schema they name.
+fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+    loop {
+        if let Some(r) = node["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap();
+            node = &root["definitions"][name];
+        } else if let Some([only]) = node["allOf"].as_array().map(Vec::as_slice) {
+            node = only;
+        } else {
+            return node;
+        }
+    }
+}
