@@ -226,6 +226,9 @@ pub struct RawServicePrincipal {
     pub tags: Option<Vec<String>>,
     /// Who is mailed about expiring SAML signing certificates. Absent: not managed; `[]`: none.
     pub notification_email_addresses: Option<Vec<String>>,
+    /// The enterprise app's description, at most 1024 characters. Absent: not managed.
+    #[schemars(length(max = 1024))]
+    pub description: Option<String>,
     /// Notes for whoever manages the enterprise app, at most 1024 characters. Absent: not
     /// managed.
     #[schemars(length(max = 1024))]

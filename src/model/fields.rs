@@ -243,6 +243,13 @@ pub const FIELDS: &[Field] = &[
         other: r#"["someone@contoso.com"]"#,
     },
     Field {
+        path: "description",
+        on: On::ServicePrincipal,
+        kind: Kind::Text { max: 1024 },
+        example: r#""Exchange Online automation for the service desk""#,
+        other: r#""changed by hand""#,
+    },
+    Field {
         path: "notes",
         on: On::ServicePrincipal,
         kind: Kind::Text { max: 1024 },
