@@ -271,3 +271,68 @@ fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
         }
     }
 }
+
+/// Graph's rules for App ID URIs, from Microsoft's reference: an added `https://` URI must be
+/// on a verified domain (entra-docs reference-breaking-changes.md, October 2021), and a URI is
+/// unique across the tenant (application.md: "must be globally unique").
+#[tokio::test]
+async fn the_sandbox_enforces_graphs_identifier_uri_rules() {
+    let t = start().await;
+    let raw = Raw::of(&t.sb).await;
+    let create = |name: &str| json!({"displayName": name});
+    let (status, a) = raw
+        .write(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&create("a")),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, b) = raw
+        .write(
+            reqwest::Method::POST,
+            "/applications",
+            Some(&create("b")),
+            &[],
+        )
+        .await;
+    let a_path = format!("/applications/{}", a["id"].as_str().unwrap());
+    let b_path = format!("/applications/{}", b["id"].as_str().unwrap());
+    let domain = raw.list("/organization").await[0]["verifiedDomains"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, error) = raw
+        .write(
+            reqwest::Method::PATCH,
+            &a_path,
+            Some(&json!({"identifierUris": ["https://not-ours.example/api"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["code"], "HostNameNotOnVerifiedDomain");
+
+    for uri in [format!("https://{domain}/api"), "api://shared".to_owned()] {
+        assert_eq!(
+            raw.patch(&a_path, &json!({"identifierUris": [uri]})).await,
+            204,
+            "{uri}"
+        );
+    }
+    let (status, error) = raw
+        .write(
+            reqwest::Method::PATCH,
+            &b_path,
+            Some(&json!({"identifierUris": ["api://shared"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["error"]["details"][0]["code"], "ObjectConflict",
+        "{error}"
+    );
+}
