@@ -232,6 +232,7 @@ fn planned_app(plan: &Plan, name: &str) -> Option<(ObjectId, AppId)> {
                 | O::DeleteFederatedCredential { app, .. } => app,
                 O::CreateServicePrincipal {
                     app: AppRef::Existing(app),
+                    ..
                 }
                 | O::AddOwner {
                     app: AppRef::Existing(app),

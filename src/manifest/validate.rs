@@ -14,8 +14,9 @@ use super::raw::{
     RawFederatedCredential, RawGenerate, RawKeyType, RawManifest, RawPfxEncryption,
     RawSignInAudience,
 };
-use super::yaml::{Node, Span, Value};
+use super::yaml::{Node, ScalarKind, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
+use crate::model::fields::{self, FieldValues, On};
 use crate::model::{
     ApiPermission, ApiPermissionPositions, ApiRef, AppId, CertificateSource, CertificateSpec,
     ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec,
@@ -209,6 +210,26 @@ impl V<'_> {
             .federated_credentials
             .map(|f| self.federated_credentials(&f));
 
+        let fields = self.plain_fields(On::Application, "spec");
+        let service_principal_fields =
+            self.plain_fields(On::ServicePrincipal, "spec.servicePrincipal");
+        if let Some(version) = fields.get("api.requestedAccessTokenVersion")
+            && version != 2
+            && matches!(
+                sign_in_audience,
+                Some(
+                    SignInAudience::AzureADandPersonalMicrosoftAccount
+                        | SignInAudience::PersonalMicrosoftAccount
+                )
+            )
+        {
+            self.err(
+                "spec.api.requestedAccessTokenVersion",
+                "`spec.api.requestedAccessTokenVersion` must be 2 when personal Microsoft accounts may sign in",
+                Some("set it to 2, or remove it (entraform sends 2 with such an audience)".to_owned()),
+            );
+        }
+
         DesiredApp {
             name,
             adopt_app_id,
@@ -225,6 +246,8 @@ impl V<'_> {
             certificates,
             client_secrets,
             federated_credentials,
+            fields,
+            service_principal_fields,
             source: self.source("metadata.name"),
             // Filled in by `validate` once every list is read.
             positions: Positions::default(),
@@ -247,6 +270,24 @@ impl V<'_> {
                 name: s.name.clone(),
             })
             .collect()
+    }
+
+    /// The plain fields ([`crate::model::fields`]) the manifest sets under `under`, each
+    /// checked where it is written.
+    fn plain_fields(&mut self, on: On, under: &str) -> FieldValues {
+        let mut out = FieldValues::default();
+        for f in fields::fields_on(on) {
+            let at = format!("{under}.{}", f.path);
+            let Some(node) = node_at(self.doc, &at) else {
+                continue;
+            };
+            let value = node_json(node);
+            match f.check(&value) {
+                Ok(()) => out.insert(f.path, f.normalize(Some(&value))),
+                Err(message) => self.err(&at, format!("`{at}` {message}"), None),
+            }
+        }
+        out
     }
 
     fn max_len(&mut self, at: &str, value: &str, max: usize) -> bool {
@@ -829,6 +870,48 @@ impl V<'_> {
 /// Finds the node at `path`: `(value span, key span)`. When the path does not exist all the
 /// way, the value is `None` and the key is the deepest one found, so a message about a missing
 /// or defaulted field points at its parent.
+/// The node at `at` (`spec.web.logoutUrl`), unless it is absent or `null`.
+fn node_at<'a>(doc: &'a Node, at: &str) -> Option<&'a Node> {
+    let mut node = doc;
+    for seg in &path(at).0 {
+        node = match seg {
+            Seg::Key(k) => &node.get(k)?.value,
+            Seg::Index(i) => node.index(*i)?,
+        };
+    }
+    match &node.value {
+        Value::Scalar(s) if s.kind() == ScalarKind::Null => None,
+        _ => Some(node),
+    }
+}
+
+/// A YAML node as JSON, scalars read by the YAML 1.2 core schema (as serde_yaml reads them).
+fn node_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Scalar(s) => match s.kind() {
+            ScalarKind::Null => J::Null,
+            ScalarKind::Bool(b) => J::Bool(b),
+            ScalarKind::Number => s
+                .text
+                .parse::<i64>()
+                .map(J::from)
+                .or_else(|_| s.text.parse::<f64>().map(J::from))
+                .unwrap_or_else(|_| J::String(s.text.clone())),
+            ScalarKind::String => J::String(s.text.clone()),
+        },
+        // Bounded by the parser's nesting limit.
+        Value::Seq(items) => J::Array(items.iter().map(node_json).collect()),
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .filter_map(|e| Some((e.key.as_str()?.to_owned(), node_json(&e.value))))
+                .collect(),
+        ),
+        Value::Invalid => J::Null,
+    }
+}
+
 fn locate(doc: &Node, path: &FieldPath) -> (Option<Span>, Option<Span>) {
     let mut node = doc;
     let mut key_span: Option<Span> = None;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::FieldValues;
 use super::ids::{AppId, ObjectId, RoleDefinitionId};
 use super::live::PermissionKind;
 use super::period::Period;
@@ -131,6 +132,12 @@ pub struct DesiredApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secrets: Option<Vec<ClientSecretSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
+    /// The application's plain fields the manifest manages ([`super::fields`]), by path.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
+    /// The service principal's plain fields the manifest manages (`spec.servicePrincipal`).
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub service_principal_fields: FieldValues,
     /// Where `metadata.name` is written.
     pub source: Source,
     #[serde(default, skip_serializing_if = "Positions::is_empty")]
@@ -157,6 +164,8 @@ impl DesiredApp {
             certificates: None,
             client_secrets: None,
             federated_credentials: None,
+            fields: FieldValues::default(),
+            service_principal_fields: FieldValues::default(),
             source: Source {
                 file: format!("manifests/{name}.yaml").into(),
                 line: 2,

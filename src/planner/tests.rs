@@ -41,8 +41,10 @@ fn live_app(name: Option<&str>, n: u128) -> LiveApp {
             app_role_assignments: Vec::new(),
             delegated_grants: Vec::new(),
             directory_role_assignments: Vec::new(),
+            fields: Default::default(),
             fingerprint: Fingerprint(format!("sp-{n}")),
         }),
+        fields: Default::default(),
         fingerprint: Fingerprint(format!("app-{n}")),
     }
 }

@@ -19,6 +19,7 @@ mod docs;
 mod examples;
 mod export;
 mod export_sandbox;
+mod fields;
 mod graph_auth;
 mod graph_batch;
 mod graph_faults;

@@ -391,7 +391,11 @@ fn apply_body(
     body: &Object,
     self_id: &str,
 ) -> Result<(), GraphError> {
+    let uris_before = obj.get("identifierUris").cloned().unwrap_or(Value::Null);
     apply_fields(obj, body, SCHEMA)?;
+    if body.contains_key("identifierUris") {
+        check_identifier_uri_domains(doc, &obj["identifierUris"], &uris_before)?;
+    }
     if let Some(v) = body.get("uniqueName") {
         let current = obj.get("uniqueName").cloned().unwrap_or(Value::Null);
         match (v, &current) {
@@ -468,6 +472,47 @@ fn apply_body(
         });
         if taken {
             return Err(GraphError::object_conflict("identifierUris"));
+        }
+    }
+    Ok(())
+}
+
+/// Since October 2021 an added or changed `https://` App ID URI must be on a verified domain
+/// of the tenant or a subdomain of one; existing ones are kept (entra-docs
+/// reference-breaking-changes.md, "AppId Uri in single tenant applications will require use of
+/// default scheme or verified domains"; the message as observed in client code).
+fn check_identifier_uri_domains(
+    doc: &Document,
+    uris: &Value,
+    before: &Value,
+) -> Result<(), GraphError> {
+    let before = before.as_array();
+    for uri in uris
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if before.is_some_and(|b| b.iter().any(|u| u == uri)) {
+            continue;
+        }
+        let Some(rest) = uri.strip_prefix("https://") else {
+            continue;
+        };
+        let host = rest
+            .split(['/', '?', '#', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        let domain = doc.tenant.domain.to_lowercase();
+        if host != domain && !host.ends_with(&format!(".{domain}")) {
+            return Err(GraphError::new(
+                400,
+                "HostNameNotOnVerifiedDomain",
+                format!(
+                    "Values of identifierUris property must use a verified domain of the organization or its subdomain: '{uri}'"
+                ),
+            ));
         }
     }
     Ok(())
