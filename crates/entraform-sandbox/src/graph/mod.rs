@@ -437,6 +437,7 @@ pub(crate) enum Kind {
     Special,
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct Field {
     pub name: &'static str,
     pub kind: Kind,
