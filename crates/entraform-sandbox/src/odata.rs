@@ -408,11 +408,20 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, GraphError> {
     Ok(out)
 }
 
+/// How deep a filter may nest: parentheses, `not`, lambdas and each `and`/`or` of a chain add a
+/// level (a chain is a nested tree, which checking and evaluating walk recursively). Graph's
+/// OData parser stops at 800 recursive calls (Microsoft.OData.Core `QueryParserSettings.
+/// DefaultFilterLimit`, answered "The recursion limit has been exceeded."), several calls per
+/// level; 100 levels is well inside that and far inside our stack.
+const MAX_FILTER_DEPTH: usize = 100;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     /// The lambda variable currently in scope.
     var: Option<String>,
+    /// Levels of nesting open now (see [`MAX_FILTER_DEPTH`]).
+    depth: usize,
 }
 
 impl Parser {
@@ -433,33 +442,58 @@ impl Parser {
     fn keyword(&self, word: &str) -> bool {
         matches!(self.peek(), Some(Tok::Ident(s)) if s.eq_ignore_ascii_case(word))
     }
+    /// Opens `levels` levels of nesting, refusing the filter past [`MAX_FILTER_DEPTH`]; the
+    /// caller closes them with [`Parser::leave`].
+    fn enter(&mut self, levels: usize) -> Result<(), GraphError> {
+        self.depth += levels;
+        if self.depth > MAX_FILTER_DEPTH {
+            return Err(invalid_filter("The recursion limit has been exceeded."));
+        }
+        Ok(())
+    }
+    fn leave(&mut self, levels: usize) {
+        self.depth -= levels;
+    }
 
     fn or(&mut self) -> Result<Filter, GraphError> {
         let mut left = self.and()?;
+        let mut chained = 0;
         while self.keyword("or") {
             self.pos += 1;
+            self.enter(1)?;
+            chained += 1;
             let right = self.and()?;
             left = Filter::Or(Box::new(left), Box::new(right));
         }
+        self.leave(chained);
         Ok(left)
     }
     fn and(&mut self) -> Result<Filter, GraphError> {
         let mut left = self.unary()?;
+        let mut chained = 0;
         while self.keyword("and") {
             self.pos += 1;
+            self.enter(1)?;
+            chained += 1;
             let right = self.unary()?;
             left = Filter::And(Box::new(left), Box::new(right));
         }
+        self.leave(chained);
         Ok(left)
     }
     fn unary(&mut self) -> Result<Filter, GraphError> {
         if self.keyword("not") {
             self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.enter(1)?;
+            let inner = self.unary()?;
+            self.leave(1);
+            return Ok(Filter::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Tok::Open) {
             self.pos += 1;
+            self.enter(1)?;
             let inner = self.or()?;
+            self.leave(1);
             self.expect(Tok::Close)?;
             return Ok(inner);
         }
@@ -527,7 +561,9 @@ impl Parser {
             };
             self.expect(Tok::Colon)?;
             self.var = Some(var);
+            self.enter(1)?;
             let inner = self.or()?;
+            self.leave(1);
             self.var = None;
             self.expect(Tok::Close)?;
             return Ok(Filter::Any(coll.to_string(), Box::new(inner)));
@@ -587,6 +623,7 @@ pub(crate) fn parse_filter(text: &str) -> Result<Filter, GraphError> {
         toks,
         pos: 0,
         var: None,
+        depth: 0,
     };
     let f = parser.or()?;
     if parser.pos != parser.toks.len() {
@@ -1248,6 +1285,62 @@ mod tests {
 
     fn params(s: &str) -> Params {
         Params::parse(s)
+    }
+
+    #[test]
+    fn deep_nesting_is_a_400_not_a_stack_overflow() {
+        let too_deep = |f: String| {
+            let e = parse_filter(&f).unwrap_err();
+            assert_eq!((e.status, e.code.as_str()), (400, "Request_BadRequest"));
+            assert!(e.message.contains("recursion limit"), "{}", e.message);
+        };
+        too_deep("(".repeat(200_000));
+        too_deep(format!(
+            "{}appId eq 'a'{}",
+            "(".repeat(101),
+            ")".repeat(101)
+        ));
+        too_deep(format!("{}appId eq 'a'", "not ".repeat(50_000)));
+        too_deep(vec!["appId eq 'a'"; 50_000].join(" and "));
+        too_deep(vec!["appId eq 'a'"; 50_000].join(" or "));
+        let fine = format!("{}appId eq 'a'{}", "(".repeat(90), ")".repeat(90));
+        assert!(parse_filter(&fine).is_ok());
+        assert!(parse_filter(&vec!["appId eq 'a'"; 90].join(" and ")).is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever a client sends as `$filter`, the parser answers (a filter or a 400).
+        #[test]
+        fn filter_parsing_never_panics(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("(".to_string()),
+                    proptest::strategy::Just(")".to_string()),
+                    proptest::strategy::Just("not".to_string()),
+                    proptest::strategy::Just("and".to_string()),
+                    proptest::strategy::Just("or".to_string()),
+                    proptest::strategy::Just("eq".to_string()),
+                    proptest::strategy::Just("in".to_string()),
+                    proptest::strategy::Just(",".to_string()),
+                    proptest::strategy::Just("'x'".to_string()),
+                    proptest::strategy::Just("appId".to_string()),
+                    proptest::strategy::Just("tags/any(t:t".to_string()),
+                    proptest::strategy::Just("startswith(".to_string()),
+                    "[ -~]{0,6}",
+                ],
+                0..300,
+            ),
+            repeat in 1usize..400,
+        ) {
+            let text = words.join(" ");
+            let _ = parse_filter(&text);
+            let _ = parse_filter(&text.repeat(repeat));
+            // The whole query path a list request takes: parse, check against the resource.
+            let params = Params::parse(&format!("$filter={}&$count=true", encode_component(&text)));
+            let _ = Query::parse(&params, &APPLICATIONS, true);
+        }
     }
 
     #[test]
