@@ -12,6 +12,7 @@
 //! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
 //! (the `/v1.0` resources), [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
 
+mod clock;
 mod errors;
 mod faults;
 mod graph;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use clock::Clock;
 pub use faults::Faults;
 pub use lock::{Holder, Role};
 pub use seed::SANDBOX_DOMAIN;
@@ -85,6 +87,8 @@ pub struct SandboxConfig {
     pub role: Role,
     /// How long an in-process run waits for another one to release the state file.
     pub lock_wait: std::time::Duration,
+    /// The tenant's time: the wall clock, or tokio's for tests in virtual time.
+    pub clock: Clock,
 }
 
 impl Default for SandboxConfig {
@@ -99,6 +103,7 @@ impl Default for SandboxConfig {
             trusted_issuers: Vec::new(),
             role: Role::InProcess,
             lock_wait: std::time::Duration::ZERO,
+            clock: Clock::Wall,
         }
     }
 }
@@ -130,6 +135,11 @@ impl SandboxConfig {
 
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -444,9 +454,7 @@ pub fn state_holder(state_path: &std::path::Path) -> Option<Holder> {
 
 // --- small shared helpers -------------------------------------------------------------------
 
-pub(crate) fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub(crate) use clock::wall_ms;
 
 fn datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)

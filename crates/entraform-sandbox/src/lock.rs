@@ -49,7 +49,7 @@ impl Holder {
         Holder {
             pid: std::process::id(),
             command: command_line(),
-            since: super::iso(super::now_ms()),
+            since: super::iso(super::wall_ms()),
             role,
             graph_url: None,
             tenant_id: None,

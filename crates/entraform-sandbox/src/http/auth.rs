@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Server;
 use crate::errors::GraphError;
 use crate::graph::{Caller, Headers};
-use crate::{now_ms, seed};
+use crate::seed;
 
 impl Server {
     /// JWKS of a trusted external issuer, by OIDC discovery (cached).
@@ -67,7 +67,7 @@ impl Server {
                 "Access token validation failure. Invalid audience.",
             ));
         }
-        let now = now_ms() / 1000;
+        let now = self.time.now_ms() / 1000;
         if claims["exp"].as_i64().is_none_or(|exp| exp < now) {
             return Err(GraphError::unauthenticated(
                 "Lifetime validation failed, the token is expired.",

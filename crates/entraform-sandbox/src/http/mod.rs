@@ -21,6 +21,7 @@ use hyper::{Request, Response};
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::clock::Time;
 use super::errors::{GraphError, TokenError};
 use super::faults::{Failure, FaultState, Faults, service_error};
 use super::graph::{self, Call, Caller, Headers, Reply};
@@ -28,7 +29,7 @@ use super::jwt::Signer;
 use super::odata::Params;
 use super::replica::{Replica, View};
 use super::state::{Document, Store};
-use super::{Stats, error_date, new_guid, now_ms, token};
+use super::{Stats, error_date, new_guid, token};
 use stats::route_template;
 
 pub(crate) use serve::start;
@@ -37,6 +38,7 @@ const GRAPH_CONTENT_TYPE: &str = "application/json;odata.metadata=minimal;odata.
 
 pub(crate) struct Server {
     pub base_url: String,
+    pub(crate) time: Time,
     pub store: Store,
     pub signer: Signer,
     pub faults: Faults,
@@ -233,7 +235,7 @@ impl Server {
                     json_answer(
                         404,
                         "application/json",
-                        &e.body(&ids.request, &ids.client, &error_date(now_ms())),
+                        &e.body(&ids.request, &ids.client, &error_date(self.time.now_ms())),
                         vec![],
                     ),
                 )
@@ -260,7 +262,7 @@ impl Server {
     }
 
     fn token_error(&self, e: &TokenError, ids: &Ids) -> Answer {
-        let ts = super::iso(now_ms()).replace('T', " ");
+        let ts = super::iso(self.time.now_ms()).replace('T', " ");
         json_answer(
             e.status,
             "application/json; charset=utf-8",
@@ -358,7 +360,7 @@ impl Server {
         Part {
             status: e.status,
             headers: e.headers.clone(),
-            body: Some(e.body(&ids.request, &ids.client, &error_date(now_ms()))),
+            body: Some(e.body(&ids.request, &ids.client, &error_date(self.time.now_ms()))),
             text: None,
         }
     }
@@ -375,7 +377,7 @@ impl Server {
         caller: &Caller,
         ids: &Ids,
     ) -> Part {
-        let now = now_ms();
+        let now = self.time.now_ms();
         let extra = match self.throttle(method, path, params, caller, now) {
             Ok(extra) => extra,
             Err(throttled) => return self.render_error(&throttled, ids),

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::{Handle, Server};
+use crate::clock::Time;
 use crate::faults::FaultState;
 use crate::jwt::Signer;
 use crate::replica::Replica;
@@ -121,6 +122,7 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
     let replica = Replica::new(config.faults.replication_delay_ms, &doc);
     let server = Arc::new(Server {
         base_url,
+        time: Time::new(config.clock),
         store: Store::new(doc, config.state_path.clone()),
         signer,
         faults: config.faults.clone(),
