@@ -542,7 +542,7 @@ async fn a_federated_credential_name_taken_by_someone_else_fails_at_once_and_say
 /// principal meets Graph's 403 "the backing application of the service principal being created
 /// must in the local tenant" while the new app replicates; apply waits it out as the Terraform
 /// provider does, instead of failing with a hint that blames a permission.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_owned_by_deployer_waits_out_the_replication_403() {
     let t = start_with(SandboxConfig::new().faults(Faults {
         replication_delay_ms: 500,
