@@ -461,38 +461,36 @@ fn datetime(ms: i64) -> time::OffsetDateTime {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+fn format(ms: i64, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
+    datetime(ms)
+        .format(format)
+        .expect("a UTC date formats with a fixed description")
+}
+
 /// `2019-09-17T19:10:35Z`: Graph's format for most timestamps.
 pub(crate) fn iso(ms: i64) -> String {
-    let d = datetime(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        d.year(),
-        d.month() as u8,
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
+    format(
+        ms,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
     )
 }
 
 /// `2021-02-15T16:14:59.8643039Z`: seven fractional digits, as on assignments.
 pub(crate) fn iso_ticks(ms: i64) -> String {
-    let d = datetime(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
-        d.year(),
-        d.month() as u8,
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second(),
-        d.nanosecond() / 100
+    format(
+        ms,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:7]Z"
+        ),
     )
 }
 
 /// `2025-02-13T10:17:06`: the `innerError.date` format.
 pub(crate) fn error_date(ms: i64) -> String {
-    iso(ms).trim_end_matches('Z').to_string()
+    format(
+        ms,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+    )
 }
 
 /// Parses an ISO 8601 timestamp as Graph accepts it (offset required).
@@ -515,4 +513,17 @@ pub(crate) fn random_b64url(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand::fill(&mut bytes[..]);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_written_in_graphs_formats() {
+        // 2021-02-05T06:04:09.123Z
+        let ms = 1_612_505_049_123;
+        assert_eq!(super::iso(ms), "2021-02-05T06:04:09Z");
+        assert_eq!(super::iso_ticks(ms), "2021-02-05T06:04:09.1230000Z");
+        assert_eq!(super::error_date(ms), "2021-02-05T06:04:09");
+        assert_eq!(super::parse_iso("2021-02-05T06:04:09.123Z"), Some(ms));
+    }
 }

@@ -3,6 +3,8 @@
 //! `graph-query-support.md`), with Graph's limits and error messages. Anything else is refused
 //! the way Graph refuses it, so the sandbox is never laxer than the real service.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::errors::GraphError;
@@ -999,60 +1001,35 @@ impl Params {
 
 /// Percent-decoding; in query strings `+` is a space.
 pub(crate) fn decode_component(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // `+` first, so an encoded plus (`%2B`) stays a plus.
+    let s = if plus_is_space {
+        Cow::Owned(s.replace('+', " "))
+    } else {
+        Cow::Borrowed(s)
+    };
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub(crate) fn encode_component(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'~'
-            | b'$'
-            | b','
-            | b'\''
-            | b'('
-            | b')'
-            | b'/'
-            | b':' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
+
+/// What [`encode_component`] escapes: all but unreserved characters and those OData's query
+/// syntax reads literally (`$`, `,`, `'`, `(`, `)`, `/`, `:`).
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'/')
+    .remove(b':');
 
 const KNOWN_OPTIONS: &[&str] = &[
     "$filter",
@@ -1456,5 +1433,13 @@ mod tests {
     fn percent_decoding_handles_quotes_and_plus() {
         assert_eq!(decode_component("a%27b+c", true), "a'b c");
         assert_eq!(decode_component("100%", true), "100%");
+        assert_eq!(decode_component("a%2Bb+c", true), "a+b c");
+        assert_eq!(decode_component("a+b%zz", false), "a+b%zz");
+        let text = "displayName eq 'Ünïcode & co' or appId in ('a','b')";
+        assert_eq!(
+            encode_component(text),
+            "displayName%20eq%20'%C3%9Cn%C3%AFcode%20%26%20co'%20or%20appId%20in%20('a','b')"
+        );
+        assert_eq!(decode_component(&encode_component(text), true), text);
     }
 }
