@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use super::{Context, ManifestPaths, Outcome};
 use crate::Result;
 use crate::ops;
-use crate::sandbox::{self, Faults, Role, SandboxConfig};
+use crate::sandbox::{self, Clock, Faults, Role, SandboxConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -128,6 +128,8 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         trusted_issuers: args.trust_issuer.clone(),
         role: Role::Serve,
         lock_wait: std::time::Duration::ZERO,
+        // A served tenant keeps the wall clock: its clients are real processes.
+        clock: Clock::Wall,
     };
     // Listen for signals before printing the connection details: a script that reads them and
     // stops the server at once must get a clean, saved shutdown, not the default SIGTERM death.

@@ -205,7 +205,7 @@ async fn settle(
     }
     let settle = options.settle;
     let prune = apply::plan_was_pruned(&prepared.plan, prepared.desired.len());
-    let since = std::time::Instant::now();
+    let since = tokio::time::Instant::now();
     let mut streak = apply::Streak::new(settle.final_reads, since);
     let mut announced = None;
     let mut n = 0;
@@ -238,7 +238,7 @@ async fn settle(
             ));
             announced = Some(pending.len());
         }
-        if streak.record(pending.is_empty(), std::time::Instant::now()) {
+        if streak.record(pending.is_empty(), tokio::time::Instant::now()) {
             return Ok(());
         }
         let wait = settle.delay(n);

@@ -493,7 +493,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut wait = std::time::Duration::from_millis(500);
     let mut said = None;
     loop {

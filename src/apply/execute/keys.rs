@@ -3,7 +3,7 @@
 //! so a concurrent writer's set would silently replace ours.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use time::OffsetDateTime;
 

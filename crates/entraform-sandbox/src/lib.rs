@@ -3,14 +3,16 @@
 //! ground every test stands on, so it follows Graph's contract strictly: shapes, status codes,
 //! error bodies, query limits, permissions, eventual consistency and throttling.
 //!
-//! It shares no wire types with [`crate::graph`]: it reads and writes Graph's JSON on its own, so
-//! a misnamed field cannot agree with itself.
+//! It shares no wire types with entraform's Graph client: it reads and writes Graph's JSON on its
+//! own, so a misnamed field cannot agree with itself. It is a package of its own that does not
+//! depend on `entraform`, so that holds by construction.
 //!
 //! Layout: [`state`] (the document and its atomic saving), [`lock`] (one process per state
 //! file), [`seed`] (a new tenant), [`http`] (the
 //! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
 //! (the `/v1.0` resources), [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
 
+mod clock;
 mod errors;
 mod faults;
 mod graph;
@@ -32,13 +34,37 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::hint::Hint;
-
+pub use clock::Clock;
 pub use faults::Faults;
 pub use lock::{Holder, Role};
 pub use seed::SANDBOX_DOMAIN;
 
-pub use crate::secret::Secret;
+/// The bootstrap client secret: shown only through [`Secret::expose`], never by `Debug` or
+/// `Display`, so it stays out of logs and errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// How to run a sandbox.
 #[derive(Debug, Clone)]
@@ -61,6 +87,8 @@ pub struct SandboxConfig {
     pub role: Role,
     /// How long an in-process run waits for another one to release the state file.
     pub lock_wait: std::time::Duration,
+    /// The tenant's time: the wall clock, or tokio's for tests in virtual time.
+    pub clock: Clock,
 }
 
 impl Default for SandboxConfig {
@@ -75,6 +103,7 @@ impl Default for SandboxConfig {
             trusted_issuers: Vec::new(),
             role: Role::InProcess,
             lock_wait: std::time::Duration::ZERO,
+            clock: Clock::Wall,
         }
     }
 }
@@ -106,6 +135,11 @@ impl SandboxConfig {
 
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -212,40 +246,6 @@ pub enum SandboxError {
     },
     #[error("the sandbox server stopped unexpectedly")]
     ServerGone,
-}
-
-impl Hint for SandboxError {
-    fn hint(&self) -> Option<String> {
-        match self {
-            SandboxError::CorruptState { .. } | SandboxError::UnsupportedStateVersion { .. } => {
-                Some("run `entraform sandbox reset` to start over with a fresh tenant".into())
-            }
-            SandboxError::NonLoopback { addr } => Some(format!(
-                "anyone who can reach `{addr}` can act as the tenant's admin; to serve beyond this machine anyway, pass `--listen {addr} --tls --allow-remote`"
-            )),
-            SandboxError::ServerRunning { holder, .. } => Some(format!(
-                "drop `--sandbox` and pass `--graph-url {url} --login-url {url}{tenant}` with AZURE_CLIENT_ID and AZURE_CLIENT_SECRET as `sandbox serve` printed them; or stop the server first",
-                url = holder.graph_url.as_deref().unwrap_or("<url>"),
-                tenant = holder
-                    .tenant_id
-                    .as_deref()
-                    .map(|t| format!(" --tenant {t}"))
-                    .unwrap_or_default(),
-            )),
-            SandboxError::StateInUse { .. } => Some(
-                "wait for that command to finish (or stop it), or give this one its own `--sandbox-state`"
-                    .into(),
-            ),
-            SandboxError::NotAState { .. } => Some(
-                "`sandbox reset` deletes only a sandbox state file; check `--state` / `--sandbox-state`"
-                    .into(),
-            ),
-            SandboxError::Bind { .. } => {
-                Some("pick another port, or `--listen 127.0.0.1:0` for any free one".into())
-            }
-            _ => None,
-        }
-    }
 }
 
 /// A running sandbox. Dropping it stops the server without saving; call
@@ -362,11 +362,11 @@ pub fn reset(state_path: &std::path::Path) -> Result<Option<ResetTenant>, Sandbo
             });
         }
     };
-    if let Some(kind) = crate::local_file::kind_of(&meta.file_type()) {
+    if let Some(kind) = entraform_local_file::kind_of(&meta.file_type()) {
         return Err(refuse(format!("it is {kind}, not a sandbox state file")));
     }
     let _lock = lock::acquire(state_path, Role::Serve, std::time::Duration::ZERO)?;
-    let bytes = crate::local_file::read(state_path, crate::local_file::SANDBOX_STATE)
+    let bytes = entraform_local_file::read(state_path, entraform_local_file::SANDBOX_STATE)
         .map_err(|e| refuse(format!("it cannot be read as a sandbox state ({e})")))?;
     if !state::looks_like_state(&bytes) {
         return Err(refuse("it is not a sandbox state file".into()));
@@ -443,7 +443,7 @@ impl ResetTenant {
 
 /// Whether `path` is a sandbox state file (of any format version), by its content.
 pub fn is_state_file(path: &std::path::Path) -> bool {
-    crate::local_file::read(path, crate::local_file::SANDBOX_STATE)
+    entraform_local_file::read(path, entraform_local_file::SANDBOX_STATE)
         .is_ok_and(|bytes| state::looks_like_state(&bytes))
 }
 
@@ -454,47 +454,43 @@ pub fn state_holder(state_path: &std::path::Path) -> Option<Holder> {
 
 // --- small shared helpers -------------------------------------------------------------------
 
-pub(crate) fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub(crate) use clock::wall_ms;
 
 fn datetime(ms: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
+fn format(ms: i64, format: &[time::format_description::BorrowedFormatItem<'_>]) -> String {
+    datetime(ms)
+        .format(format)
+        .expect("a UTC date formats with a fixed description")
+}
+
 /// `2019-09-17T19:10:35Z`: Graph's format for most timestamps.
 pub(crate) fn iso(ms: i64) -> String {
-    let d = datetime(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        d.year(),
-        d.month() as u8,
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
+    format(
+        ms,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"),
     )
 }
 
 /// `2021-02-15T16:14:59.8643039Z`: seven fractional digits, as on assignments.
 pub(crate) fn iso_ticks(ms: i64) -> String {
-    let d = datetime(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
-        d.year(),
-        d.month() as u8,
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second(),
-        d.nanosecond() / 100
+    format(
+        ms,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:7]Z"
+        ),
     )
 }
 
 /// `2025-02-13T10:17:06`: the `innerError.date` format.
 pub(crate) fn error_date(ms: i64) -> String {
-    iso(ms).trim_end_matches('Z').to_string()
+    format(
+        ms,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+    )
 }
 
 /// Parses an ISO 8601 timestamp as Graph accepts it (offset required).
@@ -517,4 +513,17 @@ pub(crate) fn random_b64url(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand::fill(&mut bytes[..]);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamps_are_written_in_graphs_formats() {
+        // 2021-02-05T06:04:09.123Z
+        let ms = 1_612_505_049_123;
+        assert_eq!(super::iso(ms), "2021-02-05T06:04:09Z");
+        assert_eq!(super::iso_ticks(ms), "2021-02-05T06:04:09.1230000Z");
+        assert_eq!(super::error_date(ms), "2021-02-05T06:04:09");
+        assert_eq!(super::parse_iso("2021-02-05T06:04:09.123Z"), Some(ms));
+    }
 }

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use rand::rngs::StdRng;
+
+use crate::errors::GraphError;
 use rand::{RngExt, SeedableRng};
 
 /// Faults to inject; all off by default.
@@ -159,6 +161,34 @@ pub(crate) fn cost(
         c -= 1;
     }
     c.max(1) as u32
+}
+
+/// A 5xx the way Graph (and Microsoft's own fault injectors) send it.
+pub(crate) fn service_error(code: u16) -> GraphError {
+    let (c, m) = match code {
+        502 => (
+            "BadGateway",
+            "The server, while acting as a gateway or proxy, received an invalid response from the upstream server it accessed in attempting to fulfill the request.",
+        ),
+        503 => (
+            "serviceNotAvailable",
+            "The service is temporarily unavailable for maintenance or is overloaded. You may repeat the request after a delay, which may be specified in a Retry-After header.",
+        ),
+        504 => (
+            "GatewayTimeout",
+            "The server, while acting as a proxy, did not receive a timely response from the upstream server it accessed in attempting to complete the request.",
+        ),
+        507 => (
+            "quotaLimitReached",
+            "The user has reached their quota limit.",
+        ),
+        _ => ("generalException", "An unspecified error has occurred."),
+    };
+    let mut e = GraphError::new(code, c, m);
+    if code == 503 {
+        e.headers.push(("Retry-After".into(), "2".into()));
+    }
+    e
 }
 
 #[cfg(test)]

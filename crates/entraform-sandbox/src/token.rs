@@ -13,9 +13,9 @@ use super::graph::sps;
 use super::http::Server;
 use super::jwt::Parts;
 use super::odata::decode_component;
+use super::random_b64url;
 use super::seed::{EXCHANGE_APP_ID, GRAPH_APP_ID};
 use super::state::Document;
-use super::{now_ms, random_b64url};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Clock skew the identity platform tolerates on assertions.
@@ -221,7 +221,7 @@ pub(crate) async fn token(
     body: &[u8],
     authorization: Option<&str>,
 ) -> Result<Value, TokenError> {
-    let now = now_ms();
+    let now = server.time.now_ms();
     let params = form(body);
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let (tenant_id, tenant_domain) = {

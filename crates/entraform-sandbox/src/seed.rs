@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::graph::{apps, assignments, roles, sps, users};
 use super::jwt;
 use super::state::{Bootstrap, Document, Entry, FORMAT_VERSION, StoredSecret, Tenant};
-use super::{SandboxError, iso, new_guid, now_ms};
+use super::{SandboxError, iso, new_guid, wall_ms};
 
 pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub(crate) const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
@@ -462,7 +462,7 @@ pub(crate) const BOOTSTRAP_ROLES: &[&str] = &[
 /// A tenant saved by an older entraform: its bootstrap admin is given any Graph role entraform
 /// has come to need since (assigned the normal way, so its tokens carry it). Idempotent.
 pub(crate) fn top_up_bootstrap(doc: &mut Document) {
-    let now = now_ms();
+    let now = wall_ms();
     let Some(graph_sp) = doc
         .service_principals
         .values()
@@ -539,7 +539,7 @@ pub const SANDBOX_DOMAIN: &str = "contoso.onmicrosoft.com";
 
 /// A new tenant with its bootstrap admin. Generates an RSA key: call off the async runtime.
 pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
-    let now = now_ms();
+    let now = wall_ms();
     let tenant_id = new_guid();
     // Microsoft's own example tenant, so the example manifests (owners such as
     // `admin@contoso.onmicrosoft.com`) resolve in a fresh sandbox; the tenant id stays random.

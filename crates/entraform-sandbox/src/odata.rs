@@ -3,6 +3,8 @@
 //! `graph-query-support.md`), with Graph's limits and error messages. Anything else is refused
 //! the way Graph refuses it, so the sandbox is never laxer than the real service.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::errors::GraphError;
@@ -408,11 +410,20 @@ fn tokenize(input: &str) -> Result<Vec<Tok>, GraphError> {
     Ok(out)
 }
 
+/// How deep a filter may nest: parentheses, `not`, lambdas and each `and`/`or` of a chain add a
+/// level (a chain is a nested tree, which checking and evaluating walk recursively). Graph's
+/// OData parser stops at 800 recursive calls (Microsoft.OData.Core `QueryParserSettings.
+/// DefaultFilterLimit`, answered "The recursion limit has been exceeded."), several calls per
+/// level; 100 levels is well inside that and far inside our stack.
+const MAX_FILTER_DEPTH: usize = 100;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     /// The lambda variable currently in scope.
     var: Option<String>,
+    /// Levels of nesting open now (see [`MAX_FILTER_DEPTH`]).
+    depth: usize,
 }
 
 impl Parser {
@@ -433,33 +444,58 @@ impl Parser {
     fn keyword(&self, word: &str) -> bool {
         matches!(self.peek(), Some(Tok::Ident(s)) if s.eq_ignore_ascii_case(word))
     }
+    /// Opens `levels` levels of nesting, refusing the filter past [`MAX_FILTER_DEPTH`]; the
+    /// caller closes them with [`Parser::leave`].
+    fn enter(&mut self, levels: usize) -> Result<(), GraphError> {
+        self.depth += levels;
+        if self.depth > MAX_FILTER_DEPTH {
+            return Err(invalid_filter("The recursion limit has been exceeded."));
+        }
+        Ok(())
+    }
+    fn leave(&mut self, levels: usize) {
+        self.depth -= levels;
+    }
 
     fn or(&mut self) -> Result<Filter, GraphError> {
         let mut left = self.and()?;
+        let mut chained = 0;
         while self.keyword("or") {
             self.pos += 1;
+            self.enter(1)?;
+            chained += 1;
             let right = self.and()?;
             left = Filter::Or(Box::new(left), Box::new(right));
         }
+        self.leave(chained);
         Ok(left)
     }
     fn and(&mut self) -> Result<Filter, GraphError> {
         let mut left = self.unary()?;
+        let mut chained = 0;
         while self.keyword("and") {
             self.pos += 1;
+            self.enter(1)?;
+            chained += 1;
             let right = self.unary()?;
             left = Filter::And(Box::new(left), Box::new(right));
         }
+        self.leave(chained);
         Ok(left)
     }
     fn unary(&mut self) -> Result<Filter, GraphError> {
         if self.keyword("not") {
             self.pos += 1;
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            self.enter(1)?;
+            let inner = self.unary()?;
+            self.leave(1);
+            return Ok(Filter::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Tok::Open) {
             self.pos += 1;
+            self.enter(1)?;
             let inner = self.or()?;
+            self.leave(1);
             self.expect(Tok::Close)?;
             return Ok(inner);
         }
@@ -527,7 +563,9 @@ impl Parser {
             };
             self.expect(Tok::Colon)?;
             self.var = Some(var);
+            self.enter(1)?;
             let inner = self.or()?;
+            self.leave(1);
             self.var = None;
             self.expect(Tok::Close)?;
             return Ok(Filter::Any(coll.to_string(), Box::new(inner)));
@@ -587,6 +625,7 @@ pub(crate) fn parse_filter(text: &str) -> Result<Filter, GraphError> {
         toks,
         pos: 0,
         var: None,
+        depth: 0,
     };
     let f = parser.or()?;
     if parser.pos != parser.toks.len() {
@@ -962,60 +1001,35 @@ impl Params {
 
 /// Percent-decoding; in query strings `+` is a space.
 pub(crate) fn decode_component(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // `+` first, so an encoded plus (`%2B`) stays a plus.
+    let s = if plus_is_space {
+        Cow::Owned(s.replace('+', " "))
+    } else {
+        Cow::Borrowed(s)
+    };
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub(crate) fn encode_component(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'~'
-            | b'$'
-            | b','
-            | b'\''
-            | b'('
-            | b')'
-            | b'/'
-            | b':' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
 }
+
+/// What [`encode_component`] escapes: all but unreserved characters and those OData's query
+/// syntax reads literally (`$`, `,`, `'`, `(`, `)`, `/`, `:`).
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'$')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'/')
+    .remove(b':');
 
 const KNOWN_OPTIONS: &[&str] = &[
     "$filter",
@@ -1251,6 +1265,62 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_a_400_not_a_stack_overflow() {
+        let too_deep = |f: String| {
+            let e = parse_filter(&f).unwrap_err();
+            assert_eq!((e.status, e.code.as_str()), (400, "Request_BadRequest"));
+            assert!(e.message.contains("recursion limit"), "{}", e.message);
+        };
+        too_deep("(".repeat(200_000));
+        too_deep(format!(
+            "{}appId eq 'a'{}",
+            "(".repeat(101),
+            ")".repeat(101)
+        ));
+        too_deep(format!("{}appId eq 'a'", "not ".repeat(50_000)));
+        too_deep(vec!["appId eq 'a'"; 50_000].join(" and "));
+        too_deep(vec!["appId eq 'a'"; 50_000].join(" or "));
+        let fine = format!("{}appId eq 'a'{}", "(".repeat(90), ")".repeat(90));
+        assert!(parse_filter(&fine).is_ok());
+        assert!(parse_filter(&vec!["appId eq 'a'"; 90].join(" and ")).is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever a client sends as `$filter`, the parser answers (a filter or a 400).
+        #[test]
+        fn filter_parsing_never_panics(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("(".to_string()),
+                    proptest::strategy::Just(")".to_string()),
+                    proptest::strategy::Just("not".to_string()),
+                    proptest::strategy::Just("and".to_string()),
+                    proptest::strategy::Just("or".to_string()),
+                    proptest::strategy::Just("eq".to_string()),
+                    proptest::strategy::Just("in".to_string()),
+                    proptest::strategy::Just(",".to_string()),
+                    proptest::strategy::Just("'x'".to_string()),
+                    proptest::strategy::Just("appId".to_string()),
+                    proptest::strategy::Just("tags/any(t:t".to_string()),
+                    proptest::strategy::Just("startswith(".to_string()),
+                    "[ -~]{0,6}",
+                ],
+                0..300,
+            ),
+            repeat in 1usize..400,
+        ) {
+            let text = words.join(" ");
+            let _ = parse_filter(&text);
+            let _ = parse_filter(&text.repeat(repeat));
+            // The whole query path a list request takes: parse, check against the resource.
+            let params = Params::parse(&format!("$filter={}&$count=true", encode_component(&text)));
+            let _ = Query::parse(&params, &APPLICATIONS, true);
+        }
+    }
+
+    #[test]
     fn documented_application_filters_parse_without_advanced_queries() {
         for f in [
             "appId eq '00000003-0000-0000-c000-000000000000'",
@@ -1363,5 +1433,13 @@ mod tests {
     fn percent_decoding_handles_quotes_and_plus() {
         assert_eq!(decode_component("a%27b+c", true), "a'b c");
         assert_eq!(decode_component("100%", true), "100%");
+        assert_eq!(decode_component("a%2Bb+c", true), "a+b c");
+        assert_eq!(decode_component("a+b%zz", false), "a+b%zz");
+        let text = "displayName eq 'Ünïcode & co' or appId in ('a','b')";
+        assert_eq!(
+            encode_component(text),
+            "displayName%20eq%20'%C3%9Cn%C3%AFcode%20%26%20co'%20or%20appId%20in%20('a','b')"
+        );
+        assert_eq!(decode_component(&encode_component(text), true), text);
     }
 }
