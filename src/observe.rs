@@ -203,9 +203,8 @@ pub async fn observe(
         )));
     }
     // Only what the note about unmentioned apps shows: no `$expand`, so pages hold 999.
-    let managed_list = (request.managed_names && !request.all_managed).then(|| {
-        round.list(applications::names_where(&filter::tagged(MANAGED_BY_TAG)))
-    });
+    let managed_list = (request.managed_names && !request.all_managed)
+        .then(|| round.list(applications::names_where(&filter::tagged(MANAGED_BY_TAG))));
     let resource_lists = resource_queries(&request.apis)
         .into_iter()
         .map(|q| round.list(q))

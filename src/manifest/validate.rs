@@ -22,8 +22,7 @@ use crate::model::{
     ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec,
     FederatedCredentialSpec, GenerateSpec, KeyType, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME,
     MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption, Positions, RoleDefinitionId,
-    RoleRef, SignInAudience, Source,
-    certificate_display_name, parse_guid,
+    RoleRef, SignInAudience, Source, certificate_display_name, parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
