@@ -24,7 +24,8 @@
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
 //! The sandbox and the Graph client share no wire types: each reads and writes Graph's JSON on
-//! its own, so a misnamed field cannot agree with itself and hide.
+//! its own, so a misnamed field cannot agree with itself and hide. The sandbox is its own
+//! package, which does not depend on this one.
 
 pub mod apply;
 pub mod cert;
@@ -32,7 +33,6 @@ pub mod cli;
 pub mod export;
 pub mod graph;
 pub mod hint;
-pub mod local_file;
 pub mod manifest;
 pub mod model;
 pub mod observe;
@@ -41,9 +41,12 @@ pub mod output;
 pub mod plan;
 pub mod planner;
 pub mod report;
-pub mod sandbox;
 pub mod secret;
 pub mod style;
 pub mod version;
+
+// Packages of their own in this workspace, at their old paths.
+pub use entraform_local_file as local_file;
+pub use entraform_sandbox as sandbox;
 
 pub use ops::error::{Error, Result};

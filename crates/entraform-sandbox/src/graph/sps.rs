@@ -9,10 +9,10 @@ use super::{
     Call, Field, Key, Kind, Reply, apply_fields, assignments, count_reply, entity, f, owners_route,
     page, perm, visible,
 };
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::{self, MAX_EXPANDED, SERVICE_PRINCIPALS};
-use crate::sandbox::state::{Document, Entry, Object};
-use crate::sandbox::{is_guid, new_guid};
+use crate::errors::GraphError;
+use crate::odata::{self, MAX_EXPANDED, SERVICE_PRINCIPALS};
+use crate::state::{Document, Entry, Object};
+use crate::{is_guid, new_guid};
 
 pub(crate) const SP_PROPERTIES: &[&str] = &[
     "id",
@@ -460,7 +460,7 @@ fn update(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
 pub(crate) fn remove(doc: &mut Document, sp_id: &str, now: i64) {
     if let Some(mut e) = doc.service_principals.remove(sp_id) {
         e.object
-            .insert("deletedDateTime".into(), json!(crate::sandbox::iso(now)));
+            .insert("deletedDateTime".into(), json!(crate::iso(now)));
         doc.deleted_service_principals.insert(sp_id.to_owned(), e);
     }
     doc.app_role_assignments

@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn doc(name: &str) -> Document {
-        let mut d = crate::sandbox::seed::new_tenant().expect("a tenant");
+        let mut d = crate::seed::new_tenant().expect("a tenant");
         d.tenant.display_name = name.to_owned();
         d
     }

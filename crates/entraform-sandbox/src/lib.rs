@@ -3,8 +3,9 @@
 //! ground every test stands on, so it follows Graph's contract strictly: shapes, status codes,
 //! error bodies, query limits, permissions, eventual consistency and throttling.
 //!
-//! It shares no wire types with [`crate::graph`]: it reads and writes Graph's JSON on its own, so
-//! a misnamed field cannot agree with itself.
+//! It shares no wire types with entraform's Graph client: it reads and writes Graph's JSON on its
+//! own, so a misnamed field cannot agree with itself. It is a package of its own that does not
+//! depend on `entraform`, so that holds by construction.
 //!
 //! Layout: [`state`] (the document and its atomic saving), [`lock`] (one process per state
 //! file), [`seed`] (a new tenant), [`http`] (the
@@ -32,13 +33,36 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::hint::Hint;
-
 pub use faults::Faults;
 pub use lock::{Holder, Role};
 pub use seed::SANDBOX_DOMAIN;
 
-pub use crate::secret::Secret;
+/// The bootstrap client secret: shown only through [`Secret::expose`], never by `Debug` or
+/// `Display`, so it stays out of logs and errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// How to run a sandbox.
 #[derive(Debug, Clone)]
@@ -214,40 +238,6 @@ pub enum SandboxError {
     ServerGone,
 }
 
-impl Hint for SandboxError {
-    fn hint(&self) -> Option<String> {
-        match self {
-            SandboxError::CorruptState { .. } | SandboxError::UnsupportedStateVersion { .. } => {
-                Some("run `entraform sandbox reset` to start over with a fresh tenant".into())
-            }
-            SandboxError::NonLoopback { addr } => Some(format!(
-                "anyone who can reach `{addr}` can act as the tenant's admin; to serve beyond this machine anyway, pass `--listen {addr} --tls --allow-remote`"
-            )),
-            SandboxError::ServerRunning { holder, .. } => Some(format!(
-                "drop `--sandbox` and pass `--graph-url {url} --login-url {url}{tenant}` with AZURE_CLIENT_ID and AZURE_CLIENT_SECRET as `sandbox serve` printed them; or stop the server first",
-                url = holder.graph_url.as_deref().unwrap_or("<url>"),
-                tenant = holder
-                    .tenant_id
-                    .as_deref()
-                    .map(|t| format!(" --tenant {t}"))
-                    .unwrap_or_default(),
-            )),
-            SandboxError::StateInUse { .. } => Some(
-                "wait for that command to finish (or stop it), or give this one its own `--sandbox-state`"
-                    .into(),
-            ),
-            SandboxError::NotAState { .. } => Some(
-                "`sandbox reset` deletes only a sandbox state file; check `--state` / `--sandbox-state`"
-                    .into(),
-            ),
-            SandboxError::Bind { .. } => {
-                Some("pick another port, or `--listen 127.0.0.1:0` for any free one".into())
-            }
-            _ => None,
-        }
-    }
-}
-
 /// A running sandbox. Dropping it stops the server without saving; call
 /// [`RunningSandbox::shutdown`] to stop and save.
 pub struct RunningSandbox {
@@ -362,11 +352,11 @@ pub fn reset(state_path: &std::path::Path) -> Result<Option<ResetTenant>, Sandbo
             });
         }
     };
-    if let Some(kind) = crate::local_file::kind_of(&meta.file_type()) {
+    if let Some(kind) = entraform_local_file::kind_of(&meta.file_type()) {
         return Err(refuse(format!("it is {kind}, not a sandbox state file")));
     }
     let _lock = lock::acquire(state_path, Role::Serve, std::time::Duration::ZERO)?;
-    let bytes = crate::local_file::read(state_path, crate::local_file::SANDBOX_STATE)
+    let bytes = entraform_local_file::read(state_path, entraform_local_file::SANDBOX_STATE)
         .map_err(|e| refuse(format!("it cannot be read as a sandbox state ({e})")))?;
     if !state::looks_like_state(&bytes) {
         return Err(refuse("it is not a sandbox state file".into()));
@@ -443,7 +433,7 @@ impl ResetTenant {
 
 /// Whether `path` is a sandbox state file (of any format version), by its content.
 pub fn is_state_file(path: &std::path::Path) -> bool {
-    crate::local_file::read(path, crate::local_file::SANDBOX_STATE)
+    entraform_local_file::read(path, entraform_local_file::SANDBOX_STATE)
         .is_ok_and(|bytes| state::looks_like_state(&bytes))
 }
 

@@ -8,10 +8,10 @@
 use serde_json::{Value, json};
 
 use super::{Call, Reply, apps, entity, page, perm, sps};
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::{self, APPLICATIONS, SERVICE_PRINCIPALS};
-use crate::sandbox::parse_iso;
-use crate::sandbox::state::{Collection, Document, Entry};
+use crate::errors::GraphError;
+use crate::odata::{self, APPLICATIONS, SERVICE_PRINCIPALS};
+use crate::parse_iso;
+use crate::state::{Collection, Document, Entry};
 
 /// How long Graph keeps a deleted item before it purges it by itself.
 const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -113,7 +113,7 @@ fn list(call: &Call, coll: &Collection, kind: Kind, doc: &Document) -> Result<Re
 
 /// A deleted item by id, and what it is.
 fn find<'a>(doc: &'a Document, id: &str) -> Result<(&'a Entry, Kind), GraphError> {
-    if !crate::sandbox::is_guid(id) {
+    if !crate::is_guid(id) {
         return Err(super::invalid_id(id));
     }
     let id = id.to_lowercase();

@@ -450,9 +450,9 @@ pub(crate) const fn f(name: &'static str, kind: Kind) -> Field {
 /// For resources without relationships to count; only what is returned is cloned.
 pub(crate) fn filter_project<O: std::borrow::Borrow<Object>>(
     objects: impl IntoIterator<Item = O>,
-    q: &crate::sandbox::odata::Query,
+    q: &crate::odata::Query,
 ) -> Vec<Object> {
-    use crate::sandbox::odata;
+    use crate::odata;
     objects
         .into_iter()
         .filter(|o| {

@@ -147,7 +147,7 @@ struct VersionOnly {
 }
 
 pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
-    let bytes = match crate::local_file::read(path, crate::local_file::SANDBOX_STATE) {
+    let bytes = match entraform_local_file::read(path, entraform_local_file::SANDBOX_STATE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
@@ -219,7 +219,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    crate::local_file::create_private_dirs(&dir)?;
+    entraform_local_file::create_private_dirs(&dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

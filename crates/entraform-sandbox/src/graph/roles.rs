@@ -5,10 +5,10 @@ use serde_json::{Value, json};
 
 use super::{Call, Reply, entity, page, perm};
 use super::{filter_project, only_properties, visible};
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::{self, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS};
-use crate::sandbox::random_b64url;
-use crate::sandbox::state::{Document, Entry, Object};
+use crate::errors::GraphError;
+use crate::odata::{self, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS};
+use crate::random_b64url;
+use crate::state::{Document, Entry, Object};
 
 fn can_read(call: &Call) -> Result<(), GraphError> {
     call.caller
@@ -157,10 +157,10 @@ pub(crate) fn assignments(
             )?;
             let get = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
             let role = get("roleDefinitionId")
-                .filter(|s| crate::sandbox::is_guid(s))
+                .filter(|s| crate::is_guid(s))
                 .ok_or_else(|| GraphError::invalid_value("roleDefinitionId"))?;
             let principal = get("principalId")
-                .filter(|s| crate::sandbox::is_guid(s))
+                .filter(|s| crate::is_guid(s))
                 .ok_or_else(|| GraphError::invalid_value("principalId"))?
                 .to_lowercase();
             let scope = match (get("directoryScopeId"), get("appScopeId")) {

@@ -5,10 +5,10 @@ use serde_json::{Value, json};
 
 use super::{Call, Key, Reply, entity, page, perm};
 use super::{filter_project, only_properties, visible};
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::{self, PERMISSION_GRANTS};
-use crate::sandbox::state::{Document, Entry};
-use crate::sandbox::{is_guid, random_b64url};
+use crate::errors::GraphError;
+use crate::odata::{self, PERMISSION_GRANTS};
+use crate::state::{Document, Entry};
+use crate::{is_guid, random_b64url};
 
 fn can_read(call: &Call) -> Result<(), GraphError> {
     call.caller

@@ -4,9 +4,9 @@
 use serde_json::{Value, json};
 
 use super::{Call, Key, Reply, count_reply, entity, page, perm, visible};
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::{self, USERS};
-use crate::sandbox::state::{Document, Object};
+use crate::errors::GraphError;
+use crate::odata::{self, USERS};
+use crate::state::{Document, Object};
 
 pub(crate) const USER_PROPERTIES: &[&str] = &[
     "id",

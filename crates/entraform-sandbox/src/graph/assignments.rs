@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use super::{Call, Reply, entity, page, perm, sps};
 use super::{filter_project, only_properties};
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::odata::APP_ROLE_ASSIGNMENTS;
-use crate::sandbox::state::{Document, Entry, Object};
-use crate::sandbox::{iso_ticks, random_b64url};
+use crate::errors::GraphError;
+use crate::odata::APP_ROLE_ASSIGNMENTS;
+use crate::state::{Document, Entry, Object};
+use crate::{iso_ticks, random_b64url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -157,7 +157,7 @@ pub(crate) fn route(
             let field = |name: &str| -> Result<String, GraphError> {
                 body.get(name)
                     .and_then(Value::as_str)
-                    .filter(|s| crate::sandbox::is_guid(s))
+                    .filter(|s| crate::is_guid(s))
                     .map(str::to_lowercase)
                     .ok_or_else(|| GraphError::invalid_value(name))
             };

@@ -61,7 +61,8 @@ impl Holder {
         format!(
             "pid {} (`{}`) since {}",
             self.pid,
-            crate::output::escape(&self.command),
+            // Read back from a file anyone could have written: control characters stay inert.
+            self.command.escape_debug(),
             self.since
         )
     }
@@ -99,7 +100,7 @@ pub(crate) fn acquire(state: &Path, role: Role, wait: Duration) -> Result<StateL
         source,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::local_file::create_private_dirs(dir).map_err(io_err)?;
+        entraform_local_file::create_private_dirs(dir).map_err(io_err)?;
     }
     let mut file = open_lock_file(&path).map_err(io_err)?;
     let started = Instant::now();
@@ -172,7 +173,7 @@ fn write_holder(file: &mut File, holder: &Holder) -> std::io::Result<()> {
 fn read_holder(path: &Path) -> Option<Holder> {
     // The holder writes its line right after locking; give it a moment if it is not there yet.
     for _ in 0..5 {
-        let text = crate::local_file::read(path, LOCK_FILE).ok()?;
+        let text = entraform_local_file::read(path, LOCK_FILE).ok()?;
         if let Ok(holder) = serde_json::from_slice(&text) {
             return Some(holder);
         }
@@ -181,7 +182,7 @@ fn read_holder(path: &Path) -> Option<Holder> {
     None
 }
 
-const LOCK_FILE: crate::local_file::Limit = crate::local_file::Limit {
+const LOCK_FILE: entraform_local_file::Limit = entraform_local_file::Limit {
     bytes: 64 * 1024,
     what: "a sandbox lock file",
 };

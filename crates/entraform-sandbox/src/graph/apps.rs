@@ -12,11 +12,11 @@ use super::{
     visible,
 };
 use super::{filter_project, only_properties};
-use crate::sandbox::errors::GraphError;
-use crate::sandbox::jwt::{Parts, cert_info};
-use crate::sandbox::odata::{self, APPLICATIONS, FEDERATED_CREDENTIALS, MAX_EXPANDED};
-use crate::sandbox::state::{Document, Entry, Object, StoredSecret};
-use crate::sandbox::{is_guid, iso, new_guid, parse_iso};
+use crate::errors::GraphError;
+use crate::jwt::{Parts, cert_info};
+use crate::odata::{self, APPLICATIONS, FEDERATED_CREDENTIALS, MAX_EXPANDED};
+use crate::state::{Document, Entry, Object, StoredSecret};
+use crate::{is_guid, iso, new_guid, parse_iso};
 
 /// Every property an application has, in Graph's order; also what `$select` may name.
 pub(crate) const APP_PROPERTIES: &[&str] = &[
@@ -709,10 +709,7 @@ fn normalize_key(v: &Value) -> Result<Object, GraphError> {
 }
 
 /// The app's certificates that are valid now (key credential dates and certificate dates).
-pub(crate) fn valid_certificates(
-    obj: &Object,
-    now: i64,
-) -> Vec<(Object, crate::sandbox::jwt::CertInfo)> {
+pub(crate) fn valid_certificates(obj: &Object, now: i64) -> Vec<(Object, crate::jwt::CertInfo)> {
     certificates(obj)
         .into_iter()
         .filter(|(_, info, start, end)| {
@@ -723,7 +720,7 @@ pub(crate) fn valid_certificates(
 }
 
 /// A verification certificate on an app and its key credential's validity window.
-pub(crate) type Certificate = (Object, crate::sandbox::jwt::CertInfo, i64, i64);
+pub(crate) type Certificate = (Object, crate::jwt::CertInfo, i64, i64);
 
 /// Every verification certificate on the app, whatever its dates.
 pub(crate) fn certificates(obj: &Object) -> Vec<Certificate> {
@@ -1089,7 +1086,7 @@ fn remove_password(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, 
 
 /// A client secret in the shape Entra generates (40 characters, `~` in the fourth place).
 pub(crate) fn new_secret_text() -> String {
-    let raw = crate::sandbox::random_b64url(30).replace(['-', '_'], "x");
+    let raw = crate::random_b64url(30).replace(['-', '_'], "x");
     format!("{}{}Q~{}", &raw[..3], "8", &raw[3..37])
 }
 

@@ -159,7 +159,7 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         (Some(t), Some(state)) => {
             let path = tls::ca_path_for(state);
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::local_file::create_private_dirs(dir).map_err(|source| {
+                entraform_local_file::create_private_dirs(dir).map_err(|source| {
                     SandboxError::WriteCa {
                         path: path.clone(),
                         source,

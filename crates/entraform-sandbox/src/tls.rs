@@ -17,8 +17,8 @@ pub(crate) fn ca_path_for(state: &Path) -> PathBuf {
 /// Whether `path` is a CA certificate this sandbox wrote: a regular file holding one PEM
 /// certificate and nothing else.
 pub(crate) fn is_ca_file(path: &Path) -> bool {
-    let limit = crate::local_file::CERTIFICATE;
-    let Ok(text) = crate::local_file::read_to_string(path, limit) else {
+    let limit = entraform_local_file::CERTIFICATE;
+    let Ok(text) = entraform_local_file::read_to_string(path, limit) else {
         return false;
     };
     pem::parse_many(text.as_bytes())
