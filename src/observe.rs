@@ -31,12 +31,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::graph::api::{
+    applications, deleted_items, directory_roles, filter, organization, permission_grants,
+    service_principals, users,
+};
 use crate::graph::types::{
     Application, DirectoryObject, FederatedIdentityCredential, KeyCredential,
     OAuth2PermissionGrant, Organization, ServicePrincipal, UnifiedRoleAssignment,
     UnifiedRoleDefinition, User,
 };
-use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
+use crate::graph::{self, GraphClient, GraphError, Request};
 use crate::model::{
     ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, Fingerprint, LiveApp,
     LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
@@ -49,12 +53,6 @@ use crate::model::{
 /// Graph expands at most this many objects per parent, with no next link: a full expansion may
 /// have been cut short and is read again directly.
 const EXPAND_CAP: usize = 20;
-
-const RESOURCE_SELECT: &str = "$select=id,appId,displayName,appRoles,oauth2PermissionScopes";
-
-/// Deleted items by type (Graph requires the cast).
-const DELETED_APPS: &str = "/directory/deletedItems/microsoft.graph.application";
-const DELETED_SPS: &str = "/directory/deletedItems/microsoft.graph.servicePrincipal";
 
 /// What to read: which applications, which of their parts, and which names to resolve.
 /// `plan` derives it from manifests ([`ObserveRequest::for_manifests`]); `certs` and `export`
@@ -189,27 +187,23 @@ pub async fn observe(
             AppKey::AppId(id) => app_ids.push(id.to_string()),
         }
     }
-    let mut app_lists: Vec<usize> = in_filters("uniqueName", &names)
+    let mut app_lists: Vec<usize> = filter::unique_name_in(&names)
         .into_iter()
-        .chain(in_filters("appId", &app_ids))
-        .map(|f| round.list(app_query(&f)))
+        .chain(filter::app_id_in(&app_ids))
+        .map(|f| round.list(applications::with_federated_credentials_where(&f)))
         .collect();
     if request.all_managed {
-        app_lists.push(round.list(app_query(&format!(
-            "tags/any(t:t eq {})",
-            quote(MANAGED_BY_TAG)
-        ))));
+        app_lists.push(round.list(applications::with_federated_credentials_where(
+            &filter::tagged(MANAGED_BY_TAG),
+        )));
     }
     let resource_lists = resource_queries(&request.apis)
         .into_iter()
         .map(|q| round.list(q))
         .collect::<Vec<_>>();
-    let role_list = request.role_definitions.then(|| {
-        round.list(
-            "/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId,isBuiltIn"
-                .to_owned(),
-        )
-    });
+    let role_list = request
+        .role_definitions
+        .then(|| round.list(directory_roles::definitions()));
     let user_lists = user_queries(&request.users)
         .into_iter()
         .map(|q| round.list(q))
@@ -296,31 +290,19 @@ pub async fn observe(
 
     // Round 2: service principals with their app role assignments; owners; deleted apps.
     let mut round = Round::default();
-    let deleted_lists: Vec<usize> = in_filters("uniqueName", &missing)
+    let deleted_lists: Vec<usize> = filter::unique_name_in(&missing)
         .into_iter()
-        .map(|f| {
-            round.list(format!(
-                "{DELETED_APPS}?$filter={f}&$expand=federatedIdentityCredentials"
-            ))
-        })
+        .map(|f| round.list(deleted_items::applications_with_federated_credentials_where(&f)))
         .collect();
     let app_ids: Vec<String> = applications.iter().map(|a| a.app_id.to_string()).collect();
-    let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
+    let sp_lists: Vec<usize> = filter::app_id_in(&app_ids)
         .into_iter()
-        .map(|f| {
-            round.list(format!(
-                "/servicePrincipals?$filter={f}&$select=id,appId,tags&$expand=appRoleAssignments"
-            ))
-        })
+        .map(|f| round.list(service_principals::with_app_role_assignments_where(&f)))
         .collect();
     let owner_ids: Vec<String> = owners_wanted.iter().map(ToString::to_string).collect();
-    let owner_lists: Vec<usize> = in_filters("id", &owner_ids)
+    let owner_lists: Vec<usize> = filter::id_in(&owner_ids)
         .into_iter()
-        .map(|f| {
-            round.list(format!(
-                "/applications?$filter={f}&$select=id&$expand=owners"
-            ))
-        })
+        .map(|f| round.list(applications::owners_where(&f)))
         .collect();
     let mut results = round.run(client).await?;
 
@@ -349,31 +331,26 @@ pub async fn observe(
         .filter(|a| request.parts_of(a).owners)
         .map(|a| a.id.to_string())
         .collect();
-    let deleted_owner_lists: Vec<usize> = in_filters("id", &deleted_owner_ids)
+    let deleted_owner_lists: Vec<usize> = filter::id_in(&deleted_owner_ids)
         .into_iter()
-        .map(|f| {
-            round.list(format!(
-                "{DELETED_APPS}?$filter={f}&$select=id&$expand=owners"
-            ))
-        })
+        .map(|f| round.list(deleted_items::application_owners_where(&f)))
         .collect();
     let deleted_app_ids: Vec<String> = deleted.iter().map(|a| a.app_id.to_string()).collect();
-    let deleted_sp_lists: Vec<usize> = in_filters("appId", &deleted_app_ids)
+    let deleted_sp_lists: Vec<usize> = filter::app_id_in(&deleted_app_ids)
         .into_iter()
-        .map(|f| round.list(format!("{DELETED_SPS}?$filter={f}&$select=id,appId")))
+        .map(|f| round.list(deleted_items::service_principals_where(&f)))
         .collect();
     let mut assignment_refills: Vec<(AppId, usize)> = Vec::new();
     for sp in sps.values() {
         if sp.app_role_assignments.as_ref().map_or(0, Vec::len) >= EXPAND_CAP {
-            let list = round.list(format!("/servicePrincipals/{}/appRoleAssignments", sp.id));
+            let list = round.list(service_principals::app_role_assignments(sp.id));
             assignment_refills.push((sp.app_id, list));
         }
     }
     let mut owner_refills: Vec<(ObjectId, usize)> = Vec::new();
     for (app, list) in &owners {
         if list.len() >= EXPAND_CAP {
-            let query = format!("/applications/{app}/owners?$select=id,userPrincipalName");
-            owner_refills.push((*app, round.list(query)));
+            owner_refills.push((*app, round.list(applications::owners(*app))));
         }
     }
     let sp_of = |app: &Application| sps.get(&app.app_id).map(|sp| sp.id);
@@ -382,25 +359,15 @@ pub async fn observe(
         .filter(|a| request.parts_of(a).directory_roles)
         .filter_map(|a| sp_of(a).map(|id| id.to_string()))
         .collect();
-    let role_lists: Vec<usize> = in_filters("principalId", &role_principals)
+    let role_lists: Vec<usize> = filter::principal_id_in(&role_principals)
         .into_iter()
-        .map(|f| {
-            round.list(format!(
-                "/roleManagement/directory/roleAssignments?$filter={f}"
-            ))
-        })
+        .map(|f| round.list(directory_roles::assignments_where(&f)))
         .collect();
     let grant_lists: Vec<(ObjectId, usize)> = applications
         .iter()
         .filter(|a| request.parts_of(a).delegated_grants)
         .filter_map(sp_of)
-        .map(|sp| {
-            let query = format!(
-                "/oauth2PermissionGrants?$filter=clientId eq {}",
-                quote(&sp.to_string())
-            );
-            (sp, round.list(query))
-        })
+        .map(|sp| (sp, round.list(permission_grants::of_client(sp))))
         .collect();
     let mut results = round.run(client).await?;
 
@@ -471,10 +438,10 @@ pub async fn observe(
     let missing = missing_resources(&apps, &catalog);
     if !missing.0.is_empty() || !missing.1.is_empty() {
         let mut round = Round::default();
-        let lists: Vec<usize> = in_filters("id", &missing.0)
+        let lists: Vec<usize> = filter::id_in(&missing.0)
             .into_iter()
-            .chain(in_filters("appId", &missing.1))
-            .map(|f| round.list(format!("/servicePrincipals?$filter={f}&{RESOURCE_SELECT}")))
+            .chain(filter::app_id_in(&missing.1))
+            .map(|f| round.list(service_principals::resources_where(&f)))
             .collect();
         let mut results = round.run(client).await?;
         for list in lists {
@@ -499,11 +466,12 @@ pub async fn observe(
 /// `Connect-ExchangeOnline -Organization`. `GET /organization` needs `Organization.Read.All` (or
 /// `Directory.Read.All`), so only what prints that domain reads it.
 pub async fn tenant_domain(client: &GraphClient) -> Result<String, GraphError> {
-    const PATH: &str = "/organization?$select=id,verifiedDomains";
-    let mut orgs: Vec<Organization> = client.list_all(PATH).await?;
+    let read = organization::domains();
+    let path = read.path_and_query();
+    let mut orgs: Vec<Organization> = client.list(&read).await?;
     if orgs.len() != 1 {
         return Err(decode_error(
-            PATH,
+            &path,
             "value",
             format!(
                 "expected exactly one organization, Graph returned {}",
@@ -519,7 +487,7 @@ pub async fn tenant_domain(client: &GraphClient) -> Result<String, GraphError> {
         .map(|d| d.name.clone())
         .ok_or_else(|| {
             decode_error(
-                PATH,
+                &path,
                 "value[0].verifiedDomains",
                 "no verified domain".into(),
             )
@@ -544,7 +512,7 @@ pub async fn key_certificates(
     }
     let requests = apps
         .iter()
-        .map(|id| graph::BatchRequest::get(format!("/applications/{id}?$select=id,keyCredentials")))
+        .map(|id| applications::with_key_certificates(*id))
         .collect();
     let outcomes = client.batch(requests).await?;
     apps.iter()
@@ -561,13 +529,7 @@ struct AppOwners {
     owners: Vec<DirectoryObject>,
 }
 
-fn app_query(filter: &str) -> String {
-    // No `$select`: naming `keyCredentials` there returns the key bytes and is throttled at
-    // 150 requests a minute per tenant; the default properties carry everything else we need.
-    format!("/applications?$filter={filter}&$expand=federatedIdentityCredentials")
-}
-
-fn resource_queries(apis: &BTreeSet<ApiRef>) -> Vec<String> {
+fn resource_queries(apis: &BTreeSet<ApiRef>) -> Vec<Request> {
     let mut names = Vec::new();
     let mut app_ids = Vec::new();
     for api in apis {
@@ -578,13 +540,13 @@ fn resource_queries(apis: &BTreeSet<ApiRef>) -> Vec<String> {
     }
     names
         .iter()
-        .map(|n| format!("displayName eq {}", quote(n)))
-        .chain(in_filters("appId", &app_ids))
-        .map(|f| format!("/servicePrincipals?$filter={f}&{RESOURCE_SELECT}"))
+        .map(|n| filter::display_name_is(n))
+        .chain(filter::app_id_in(&app_ids))
+        .map(|f| service_principals::resources_where(&f))
         .collect()
 }
 
-fn user_queries(users: &BTreeSet<OwnerRef>) -> Vec<String> {
+fn user_queries(users: &BTreeSet<OwnerRef>) -> Vec<Request> {
     let mut upns = Vec::new();
     let mut ids = Vec::new();
     for owner in users {
@@ -593,10 +555,10 @@ fn user_queries(users: &BTreeSet<OwnerRef>) -> Vec<String> {
             OwnerRef::ObjectId(id) => ids.push(id.to_string()),
         }
     }
-    in_filters("userPrincipalName", &upns)
+    filter::user_principal_name_in(&upns)
         .into_iter()
-        .chain(in_filters("id", &ids))
-        .map(|f| format!("/users?$filter={f}&$select=id,userPrincipalName"))
+        .chain(filter::id_in(&ids))
+        .map(|f| users::identities_where(&f))
         .collect()
 }
 
@@ -632,42 +594,42 @@ fn missing_resources(apps: &[LiveApp], catalog: &Catalog) -> (Vec<String>, Vec<S
 /// The lists one round reads, sent together.
 #[derive(Default)]
 struct Round {
-    paths: Vec<String>,
+    lists: Vec<Request>,
 }
 
 impl Round {
-    fn list(&mut self, path: String) -> usize {
-        self.paths.push(path);
-        self.paths.len() - 1
+    fn list(&mut self, request: Request) -> usize {
+        self.lists.push(request);
+        self.lists.len() - 1
     }
 
     async fn run(self, client: &GraphClient) -> Result<RoundResults, GraphError> {
-        if self.paths.is_empty() {
+        if self.lists.is_empty() {
             return Ok(RoundResults {
-                paths: Vec::new(),
+                reads: Vec::new(),
                 lists: Vec::new(),
             });
         }
         let (start, before) = (std::time::Instant::now(), client.stats());
-        let lists = client.batch_list_all::<Value>(&self.paths, &[]).await?;
+        let lists = client.batch_list::<Value>(&self.lists).await?;
         let lists = lists.into_iter().collect::<Result<Vec<_>, _>>()?;
         let after = client.stats();
         tracing::debug!(
-            lists = self.paths.len(),
+            lists = self.lists.len(),
             http_requests = after.http_requests - before.http_requests,
             graph_operations = after.operations - before.operations,
             elapsed_ms = start.elapsed().as_millis() as u64,
             "read a round of lists"
         );
         Ok(RoundResults {
-            paths: self.paths,
+            reads: self.lists,
             lists,
         })
     }
 }
 
 struct RoundResults {
-    paths: Vec<String>,
+    reads: Vec<Request>,
     lists: Vec<Vec<Value>>,
 }
 
@@ -675,10 +637,10 @@ impl RoundResults {
     /// Takes list `index` out, decoded: every list of a round is read exactly once, so its JSON
     /// is moved into the decoder rather than copied.
     fn items<T: DeserializeOwned>(&mut self, index: usize) -> Result<Vec<T>, GraphError> {
-        let path = &self.paths[index];
+        let path = self.reads[index].path_and_query();
         std::mem::take(&mut self.lists[index])
             .into_iter()
-            .map(|v| graph::decode_value(v, "GET", path))
+            .map(|v| graph::decode_value(v, "GET", &path))
             .collect()
     }
 }

@@ -2,12 +2,18 @@
 //! concurrently where independent (the Graph client bounds requests in flight), and reports
 //! what happened to each.
 //!
-//! It makes no choices. It resolves references to objects created earlier in the run from the
-//! write responses (a 201's body), waits out replication where Graph documents it (a dependent
+//! It makes no choices and writes no request: [`super::requests`] says what each operation sends
+//! and which read proves it landed. It resolves references to objects created earlier in the run
+//! from the write responses (a 201's body), waits out replication where Graph documents it (a dependent
 //! write answered 404, `NoBackingApplicationObject`, "Not a valid reference update", a 409 on an
 //! upsert), and treats an "already exists" answer to a create as success only after reading the
 //! object back and finding the one the plan wanted. After a failure it starts nothing new and
 //! lets what is running finish; [`StopSignal`] does the same for Ctrl-C.
+//!
+//! A change of an app's key set (a certificate added or a key removed) is read, checked, written
+//! whole and read back in `keys`.
+
+mod keys;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -18,27 +24,22 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, join_all};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use super::certs::generate_and_write;
-use super::progress::{Event, EventKind, start_detail, verb};
-use super::retry::{Disposition, WriteKind, classify};
+use super::progress::{Event, EventKind, describe, start_detail, verb};
+use super::requests::{
+    self, Confirmation, Create, DeletedHolder, Depends, Detail, Found, KeyEdit, Learns, References,
+    Resolved, Restored, UniqueBy, Upsert, Write,
+};
+use super::retry::{Consent, Disposition, Replication, WriteKind, classify};
 use super::schedule::{Node, schedule};
 use super::{ActionError, ApplyError, WrittenFiles};
-use crate::cert::{self, PublicCertificate};
-use crate::graph::types::{
-    AppRoleAssignment, Application, DirectoryObject, FederatedIdentityCredential, KeyCredential,
-    OAuth2PermissionGrant, ServicePrincipal, UnifiedRoleAssignment,
-};
-use crate::graph::{GraphClient, GraphError, RetrySafety, quote};
-use crate::model::{AppId, KeyId, ObjectId, PermissionKind, RequiredResourceAccess, Thumbprint};
-use crate::plan::{
-    Address, AppRef, ApplicationBody, ApplicationPatch, CertificateMaterial, CertificateSource,
-    ExistingApp, FederatedCredentialBody, FederatedCredentialPatch, KeyCredentialMethod,
-    NewKeyCredential, Operation, Plan, SpRef,
-};
+use crate::graph::types::{Application, KeyCredential, OAuth2PermissionGrant, ServicePrincipal};
+use crate::graph::{GraphClient, GraphError, Request, api};
+use crate::model::{AppId, KeyId, ObjectId, Thumbprint};
+use crate::plan::{Address, AppRef, CertificateSource, ExistingApp, Operation, Plan, SpRef};
 
 /// Bounded exponential backoff for waiting out Graph's eventual consistency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,14 +321,21 @@ enum Confirm {
     Once,
 }
 
-/// What a confirmation read found.
-enum Found {
-    Matches,
-    Differs(String),
-    Missing,
+type StepResult = Result<Option<String>, StepError>;
+
+/// The ids an upsert's answer (201) or read (after a 204) gives.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ids {
+    id: ObjectId,
+    app_id: AppId,
 }
 
-type StepResult = Result<Option<String>, StepError>;
+/// The id of what a create made, from its 201 body.
+#[derive(serde::Deserialize)]
+struct CreatedId {
+    id: String,
+}
 
 impl<'a> Exec<'a> {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -411,13 +419,12 @@ impl<'a> Exec<'a> {
         if let Some(app) = self.state().apps.get(&address.app) {
             return Some(app.app_id);
         }
-        let id = match op {
-            Operation::GrantAppRole { principal, .. } => self.sp(principal).ok()?,
-            Operation::CreateDelegatedGrant { client, .. } => self.sp(client).ok()?,
-            Operation::UpdateDelegatedGrant { grant_id, .. } => {
+        let id = match (requests::references(op).service_principal, op) {
+            (Some(sp), _) => self.sp(sp).ok()?,
+            (None, Operation::UpdateDelegatedGrant { grant_id, .. }) => {
                 let grant: OAuth2PermissionGrant = self
                     .client
-                    .get(&format!("/oauth2PermissionGrants/{grant_id}"))
+                    .fetch(&api::permission_grants::get(grant_id))
                     .await
                     .ok()?;
                 grant.client_id
@@ -426,13 +433,48 @@ impl<'a> Exec<'a> {
         };
         let sp: ServicePrincipal = self
             .client
-            .get(&format!("/servicePrincipals/{id}?$select=id,appId"))
+            .fetch(&api::service_principals::identity(id))
             .await
             .ok()?;
         Some(sp.app_id)
     }
 
     // --- references -----------------------------------------------------------------------
+
+    /// Resolves what an operation refers to from this run's earlier results (reading the app's
+    /// display name when the run has not learnt it), and remembers what it says exists.
+    async fn resolve(&self, name: &str, refs: References<'_>) -> Result<Resolved, StepError> {
+        {
+            let mut st = self.state();
+            if let Some(app) = refs.existing_app {
+                st.apps
+                    .entry(name.to_owned())
+                    .or_insert_with(|| app.clone());
+            }
+            if let Some(display) = refs.new_display_name {
+                st.display_names.insert(name.to_owned(), display.to_owned());
+            }
+        }
+        let app = refs.app.map(|r| self.app(name, r)).transpose()?;
+        let service_principal = refs
+            .service_principal
+            .map(|r| {
+                self.remember_sp(name, r);
+                self.sp(r)
+            })
+            .transpose()?;
+        let display_name = match &app {
+            Some(app) if refs.display_name => Some(self.display_name(name, app).await?),
+            _ => None,
+        };
+        Ok(Resolved {
+            name: name.to_owned(),
+            app,
+            service_principal,
+            display_name,
+            graph_resource: self.client.endpoints().resource.clone(),
+        })
+    }
 
     fn app(&self, name: &str, r: &AppRef) -> Result<ExistingApp, ActionError> {
         match r {
@@ -478,8 +520,27 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn fresh(&self, name: &str) -> bool {
-        self.state().fresh.contains(name)
+    /// The app's display name: what this run wrote, else a read.
+    async fn display_name(&self, name: &str, app: &ExistingApp) -> Result<String, StepError> {
+        let known = self.state().display_names.get(name).cloned();
+        if let Some(display) = known {
+            return Ok(display);
+        }
+        let read = api::applications::identity(app.object_id);
+        let read: Application = self
+            .read(self.replication(name, Depends::OnApp), || {
+                self.client.fetch(&read)
+            })
+            .await?;
+        Ok(read.display_name.unwrap_or_default())
+    }
+
+    /// Whether a write that `depends` as given may meet objects Graph does not show yet.
+    fn replication(&self, name: &str, depends: Depends) -> Replication {
+        match depends {
+            Depends::OnApp if self.state().fresh.contains(name) => Replication::Pending,
+            _ => Replication::Settled,
+        }
     }
 
     // --- sending ----------------------------------------------------------------------------
@@ -489,8 +550,8 @@ impl<'a> Exec<'a> {
     async fn write<T, F, Fut>(
         &self,
         kind: WriteKind,
-        fresh: bool,
-        grants_consent: bool,
+        replication: Replication,
+        consent: Consent,
         mut send: F,
     ) -> Result<Wrote<T>, StepError>
     where
@@ -507,7 +568,7 @@ impl<'a> Exec<'a> {
                 Ok(v) => return Ok(Wrote::Ok(v)),
                 Err(e) => e,
             };
-            match classify(kind, &err, fresh, grants_consent) {
+            match classify(kind, &err, replication, consent) {
                 Disposition::Done => return Ok(Wrote::Gone),
                 Disposition::AlreadyExists => return Ok(Wrote::Exists { err, ours_maybe }),
                 Disposition::ConsentRequired => return Err(StepError::Consent(err)),
@@ -537,13 +598,17 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// A read that follows this run's writes: "not found" while `fresh` means not yet.
-    async fn read<T, F, Fut>(&self, fresh: bool, send: F) -> Result<T, StepError>
+    /// A read that follows this run's writes: "not found" while `replication` is pending means
+    /// not yet.
+    async fn read<T, F, Fut>(&self, replication: Replication, send: F) -> Result<T, StepError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, GraphError>>,
     {
-        match self.write(WriteKind::Read, fresh, false, send).await? {
+        match self
+            .write(WriteKind::Read, replication, Consent::NotNeeded, send)
+            .await?
+        {
             Wrote::Ok(v) => Ok(v),
             Wrote::Gone | Wrote::Exists { .. } => {
                 unreachable!("reads are never deletes or creates")
@@ -553,23 +618,24 @@ impl<'a> Exec<'a> {
 
     /// After "already exists": reads until the object shows and matches, differs, or the
     /// bounds run out; with [`Confirm::Once`], a single read.
-    async fn confirm<F, Fut>(
+    async fn confirm(
         &self,
         what: &str,
         how: Confirm,
         conflict: &GraphError,
-        mut check: F,
-    ) -> Result<(), StepError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Found, GraphError>>,
-    {
+        confirmation: &Confirmation<'_>,
+    ) -> Result<(), StepError> {
         let bounds = self.options.consistency;
         let started = Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.read(true, &mut check).await? {
+            let listed: Vec<Value> = self
+                .read(Replication::Pending, || {
+                    self.client.list(&confirmation.read)
+                })
+                .await?;
+            match confirmation.expect.judge(listed, &confirmation.read)? {
                 Found::Matches => return Ok(()),
                 Found::Differs(why) => return Err(ActionError::Conflict(why).into()),
                 Found::Missing if how == Confirm::Once => {
@@ -595,81 +661,68 @@ impl<'a> Exec<'a> {
     }
 
     /// A create that Graph keeps unique: sent (again after a lost answer); "already exists" is
-    /// success once `confirm` finds the object the plan wanted. `keyed_by_name`: the key is a
-    /// name, not the content (a federated credential), so a conflict on the first attempt is
-    /// someone else's object: read once and report it, never wait for it.
-    async fn create<T, F, Fut, C, CFut>(
+    /// success once `confirm` finds the object the plan wanted. Returns the new object's id
+    /// (none for a confirmed duplicate).
+    async fn create(
         &self,
-        what: &str,
-        fresh: bool,
-        grants_consent: bool,
-        keyed_by_name: bool,
-        send: F,
-        check: C,
-    ) -> Result<Option<T>, StepError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, GraphError>>,
-        C: FnMut() -> CFut,
-        CFut: Future<Output = Result<Found, GraphError>>,
-    {
+        replication: Replication,
+        create: &Create<'_>,
+    ) -> Result<Option<String>, StepError> {
         match self
-            .write(WriteKind::Create, fresh, grants_consent, send)
+            .write(WriteKind::Create, replication, create.consent, || {
+                self.client.send(&create.request)
+            })
             .await?
         {
-            Wrote::Ok(v) => Ok(Some(v)),
+            Wrote::Ok(resp) if resp.has_body() => Ok(Some(resp.json::<CreatedId>()?.id)),
+            Wrote::Ok(_) | Wrote::Gone => Ok(None),
             Wrote::Exists { err, ours_maybe } => {
-                tracing::debug!(error = %err, "already exists; confirming {what}");
-                let how = if keyed_by_name && !ours_maybe {
-                    Confirm::Once
-                } else {
-                    Confirm::UntilVisible
+                tracing::debug!(error = %err, "already exists; confirming {}", create.what);
+                let how = match create.unique_by {
+                    UniqueBy::Name if !ours_maybe => Confirm::Once,
+                    _ => Confirm::UntilVisible,
                 };
-                self.confirm(what, how, &err, check).await?;
+                self.confirm(create.what, how, &err, &create.confirm)
+                    .await?;
                 Ok(None)
             }
-            Wrote::Gone => Ok(None),
         }
     }
 
-    /// An upsert by alternate key (`PATCH …(key='…')` with `Prefer: create-if-missing`). When
-    /// Graph answers that the key is taken, the object holding it is read: shown, the upsert is
-    /// sent again (it now finds the object and updates it); not shown, it is an object this
-    /// replica does not see yet, or one `taken_by` names (a deleted application), which fails.
-    async fn upsert<TF, TFut>(
+    /// An upsert by alternate key. When Graph answers that the key is taken, the object holding
+    /// it is read: shown, the upsert is sent again (it now finds the object and updates it);
+    /// not shown, it is an object this replica does not see yet, or a deleted one holding the
+    /// name, which fails. Returns the object's ids and whether this upsert created it.
+    async fn upsert(
         &self,
-        fresh: bool,
-        path: &str,
-        body: &Value,
-        taken_by: TF,
-    ) -> Result<crate::graph::Response, StepError>
-    where
-        TF: Fn() -> TFut,
-        TFut: Future<Output = Result<Option<ActionError>, GraphError>>,
-    {
+        replication: Replication,
+        upsert: &Upsert,
+    ) -> Result<(Ids, bool), StepError> {
         let bounds = self.options.consistency;
         let started = Instant::now();
         let mut attempt = 0;
-        loop {
+        let resp = loop {
             attempt += 1;
             let err = match self
-                .write(WriteKind::Upsert, fresh, false, || {
-                    self.client.upsert(path, body)
+                .write(WriteKind::Upsert, replication, Consent::NotNeeded, || {
+                    self.client.send(&upsert.request)
                 })
                 .await?
             {
-                Wrote::Ok(resp) => return Ok(resp),
+                Wrote::Ok(resp) => break resp,
                 Wrote::Exists { err, .. } => err,
                 Wrote::Gone => unreachable!("an upsert is not a delete"),
             };
-            let read = format!("{path}?$select=id");
-            let visible = match self.client.get::<Value>(&read).await {
+            let visible = match self.client.send(&upsert.read).await {
                 Ok(_) => true,
                 Err(e) if e.status() == Some(404) => false,
                 Err(e) => return Err(e.into()),
             };
-            if !visible && let Some(holder) = taken_by().await? {
-                return Err(holder.into());
+            if !visible
+                && let Some(holder) = &upsert.deleted_holder
+                && let Some(held) = self.deleted_holder(holder).await?
+            {
+                return Err(held.into());
             }
             // Shown now: send again at once (once; a holder that keeps refusing is waited on).
             let wait = if visible && attempt == 1 {
@@ -686,12 +739,37 @@ impl<'a> Exec<'a> {
             }
             tracing::debug!(error = %err, wait_ms = wait.as_millis() as u64, "key taken by an object not visible yet");
             tokio::time::sleep(wait).await;
+        };
+        if resp.created() && resp.has_body() {
+            Ok((resp.json()?, true))
+        } else {
+            // 204: it existed (perhaps made by an attempt whose answer was lost).
+            let ids = self
+                .read(Replication::Pending, || self.client.fetch(&upsert.read))
+                .await?;
+            Ok((ids, false))
         }
     }
 
-    async fn delete(&self, path: &str) -> Result<(), StepError> {
-        self.write(WriteKind::Delete, false, false, || {
-            self.client.delete(path, RetrySafety::Idempotent)
+    /// The deleted application holding the name, as the error to fail with.
+    async fn deleted_holder(
+        &self,
+        holder: &DeletedHolder,
+    ) -> Result<Option<ActionError>, GraphError> {
+        let held: Vec<Application> = self.client.list(&holder.read).await?;
+        Ok(held
+            .into_iter()
+            .next()
+            .map(|app| ActionError::NameHeldByDeletedApp {
+                unique_name: holder.unique_name.clone(),
+                object_id: app.id,
+                app_id: app.app_id,
+            }))
+    }
+
+    async fn delete(&self, replication: Replication, request: &Request) -> Result<(), StepError> {
+        self.write(WriteKind::Delete, replication, Consent::NotNeeded, || {
+            self.client.send(request)
         })
         .await
         .map(drop)
@@ -699,1001 +777,146 @@ impl<'a> Exec<'a> {
 
     async fn update(
         &self,
-        fresh: bool,
-        grants: bool,
-        path: &str,
-        body: &Value,
+        replication: Replication,
+        consent: Consent,
+        request: &Request,
     ) -> Result<(), StepError> {
-        self.write(WriteKind::Update, fresh, grants, || {
-            self.client.patch(path, body, RetrySafety::Idempotent)
+        self.write(WriteKind::Update, replication, consent, || {
+            self.client.send(request)
         })
         .await
         .map(drop)
     }
 
-    // --- operations -------------------------------------------------------------------------
-
-    async fn perform(&self, address: &Address, op: &Operation) -> StepResult {
-        let name = address.app.as_str();
-        use Operation as O;
-        match op {
-            O::UpsertApplication {
-                unique_name,
-                application,
-            } => {
-                self.upsert_application(name, unique_name, application)
-                    .await
-            }
-            O::AdoptApplication {
-                app,
-                unique_name,
-                patch,
-            } => {
-                let mut body = patch_json(patch);
-                body.insert("uniqueName".into(), json!(unique_name));
-                self.state().apps.insert(name.to_owned(), app.clone());
-                self.update(
-                    false,
-                    false,
-                    &format!("/applications/{}", app.object_id),
-                    &Value::Object(body),
-                )
-                .await?;
-                Ok(Some(format!("id={}", app.object_id)))
-            }
-            O::UpdateApplication { app, patch } => {
-                {
-                    let mut st = self.state();
-                    st.apps.insert(name.to_owned(), app.clone());
-                    if let Some(display) = &patch.display_name {
-                        st.display_names.insert(name.to_owned(), display.clone());
-                    }
-                }
-                let body = Value::Object(patch_json(patch));
-                self.update(
-                    false,
-                    false,
-                    &format!("/applications/{}", app.object_id),
-                    &body,
-                )
-                .await?;
-                Ok(Some(format!("id={}", app.object_id)))
-            }
-            O::DeleteServicePrincipal { object_id } => {
-                self.delete(&format!("/servicePrincipals/{object_id}"))
-                    .await?;
-                self.state().sps.remove(name);
-                Ok(None)
-            }
-            O::DeleteApplication { app } => {
-                self.delete(&format!("/applications/{}", app.object_id))
-                    .await?;
-                let mut st = self.state();
-                st.apps.remove(name);
-                st.sps.remove(name);
-                Ok(None)
-            }
-            O::CreateServicePrincipal { app } => self.create_service_principal(name, app).await,
-            O::RestoreApplication { app } => {
-                self.restore(
-                    name,
-                    app.object_id,
-                    &format!("/applications/{}", app.object_id),
-                )
-                .await?;
-                self.state().apps.insert(name.to_owned(), app.clone());
-                Ok(Some(format!("id={}", app.object_id)))
-            }
-            O::RestoreServicePrincipal { object_id } => {
-                self.restore(name, *object_id, &format!("/servicePrincipals/{object_id}"))
-                    .await?;
-                self.state().sps.insert(name.to_owned(), *object_id);
-                Ok(Some(format!("id={object_id}")))
-            }
-            O::GrantAppRole {
-                principal,
-                resource_id,
-                app_role_id,
-            } => {
-                self.remember_sp(name, principal);
-                let sp = self.sp(principal)?;
-                let fresh = self.fresh(name);
-                let body = json!({
-                    "principalId": sp.to_string(),
-                    "resourceId": resource_id.to_string(),
-                    "appRoleId": app_role_id.to_string(),
-                });
-                let path = format!("/servicePrincipals/{resource_id}/appRoleAssignedTo");
-                let created = self
-                    .create(
-                        "the app role assignment",
-                        fresh,
-                        true,
-                        false,
-                        || self.client.post(&path, &body, RetrySafety::NotIdempotent),
-                        || async {
-                            let list: Vec<AppRoleAssignment> = self
-                                .client
-                                .list_all(&format!("/servicePrincipals/{sp}/appRoleAssignments"))
-                                .await?;
-                            Ok(found(list.iter().any(|a| {
-                                a.resource_id == *resource_id && a.app_role_id == *app_role_id
-                            })))
-                        },
-                    )
-                    .await?;
-                id_detail::<AppRoleAssignment>(created, |a| a.id.clone())
-            }
-            O::RevokeAppRole {
-                resource_id,
-                assignment_id,
-                ..
-            } => {
-                self.delete(&format!(
-                    "/servicePrincipals/{resource_id}/appRoleAssignedTo/{assignment_id}"
-                ))
-                .await?;
-                Ok(None)
-            }
-            O::CreateDelegatedGrant {
-                client,
-                resource_id,
-                scope,
-            } => {
-                self.remember_sp(name, client);
-                let sp = self.sp(client)?;
-                let fresh = self.fresh(name);
-                let body = json!({
-                    "clientId": sp.to_string(),
-                    "consentType": "AllPrincipals",
-                    "resourceId": resource_id.to_string(),
-                    "scope": scope,
-                });
-                let created = self
-                    .create(
-                        "the delegated permission grant",
-                        fresh,
-                        true,
-                        false,
-                        || {
-                            self.client
-                                .post("/oauth2PermissionGrants", &body, RetrySafety::NotIdempotent)
-                        },
-                        || async {
-                            let list: Vec<OAuth2PermissionGrant> = self
-                                .client
-                                .list_all(&format!(
-                                    "/oauth2PermissionGrants?$filter=clientId eq {}",
-                                    quote(&sp.to_string())
-                                ))
-                                .await?;
-                            let existing = list.iter().find(|g| {
-                                g.resource_id == *resource_id && g.consent_type == "AllPrincipals"
-                            });
-                            Ok(match existing {
-                                None => Found::Missing,
-                                Some(g) if same_scopes(&g.scope, scope) => Found::Matches,
-                                Some(g) => Found::Differs(format!(
-                                    "a tenant-wide grant to this API already exists with scope `{}`, not `{scope}`",
-                                    g.scope
-                                )),
-                            })
-                        },
-                    )
-                    .await?;
-                id_detail::<OAuth2PermissionGrant>(created, |g| g.id.clone())
-            }
-            O::UpdateDelegatedGrant { grant_id, scope } => {
-                self.update(
-                    false,
-                    true,
-                    &format!("/oauth2PermissionGrants/{grant_id}"),
-                    &json!({ "scope": scope }),
-                )
-                .await?;
-                Ok(Some(format!("id={grant_id}")))
-            }
-            O::DeleteDelegatedGrant { grant_id } => {
-                self.delete(&format!("/oauth2PermissionGrants/{grant_id}"))
-                    .await?;
-                Ok(None)
-            }
-            O::AssignDirectoryRole {
-                principal,
-                role_definition_id,
-                directory_scope_id,
-            } => {
-                self.remember_sp(name, principal);
-                let sp = self.sp(principal)?;
-                let fresh = self.fresh(name);
-                let body = json!({
-                    "roleDefinitionId": role_definition_id.to_string(),
-                    "principalId": sp.to_string(),
-                    "directoryScopeId": directory_scope_id,
-                });
-                let created = self
-                    .create(
-                        "the directory role assignment",
-                        fresh,
-                        false,
-                        false,
-                        || {
-                            self.client.post(
-                                "/roleManagement/directory/roleAssignments",
-                                &body,
-                                RetrySafety::NotIdempotent,
-                            )
-                        },
-                        || async {
-                            let list: Vec<UnifiedRoleAssignment> = self
-                                .client
-                                .list_all(&format!(
-                                    "/roleManagement/directory/roleAssignments?$filter=principalId eq {}",
-                                    quote(&sp.to_string())
-                                ))
-                                .await?;
-                            Ok(found(list.iter().any(|a| {
-                                a.role_definition_id == *role_definition_id
-                                    && a.directory_scope_id == *directory_scope_id
-                            })))
-                        },
-                    )
-                    .await?;
-                id_detail::<UnifiedRoleAssignment>(created, |a| a.id.clone())
-            }
-            O::RemoveDirectoryRole { assignment_id } => {
-                self.delete(&format!(
-                    "/roleManagement/directory/roleAssignments/{assignment_id}"
-                ))
-                .await?;
-                Ok(None)
-            }
-            O::AddOwner { app, owner_id } => {
-                let app = self.app(name, app)?;
-                let fresh = self.fresh(name);
-                let body = json!({
-                    "@odata.id": format!(
-                        "{}/v1.0/directoryObjects/{owner_id}",
-                        self.client.endpoints().resource
-                    ),
-                });
-                let path = format!("/applications/{}/owners/$ref", app.object_id);
-                self.create(
-                    "the owner",
-                    fresh,
-                    false,
-                    false,
-                    || self.client.post(&path, &body, RetrySafety::NotIdempotent),
-                    || async {
-                        let owners: Vec<DirectoryObject> = self
-                            .client
-                            .list_all(&format!(
-                                "/applications/{}/owners?$select=id",
-                                app.object_id
-                            ))
-                            .await?;
-                        Ok(found(owners.iter().any(|o| o.id == *owner_id)))
-                    },
-                )
-                .await?;
-                Ok(Some(format!("id={owner_id}")))
-            }
-            O::RemoveOwner { app, owner_id } => {
-                self.state()
-                    .apps
-                    .entry(name.to_owned())
-                    .or_insert_with(|| app.clone());
-                self.delete(&format!(
-                    "/applications/{}/owners/{owner_id}/$ref",
-                    app.object_id
-                ))
-                .await?;
-                Ok(None)
-            }
-            O::AddCertificate { app, key, method } => {
-                self.add_certificate(address, app, key, method).await
-            }
-            O::RemoveKeyCredential {
-                app,
-                key_id,
-                method,
-            } => self.remove_key(name, app, *key_id, method).await,
-            O::CreateFederatedCredential { app, credential } => {
-                let app = self.app(name, app)?;
-                let fresh = self.fresh(name);
-                let body = federated_json(credential);
-                let path = format!(
-                    "/applications/{}/federatedIdentityCredentials",
-                    app.object_id
-                );
-                let created = self
-                    .create(
-                        "the federated credential",
-                        fresh,
-                        false,
-                        true,
-                        || self.client.post(&path, &body, RetrySafety::NotIdempotent),
-                        || async {
-                            let list: Vec<FederatedIdentityCredential> =
-                                self.client.list_all(&path).await?;
-                            Ok(federated_conflict(&list, credential))
-                        },
-                    )
-                    .await?;
-                id_detail::<FederatedIdentityCredential>(created, |f| f.id.to_string())
-            }
-            O::UpdateFederatedCredential { app, id, patch } => {
-                self.state()
-                    .apps
-                    .entry(name.to_owned())
-                    .or_insert_with(|| app.clone());
-                self.update(
-                    false,
-                    false,
-                    &format!(
-                        "/applications/{}/federatedIdentityCredentials/{id}",
-                        app.object_id
-                    ),
-                    &Value::Object(federated_patch_json(patch)),
-                )
-                .await?;
-                Ok(Some(format!("id={id}")))
-            }
-            O::DeleteFederatedCredential { app, id } => {
-                self.delete(&format!(
-                    "/applications/{}/federatedIdentityCredentials/{id}",
-                    app.object_id
-                ))
-                .await?;
-                Ok(None)
-            }
-        }
-    }
-
-    async fn upsert_application(
+    /// Restores an object from deleted items. Not there any more is done when the object is
+    /// back (an earlier attempt whose answer was lost restored it); writes for the app from
+    /// here on wait out replication, as for a new object.
+    async fn restore(
         &self,
         name: &str,
-        unique_name: &str,
-        application: &ApplicationBody,
-    ) -> StepResult {
-        // Whatever the answer, the object may be new: later writes for it wait out replication.
+        replication: Replication,
+        request: &Request,
+        read_back: &Request,
+    ) -> Result<(), StepError> {
         self.state().fresh.insert(name.to_owned());
-        let path = format!("/applications(uniqueName={})", quote(unique_name));
-        let body = Value::Object(application_json(application));
-        let resp = self
-            .upsert(false, &path, &body, || self.deleted_holder(unique_name))
-            .await?;
-        let (app, created) = if resp.created() && resp.has_body() {
-            let a: Application = resp.json()?;
-            (a, true)
-        } else {
-            // 204: it existed (perhaps made by an attempt whose answer was lost).
-            let get = format!("{path}?$select=id,appId");
-            let a: Application = self.read(true, || self.client.get(&get)).await?;
-            (a, false)
-        };
-        let existing = ExistingApp {
-            object_id: app.id,
-            app_id: app.app_id,
-        };
-        let mut st = self.state();
-        st.apps.insert(name.to_owned(), existing.clone());
-        st.display_names
-            .insert(name.to_owned(), application.display_name.clone());
-        if created {
-            // Trust the write: a new application has no keys.
-            st.keys.insert(app.id, Vec::new());
-        }
-        Ok(Some(format!("id={}", existing.object_id)))
-    }
-
-    /// Restores `id` from deleted items. Not there any more is done when the object is back
-    /// (an earlier attempt whose answer was lost restored it); writes for the app from here on
-    /// wait out replication, as for a new object.
-    async fn restore(&self, name: &str, id: ObjectId, live_path: &str) -> Result<(), StepError> {
-        self.state().fresh.insert(name.to_owned());
-        let path = format!("/directory/deletedItems/{id}/restore");
         let restored = self
-            .write(WriteKind::Update, false, false, || {
-                // Graph's reference: "Do not supply a request body for this method."
-                self.client.send(crate::graph::Request {
-                    method: reqwest::Method::POST,
-                    path: path.clone(),
-                    headers: Vec::new(),
-                    body: None,
-                    safety: RetrySafety::Idempotent,
-                })
+            .write(WriteKind::Update, replication, Consent::NotNeeded, || {
+                self.client.send(request)
             })
             .await;
         match restored {
             Ok(_) => Ok(()),
             Err(StepError::Failed(ActionError::Graph(e))) if e.status() == Some(404) => {
-                let get = format!("{live_path}?$select=id");
-                self.read(true, || self.client.get::<Value>(&get)).await?;
+                self.read(Replication::Pending, || self.client.send(read_back))
+                    .await?;
                 Ok(())
             }
             Err(e) => Err(e),
         }
     }
 
-    /// The deleted application holding `unique_name`, as the error to fail with: Entra ID keeps
-    /// a deleted application's uniqueName for 30 days.
-    async fn deleted_holder(&self, unique_name: &str) -> Result<Option<ActionError>, GraphError> {
-        let path = format!(
-            "/directory/deletedItems/microsoft.graph.application?$filter=uniqueName eq {}&$select=id,appId,deletedDateTime",
-            quote(unique_name)
-        );
-        let held: Vec<Application> = self.client.list_all(&path).await?;
-        Ok(held
-            .into_iter()
-            .next()
-            .map(|app| ActionError::NameHeldByDeletedApp {
-                unique_name: unique_name.to_owned(),
-                object_id: app.id,
-                app_id: app.app_id,
-            }))
-    }
+    // --- operations -------------------------------------------------------------------------
 
-    async fn create_service_principal(&self, name: &str, app: &AppRef) -> StepResult {
-        let app = self.app(name, app)?;
-        let fresh = self.fresh(name);
-        self.state().fresh.insert(name.to_owned());
-        let path = format!(
-            "/servicePrincipals(appId={})",
-            quote(&app.app_id.to_string())
-        );
-        let known = self.state().display_names.get(name).cloned();
-        let display_name = match known {
-            Some(d) => d,
-            None => {
-                let get = format!(
-                    "/applications/{}?$select=id,appId,displayName",
-                    app.object_id
-                );
-                let read: Application = self.read(fresh, || self.client.get(&get)).await?;
-                read.display_name.unwrap_or_default()
-            }
-        };
-        let body = service_principal_upsert_json(&display_name);
-        let resp = self
-            .upsert(fresh, &path, &body, || async { Ok(None) })
-            .await?;
-        let id = if resp.created() && resp.has_body() {
-            resp.json::<ServicePrincipal>()?.id
-        } else {
-            let get = format!("{path}?$select=id,appId");
-            self.read(true, || self.client.get::<ServicePrincipal>(&get))
-                .await?
-                .id
-        };
-        self.state().sps.insert(name.to_owned(), id);
-        Ok(Some(format!("id={id}")))
-    }
-
-    /// The app's key credentials with their `key` bytes: what this run last wrote, or a read.
-    async fn key_set(
-        &self,
-        name: &str,
-        app: &ExistingApp,
-        fresh: bool,
-    ) -> Result<Vec<KeyCredential>, StepError> {
-        if let Some(keys) = self.state().keys.get(&app.object_id) {
-            return Ok(keys.clone());
-        }
-        let get = format!(
-            "/applications/{}?$select=id,appId,displayName,keyCredentials",
-            app.object_id
-        );
-        let read: Application = self.read(fresh, || self.client.get(&get)).await?;
-        let mut st = self.state();
-        if let Some(display) = read.display_name {
-            st.display_names.entry(name.to_owned()).or_insert(display);
-        }
-        st.key_history
-            .entry(app.object_id)
-            .or_default()
-            .push(key_ids(&read.key_credentials));
-        Ok(read.key_credentials)
-    }
-
-    /// Writes the app's whole key set, then reads it back until Entra ID shows it (a PATCH of
-    /// `keyCredentials` replaces the set, so a concurrent writer's set would silently win).
-    async fn patch_keys(
-        &self,
-        name: &str,
-        app: &ExistingApp,
-        fresh: bool,
-        keys: Vec<KeyCredential>,
-    ) -> Result<(), StepError> {
-        let wrote = key_ids(&keys);
-        {
-            let mut st = self.state();
-            // What was there before this write is a stale read from now on.
-            let before = st.keys.get(&app.object_id).map(|k| key_ids(k));
-            let history = st.key_history.entry(app.object_id).or_default();
-            history.extend(before);
-        }
-        self.update(
-            fresh,
-            false,
-            &format!("/applications/{}", app.object_id),
-            &json!({ "keyCredentials": keys }),
-        )
-        .await?;
-        self.state().keys.insert(app.object_id, keys);
-        self.confirm_key_set(name, app, &wrote).await?;
-        self.state()
-            .key_history
-            .entry(app.object_id)
-            .or_default()
-            .push(wrote);
-        Ok(())
-    }
-
-    /// Reads the app's key ids (without the key bytes, whose reads Graph limits to 150 a
-    /// minute) until [`Settle::key_reads`](super::Settle) reads in a row show `wrote`. Replicas
-    /// show writes in order: until `wrote` shows, any other set is older than it (stale, even
-    /// another writer's); once it has shown, a set this run never saw is a newer write by
-    /// someone else that replaced it, and fails.
-    async fn confirm_key_set(
-        &self,
-        name: &str,
-        app: &ExistingApp,
-        wrote: &BTreeSet<KeyId>,
-    ) -> Result<(), StepError> {
-        let settle = self.options.settle;
-        let since = Instant::now();
-        let mut streak = super::Streak::new(settle.key_reads, since);
-        let path = format!("/applications/{}", app.object_id);
-        let mut n = 0;
-        let mut shown = false;
-        loop {
-            n += 1;
-            let seen = match self.client.get::<Application>(&path).await {
-                Ok(read) => Some(key_ids(&read.key_credentials)),
-                // Not replicated yet (a fresh app).
-                Err(e) if e.status() == Some(404) => None,
-                Err(e) => return Err(e.into()),
-            };
-            let consistent = match &seen {
-                Some(ids) if ids == wrote => {
-                    shown = true;
-                    true
-                }
-                None => false,
-                Some(_) if !shown => false,
-                Some(ids) => {
-                    let known = self
-                        .state()
-                        .key_history
-                        .get(&app.object_id)
-                        .is_some_and(|h| h.contains(ids));
-                    if !known {
-                        return Err(ActionError::KeysChangedWhileApplying {
-                            app: name.to_owned(),
-                            expected: id_list(wrote),
-                            found: id_list(ids),
-                        }
-                        .into());
-                    }
-                    false
-                }
-            };
-            if streak.record(consistent, Instant::now()) {
-                return Ok(());
-            }
-            let wait = settle.delay(n);
-            if since.elapsed() + wait > settle.max_elapsed {
-                return Err(ActionError::NotVisible {
-                    what: format!("the key credentials written to app `{name}`"),
-                    waited_s: since.elapsed().as_secs(),
-                }
-                .into());
-            }
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    async fn add_certificate(
-        &self,
-        address: &Address,
-        app: &AppRef,
-        key: &NewKeyCredential,
-        method: &KeyCredentialMethod,
-    ) -> StepResult {
+    /// One operation: its requests from [`requests::step`], sent with the waits and
+    /// confirmations its kind of write needs, and what it produced recorded for later steps.
+    async fn perform(&self, address: &Address, op: &Operation) -> StepResult {
         let name = address.app.as_str();
-        let app = self.app(name, app)?;
-        let fresh = self.fresh(name);
-        let KeyCredentialMethod::PatchKeyCredentials { keep } = method;
-
-        // The key set is checked before any file is written, so a refusal leaves nothing behind.
-        let current = self.key_set(name, &app, fresh).await?;
-        check_key_set(&current, keep, &[])?;
-
-        let (public, files, source) = match &key.certificate {
-            CertificateMaterial::Generate(spec) => {
-                let password = cert::pfx_password_from_env(&spec.pfx_password_env)?;
-                let display = self.state().display_names.get(name).cloned();
-                let label = format!(
-                    "{} ({})",
-                    display.as_deref().unwrap_or(name),
-                    address.key.as_deref().unwrap_or(&key.display_name)
-                );
-                let spec = spec.clone();
-                let now = OffsetDateTime::now_utc();
-                let _permit = self.cpu.acquire().await;
-                let (generated, files) = tokio::task::spawn_blocking(move || {
-                    generate_and_write(&spec, &password, &label, now)
-                })
-                .await
-                .map_err(|e| match e.try_into_panic() {
-                    Ok(panic) => std::panic::resume_unwind(panic),
-                    Err(_) => {
-                        ActionError::Conflict("certificate generation was cancelled".to_owned())
-                    }
-                })??;
-                // The private key stays in the PFX only: `generated` is dropped (and wiped)
-                // when this block ends.
-                (
-                    generated.certificate().clone(),
-                    Some(files),
-                    CertificateSource::Generate,
-                )
+        let resolved = self.resolve(name, requests::references(op)).await?;
+        let step = requests::step(op, &resolved)?;
+        let replication = self.replication(name, step.depends);
+        let produced = match &step.write {
+            Write::Upsert(upsert) => {
+                // Whatever the answer, the object may be new: later writes for the app wait
+                // out replication.
+                self.state().fresh.insert(name.to_owned());
+                let (ids, created) = self.upsert(replication, upsert).await?;
+                self.learn_upserted(name, &step.learns, &ids, created);
+                Some(ids.id.to_string())
             }
-            CertificateMaterial::File(file) => (
-                PublicCertificate::from_der(&file.der)?,
-                None,
-                CertificateSource::File,
-            ),
+            Write::Create(create) => self.create(replication, create).await?,
+            Write::Update { request, consent } => {
+                self.update(replication, *consent, request).await?;
+                None
+            }
+            Write::Delete(request) => {
+                self.delete(replication, request).await?;
+                None
+            }
+            Write::Restore { request, read_back } => {
+                self.restore(name, replication, request, read_back).await?;
+                None
+            }
+            Write::Keys(change) => match change.edit {
+                KeyEdit::Add(key) => Some(
+                    self.add_certificate(address, replication, change, key)
+                        .await?,
+                ),
+                KeyEdit::Remove(key_id) => {
+                    self.remove_key(name, replication, change, key_id).await?;
+                    None
+                }
+            },
         };
-
-        let mut next = current;
-        next.push(new_key_credential(key, &public));
-        self.patch_keys(name, &app, fresh, next).await?;
-
-        let thumbprint = public.thumbprint();
-        self.state().certificates.push(AttachedCertificate {
-            app: name.to_owned(),
-            name: address
-                .key
-                .clone()
-                .unwrap_or_else(|| key.display_name.clone()),
-            key_id: key.key_id,
-            thumbprint,
-            not_before: public.not_before(),
-            not_after: public.not_after(),
-            source,
-            files,
-        });
-        Ok(Some(format!(
-            "key_id={}, thumbprint={thumbprint}",
-            key.key_id
-        )))
+        self.learn(name, &step.learns);
+        Ok(match step.detail {
+            Detail::None => None,
+            Detail::Id(id) => Some(format!("id={id}")),
+            Detail::CreatedId => produced.map(|id| format!("id={id}")),
+            Detail::Certificate => produced,
+        })
     }
 
-    async fn remove_key(
-        &self,
-        name: &str,
-        app: &ExistingApp,
-        key_id: KeyId,
-        method: &KeyCredentialMethod,
-    ) -> StepResult {
-        self.state()
-            .apps
-            .entry(name.to_owned())
-            .or_insert_with(|| app.clone());
-        let fresh = self.fresh(name);
-        let KeyCredentialMethod::PatchKeyCredentials { keep } = method;
-        let current = self.key_set(name, app, fresh).await?;
-        if !current.iter().any(|k| k.key_id == key_id) {
-            // Already gone: the set must now be exactly what the plan keeps.
-            check_key_set(&current, keep, &[])?;
-            self.state().keys.insert(app.object_id, current);
-            return Ok(None);
+    /// Records the upserted object for the app's later steps.
+    fn learn_upserted(&self, name: &str, learns: &Learns, ids: &Ids, created: bool) {
+        let mut st = self.state();
+        match learns {
+            Learns::Application { display_name } => {
+                st.apps.insert(
+                    name.to_owned(),
+                    ExistingApp {
+                        object_id: ids.id,
+                        app_id: ids.app_id,
+                    },
+                );
+                st.display_names
+                    .insert(name.to_owned(), display_name.clone());
+                if created {
+                    // Trust the write: a new application has no keys.
+                    st.keys.insert(ids.id, Vec::new());
+                }
+            }
+            Learns::ServicePrincipal => {
+                st.sps.insert(name.to_owned(), ids.id);
+            }
+            _ => {}
         }
-        check_key_set(&current, keep, &[key_id])?;
-        let next: Vec<KeyCredential> = current.into_iter().filter(|k| k.key_id != key_id).collect();
-        self.patch_keys(name, app, fresh, next).await?;
-        Ok(None)
     }
-}
 
-fn key_ids(keys: &[KeyCredential]) -> BTreeSet<KeyId> {
-    keys.iter().map(|k| k.key_id).collect()
-}
-
-fn id_list(ids: &BTreeSet<KeyId>) -> String {
-    if ids.is_empty() {
-        "none".to_owned()
-    } else {
-        ids.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// The tenant's key ids must be exactly `keep` plus `also`.
-fn check_key_set(
-    current: &[KeyCredential],
-    keep: &[KeyId],
-    also: &[KeyId],
-) -> Result<(), ActionError> {
-    let found = key_ids(current);
-    let expected: BTreeSet<KeyId> = keep.iter().chain(also).copied().collect();
-    if found == expected {
-        return Ok(());
-    }
-    Err(ActionError::KeysChanged {
-        expected: id_list(&expected),
-        found: id_list(&found),
-    })
-}
-
-fn found(present: bool) -> Found {
-    if present {
-        Found::Matches
-    } else {
-        Found::Missing
-    }
-}
-
-/// `id=…` from a create's 201 body, when there was one (a confirmed duplicate has none).
-fn id_detail<T: serde::de::DeserializeOwned>(
-    created: Option<crate::graph::Response>,
-    id: impl Fn(&T) -> String,
-) -> StepResult {
-    match created {
-        Some(resp) if resp.has_body() => Ok(Some(format!("id={}", id(&resp.json::<T>()?)))),
-        _ => Ok(None),
-    }
-}
-
-fn same_scopes(a: &str, b: &str) -> bool {
-    let set = |s: &str| {
-        s.split_whitespace()
-            .map(str::to_owned)
-            .collect::<BTreeSet<_>>()
-    };
-    set(a) == set(b)
-}
-
-/// What holds a federated credential's name (Entra ID compares names case-insensitively) or its
-/// issuer and subject (unique per app), against the credential the plan wanted.
-fn federated_conflict(
-    live: &[FederatedIdentityCredential],
-    wanted: &FederatedCredentialBody,
-) -> Found {
-    let by_name = live
-        .iter()
-        .find(|f| f.name.eq_ignore_ascii_case(&wanted.name));
-    match by_name {
-        Some(f) if f.name == wanted.name && same_federated(f, wanted) => Found::Matches,
-        Some(f) if f.name != wanted.name => Found::Differs(format!(
-            "a federated credential named `{}` already exists, and Entra ID compares names case-insensitively, so `{}` cannot be created",
-            f.name, wanted.name
-        )),
-        Some(f) => Found::Differs(format!(
-            "a federated credential named `{}` already exists with issuer `{}` and subject `{}`",
-            f.name, f.issuer, f.subject
-        )),
-        None => match live
-            .iter()
-            .find(|f| f.issuer == wanted.issuer && f.subject == wanted.subject)
-        {
-            Some(f) => Found::Differs(format!(
-                "the federated credential `{}` already has issuer `{}` and subject `{}`; Entra ID allows one credential per issuer and subject",
-                f.name, f.issuer, f.subject
-            )),
-            None => Found::Missing,
-        },
-    }
-}
-
-fn same_federated(live: &FederatedIdentityCredential, wanted: &FederatedCredentialBody) -> bool {
-    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
-    live.issuer == wanted.issuer
-        && live.subject == wanted.subject
-        && set(&live.audiences) == set(&wanted.audiences)
-        && live.description.as_deref().filter(|d| !d.is_empty())
-            == wanted.description.as_deref().filter(|d| !d.is_empty())
-}
-
-/// What an operation was trying to do, for `could not …` messages.
-fn describe(op: &Operation) -> &'static str {
-    use Operation as O;
-    match op {
-        O::UpsertApplication { .. } => "create the application",
-        O::AdoptApplication { .. } => "adopt the application",
-        O::UpdateApplication { .. } => "update the application",
-        O::DeleteServicePrincipal { .. } => "delete the service principal",
-        O::DeleteApplication { .. } => "delete the application",
-        O::CreateServicePrincipal { .. } => "create the service principal",
-        O::RestoreApplication { .. } => "restore the application",
-        O::RestoreServicePrincipal { .. } => "restore the service principal",
-        O::GrantAppRole { .. } => "grant the application permission",
-        O::RevokeAppRole { .. } => "revoke the application permission",
-        O::CreateDelegatedGrant { .. } => "grant the delegated permissions",
-        O::UpdateDelegatedGrant { .. } => "update the delegated permissions",
-        O::DeleteDelegatedGrant { .. } => "revoke the delegated permissions",
-        O::AssignDirectoryRole { .. } => "assign the directory role",
-        O::RemoveDirectoryRole { .. } => "remove the directory role assignment",
-        O::AddOwner { .. } => "add the owner",
-        O::RemoveOwner { .. } => "remove the owner",
-        O::AddCertificate { .. } => "attach the certificate",
-        O::RemoveKeyCredential { .. } => "remove the key credential",
-        O::CreateFederatedCredential { .. } => "create the federated credential",
-        O::UpdateFederatedCredential { .. } => "update the federated credential",
-        O::DeleteFederatedCredential { .. } => "delete the federated credential",
-    }
-}
-
-// --- wire bodies ----------------------------------------------------------------------------
-
-fn required_resource_access_json(rra: &[RequiredResourceAccess]) -> Value {
-    Value::Array(
-        rra.iter()
-            .map(|r| {
-                json!({
-                    "resourceAppId": r.resource_app_id.to_string(),
-                    "resourceAccess": r.resource_access.iter().map(|a| json!({
-                        "id": a.id.to_string(),
-                        "type": match a.kind {
-                            PermissionKind::Role => "Role",
-                            PermissionKind::Scope => "Scope",
-                        },
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-}
-
-/// The audience, with the v2 access tokens a converged audience requires in the same write
-/// (apiApplication reference; Graph refuses it alone with 400 `InvalidAccessTokenVersion`).
-fn insert_audience(m: &mut Map<String, Value>, audience: &str) {
-    m.insert("signInAudience".into(), json!(audience));
-    if matches!(
-        audience,
-        "AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount"
-    ) {
-        m.insert("api".into(), json!({"requestedAccessTokenVersion": 2}));
-    }
-}
-
-fn application_json(b: &ApplicationBody) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("displayName".into(), json!(b.display_name));
-    if let Some(d) = &b.description {
-        m.insert("description".into(), json!(d));
-    }
-    insert_audience(&mut m, &b.sign_in_audience);
-    if let Some(uris) = &b.redirect_uris {
-        m.insert("web".into(), json!({ "redirectUris": uris }));
-    }
-    m.insert("tags".into(), json!(b.tags));
-    if let Some(rra) = &b.required_resource_access {
-        m.insert(
-            "requiredResourceAccess".into(),
-            required_resource_access_json(rra),
-        );
-    }
-    m
-}
-
-fn patch_json(p: &ApplicationPatch) -> Map<String, Value> {
-    let mut m = Map::new();
-    if let Some(v) = &p.display_name {
-        m.insert("displayName".into(), json!(v));
-    }
-    if let Some(v) = &p.description {
-        m.insert("description".into(), json!(v));
-    }
-    if let Some(v) = &p.sign_in_audience {
-        insert_audience(&mut m, v);
-    }
-    if let Some(v) = &p.redirect_uris {
-        m.insert("web".into(), json!({ "redirectUris": v }));
-    }
-    if let Some(v) = &p.tags {
-        m.insert("tags".into(), json!(v));
-    }
-    if let Some(v) = &p.required_resource_access {
-        m.insert(
-            "requiredResourceAccess".into(),
-            required_resource_access_json(v),
-        );
-    }
-    m
-}
-
-/// The body of `PATCH /servicePrincipals(appId='…')` with `Prefer: create-if-missing`: what
-/// Graph's serviceprincipal-upsert example sends, the display name (the application's).
-fn service_principal_upsert_json(display_name: &str) -> Value {
-    json!({ "displayName": display_name })
-}
-
-fn federated_json(c: &FederatedCredentialBody) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(c.name));
-    m.insert("issuer".into(), json!(c.issuer));
-    m.insert("subject".into(), json!(c.subject));
-    m.insert("audiences".into(), json!(c.audiences));
-    if let Some(d) = &c.description {
-        m.insert("description".into(), json!(d));
-    }
-    Value::Object(m)
-}
-
-fn federated_patch_json(p: &FederatedCredentialPatch) -> Map<String, Value> {
-    let mut m = Map::new();
-    if let Some(v) = &p.issuer {
-        m.insert("issuer".into(), json!(v));
-    }
-    if let Some(v) = &p.subject {
-        m.insert("subject".into(), json!(v));
-    }
-    if let Some(v) = &p.audiences {
-        m.insert("audiences".into(), json!(v));
-    }
-    if let Some(v) = &p.description {
-        m.insert("description".into(), json!(v));
-    }
-    m
-}
-
-/// The key credential for a certificate: its SHA-1 thumbprint's 20 bytes as
-/// `customKeyIdentifier` (Edm.Binary, so base64), its own validity as the credential's dates.
-fn new_key_credential(key: &NewKeyCredential, cert: &PublicCertificate) -> KeyCredential {
-    KeyCredential {
-        key_id: key.key_id,
-        custom_key_identifier: Some(cert.thumbprint().to_custom_key_identifier()),
-        display_name: Some(key.display_name.clone()),
-        start_date_time: Some(cert.not_before()),
-        end_date_time: Some(cert.not_after()),
-        key: Some(cert.key_base64()),
-        kind: Some("AsymmetricX509Cert".to_owned()),
-        usage: Some("Verify".to_owned()),
+    /// Records what a write that succeeded restored or removed.
+    fn learn(&self, name: &str, learns: &Learns) {
+        let mut st = self.state();
+        match learns {
+            Learns::Restored(Restored::Application(app)) => {
+                st.apps.insert(name.to_owned(), app.clone());
+            }
+            Learns::Restored(Restored::ServicePrincipal(id)) => {
+                st.sps.insert(name.to_owned(), *id);
+            }
+            Learns::ServicePrincipalDeleted => {
+                st.sps.remove(name);
+            }
+            Learns::ApplicationDeleted => {
+                st.apps.remove(name);
+                st.sps.remove(name);
+            }
+            Learns::Nothing | Learns::Application { .. } | Learns::ServicePrincipal => {}
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
-
-    fn key(n: u128) -> KeyCredential {
-        KeyCredential {
-            key_id: KeyId(Uuid::from_u128(n)),
-            custom_key_identifier: None,
-            display_name: None,
-            start_date_time: None,
-            end_date_time: None,
-            key: None,
-            kind: None,
-            usage: None,
-        }
-    }
-
-    #[test]
-    fn a_key_set_other_than_the_planned_one_is_refused_with_both_lists() {
-        let k = |n| KeyId(Uuid::from_u128(n));
-        assert!(check_key_set(&[key(1), key(2)], &[k(2), k(1)], &[]).is_ok());
-        assert!(check_key_set(&[key(1), key(2)], &[k(2)], &[k(1)]).is_ok());
-        let err = check_key_set(&[key(1), key(3)], &[k(1)], &[]).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("expected 00000000-0000-0000-0000-000000000001"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "found 00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000003"
-            ),
-            "{text}"
-        );
-        assert!(check_key_set(&[], &[], &[]).is_ok());
-    }
 
     #[test]
     fn the_backoff_doubles_up_to_its_cap() {
@@ -1709,40 +932,5 @@ mod tests {
             b.delay(2) <= Duration::from_millis(200) && b.delay(2) >= Duration::from_millis(100)
         );
         assert!(b.delay(10) <= Duration::from_millis(350));
-    }
-
-    #[test]
-    fn the_service_principal_upsert_carries_what_graphs_example_sends() {
-        let example: Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/graph-examples/serviceprincipals-upsert-create.request.json"
-        ))
-        .unwrap();
-        let ours = service_principal_upsert_json("Exo_V2_App");
-        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-        assert_eq!(keys(&ours), keys(&example));
-        assert_eq!(ours["displayName"], "Exo_V2_App");
-    }
-
-    #[test]
-    fn bodies_use_graphs_names_and_send_null_to_clear_a_description() {
-        let patch = ApplicationPatch {
-            description: Some(None),
-            redirect_uris: Some(vec!["http://localhost".into()]),
-            ..Default::default()
-        };
-        assert_eq!(
-            Value::Object(patch_json(&patch)),
-            json!({"description": null, "web": {"redirectUris": ["http://localhost"]}})
-        );
-        let patch = ApplicationPatch {
-            sign_in_audience: Some("PersonalMicrosoftAccount".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            Value::Object(patch_json(&patch)),
-            json!({"signInAudience": "PersonalMicrosoftAccount", "api": {"requestedAccessTokenVersion": 2}})
-        );
-        assert!(same_scopes("User.Read openid", " openid  User.Read"));
-        assert!(!same_scopes("User.Read", "User.Read openid"));
     }
 }

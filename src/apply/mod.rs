@@ -7,7 +7,8 @@
 //! | `schedule` | which operations may run together and which wait for others | no |
 //! | `retry` | what a failed write means: wait for replication, repeat, already there, consent, fail | no |
 //! | `settle` | when reads have shown a write long enough: consecutive reads, pending changes | no |
-//! | `execute` | the executor: requests, id resolution, waits, confirmations, the report | Graph |
+//! | `requests/` | what each operation sends and which read proves it landed (`graph::api`), a file per resource | no |
+//! | `execute` | the executor: id resolution, ordering, waits for replication, confirmations, the report; `execute/keys`: key sets read, checked, written whole and read back | Graph |
 //! | `certs` | PFX passwords checked up front; generating, writing and describing certificates | files |
 //! | `stale` | a saved plan against a fresh read: tenant, manifests, fingerprints | no |
 //! | `progress` | progress lines, the closing summary, the failure report (pure renderers) | no |
@@ -27,6 +28,7 @@ mod confirm;
 mod execute;
 mod outputs;
 mod progress;
+mod requests;
 mod retry;
 mod schedule;
 mod settle;
@@ -48,7 +50,7 @@ pub use progress::{
     Event, EventKind, Verb, applied_summary, failure_report, format_elapsed, progress_line,
     start_detail, verb,
 };
-pub use retry::{Disposition, WriteKind, classify};
+pub use retry::{Consent, Disposition, Replication, WriteKind, classify};
 pub use schedule::{Node, schedule};
 pub use settle::{Settle, Streak, pending_changes};
 pub use stale::{

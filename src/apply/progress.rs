@@ -74,6 +74,35 @@ pub fn verb(op: &Operation) -> Verb {
     }
 }
 
+/// What an operation was trying to do, for `could not …` messages.
+pub fn describe(op: &Operation) -> &'static str {
+    use Operation as O;
+    match op {
+        O::UpsertApplication { .. } => "create the application",
+        O::AdoptApplication { .. } => "adopt the application",
+        O::UpdateApplication { .. } => "update the application",
+        O::DeleteServicePrincipal { .. } => "delete the service principal",
+        O::DeleteApplication { .. } => "delete the application",
+        O::CreateServicePrincipal { .. } => "create the service principal",
+        O::RestoreApplication { .. } => "restore the application",
+        O::RestoreServicePrincipal { .. } => "restore the service principal",
+        O::GrantAppRole { .. } => "grant the application permission",
+        O::RevokeAppRole { .. } => "revoke the application permission",
+        O::CreateDelegatedGrant { .. } => "grant the delegated permissions",
+        O::UpdateDelegatedGrant { .. } => "update the delegated permissions",
+        O::DeleteDelegatedGrant { .. } => "revoke the delegated permissions",
+        O::AssignDirectoryRole { .. } => "assign the directory role",
+        O::RemoveDirectoryRole { .. } => "remove the directory role assignment",
+        O::AddOwner { .. } => "add the owner",
+        O::RemoveOwner { .. } => "remove the owner",
+        O::AddCertificate { .. } => "attach the certificate",
+        O::RemoveKeyCredential { .. } => "remove the key credential",
+        O::CreateFederatedCredential { .. } => "create the federated credential",
+        O::UpdateFederatedCredential { .. } => "update the federated credential",
+        O::DeleteFederatedCredential { .. } => "delete the federated credential",
+    }
+}
+
 /// What is known about the object before an operation starts, shown in its first line
 /// (Terraform shows `[id=…]` when destroying). Only ids: never key material.
 pub fn start_detail(address: &Address, op: &Operation) -> Option<String> {

@@ -21,6 +21,26 @@ pub enum WriteKind {
     Read,
 }
 
+/// Whether what a write depends on may not be visible yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Replication {
+    /// It depends on an object this run created or restored: "not found" means "not
+    /// replicated yet".
+    Pending,
+    /// Everything it depends on existed before the run: "not found" is final.
+    Settled,
+}
+
+/// Whether a write grants consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Consent {
+    /// An app role assignment or a delegated grant: a 403 means the caller may not consent,
+    /// and an administrator must.
+    Grants,
+    /// Anything else: a 403 is a failure.
+    NotNeeded,
+}
+
 /// What the executor does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -40,15 +60,15 @@ pub enum Disposition {
     Fail,
 }
 
-/// Classifies `err` for a write of `kind`. `fresh`: the write depends on an object this run
-/// created, so "not found" means "not replicated yet". `grants_consent`: the write is an app
-/// role assignment or a delegated grant, where a 403 means the caller may not consent.
+/// Classifies `err` for a write of `kind`.
 pub fn classify(
     kind: WriteKind,
     err: &GraphError,
-    fresh: bool,
-    grants_consent: bool,
+    replication: Replication,
+    consent: Consent,
 ) -> Disposition {
+    let fresh = replication == Replication::Pending;
+    let grants_consent = consent == Consent::Grants;
     let status = err.status();
     let code = err.code().unwrap_or_default();
     let text = error_text(err);
@@ -296,8 +316,8 @@ mod tests {
                 WriteKind::Delete,
                 WriteKind::Read,
             ] {
-                let fresh = classify(kind, err, true, false);
-                let old = classify(kind, err, false, false);
+                let fresh = classify(kind, err, Replication::Pending, Consent::NotNeeded);
+                let old = classify(kind, err, Replication::Settled, Consent::NotNeeded);
                 row.push(if fresh == old {
                     format!("{kind:?}={fresh:?}")
                 } else {
@@ -332,15 +352,30 @@ mod tests {
             None,
         );
         assert_eq!(
-            classify(WriteKind::Create, &denied, true, true),
+            classify(
+                WriteKind::Create,
+                &denied,
+                Replication::Pending,
+                Consent::Grants
+            ),
             Disposition::ConsentRequired
         );
         assert_eq!(
-            classify(WriteKind::Update, &denied, false, true),
+            classify(
+                WriteKind::Update,
+                &denied,
+                Replication::Settled,
+                Consent::Grants
+            ),
             Disposition::ConsentRequired
         );
         assert_eq!(
-            classify(WriteKind::Create, &denied, true, false),
+            classify(
+                WriteKind::Create,
+                &denied,
+                Replication::Pending,
+                Consent::NotNeeded
+            ),
             Disposition::Fail
         );
     }

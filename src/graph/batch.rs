@@ -10,78 +10,19 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::client::{CREATE_IF_MISSING, GraphClient};
+use super::client::GraphClient;
 use super::error::{GraphError, HttpError};
 use super::paging::with_page_size;
+use super::request::Request;
 use super::retry::{self, Attempt, RetrySafety, Verdict};
 use super::types::Page;
 
 /// Graph's limit on parts in one `$batch`.
 pub const BATCH_LIMIT: usize = 20;
 
-/// One request inside a `$batch`.
-#[derive(Debug, Clone)]
-pub struct BatchRequest {
-    pub method: Method,
-    /// A path after `/v1.0`, or an absolute next link under the Graph root.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<serde_json::Value>,
-    /// Index (in the same input) of a request that must succeed first; kept in the same `$batch`.
-    pub depends_on: Option<usize>,
-    pub safety: RetrySafety,
-}
-
-impl BatchRequest {
-    pub fn get(path: impl Into<String>) -> Self {
-        Self::new(Method::GET, path, None, RetrySafety::Idempotent)
-    }
-
-    pub fn post(path: impl Into<String>, body: serde_json::Value, safety: RetrySafety) -> Self {
-        Self::new(Method::POST, path, Some(body), safety)
-    }
-
-    pub fn patch(path: impl Into<String>, body: serde_json::Value, safety: RetrySafety) -> Self {
-        Self::new(Method::PATCH, path, Some(body), safety)
-    }
-
-    /// `PATCH` with `Prefer: create-if-missing` (an upsert by alternate key).
-    pub fn upsert(path: impl Into<String>, body: serde_json::Value) -> Self {
-        Self::new(Method::PATCH, path, Some(body), RetrySafety::Upsert)
-            .with_header(CREATE_IF_MISSING.0, CREATE_IF_MISSING.1)
-    }
-
-    pub fn delete(path: impl Into<String>, safety: RetrySafety) -> Self {
-        Self::new(Method::DELETE, path, None, safety)
-    }
-
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// Runs only after the request at `index` in the same input succeeded (`dependsOn`).
-    pub fn after(mut self, index: usize) -> Self {
-        self.depends_on = Some(index);
-        self
-    }
-
-    fn new(
-        method: Method,
-        path: impl Into<String>,
-        body: Option<serde_json::Value>,
-        safety: RetrySafety,
-    ) -> Self {
-        BatchRequest {
-            method,
-            path: path.into(),
-            headers: Vec::new(),
-            body,
-            depends_on: None,
-            safety,
-        }
-    }
-}
+/// A request inside a `$batch`: the same description a single send takes, with
+/// [`Request::after`] for `dependsOn`.
+pub type BatchRequest = Request;
 
 /// A part's successful answer.
 #[derive(Debug, Clone)]
@@ -301,7 +242,7 @@ impl GraphClient {
         let mut client_ids = Vec::with_capacity(group.len());
         for &i in group {
             let r = &requests[i];
-            let url = match endpoints.resolve(&r.path) {
+            let url = match endpoints.resolve(&r.path_and_query()) {
                 Ok(url) => url,
                 Err(e) => return all_failed(group, e),
             };
@@ -430,28 +371,26 @@ impl GraphClient {
 
     /// Lists several collections at once: the first pages go out in `$batch`es, then each
     /// part's `@odata.nextLink` is followed (again batched) until every list is complete.
-    /// One result per path, in input order. `headers` (e.g. `ConsistencyLevel`) go with every page.
-    pub async fn batch_list_all<T: DeserializeOwned>(
+    /// One result per request, in input order; each request's headers (e.g. `ConsistencyLevel`)
+    /// go with every page of its list.
+    pub async fn batch_list<T: DeserializeOwned>(
         &self,
-        paths: &[String],
-        headers: &[(&str, &str)],
+        lists: &[Request],
     ) -> Result<Vec<Result<Vec<T>, GraphError>>, GraphError> {
-        let mut items: Vec<Vec<T>> = paths.iter().map(|_| Vec::new()).collect();
-        let mut errors: Vec<Option<GraphError>> = paths.iter().map(|_| None).collect();
-        let mut next: Vec<Option<String>> = paths.iter().map(|p| Some(with_page_size(p))).collect();
+        let mut items: Vec<Vec<T>> = lists.iter().map(|_| Vec::new()).collect();
+        let mut errors: Vec<Option<GraphError>> = lists.iter().map(|_| None).collect();
+        let mut next: Vec<Option<String>> = lists
+            .iter()
+            .map(|r| Some(with_page_size(&r.path_and_query())))
+            .collect();
         loop {
-            let active: Vec<usize> = (0..paths.len()).filter(|&i| next[i].is_some()).collect();
+            let active: Vec<usize> = (0..lists.len()).filter(|&i| next[i].is_some()).collect();
             if active.is_empty() {
                 break;
             }
             let requests = active
                 .iter()
-                .map(|&i| {
-                    headers.iter().fold(
-                        BatchRequest::get(next[i].clone().unwrap_or_default()),
-                        |r, (k, v)| r.with_header(k, v),
-                    )
-                })
+                .map(|&i| lists[i].page(next[i].clone().unwrap_or_default()))
                 .collect();
             let outcomes = self.batch(requests).await?;
             for (&i, outcome) in active.iter().zip(outcomes) {
@@ -463,7 +402,7 @@ impl GraphClient {
                             errors[i] = Some(GraphError::config(
                                 format!(
                                     "Graph returned the same next link twice while listing `{}`",
-                                    paths[i]
+                                    lists[i].path_and_query()
                                 ),
                                 None,
                             ));
@@ -483,6 +422,23 @@ impl GraphClient {
                 None => Ok(items),
             })
             .collect())
+    }
+
+    /// [`Self::batch_list`] of paths, each sent with `headers`.
+    pub async fn batch_list_all<T: DeserializeOwned>(
+        &self,
+        paths: &[String],
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<Result<Vec<T>, GraphError>>, GraphError> {
+        let lists: Vec<Request> = paths
+            .iter()
+            .map(|p| {
+                headers
+                    .iter()
+                    .fold(Request::get(p.as_str()), |r, (k, v)| r.with_header(k, v))
+            })
+            .collect();
+        self.batch_list(&lists).await
     }
 }
 

@@ -17,14 +17,10 @@ use super::endpoints::GraphEndpoints;
 use super::error::{GraphError, HttpError, decode_json};
 use super::paging::with_page_size;
 use super::redact::{self, Secret};
-use super::retry::{self, Attempt, RetryPolicy, RetrySafety, Step};
+use super::request::Request;
+use super::retry::{self, Attempt, RetryPolicy, RetrySafety, Step, Unauthorized};
 use super::token::{self, AccessToken, TokenCache};
 use super::types::Page;
-
-/// `ConsistencyLevel: eventual`, for advanced queries (`$count`, `$search`, `ne`, `endsWith`).
-pub const EVENTUAL_CONSISTENCY: (&str, &str) = ("ConsistencyLevel", "eventual");
-/// `Prefer: create-if-missing`, which turns `PATCH …(uniqueName='x')` into an upsert.
-pub const CREATE_IF_MISSING: (&str, &str) = ("Prefer", "create-if-missing");
 
 /// Tuning for a [`GraphClient`].
 #[derive(Debug, Clone)]
@@ -114,17 +110,6 @@ struct Counters {
     operations: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
-}
-
-/// A request to send with [`GraphClient::send`].
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: Method,
-    /// A path after `/v1.0` (`/applications?$filter=…`) or an absolute `@odata.nextLink`.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<serde_json::Value>,
-    pub safety: RetrySafety,
 }
 
 /// A successful answer.
@@ -322,60 +307,65 @@ impl GraphClient {
             }))
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, GraphError> {
-        self.get_with(path_and_query, &[]).await
+    /// Sends `request` and decodes its answer as `T`, with the JSON path of any mismatch.
+    pub async fn fetch<T: DeserializeOwned>(&self, request: &Request) -> Result<T, GraphError> {
+        self.send(request).await?.json()
     }
 
-    /// `get` with extra headers, e.g. [`EVENTUAL_CONSISTENCY`].
+    /// Every item of the collection `request` lists: follows `@odata.nextLink` to the end, asks
+    /// for `$top=999` where the collection allows it. The request's headers go with every page:
+    /// `ConsistencyLevel` is not carried by the next link, and a page without it would fail or
+    /// ignore `$count`.
+    pub async fn list<T: DeserializeOwned>(&self, request: &Request) -> Result<Vec<T>, GraphError> {
+        let first = request.path_and_query();
+        let mut items = Vec::new();
+        let mut next = Some(with_page_size(&first));
+        let mut seen = std::collections::HashSet::new();
+        while let Some(link) = next {
+            if !seen.insert(link.clone()) {
+                return Err(GraphError::config(
+                    format!("Graph returned the same next link twice while listing `{first}`"),
+                    None,
+                ));
+            }
+            let page: Page<T> = self.fetch(&request.page(link)).await?;
+            items.extend(page.value);
+            next = page.next_link;
+        }
+        Ok(items)
+    }
+
+    /// `GET` a path (`/applications/{id}?$select=…`): [`Self::fetch`] of [`Request::get`].
+    pub async fn get<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, GraphError> {
+        self.fetch(&Request::get(path_and_query)).await
+    }
+
+    /// `get` with extra headers, e.g. [`EVENTUAL_CONSISTENCY`](super::EVENTUAL_CONSISTENCY).
     pub async fn get_with<T: DeserializeOwned>(
         &self,
         path_and_query: &str,
         headers: &[(&str, &str)],
     ) -> Result<T, GraphError> {
-        self.send(Request {
-            method: Method::GET,
-            path: path_and_query.to_owned(),
-            headers: own_headers(headers),
-            body: None,
-            safety: RetrySafety::Idempotent,
-        })
-        .await?
-        .json()
+        self.fetch(&with_headers(Request::get(path_and_query), headers))
+            .await
     }
 
-    /// Every item of a collection: follows `@odata.nextLink` to the end, asks for `$top=999`
-    /// where the collection allows it.
+    /// [`Self::list`] of a path.
     pub async fn list_all<T: DeserializeOwned>(
         &self,
         path_and_query: &str,
     ) -> Result<Vec<T>, GraphError> {
-        self.list_all_with(path_and_query, &[]).await
+        self.list(&Request::get(path_and_query)).await
     }
 
-    /// `list_all` with headers that are sent again with every page: `ConsistencyLevel` is not
-    /// carried by the next link, and a page without it would fail or ignore `$count`.
+    /// [`Self::list`] of a path, with headers sent again with every page.
     pub async fn list_all_with<T: DeserializeOwned>(
         &self,
         path_and_query: &str,
         headers: &[(&str, &str)],
     ) -> Result<Vec<T>, GraphError> {
-        let mut items = Vec::new();
-        let mut next = Some(with_page_size(path_and_query));
-        let mut seen = std::collections::HashSet::new();
-        while let Some(link) = next {
-            if !seen.insert(link.clone()) {
-                return Err(GraphError::config(
-                    format!(
-                        "Graph returned the same next link twice while listing `{path_and_query}`"
-                    ),
-                    None,
-                ));
-            }
-            let page: Page<T> = self.get_with(&link, headers).await?;
-            items.extend(page.value);
-            next = page.next_link;
-        }
-        Ok(items)
+        self.list(&with_headers(Request::get(path_and_query), headers))
+            .await
     }
 
     /// `POST` a JSON body. `safety` says whether a lost answer may be retried.
@@ -385,7 +375,7 @@ impl GraphClient {
         body: &B,
         safety: RetrySafety,
     ) -> Result<Response, GraphError> {
-        self.write(Method::POST, path, Some(body), safety, &[])
+        self.send(&Request::post(path, encode(path, body)?, safety))
             .await
     }
 
@@ -396,7 +386,7 @@ impl GraphClient {
         body: &B,
         safety: RetrySafety,
     ) -> Result<Response, GraphError> {
-        self.write(Method::PATCH, path, Some(body), safety, &[])
+        self.send(&Request::patch(path, encode(path, body)?, safety))
             .await
     }
 
@@ -407,52 +397,23 @@ impl GraphClient {
         path: &str,
         body: &B,
     ) -> Result<Response, GraphError> {
-        self.write(
-            Method::PATCH,
-            path,
-            Some(body),
-            RetrySafety::Upsert,
-            &[CREATE_IF_MISSING],
-        )
-        .await
+        self.send(&Request::upsert(path, encode(path, body)?)).await
     }
 
     pub async fn delete(&self, path: &str, safety: RetrySafety) -> Result<Response, GraphError> {
-        self.write::<()>(Method::DELETE, path, None, safety, &[])
-            .await
-    }
-
-    async fn write<B: Serialize + ?Sized>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-        safety: RetrySafety,
-        headers: &[(&str, &str)],
-    ) -> Result<Response, GraphError> {
-        let body = body.map(serde_json::to_value).transpose().map_err(|e| {
-            GraphError::config(format!("cannot encode the body for {path}: {e}"), None)
-        })?;
-        self.send(Request {
-            method,
-            path: path.to_owned(),
-            headers: own_headers(headers),
-            body,
-            safety,
-        })
-        .await
+        self.send(&Request::delete(path, safety)).await
     }
 
     /// Sends one request, retrying as its safety class allows. A non-2xx answer that is not
     /// retried becomes [`GraphError::Http`].
-    pub async fn send(&self, request: Request) -> Result<Response, GraphError> {
+    pub async fn send(&self, request: &Request) -> Result<Response, GraphError> {
         let body = request
             .body
             .as_ref()
             .map(|b| serde_json::to_vec(b).unwrap_or_default());
         self.execute(
-            request.method,
-            &request.path,
+            request.method.clone(),
+            &request.path_and_query(),
             &request.headers,
             body,
             request.safety,
@@ -477,7 +438,7 @@ impl GraphClient {
         let rel = inner.endpoints.relative(&url);
         let started = Instant::now();
         let mut attempt_no = 0u32;
-        let mut refreshed = false;
+        let mut on_401 = Unauthorized::RefreshToken;
         loop {
             attempt_no += 1;
             self.wait_while_throttled().await;
@@ -578,7 +539,7 @@ impl GraphClient {
                         status,
                         retry_after,
                     };
-                    let step = self.next_step(safety, attempt, attempt_no, started, refreshed);
+                    let step = self.next_step(safety, attempt, attempt_no, started, on_401);
                     if step == Step::Finish {
                         let body_json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
                         let mut err = HttpError::from_body(
@@ -594,7 +555,7 @@ impl GraphClient {
                     }
                     if step == Step::RefreshToken {
                         inner.tokens.invalidate(&token).await;
-                        refreshed = true;
+                        on_401 = Unauthorized::Final;
                     }
                     (attempt, step)
                 }
@@ -621,7 +582,7 @@ impl GraphClient {
                         error = %e,
                         "no answer"
                     );
-                    let step = self.next_step(safety, attempt, attempt_no, started, refreshed);
+                    let step = self.next_step(safety, attempt, attempt_no, started, on_401);
                     if step == Step::Finish {
                         return Err(GraphError::Transport {
                             method: method.to_string(),
@@ -643,7 +604,7 @@ impl GraphClient {
         attempt: Attempt,
         attempt_no: u32,
         started: Instant,
-        refreshed: bool,
+        on_401: Unauthorized,
     ) -> Step {
         retry::next_step(
             &self.inner.config.retry,
@@ -651,7 +612,7 @@ impl GraphClient {
             attempt,
             attempt_no,
             started.elapsed(),
-            refreshed,
+            on_401,
             rand::random::<f64>(),
         )
     }
@@ -767,8 +728,15 @@ impl GraphClient {
                 },
                 _ => return result,
             };
-            // `refreshed: true`: a 401 from the token endpoint is a refusal, not a stale token.
-            match self.next_step(RetrySafety::Idempotent, attempt, attempt_no, started, true) {
+            // A 401 from the token endpoint is a refusal, not a stale token.
+            let on_401 = Unauthorized::Final;
+            match self.next_step(
+                RetrySafety::Idempotent,
+                attempt,
+                attempt_no,
+                started,
+                on_401,
+            ) {
                 Step::RetryAfter(wait) => {
                     tracing::debug!(
                         ?attempt,
@@ -824,9 +792,14 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn own_headers(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+fn with_headers(request: Request, headers: &[(&str, &str)]) -> Request {
     headers
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+        .fold(request, |r, (name, value)| r.with_header(name, value))
+}
+
+/// A body given to the path-based helpers, as JSON.
+fn encode<B: Serialize + ?Sized>(path: &str, body: &B) -> Result<serde_json::Value, GraphError> {
+    serde_json::to_value(body)
+        .map_err(|e| GraphError::config(format!("cannot encode the body for {path}: {e}"), None))
 }

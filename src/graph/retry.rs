@@ -104,17 +104,25 @@ pub enum Step {
     RefreshToken,
 }
 
+/// What a 401 answer leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthorized {
+    /// Get a fresh token and send once more: the token may have expired in flight.
+    RefreshToken,
+    /// Final: the token was already renewed for this request, or the 401 is a sign-in refusal.
+    Final,
+}
+
 /// Decides the next step. `attempt_no` counts sends so far (1 after the first); `elapsed` is the
 /// time since the first send; `jitter` is a uniform random number in `[0, 1)` (passed in so the
-/// function stays deterministic under test); `refreshed` says whether the token was already
-/// renewed for this request.
+/// function stays deterministic under test).
 pub fn next_step(
     policy: &RetryPolicy,
     safety: RetrySafety,
     attempt: Attempt,
     attempt_no: u32,
     elapsed: Duration,
-    refreshed: bool,
+    on_401: Unauthorized,
     jitter: f64,
 ) -> Step {
     let throttled = matches!(attempt, Attempt::Status { status: 429, .. });
@@ -123,8 +131,10 @@ pub fn next_step(
     }
     match verdict(attempt, safety) {
         Verdict::Success | Verdict::Fail => Step::Finish,
-        Verdict::RefreshToken if refreshed => Step::Finish,
-        Verdict::RefreshToken => Step::RefreshToken,
+        Verdict::RefreshToken => match on_401 {
+            Unauthorized::RefreshToken => Step::RefreshToken,
+            Unauthorized::Final => Step::Finish,
+        },
         Verdict::Retry => {
             let wait = match attempt {
                 Attempt::Status {
@@ -282,7 +292,7 @@ mod tests {
                 throttled,
                 1,
                 Duration::ZERO,
-                false,
+                Unauthorized::RefreshToken,
                 0.0
             ),
             Step::RetryAfter(Duration::from_secs(7))
@@ -306,7 +316,7 @@ mod tests {
                 },
                 n,
                 elapsed,
-                false,
+                Unauthorized::RefreshToken,
                 0.5,
             )
         };
@@ -336,7 +346,7 @@ mod tests {
                 throttled,
                 n,
                 Duration::from_secs(elapsed),
-                false,
+                Unauthorized::RefreshToken,
                 0.0,
             )
         };
@@ -365,19 +375,19 @@ mod tests {
     #[test]
     fn a_401_gets_one_fresh_token_and_no_more() {
         let policy = RetryPolicy::default();
-        let step = |refreshed| {
+        let step = |on_401| {
             next_step(
                 &policy,
                 RetrySafety::Idempotent,
                 status(401),
                 1,
                 Duration::ZERO,
-                refreshed,
+                on_401,
                 0.0,
             )
         };
-        assert_eq!(step(false), Step::RefreshToken);
-        assert_eq!(step(true), Step::Finish);
+        assert_eq!(step(Unauthorized::RefreshToken), Step::RefreshToken);
+        assert_eq!(step(Unauthorized::Final), Step::Finish);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 use crate::Result;
-use crate::graph::GraphClient;
 use crate::graph::types::Application;
+use crate::graph::{GraphClient, api};
 use crate::manifest::{self, ManifestError};
 use crate::model::{CertificateSource, DesiredApp, Thumbprint};
 use crate::observe::{self, ObserveRequest};
@@ -92,7 +92,7 @@ pub async fn certificates_from(
         // Default properties: `keyCredentials` without the key bytes (naming it in `$select`
         // would return them and count against a much lower throttling limit).
         client
-            .list_all::<Application>("/applications")
+            .list::<Application>(&api::applications::list())
             .await?
             .iter()
             .map(|app| AppCertificates {

@@ -20,8 +20,9 @@ use serde_json::Value;
 use crate::Result;
 use crate::cert::CertError;
 use crate::export::{self, AppExport, Exported};
+use crate::graph::api::{applications, filter, service_principals};
 use crate::graph::types::{Application, KeyCredential};
-use crate::graph::{self, GraphClient, GraphError, in_filters, quote};
+use crate::graph::{self, GraphClient, GraphError, Request};
 use crate::hint::Hint;
 use crate::model::{AppId, KeyId, LiveApp, LiveTenant, ObjectId};
 use crate::observe::{self, AppKey, AppQuery, ObserveRequest, Parts};
@@ -142,7 +143,8 @@ pub async fn export(client: &GraphClient, selection: &Selection) -> Result<Expor
     let raw = select(client, selection).await?;
     let mut apps: Vec<(Application, Value)> = Vec::with_capacity(raw.len());
     for value in raw {
-        let app: Application = graph::decode_value(value.clone(), "GET", "/applications")?;
+        let app: Application =
+            graph::decode_value(value.clone(), "GET", &applications::list().path)?;
         apps.push((app, value));
     }
     apps.sort_by(|a, b| {
@@ -218,22 +220,22 @@ fn skipped(app: &Application, reason: String) -> Skipped {
 async fn select(client: &GraphClient, selection: &Selection) -> Result<Vec<Value>> {
     Ok(match selection {
         Selection::AppId(id) => {
-            let path = format!("/applications?$filter=appId eq {}", quote(&id.to_string()));
-            let apps: Vec<Value> = client.list_all(&path).await?;
+            let read = applications::list_where(&filter::app_id_is(&id.to_string()));
+            let apps: Vec<Value> = client.list(&read).await?;
             if apps.is_empty() {
                 return Err(ExportError::NoSuchAppId(*id).into());
             }
             apps
         }
         Selection::DisplayName(name) => {
-            let path = format!("/applications?$filter=displayName eq {}", quote(name));
-            let apps: Vec<Value> = client.list_all(&path).await?;
+            let read = applications::list_where(&filter::display_name_is(name));
+            let apps: Vec<Value> = client.list(&read).await?;
             if apps.is_empty() {
                 return Err(ExportError::NoSuchDisplayName(name.clone()).into());
             }
             apps
         }
-        Selection::All => client.list_all("/applications").await?,
+        Selection::All => client.list(&applications::list()).await?,
         Selection::AllOwned => owned(client).await?,
     })
 }
@@ -246,11 +248,11 @@ async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
     let Some(client_id) = credential.client_id() else {
         return Err(ExportError::OwnedNeedsApplication(credential.source().describe()).into());
     };
-    let path = format!(
-        "/servicePrincipals?$filter=appId eq {}&$select=id,appId",
-        quote(client_id)
-    );
-    let me: Vec<Value> = client.list_all(&path).await?;
+    let me: Vec<Value> = client
+        .list(&service_principals::ids_where(&filter::app_id_is(
+            client_id,
+        )))
+        .await?;
     let Some(me) = me
         .first()
         .and_then(|sp| sp.get("id"))
@@ -260,19 +262,17 @@ async fn owned(client: &GraphClient) -> Result<Vec<Value>> {
         return Err(ExportError::NoCallerServicePrincipal(client_id.to_owned()).into());
     };
     let owned: Vec<Value> = client
-        .list_all(&format!(
-            "/servicePrincipals/{me}/ownedObjects/microsoft.graph.application?$select=id"
-        ))
+        .list(&service_principals::owned_applications(me))
         .await?;
     let ids: Vec<String> = owned
         .iter()
         .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
         .collect();
-    let paths: Vec<String> = in_filters("id", &ids)
+    let reads: Vec<Request> = filter::id_in(&ids)
         .into_iter()
-        .map(|f| format!("/applications?$filter={f}"))
+        .map(|f| applications::list_where(&f))
         .collect();
-    Ok(run(client, &paths).await?.into_iter().flatten().collect())
+    Ok(run(client, &reads).await?.into_iter().flatten().collect())
 }
 
 /// What observe should read: every part of each app, and the role definitions to name its
@@ -301,16 +301,13 @@ struct Extras {
     taken_names: HashSet<String>,
 }
 
-const SP_SELECT: &str = "id,appId,accountEnabled,appRoleAssignmentRequired,tags,notes,\
-preferredSingleSignOnMode,loginUrl,logoutUrl,homepage,notificationEmailAddresses,passwordCredentials";
-
 async fn read_extras(
     client: &GraphClient,
     apps: &[(Application, Value)],
     live: &LiveTenant,
     kept: &HashMap<AppId, String>,
 ) -> Result<Extras> {
-    let mut paths: Vec<String> = Vec::new();
+    let mut reads: Vec<Request> = Vec::new();
     let with_keys: Vec<ObjectId> = live
         .apps
         .iter()
@@ -318,14 +315,9 @@ async fn read_extras(
         .map(|a| a.object_id)
         .collect();
     let app_ids: Vec<String> = apps.iter().map(|(a, _)| a.app_id.to_string()).collect();
-    let sp_lists: Vec<usize> = in_filters("appId", &app_ids)
+    let sp_lists: Vec<usize> = filter::app_id_in(&app_ids)
         .into_iter()
-        .map(|f| {
-            push(
-                &mut paths,
-                format!("/servicePrincipals?$filter={f}&$select={SP_SELECT}"),
-            )
-        })
+        .map(|f| push(&mut reads, service_principals::settings_where(&f)))
         .collect();
     let api_names: BTreeSet<&str> = live
         .catalog
@@ -336,13 +328,7 @@ async fn read_extras(
         .collect();
     let name_lists: Vec<(&str, usize)> = api_names
         .iter()
-        .map(|n| {
-            let path = format!(
-                "/servicePrincipals?$filter=displayName eq {}&$select=id,displayName",
-                quote(n)
-            );
-            (*n, push(&mut paths, path))
-        })
+        .map(|n| (*n, push(&mut reads, service_principals::named(n))))
         .collect();
     let candidates: Vec<String> = apps
         .iter()
@@ -351,11 +337,11 @@ async fn read_extras(
         .collect();
     let taken_lists: Vec<usize> = unique_name_queries(&candidates)
         .into_iter()
-        .map(|p| push(&mut paths, p))
+        .map(|r| push(&mut reads, r))
         .collect();
 
     let (lists, certificates) = tokio::try_join!(
-        run(client, &paths),
+        run(client, &reads),
         observe::key_certificates(client, &with_keys)
     )?;
     let mut extras = Extras {
@@ -393,27 +379,27 @@ async fn read_extras(
     Ok(extras)
 }
 
-fn push(paths: &mut Vec<String>, path: String) -> usize {
-    paths.push(path);
-    paths.len() - 1
+fn push(reads: &mut Vec<Request>, read: Request) -> usize {
+    reads.push(read);
+    reads.len() - 1
 }
 
-/// Lists `paths` together (20 per `$batch`, pages followed); any failure fails the export.
-async fn run(client: &GraphClient, paths: &[String]) -> Result<Vec<Vec<Value>>, GraphError> {
-    if paths.is_empty() {
+/// Lists `reads` together (20 per `$batch`, pages followed); any failure fails the export.
+async fn run(client: &GraphClient, reads: &[Request]) -> Result<Vec<Vec<Value>>, GraphError> {
+    if reads.is_empty() {
         return Ok(Vec::new());
     }
     client
-        .batch_list_all::<Value>(paths, &[])
+        .batch_list::<Value>(reads)
         .await?
         .into_iter()
         .collect()
 }
 
-fn unique_name_queries(candidates: &[String]) -> Vec<String> {
-    in_filters("uniqueName", candidates)
+fn unique_name_queries(candidates: &[String]) -> Vec<Request> {
+    filter::unique_name_in(candidates)
         .into_iter()
-        .map(|f| format!("/applications?$filter={f}&$select=id,uniqueName"))
+        .map(|f| applications::unique_names_where(&f))
         .collect()
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::cert::{self, AssertionAlg, CertError, ClientCertificate, PfxPassword};
 use crate::graph::types::UnifiedRoleDefinition;
-use crate::graph::{self, Credential, GraphClient, GraphError, SignInError, quote};
+use crate::graph::{self, Credential, GraphClient, GraphError, SignInError};
 use crate::manifest;
 use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec, Thumbprint};
 use crate::report::login::{self, LoginCertificate, LoginReport, OtherApi};
@@ -222,11 +222,9 @@ async fn api_scope(client: &GraphClient, api: &ApiRef) -> Result<Option<String>>
     if let Some(scope) = known_scope(api) {
         return Ok(Some(scope));
     }
-    let path = format!(
-        "/servicePrincipals?$filter=displayName eq {}&$select=appId",
-        quote(&api.to_string())
-    );
-    let found = client.list_all::<ResourceAppId>(&path).await?;
+    let found = client
+        .list::<ResourceAppId>(&graph::api::service_principals::named(&api.to_string()))
+        .await?;
     Ok(match found.as_slice() {
         [one] => Some(format!("{}/.default", one.app_id)),
         _ => None,
@@ -399,14 +397,13 @@ struct AppIdentity {
 
 /// The app's `appId` and display name, by its `uniqueName`, else by the adopted `appId`.
 async fn find_app_id(client: &GraphClient, app: &DesiredApp) -> Result<(AppId, Option<String>)> {
-    const SELECT: &str = "$select=appId,displayName";
-    let by_name = format!("/applications(uniqueName={})?{SELECT}", quote(&app.name));
-    let found = match client.get::<AppIdentity>(&by_name).await {
+    let by_name = graph::api::applications::identity_by_unique_name(&app.name);
+    let found = match client.fetch::<AppIdentity>(&by_name).await {
         Ok(found) => Some(found),
         Err(e) if e.is_not_found() => match app.adopt_app_id {
             Some(id) => {
-                let by_id = format!("/applications(appId='{id}')?{SELECT}");
-                match client.get::<AppIdentity>(&by_id).await {
+                let by_id = graph::api::applications::identity_by_app_id(id);
+                match client.fetch::<AppIdentity>(&by_id).await {
                     Ok(found) => Some(found),
                     Err(e) if e.is_not_found() => None,
                     Err(e) => return Err(e.into()),
@@ -428,8 +425,10 @@ async fn find_app_id(client: &GraphClient, app: &DesiredApp) -> Result<(AppId, O
 /// Directory role display names by template id, when the connection may read them; a token's
 /// `wids` are template ids.
 async fn role_names(client: &GraphClient) -> BTreeMap<String, String> {
-    let path = "/roleManagement/directory/roleDefinitions?$select=id,displayName,templateId";
-    match client.list_all::<UnifiedRoleDefinition>(path).await {
+    match client
+        .list::<UnifiedRoleDefinition>(&graph::api::directory_roles::definitions())
+        .await
+    {
         Ok(defs) => defs
             .into_iter()
             .filter_map(|d| {
@@ -470,8 +469,8 @@ enum Refused {
 
 /// Whether Graph shows a key with this thumbprint on the app (read once, with the key bytes).
 async fn key_attached(client: &GraphClient, app_id: AppId, thumbprint: Thumbprint) -> bool {
-    let path = format!("/applications(appId='{app_id}')?$select=id,appId,keyCredentials");
-    let app = match client.get::<graph::types::Application>(&path).await {
+    let read = graph::api::applications::with_key_certificates_by_app_id(app_id);
+    let app = match client.fetch::<graph::types::Application>(&read).await {
         Ok(app) => app,
         Err(e) => {
             // Unknown: the token service's answer is all there is; wait as for a new key.

@@ -1,0 +1,89 @@
+//! The app's key credentials (certificates). Graph has no request for one key: a change is a
+//! `PATCH` of the whole set, so the executor reads the set, checks it is the plan's, writes it
+//! whole and reads it back.
+
+use super::{Depends, Detail, Learns, Step, Write};
+use crate::cert::PublicCertificate;
+use crate::graph::Request;
+use crate::graph::api::applications;
+use crate::graph::types::KeyCredential;
+use crate::model::KeyId;
+use crate::plan::{ExistingApp, KeyCredentialMethod, NewKeyCredential};
+
+#[derive(Debug)]
+pub struct KeyChange<'a> {
+    pub app: ExistingApp,
+    pub edit: KeyEdit<'a>,
+    /// The key ids the app must have besides the one added or removed.
+    pub keep: &'a [KeyId],
+    /// The key set with the bytes of every key (a kept key is sent back whole).
+    pub read: Request,
+    /// The key set without the bytes (whose reads Graph limits to 150 a minute), read until it
+    /// shows what was written.
+    pub read_back: Request,
+}
+
+#[derive(Debug)]
+pub enum KeyEdit<'a> {
+    Add(&'a NewKeyCredential),
+    Remove(KeyId),
+}
+
+impl KeyChange<'_> {
+    /// The write of the whole key set.
+    pub fn write(&self, keys: &[KeyCredential]) -> Request {
+        applications::set_key_credentials(self.app.object_id, keys)
+    }
+}
+
+pub(super) fn add<'a>(
+    app: &ExistingApp,
+    key: &'a NewKeyCredential,
+    method: &'a KeyCredentialMethod,
+) -> Step<'a> {
+    change(app, KeyEdit::Add(key), method, Detail::Certificate)
+}
+
+pub(super) fn remove<'a>(
+    app: &ExistingApp,
+    key_id: KeyId,
+    method: &'a KeyCredentialMethod,
+) -> Step<'a> {
+    change(app, KeyEdit::Remove(key_id), method, Detail::None)
+}
+
+fn change<'a>(
+    app: &ExistingApp,
+    edit: KeyEdit<'a>,
+    method: &'a KeyCredentialMethod,
+    detail: Detail,
+) -> Step<'a> {
+    let KeyCredentialMethod::PatchKeyCredentials { keep } = method;
+    Step {
+        write: Write::Keys(KeyChange {
+            read: applications::with_key_certificates(app.object_id),
+            read_back: applications::get(app.object_id),
+            app: app.clone(),
+            edit,
+            keep,
+        }),
+        depends: Depends::OnApp,
+        learns: Learns::Nothing,
+        detail,
+    }
+}
+
+/// The key credential for a certificate: its SHA-1 thumbprint's 20 bytes as
+/// `customKeyIdentifier` (Edm.Binary, so base64), its own validity as the credential's dates.
+pub fn key_credential(key: &NewKeyCredential, cert: &PublicCertificate) -> KeyCredential {
+    KeyCredential {
+        key_id: key.key_id,
+        custom_key_identifier: Some(cert.thumbprint().to_custom_key_identifier()),
+        display_name: Some(key.display_name.clone()),
+        start_date_time: Some(cert.not_before()),
+        end_date_time: Some(cert.not_after()),
+        key: Some(cert.key_base64()),
+        kind: Some("AsymmetricX509Cert".to_owned()),
+        usage: Some("Verify".to_owned()),
+    }
+}
