@@ -208,6 +208,7 @@ const NO_TENANT: &[(&[&str], Option<&str>)] = &[
     // `serve` and `reset` take their own `--state`; `--sandbox-state` is still read when it is not given.
     (&["sandbox", "serve"], None),
     (&["sandbox", "reset"], None),
+    (&["sandbox", "grant"], None),
 ];
 
 /// The command line, with each command's help showing only the options that apply to it.
