@@ -209,6 +209,32 @@ pub struct GenerateSpec {
     pub cer: Option<PathBuf>,
 }
 
+/// A certificate in Azure Key Vault: `vault` as the manifest names it (a vault name, or its
+/// `https://` URL) and the certificate's name in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct KeyVaultCertificate {
+    pub vault: String,
+    pub certificate: String,
+}
+
+impl KeyVaultCertificate {
+    /// The vault's name: the `vault` given, or the first label of its URL's host.
+    pub fn vault_name(&self) -> &str {
+        let v = self.vault.trim();
+        match v.strip_prefix("https://") {
+            Some(rest) => rest.split(['.', '/', ':']).next().unwrap_or(rest),
+            None => v,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyVaultCertificate {
+    /// `kv-ops/exo-automation`, as plans show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.vault_name(), self.certificate)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum KeyType {
     Rsa2048,

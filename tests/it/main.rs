@@ -27,6 +27,7 @@ mod graph_retry;
 mod graph_support;
 mod hostile;
 mod json_shapes;
+mod keyvault_client;
 mod keyvault_sandbox;
 mod layers;
 mod manifest;
