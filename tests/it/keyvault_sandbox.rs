@@ -128,7 +128,8 @@ async fn vault_token_for(t: &Tenant, app_id: &str, secret: &str) -> String {
 async fn an_imported_pfx_is_served_as_certificate_versions_and_a_passwordless_secret() {
     let t = sandbox_util::start().await;
     let token = admin_vault_token(&t).await;
-    let base = t.sb.key_vault_url("kv-ops");
+    // Ids name the vault's own host however it was addressed.
+    let base = format!("http://kv-ops.vault.localhost:{}", t.sb.local_addr().port());
     let (value, cert) = pfx_b64("exo-automation", "import-pw");
     let imported = kv(
         &t,
@@ -495,7 +496,7 @@ async fn a_deleted_certificate_is_recoverable_its_name_is_taken_until_purged() {
     )
     .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
-    let base = t.sb.key_vault_url("kv1");
+    let base = format!("http://kv1.vault.localhost:{}", t.sb.local_addr().port());
     assert_eq!(
         deleted.body["recoveryId"],
         format!("{base}/deletedcertificates/c1")

@@ -82,7 +82,7 @@ pub(crate) fn run(
     operation: &Operation,
 ) -> Result<Reply, KvError> {
     let key = request.vault.to_ascii_lowercase();
-    let url = request.vault_url.as_str();
+    let url = request.id_base.as_str();
     let now = request.now_s;
     let ok = |body: Value| {
         Ok(Reply {
@@ -100,7 +100,7 @@ pub(crate) fn run(
     let vault = doc.key_vaults.get(&key).unwrap_or(&empty);
     match &operation.kind {
         Kind::Import(_) => unreachable!("handled above"),
-        Kind::List => ok(list(url, vault, &request.params)),
+        Kind::List => ok(list(url, vault, request)),
         Kind::Get(name, version) => {
             let cert = find(vault, name)?;
             let v = match version {
@@ -449,13 +449,13 @@ fn secret(url: &str, cert: &Certificate, v: &CertificateVersion) -> Value {
     })
 }
 
-fn list(url: &str, vault: &Vault, params: &crate::odata::Params) -> Value {
+fn list(url: &str, vault: &Vault, request: &KvRequest<'_>) -> Value {
     let items: Vec<Value> = vault
         .certificates
         .values()
         .filter_map(|c| c.latest().map(|v| item(url, &c.name, None, v)))
         .collect();
-    page_of(items, params, &format!("{url}/certificates"))
+    page(items, &request.params, request)
 }
 
 fn page(items: Vec<Value>, params: &crate::odata::Params, request: &KvRequest<'_>) -> Value {

@@ -121,8 +121,14 @@ pub(crate) struct KvRequest<'a> {
     pub method: &'a str,
     /// As addressed (any case); vault names compare case-insensitively.
     pub vault: String,
-    /// The vault's base URL as the client addressed it: ids in answers start with it.
+    /// The vault's base URL as the client addressed it: next links start with it.
     pub vault_url: String,
+    /// The vault's own URL, `{scheme}://{vault}.vault.localhost:PORT`, however it was
+    /// addressed: object ids start with it, as Key Vault's ids always name the vault's own
+    /// host (the official SDKs parse ids as `{vault}/{collection}/{name}[/{version}]`, e.g.
+    /// azure-sdk-for-python `azure/keyvault/certificates/_shared/__init__.py`
+    /// `parse_key_vault_id`, so a path prefix in an id would break them).
+    pub id_base: String,
     /// The path after the vault, split; a trailing `/` (how SDKs ask for the latest version)
     /// is dropped.
     pub segments: Vec<String>,
@@ -183,10 +189,17 @@ pub(crate) fn handle(
         segments.pop();
     }
     let route = route_template(method, &segments);
+    let (scheme, rest) = server.base_url.split_once("://").unwrap_or(("http", ""));
+    let port = rest.rsplit_once(':').map_or("", |(_, p)| p);
+    let id_base = format!(
+        "{scheme}://{}{HOST_SUFFIX}:{port}",
+        vault.to_ascii_lowercase()
+    );
     let request = KvRequest {
         method,
         vault,
         vault_url,
+        id_base,
         segments,
         params: Params::parse(query),
         body,
