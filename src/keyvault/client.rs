@@ -387,7 +387,7 @@ impl KeyVaultClient {
                 .await
                 .map_err(|source| KeyVaultError::SignIn {
                     scope: scope.to_owned(),
-                    source,
+                    source: Box::new(source),
                 })?;
         tokens.insert(scope.to_owned(), token.clone());
         Ok(token)

@@ -17,7 +17,7 @@ pub enum KeyVaultError {
     SignIn {
         scope: String,
         #[source]
-        source: crate::graph::GraphError,
+        source: Box<crate::graph::GraphError>,
     },
     #[error("{method} {url} got no answer after {attempts} attempt(s)")]
     Transport {

@@ -190,6 +190,8 @@ pub enum CertificateSource {
     File {
         path: PathBuf,
     },
+    /// The public part of a certificate kept in Azure Key Vault (its latest version).
+    KeyVault(KeyVaultCertificate),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,13 +202,16 @@ pub struct GenerateSpec {
     pub validity: Period,
     pub renew_before: Period,
     /// Where the PFX (with the private key) is written; resolved against the manifest's folder.
-    pub pfx: PathBuf,
-    /// The environment variable holding the PFX password. The password itself never enters
-    /// the model, the plan or a log.
-    pub pfx_password_env: String,
+    /// `None` when the certificate goes to Key Vault only.
+    pub pfx: Option<PathBuf>,
+    /// The environment variable holding the PFX password (set exactly when `pfx` is). The
+    /// password itself never enters the model, the plan or a log.
+    pub pfx_password_env: Option<String>,
     pub pfx_encryption: PfxEncryption,
     /// Optional DER copy of the public certificate.
     pub cer: Option<PathBuf>,
+    /// The Key Vault certificate each new key pair is imported into (as a new version).
+    pub key_vault: Option<KeyVaultCertificate>,
 }
 
 /// A certificate in Azure Key Vault: `vault` as the manifest names it (a vault name, or its

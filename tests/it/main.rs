@@ -28,6 +28,7 @@ mod graph_support;
 mod hostile;
 mod json_shapes;
 mod keyvault_client;
+mod keyvault_e2e;
 mod keyvault_sandbox;
 mod layers;
 mod manifest;
