@@ -198,6 +198,19 @@ impl KeyVaultClient {
         let host = authority(&url);
         let policy = self.inner.graph.config().retry;
         let started = Instant::now();
+        // The Graph client's table and time bound; a 401 here is final (challenges are
+        // handled before this is asked).
+        let next_step = |attempt, attempt_no| {
+            retry::next_step(
+                &policy,
+                safety,
+                attempt,
+                attempt_no,
+                started.elapsed(),
+                Unauthorized::Final,
+                rand::random::<f64>(),
+            )
+        };
         let mut attempt_no = 0u32;
         let mut challenged = false;
         loop {
@@ -282,15 +295,7 @@ impl KeyVaultClient {
                         status,
                         retry_after,
                     };
-                    let step = retry::next_step(
-                        &policy,
-                        safety,
-                        attempt,
-                        attempt_no,
-                        started.elapsed(),
-                        Unauthorized::Final,
-                        rand::random::<f64>(),
-                    );
+                    let step = next_step(attempt, attempt_no);
                     if step == Step::Finish {
                         let sent = body.as_ref().map(sent_strings).unwrap_or_default();
                         return Err(service_error(
@@ -312,15 +317,7 @@ impl KeyVaultClient {
                     } else {
                         Attempt::NoAnswer
                     };
-                    let step = retry::next_step(
-                        &policy,
-                        safety,
-                        attempt,
-                        attempt_no,
-                        started.elapsed(),
-                        Unauthorized::Final,
-                        rand::random::<f64>(),
-                    );
+                    let step = next_step(attempt, attempt_no);
                     if step == Step::Finish {
                         return Err(KeyVaultError::Transport {
                             method: method.to_string(),

@@ -79,6 +79,20 @@ fn plan_exit(dir: &Path, manifest: &Path) -> (i32, String) {
     )
 }
 
+/// A token of the sandbox's bootstrap admin for `scope`.
+async fn admin_token(sb: &sandbox::RunningSandbox, http: &reqwest::Client, scope: &str) -> String {
+    let r = token_by_secret(
+        http,
+        &sb.token_url(),
+        &sb.bootstrap_client_id(),
+        sb.bootstrap_client_secret().expose(),
+        scope,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["access_token"].as_str().unwrap().to_owned()
+}
+
 /// What the script host does, with plain REST: a token for the vault (as the script host's
 /// own identity), `GET /secrets/exo-automation`, the base64 PFX with no password, a client
 /// assertion signed with it, a token for Exchange. Returns the PFX's thumbprint.
@@ -119,20 +133,13 @@ async fn script_host_signs_in(state: &Path, host_app: &str, host_secret: &str) -
     let cert = entraform::cert::load_client_certificate(&path, None).unwrap();
 
     // The app's appId, from Graph.
-    let admin = token_by_secret(
-        &http,
-        &sb.token_url(),
-        &sb.bootstrap_client_id(),
-        sb.bootstrap_client_secret().expose(),
-        "https://graph.microsoft.com/.default",
-    )
-    .await;
+    let admin = admin_token(&sb, &http, "https://graph.microsoft.com/.default").await;
     let apps: Value = http
         .get(format!(
             "{}/v1.0/applications(uniqueName='exo-kv')?$select=appId",
             sb.graph_url()
         ))
-        .bearer_auth(admin.body["access_token"].as_str().unwrap())
+        .bearer_auth(&admin)
         .send()
         .await
         .unwrap()
@@ -177,15 +184,7 @@ async fn script_host(dir: &Path) -> (String, String) {
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let admin = token_by_secret(
-        &http,
-        &sb.token_url(),
-        &sb.bootstrap_client_id(),
-        sb.bootstrap_client_secret().expose(),
-        "https://graph.microsoft.com/.default",
-    )
-    .await;
-    let token = admin.body["access_token"].as_str().unwrap().to_owned();
+    let token = admin_token(&sb, &http, "https://graph.microsoft.com/.default").await;
     let post = |path: String, body: Value| {
         let (http, token) = (http.clone(), token.clone());
         async move {
@@ -297,14 +296,7 @@ async fn a_key_vault_certificate_is_applied_fetched_signed_in_with_and_rotated()
             .await
             .unwrap();
         let http = reqwest::Client::new();
-        let token = token_by_secret(
-            &http,
-            &sb.token_url(),
-            &sb.bootstrap_client_id(),
-            sb.bootstrap_client_secret().expose(),
-            "https://vault.azure.net/.default",
-        )
-        .await;
+        let token = admin_token(&sb, &http, "https://vault.azure.net/.default").await;
         let foreign = crate::graph_support::certificate("foreign");
         let bytes = entraform::cert::write_pfx(
             &foreign,
@@ -315,7 +307,7 @@ async fn a_key_vault_certificate_is_applied_fetched_signed_in_with_and_rotated()
         .unwrap();
         let r = http
             .post(format!("{}/certificates/exo-automation/import?api-version=7.6", sb.key_vault_url("kv-ops")))
-            .bearer_auth(token.body["access_token"].as_str().unwrap())
+            .bearer_auth(&token)
             .json(&json!({"value": base64::engine::general_purpose::STANDARD.encode(bytes), "pwd": "pw"}))
             .send()
             .await

@@ -62,6 +62,27 @@ async fn kv(
     }
 }
 
+/// `GET {vault}{path}?api-version=…` with `token`.
+async fn get(t: &Tenant, token: &str, vault: &str, path: &str) -> Resp {
+    kv(t, Some(token), "GET", vault, &format!("{path}?{API}"), None).await
+}
+
+/// Imports a new certificate `name` (a PFX protected by `pw`) into `vault`.
+async fn import_new(
+    t: &Tenant,
+    token: &str,
+    vault: &str,
+    name: &str,
+) -> (Resp, entraform::cert::GeneratedCertificate) {
+    let (value, cert) = pfx_b64(name, "pw");
+    let body = json!({"value": value, "pwd": "pw"});
+    let path = format!("/certificates/{name}/import?{API}");
+    (
+        kv(t, Some(token), "POST", vault, &path, Some(body)).await,
+        cert,
+    )
+}
+
 /// A PFX of a fresh certificate, base64, protected by `password`.
 fn pfx_b64(cn: &str, password: &str) -> (String, entraform::cert::GeneratedCertificate) {
     let cert = certificate(cn);
@@ -167,24 +188,14 @@ async fn an_imported_pfx_is_served_as_certificate_versions_and_a_passwordless_se
     assert_eq!(b["policy"]["x509_props"]["subject"], "CN=exo-automation");
 
     // Latest with the SDKs' trailing slash, and by version.
-    let latest = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv-ops",
-        &format!("/certificates/exo-automation/?{API}"),
-        None,
-    )
-    .await;
+    let latest = get(&t, &token, "kv-ops", "/certificates/exo-automation/").await;
     assert_eq!(latest.status, 200, "{}", latest.text);
     assert_eq!(latest.body["id"], b["id"]);
-    let by_version = kv(
+    let by_version = get(
         &t,
-        Some(&token),
-        "GET",
+        &token,
         "kv-ops",
-        &format!("/certificates/EXO-automation/{version}?{API}"),
-        None,
+        &format!("/certificates/EXO-automation/{version}"),
     )
     .await;
     assert_eq!(by_version.body["x5t"], b["x5t"]);
@@ -201,13 +212,11 @@ async fn an_imported_pfx_is_served_as_certificate_versions_and_a_passwordless_se
     )
     .await;
     assert_eq!(second.status, 200, "{}", second.text);
-    let versions = kv(
+    let versions = get(
         &t,
-        Some(&token),
-        "GET",
+        &token,
         "kv-ops",
-        &format!("/certificates/exo-automation/versions?{API}"),
-        None,
+        "/certificates/exo-automation/versions",
     )
     .await;
     assert_eq!(
@@ -217,27 +226,11 @@ async fn an_imported_pfx_is_served_as_certificate_versions_and_a_passwordless_se
         versions.text
     );
     assert_eq!(versions.body["nextLink"], Value::Null);
-    let latest = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv-ops",
-        &format!("/certificates/exo-automation?{API}"),
-        None,
-    )
-    .await;
+    let latest = get(&t, &token, "kv-ops", "/certificates/exo-automation").await;
     assert_eq!(latest.body["x5t"], x5t(&cert2));
 
     // The backing secret: the PFX with a blank password, the key included (exportable).
-    let secret = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv-ops",
-        &format!("/secrets/exo-automation/?{API}"),
-        None,
-    )
-    .await;
+    let secret = get(&t, &token, "kv-ops", "/secrets/exo-automation/").await;
     assert_eq!(secret.status, 200, "{}", secret.text);
     assert_eq!(secret.body["contentType"], "application/x-pkcs12");
     assert_eq!(secret.body["managed"], true);
@@ -257,13 +250,11 @@ async fn an_imported_pfx_is_served_as_certificate_versions_and_a_passwordless_se
         cert2.certificate().thumbprint()
     );
     // The older version's secret is still there by version.
-    let old = kv(
+    let old = get(
         &t,
-        Some(&token),
-        "GET",
+        &token,
         "kv-ops",
-        &format!("/secrets/exo-automation/{version}?{API}"),
-        None,
+        &format!("/secrets/exo-automation/{version}"),
     )
     .await;
     assert_eq!(old.status, 200);
@@ -285,15 +276,7 @@ async fn a_non_exportable_certificates_secret_has_no_private_key() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let secret = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv1",
-        &format!("/secrets/locked?{API}"),
-        None,
-    )
-    .await;
+    let secret = get(&t, &token, "kv1", "/secrets/locked").await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("locked.pfx");
     std::fs::write(
@@ -439,15 +422,7 @@ async fn data_plane_roles_are_checked_per_principal_and_vault() {
     // Only on that vault.
     assert_eq!(import(token.clone(), "kv-other").await.status, 403);
     // Certificates Officer cannot read the PFX back.
-    let secret_get = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv-ops",
-        &format!("/secrets/c1?{API}"),
-        None,
-    )
-    .await;
+    let secret_get = get(&t, &token, "kv-ops", "/secrets/c1").await;
     assert_eq!(secret_get.status, 403);
     assert!(
         secret_get.body["error"]["message"]
@@ -457,15 +432,7 @@ async fn data_plane_roles_are_checked_per_principal_and_vault() {
     );
     t.sb.grant_key_vault_role(Some("kv-ops"), "Key Vault Secrets User", &app_id)
         .unwrap();
-    let secret_get = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv-ops",
-        &format!("/secrets/c1?{API}"),
-        None,
-    )
-    .await;
+    let secret_get = get(&t, &token, "kv-ops", "/secrets/c1").await;
     assert_eq!(secret_get.status, 200, "{}", secret_get.text);
     assert!(
         t.sb.grant_key_vault_role(None, "Key Vault Wizard", &app_id)
@@ -506,30 +473,11 @@ async fn a_deleted_certificate_is_recoverable_its_name_is_taken_until_purged() {
         deleted.body["scheduledPurgeDate"].as_i64().unwrap(),
     );
     assert_eq!(p - d, 90 * 86_400);
+    assert_eq!(get(&t, &token, "kv1", "/certificates/c1").await.status, 404);
     assert_eq!(
-        kv(
-            &t,
-            Some(&token),
-            "GET",
-            "kv1",
-            &format!("/certificates/c1?{API}"),
-            None
-        )
-        .await
-        .status,
-        404
-    );
-    assert_eq!(
-        kv(
-            &t,
-            Some(&token),
-            "GET",
-            "kv1",
-            &format!("/deletedcertificates/c1?{API}"),
-            None
-        )
-        .await
-        .status,
+        get(&t, &token, "kv1", "/deletedcertificates/c1")
+            .await
+            .status,
         200
     );
 
@@ -555,19 +503,7 @@ async fn a_deleted_certificate_is_recoverable_its_name_is_taken_until_purged() {
     )
     .await;
     assert_eq!(recovered.status, 200, "{}", recovered.text);
-    assert_eq!(
-        kv(
-            &t,
-            Some(&token),
-            "GET",
-            "kv1",
-            &format!("/certificates/c1?{API}"),
-            None
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(get(&t, &token, "kv1", "/certificates/c1").await.status, 200);
 
     assert_eq!(
         kv(
@@ -593,15 +529,7 @@ async fn a_deleted_certificate_is_recoverable_its_name_is_taken_until_purged() {
     .await;
     assert_eq!(purged.status, 204);
     assert!(purged.text.is_empty());
-    let gone = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv1",
-        &format!("/deletedcertificates/c1?{API}"),
-        None,
-    )
-    .await;
+    let gone = get(&t, &token, "kv1", "/deletedcertificates/c1").await;
     assert_eq!(
         gone.body["error"]["message"],
         "Deleted Certificate not found: c1"
@@ -624,15 +552,7 @@ async fn throttling_answers_429_throttled() {
     let token = admin_vault_token(&t).await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        let r = kv(
-            &t,
-            Some(&token),
-            "GET",
-            "kv1",
-            &format!("/certificates/x?{API}"),
-            None,
-        )
-        .await;
+        let r = get(&t, &token, "kv1", "/certificates/x").await;
         if r.status == 429 {
             assert_eq!(r.body["error"]["code"], "Throttled");
             assert!(r.header("retry-after").is_none());
@@ -647,16 +567,7 @@ async fn throttling_answers_429_throttled() {
 async fn a_vault_is_also_addressed_by_host_name() {
     let t = sandbox_util::start().await;
     let token = admin_vault_token(&t).await;
-    let (value, cert) = pfx_b64("c1", "pw");
-    let r = kv(
-        &t,
-        Some(&token),
-        "POST",
-        "kv-host",
-        &format!("/certificates/c1/import?{API}"),
-        Some(json!({"value": value, "pwd": "pw"})),
-    )
-    .await;
+    let (r, cert) = import_new(&t, &token, "kv-host", "c1").await;
     assert_eq!(r.status, 200);
     let http = reqwest::Client::builder()
         .resolve("kv-host.vault.localhost", t.sb.local_addr())
@@ -685,16 +596,7 @@ async fn vaults_and_grants_survive_a_restart_and_a_version_1_state_is_migrated()
     let state = dir.path().join("sandbox.json");
     let t = sandbox_util::start_with(SandboxConfig::new().state_path(&state)).await;
     let token = admin_vault_token(&t).await;
-    let (value, cert) = pfx_b64("c1", "pw");
-    let r = kv(
-        &t,
-        Some(&token),
-        "POST",
-        "kv1",
-        &format!("/certificates/c1/import?{API}"),
-        Some(json!({"value": value, "pwd": "pw"})),
-    )
-    .await;
+    let (r, cert) = import_new(&t, &token, "kv1", "c1").await;
     assert_eq!(r.status, 200);
     t.sb.shutdown().await.unwrap();
     let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
@@ -703,15 +605,7 @@ async fn vaults_and_grants_survive_a_restart_and_a_version_1_state_is_migrated()
 
     let t = sandbox_util::start_with(SandboxConfig::new().state_path(&state)).await;
     let token = admin_vault_token(&t).await;
-    let r = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv1",
-        &format!("/certificates/c1?{API}"),
-        None,
-    )
-    .await;
+    let r = get(&t, &token, "kv1", "/certificates/c1").await;
     assert_eq!(r.body["x5t"], x5t(&cert));
     t.sb.shutdown().await.unwrap();
 
@@ -723,15 +617,7 @@ async fn vaults_and_grants_survive_a_restart_and_a_version_1_state_is_migrated()
     std::fs::write(&state, serde_json::to_vec(&v1).unwrap()).unwrap();
     let t = sandbox_util::start_with(SandboxConfig::new().state_path(&state)).await;
     let token = admin_vault_token(&t).await;
-    let r = kv(
-        &t,
-        Some(&token),
-        "GET",
-        "kv1",
-        &format!("/certificates/c1?{API}"),
-        None,
-    )
-    .await;
+    let r = get(&t, &token, "kv1", "/certificates/c1").await;
     assert_eq!(r.status, 404, "{}", r.text);
     t.sb.shutdown().await.unwrap();
 
