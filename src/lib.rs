@@ -14,6 +14,7 @@
 //! | [`plan`] | the types of a plan (actions, changes, operations) and their codecs: text, markdown, JSON, the plan file | no |
 //! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
+//! | [`keyvault`] | Azure Key Vault client: certificate import and read, the bearer challenge | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
 //! | [`ops`] | what commands do, step by step: IO around the pure core; reading and writing plan files | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
@@ -35,6 +36,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod graph;
 pub mod hint;
+pub mod keyvault;
 pub mod manifest;
 pub mod model;
 pub mod observe;

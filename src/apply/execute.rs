@@ -83,6 +83,9 @@ pub struct ExecuteOptions {
     pub settle: super::Settle,
     /// Certificates generated at the same time (RSA key generation and PBKDF2 are CPU-bound).
     pub cpu_parallelism: usize,
+    /// Where certificates with a Key Vault destination are imported; without it such a
+    /// certificate fails to apply (and nothing of it is written).
+    pub key_vault: Option<crate::keyvault::KeyVaultClient>,
 }
 
 impl Default for ExecuteOptions {
@@ -91,6 +94,7 @@ impl Default for ExecuteOptions {
             consistency: Backoff::default(),
             settle: super::Settle::default(),
             cpu_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            key_vault: None,
         }
     }
 }

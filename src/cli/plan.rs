@@ -40,7 +40,8 @@ pub enum PlanFormat {
 pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
     let local = LocalInputs::read(args.manifests.load("plan")?)?;
     let conn = Connection::open(&ctx.global).await?;
-    let planned = ops::plan::plan_local(&conn.client, local, args.prune).await;
+    let planned =
+        ops::plan::plan_local(&conn.client, Some(&conn.key_vault), local, args.prune).await;
     // Close (and save the sandbox) whether or not planning worked.
     conn.close().await?;
     let plan = planned?.plan;

@@ -313,11 +313,26 @@ pub struct RawCertificate {
     #[schemars(length(max = 80))]
     pub name: String,
     /// Let entraform generate the certificate and rotate it before it expires. Exactly one of
-    /// `generate` and `file`.
+    /// `generate`, `file` and `keyVault`.
     pub generate: Option<RawGenerate>,
     /// Bring your own public certificate (PEM or DER), relative to this manifest's folder.
-    /// Exactly one of `generate` and `file`.
+    /// Exactly one of `generate`, `file` and `keyVault`.
     pub file: Option<String>,
+    /// Register the public part of a certificate kept in Azure Key Vault (its latest
+    /// version). Exactly one of `generate`, `file` and `keyVault`.
+    pub key_vault: Option<RawKeyVault>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "KeyVaultCertificate")]
+pub struct RawKeyVault {
+    /// The vault: its name (3 to 24 letters, digits and hyphens) or its URL,
+    /// `https://<name>.vault.azure.net`.
+    pub vault: String,
+    /// The certificate's name in the vault: 1 to 127 letters, digits and hyphens.
+    #[schemars(length(min = 1, max = 127), regex(pattern = r"^[0-9a-zA-Z-]+$"))]
+    pub certificate: String,
 }
 
 /// A client secret entraform manages. Not supported yet: a managed secret needs a Key Vault to
@@ -353,11 +368,14 @@ pub struct RawGenerate {
     #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "7d"))]
     pub overlap: Option<String>,
     /// Where the PFX with the private key is written, relative to this manifest's folder.
-    /// Keep it out of git.
-    pub pfx: String,
-    /// The environment variable that holds the PFX password.
+    /// Keep it out of git. At least one of `pfx` and `keyVault`.
+    pub pfx: Option<String>,
+    /// The environment variable that holds the PFX password; required with `pfx`.
     #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
-    pub pfx_password_env: String,
+    pub pfx_password_env: Option<String>,
+    /// Also (or instead of `pfx`) import each new key pair into this Azure Key Vault
+    /// certificate, as a new version: no file and no password where the script runs.
+    pub key_vault: Option<RawKeyVault>,
     /// PFX encryption: `aes256`, or `legacy-3des` for Windows Server 2016 and older. Default
     /// `aes256`.
     #[schemars(extend("default" = "aes256"))]

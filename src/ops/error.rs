@@ -52,6 +52,8 @@ pub enum Error {
     #[error(transparent)]
     Cert(#[from] crate::cert::CertError),
     #[error(transparent)]
+    KeyVault(#[from] crate::keyvault::KeyVaultError),
+    #[error(transparent)]
     Plan(#[from] crate::planner::PlanError),
     #[error(transparent)]
     PlanFile(#[from] crate::ops::plan_file::PlanFileError),
@@ -103,6 +105,7 @@ impl Hint for Error {
             Error::Graph(e) => e.hint(),
             Error::Sandbox(e) => e.hint(),
             Error::Cert(e) => e.hint(),
+            Error::KeyVault(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::PlanFile(e) => e.hint(),
             Error::Apply(e) => e.hint(),

@@ -119,10 +119,16 @@ pub struct GenerateCertificate {
     pub key_type: KeyType,
     /// Counted from the moment apply generates the certificate.
     pub validity: Period,
-    pub pfx: PathBuf,
+    /// `None`: the certificate goes to Key Vault only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfx: Option<PathBuf>,
     /// The name of the environment variable holding the PFX password; never the password.
-    pub pfx_password_env: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfx_password_env: Option<String>,
     pub pfx_encryption: PfxEncryption,
+    /// The Key Vault certificate the new key pair is imported into, as a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<crate::model::KeyVaultCertificate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cer: Option<PathBuf>,
     /// On rotation: where apply moves the current PFX (and CER) before writing the new ones,
@@ -134,7 +140,8 @@ pub struct GenerateCertificate {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousFiles {
-    pub pfx: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfx: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cer: Option<PathBuf>,
 }

@@ -62,6 +62,31 @@ pub(crate) fn certificates(cx: &AppCx<'_>) -> Result<Output, Vec<Problem>> {
         }
     }
     for spec in specs {
+        if let Source::KeyVault(target) = &spec.source {
+            let key = (cx.name().to_owned(), spec.name.clone());
+            let shown = PathBuf::from(target.to_string());
+            match cx.input.key_vault.get(&key) {
+                Some(Some(latest)) => st.file(&spec.name, &shown, latest),
+                found => problems.push(Problem {
+                    kind: ProblemKind::MissingLocalCertificate,
+                    source: Some(cx.desired.source.clone()),
+                    app: cx.name().to_owned(),
+                    message: match found {
+                        Some(None) => format!(
+                            "certificate `{}`: Key Vault {target} has no certificate to register",
+                            spec.name
+                        ),
+                        _ => format!(
+                            "certificate `{}`: Key Vault {target} was not read before planning",
+                            spec.name
+                        ),
+                    },
+                    help: Vec::new(),
+                }),
+            }
+        }
+    }
+    for spec in specs {
         if let Source::Generate(g) = &spec.source {
             st.generated(&spec.name, g);
         }
@@ -221,6 +246,33 @@ impl<'a> State<'a, '_> {
         (known && !attached).then_some(pfx)
     }
 
+    /// Why the Key Vault certificate a generated certificate is imported into does not hold
+    /// one of the app's keys (its latest version is what the script host signs in with), when
+    /// the vault was read: it has no such certificate, or its latest version is not a key of
+    /// the app. Like a PFX that matches no key, that is drift a rotation repairs.
+    fn vault_drift(&self, name: &str, g: &GenerateSpec) -> Option<String> {
+        let target = g.key_vault.as_ref()?;
+        let key = (self.cx.name().to_owned(), name.to_owned());
+        match self.cx.input.key_vault.get(&key)? {
+            None => Some(format!(
+                "Key Vault {target} holds no certificate: whatever reads it cannot sign in"
+            )),
+            Some(latest) => {
+                let known = self.live.iter().all(|k| k.thumbprint.is_some());
+                let attached = self
+                    .live
+                    .iter()
+                    .any(|k| k.thumbprint == Some(latest.thumbprint));
+                (known && !attached).then(|| {
+                    format!(
+                        "Key Vault {target} holds certificate {}, which is not one of the app's keys: whatever reads it cannot sign in",
+                        latest.thumbprint
+                    )
+                })
+            }
+        }
+    }
+
     fn generated(&mut self, name: &str, g: &GenerateSpec) {
         let cx = self.cx;
         let address = cx.keyed(ResourceKind::Certificate, name);
@@ -230,8 +282,10 @@ impl<'a> State<'a, '_> {
         }
         let newest = keys.first().copied();
         let orphan = self.orphaned_pfx(name);
+        let vault_drift = newest.and_then(|_| self.vault_drift(name, g));
         let due = newest.map(|k| {
             orphan.is_some()
+                || vault_drift.is_some()
                 || k.end
                     .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
         });
@@ -256,7 +310,7 @@ impl<'a> State<'a, '_> {
                 (None, None) => None,
             }
             .map(|tag| PreviousFiles {
-                pfx: backup_path(&g.pfx, &tag),
+                pfx: g.pfx.as_deref().map(|p| backup_path(p, &tag)),
                 cer: g.cer.as_deref().map(|c| backup_path(c, &tag)),
             });
             let after = Obj::new()
@@ -266,10 +320,11 @@ impl<'a> State<'a, '_> {
                 .with("subject", g.subject.clone())
                 .with("key_type", g.key_type.as_str())
                 .with("validity", s(g.validity))
-                .with("pfx", g.pfx.display().to_string())
-                .with("pfx_password_env", g.pfx_password_env.clone())
+                .with_opt("pfx", g.pfx.as_ref().map(|p| p.display().to_string()))
+                .with_opt("pfx_password_env", g.pfx_password_env.clone())
                 .with("pfx_encryption", g.pfx_encryption.as_str())
-                .with_opt("cer", g.cer.as_ref().map(|c| c.display().to_string()));
+                .with_opt("cer", g.cer.as_ref().map(|c| c.display().to_string()))
+                .with_opt("key_vault", g.key_vault.as_ref().map(ToString::to_string));
             let add = Operation::AddCertificate {
                 app: cx.app_ref(),
                 key: NewKeyCredential {
@@ -284,18 +339,21 @@ impl<'a> State<'a, '_> {
                         pfx_encryption: g.pfx_encryption,
                         cer: g.cer.clone(),
                         keep_previous,
+                        key_vault: g.key_vault.clone(),
                     }),
                 },
                 method: pending(),
             };
             let unknown = ["thumbprint", "not_before", "not_after"];
-            let drift = orphan.map(|pfx| {
-                format!(
-                    "the PFX `{}` holds certificate {}, which is not one of the app's keys: whatever uses it cannot sign in",
-                    pfx.path.display(),
-                    pfx.thumbprint
-                )
-            });
+            let drift = orphan
+                .map(|pfx| {
+                    format!(
+                        "the PFX `{}` holds certificate {}, which is not one of the app's keys: whatever uses it cannot sign in",
+                        pfx.path.display(),
+                        pfx.thumbprint
+                    )
+                })
+                .or(vault_drift);
             match newest {
                 None => {
                     let mut change = create(address, after, &unknown, vec![add]);

@@ -152,6 +152,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         live: &live,
         local_certificates: &local,
         local_pfx: &Default::default(),
+        key_vault: &Default::default(),
         now: datetime!(2025-06-01 00:00 UTC),
         options: PlanOptions::default(),
         key_ids: KeyIdSource::Seeded(0),

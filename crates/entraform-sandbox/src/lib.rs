@@ -10,7 +10,8 @@
 //! Layout: [`state`] (the document and its atomic saving), [`lock`] (one process per state
 //! file), [`seed`] (a new tenant), [`http`] (the
 //! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
-//! (the `/v1.0` resources), [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
+//! (the `/v1.0` resources), [`keyvault`] (Azure Key Vault's certificates data plane),
+//! [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
 
 mod clock;
 mod errors;
@@ -18,6 +19,7 @@ mod faults;
 mod graph;
 mod http;
 mod jwt;
+mod keyvault;
 mod lock;
 mod odata;
 mod replica;
@@ -327,6 +329,32 @@ impl RunningSandbox {
         self.server.stats()
     }
 
+    /// The URL of a sandbox Key Vault on this server: `{graph_url}/_keyvault/{vault}`.
+    pub fn key_vault_url(&self, vault: &str) -> String {
+        format!("{}{}{vault}", self.server.base_url, keyvault::PATH_PREFIX)
+    }
+
+    /// The `--key-vault-url` template for this server: `{graph_url}/_keyvault/{vault}`.
+    pub fn key_vault_url_template(&self) -> String {
+        self.key_vault_url("{vault}")
+    }
+
+    /// Gives the application `app_id`'s service principal a Key Vault data-plane role
+    /// (`"Key Vault Secrets User"` or the role definition id) on `vault`, or on every vault.
+    pub fn grant_key_vault_role(
+        &self,
+        vault: Option<&str>,
+        role: &str,
+        app_id: &str,
+    ) -> Result<KeyVaultGrant, GrantError> {
+        let grant = {
+            let mut doc = self.server.store.lock();
+            keyvault::store::grant(&mut doc, vault, role, app_id)?
+        };
+        self.server.store.mark_dirty();
+        Ok(grant)
+    }
+
     /// Stops accepting, lets requests in flight finish (briefly), and saves the state.
     pub async fn shutdown(self) -> Result<(), SandboxError> {
         self.handle.stop().await;
@@ -445,6 +473,60 @@ impl ResetTenant {
 pub fn is_state_file(path: &std::path::Path) -> bool {
     entraform_local_file::read(path, entraform_local_file::SANDBOX_STATE)
         .is_ok_and(|bytes| state::looks_like_state(&bytes))
+}
+
+/// A Key Vault role assignment made in a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyVaultGrant {
+    pub role: String,
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub app_id: String,
+    /// `None`: every vault.
+    pub vault: Option<String>,
+    /// `false` when the principal held the role there already.
+    pub created: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("`{0}` is not a Key Vault data-plane role")]
+    UnknownRole(String),
+    #[error("no service principal with appId `{0}` in the sandbox tenant")]
+    UnknownApp(String),
+    #[error("`{0}` is not a valid vault name (3 to 24 letters, digits and hyphens)")]
+    BadVault(String),
+    #[error(transparent)]
+    State(#[from] SandboxError),
+}
+
+impl GrantError {
+    /// The roles a `grant` accepts, for hints.
+    pub fn role_names() -> Vec<&'static str> {
+        keyvault::rbac::ROLES.iter().map(|r| r.name).collect()
+    }
+}
+
+/// [`RunningSandbox::grant_key_vault_role`] on a state file no server holds: loads it, adds
+/// the assignment and saves it atomically. A server or command holding the file is named.
+pub fn grant_key_vault_role(
+    state_path: &std::path::Path,
+    vault: Option<&str>,
+    role: &str,
+    app_id: &str,
+) -> Result<KeyVaultGrant, GrantError> {
+    let _lock = lock::acquire(state_path, Role::InProcess, std::time::Duration::ZERO)?;
+    let mut doc = match state::load(state_path)? {
+        Some(doc) => doc,
+        None => seed::new_tenant()?,
+    };
+    let grant = keyvault::store::grant(&mut doc, vault, role, app_id)?;
+    let bytes = serde_json::to_vec_pretty(&doc).expect("the state serialises");
+    state::write_atomically(state_path, &bytes).map_err(|source| SandboxError::WriteState {
+        path: state_path.to_owned(),
+        source,
+    })?;
+    Ok(grant)
 }
 
 /// Who holds the sandbox state at `state_path` now, if anyone.

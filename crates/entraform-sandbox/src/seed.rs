@@ -463,6 +463,7 @@ pub(crate) const BOOTSTRAP_ROLES: &[&str] = &[
 /// has come to need since (assigned the normal way, so its tokens carry it). Idempotent.
 pub(crate) fn top_up_bootstrap(doc: &mut Document) {
     let now = wall_ms();
+    key_vault_service_principal(doc, now);
     let Some(graph_sp) = doc
         .service_principals
         .values()
@@ -568,6 +569,8 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         users: Default::default(),
         deleted_applications: Default::default(),
         deleted_service_principals: Default::default(),
+        key_vaults: Default::default(),
+        key_vault_roles: Default::default(),
     };
 
     let graph_roles = GRAPH_APP_ROLES
@@ -753,5 +756,29 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         application_id: app_object_id,
         service_principal_id: sp_id,
     };
+    key_vault_service_principal(&mut doc, now);
+    crate::keyvault::store::grant_admin(&mut doc);
     Ok(doc)
+}
+
+/// Azure Key Vault's first-party service principal, which tokens for `https://vault.azure.net`
+/// are issued for (added to tenants saved before the sandbox served Key Vault). Idempotent.
+fn key_vault_service_principal(doc: &mut Document, now: i64) {
+    let app_id = crate::keyvault::KEY_VAULT_APP_ID;
+    if doc
+        .service_principals
+        .values()
+        .any(|e| e.str("appId") == app_id)
+    {
+        return;
+    }
+    first_party(
+        doc,
+        app_id,
+        "Azure Key Vault",
+        Vec::new(),
+        Vec::new(),
+        crate::keyvault::RESOURCE,
+        now,
+    );
 }

@@ -16,8 +16,10 @@ use serde_json::{Map, Value};
 
 use super::SandboxError;
 
-/// The state file format this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The state file format this build reads and writes. Version 2 added Key Vault (vaults and
+/// their role assignments); a version 1 file is read and migrated (see [`migrate`]), and saved
+/// as version 2 so an older entraform refuses it rather than dropping its vaults.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 pub(crate) type Object = Map<String, Value>;
 
@@ -139,6 +141,12 @@ pub(crate) struct Document {
     /// Soft-deleted service principals, likewise.
     #[serde(default)]
     pub deleted_service_principals: Collection,
+    /// Key Vaults by lower-case name (the data plane only; see [`crate::keyvault`]).
+    #[serde(default)]
+    pub key_vaults: BTreeMap<String, crate::keyvault::store::Vault>,
+    /// Key Vault data-plane role assignments.
+    #[serde(default)]
+    pub key_vault_roles: Vec<crate::keyvault::store::RoleAssignment>,
 }
 
 #[derive(Deserialize)]
@@ -163,7 +171,7 @@ pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
             source,
         })?;
     match version.format_version {
-        Some(FORMAT_VERSION) => {}
+        Some(FORMAT_VERSION | 1) => {}
         found => {
             return Err(SandboxError::UnsupportedStateVersion {
                 path: path.to_path_buf(),
@@ -172,11 +180,22 @@ pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
             });
         }
     }
-    let doc = serde_json::from_slice(&bytes).map_err(|source| SandboxError::CorruptState {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut doc: Document =
+        serde_json::from_slice(&bytes).map_err(|source| SandboxError::CorruptState {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    migrate(&mut doc);
     Ok(Some(doc))
+}
+
+/// Brings a document of an older format version up to [`FORMAT_VERSION`].
+fn migrate(doc: &mut Document) {
+    if doc.format_version < 2 {
+        // Version 1 had no Key Vault: the bootstrap admin gets what a new tenant's has.
+        crate::keyvault::store::grant_admin(doc);
+        doc.format_version = 2;
+    }
 }
 
 /// Whether `bytes` are a sandbox state file of any format version: a JSON object with a numeric

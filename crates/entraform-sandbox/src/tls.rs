@@ -1,5 +1,5 @@
 //! HTTPS for `--tls`: a CA generated at every start signs a server certificate for the loopback
-//! names, and the CA certificate is written next to the state file so standard clients (MSAL,
+//! names (and `*.vault.localhost`, the sandbox's Key Vaults), and the CA certificate is written next to the state file so standard clients (MSAL,
 //! azure-identity, Graph SDKs, curl) can trust it.
 
 use std::path::{Path, PathBuf};
@@ -55,7 +55,13 @@ pub(crate) fn generate(host: &str) -> Result<Tls, SandboxError> {
     let ca_cert = ca_params.self_signed(&ca_key).map_err(crypto)?;
     let issuer = rcgen::Issuer::new(ca_params, &ca_key);
 
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    // `*.vault.localhost`: vaults addressed by host name, as Key Vault SDKs check them.
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".into(),
+        "::1".into(),
+        "*.vault.localhost".into(),
+    ];
     if !names.iter().any(|n| n == host) && !host.is_empty() {
         names.push(host.to_string());
     }

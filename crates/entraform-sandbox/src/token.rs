@@ -109,6 +109,8 @@ fn resolve_scope(doc: &Document, scope: &str, now: i64) -> Result<(String, Strin
         "https://outlook.office365.com" | "https://outlook.office.com" => {
             by_app_id(EXCHANGE_APP_ID).map(|id| (id, resource.to_string()))
         }
+        crate::keyvault::RESOURCE => by_app_id(crate::keyvault::KEY_VAULT_APP_ID)
+            .map(|id| (id, crate::keyvault::RESOURCE.to_string())),
         other => {
             let app_id = other.strip_prefix("api://").unwrap_or(other);
             by_app_id(app_id)

@@ -42,7 +42,7 @@ pub(crate) struct Server {
     pub store: Store,
     pub signer: Signer,
     pub faults: Faults,
-    fault_state: FaultState,
+    pub(crate) fault_state: FaultState,
     pub(crate) replica: Replica,
     stats: Mutex<Stats>,
     pub jti_seen: Mutex<HashMap<String, i64>>,
@@ -103,6 +103,25 @@ fn json_answer(
         status,
         headers,
         body: Bytes::from(serde_json::to_vec(body).expect("JSON serialises")),
+    }
+}
+
+/// A Key Vault answer: JSON as Key Vault sends it, with its own request id header.
+fn keyvault_answer(reply: super::keyvault::Reply) -> Answer {
+    let mut headers = reply.headers;
+    headers.push(("x-ms-request-id".into(), new_guid()));
+    match reply.body {
+        Some(body) => json_answer(
+            reply.status,
+            "application/json; charset=utf-8",
+            &body,
+            headers,
+        ),
+        None => Answer {
+            status: reply.status,
+            headers,
+            body: Bytes::new(),
+        },
     }
 }
 
@@ -188,6 +207,12 @@ impl Server {
         body: &Bytes,
         ids: &Ids,
     ) -> Outcome {
+        if let Some((route, reply)) =
+            super::keyvault::handle(self, method, path, query, headers, body)
+        {
+            self.count(&route, &reply.status.to_string());
+            return Outcome::Answer(keyvault_answer(reply));
+        }
         if path == "/v1.0" || path.starts_with("/v1.0/") {
             return self
                 .graph_top(method, &path[5..], query, headers, body, ids)
