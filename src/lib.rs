@@ -14,6 +14,7 @@
 //! | [`plan`] | the types of a plan (actions, changes, operations) and their codecs: text, markdown, JSON, the plan file | no |
 //! | [`export`] | live apps → manifest YAML, and what the manifest language cannot express | no |
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
+//! | [`keyvault`] | Azure Key Vault client: certificate import and read, the bearer challenge | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
 //! | [`ops`] | what commands do, step by step: IO around the pure core; reading and writing plan files | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
@@ -25,7 +26,8 @@
 //! | [`sandbox`] | the local tenant: a faithful Graph + token endpoint emulator | yes |
 //!
 //! The sandbox and the Graph client share no wire types: each reads and writes Graph's JSON on
-//! its own, so a misnamed field cannot agree with itself and hide.
+//! its own, so a misnamed field cannot agree with itself and hide. The sandbox is its own
+//! package, which does not depend on this one.
 
 pub mod apply;
 pub mod cert;
@@ -34,7 +36,7 @@ pub mod diagnostic;
 pub mod export;
 pub mod graph;
 pub mod hint;
-pub mod local_file;
+pub mod keyvault;
 pub mod manifest;
 pub mod model;
 pub mod observe;
@@ -43,9 +45,12 @@ pub mod output;
 pub mod plan;
 pub mod planner;
 pub mod report;
-pub mod sandbox;
 pub mod secret;
 pub mod style;
 pub mod version;
+
+// Packages of their own in this workspace, at their old paths.
+pub use entraform_local_file as local_file;
+pub use entraform_sandbox as sandbox;
 
 pub use ops::error::{Error, Result};

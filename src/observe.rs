@@ -43,10 +43,10 @@ use crate::graph::types::{
 };
 use crate::graph::{self, GraphClient, GraphError, Request};
 use crate::model::{
-    ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, Fingerprint, LiveApp,
+    ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, FieldValues, Fingerprint, LiveApp,
     LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
     LiveFederatedCredential, LiveKeyCredential, LiveOwner, LivePasswordCredential,
-    LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ManagedApp, ObjectId, OwnerRef,
+    LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ManagedApp, ObjectId, On, OwnerRef,
     PermissionKind, PermissionScope, RequiredResourceAccess, ResourceAccess,
     ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, Thumbprint,
 };
@@ -219,10 +219,14 @@ pub async fn observe(
     let mut results = round.run(client).await?;
 
     let mut applications: Vec<Application> = Vec::new();
+    let mut fields: HashMap<ObjectId, FieldValues> = HashMap::new();
     let mut seen_apps = HashSet::new();
     for list in app_lists {
-        for app in results.items::<Application>(list)? {
+        for (app, values) in results
+            .items_with_fields::<Application>(list, |v| FieldValues::read(On::Application, v))?
+        {
             if seen_apps.insert(app.id) {
+                fields.insert(app.id, values);
                 applications.push(app);
             }
         }
@@ -330,7 +334,15 @@ pub async fn observe(
 
     let mut sps: HashMap<AppId, ServicePrincipal> = HashMap::new();
     for list in sp_lists {
-        for sp in results.items::<ServicePrincipal>(list)? {
+        let read = |sp: &Value| {
+            let app_tags = sp["appId"]
+                .as_str()
+                .and_then(|id| applications.iter().find(|a| a.app_id.to_string() == id))
+                .map_or(&[][..], |a| a.tags.as_slice());
+            FieldValues::read_service_principal(sp, app_tags)
+        };
+        for (sp, values) in results.items_with_fields::<ServicePrincipal>(list, read)? {
+            fields.insert(sp.id, values);
             sps.insert(sp.app_id, sp);
         }
     }
@@ -342,7 +354,12 @@ pub async fn observe(
     }
     let mut deleted: Vec<Application> = Vec::new();
     for list in deleted_lists {
-        deleted.extend(results.items::<Application>(list)?);
+        for (app, values) in results
+            .items_with_fields::<Application>(list, |v| FieldValues::read(On::Application, v))?
+        {
+            fields.insert(app.id, values);
+            deleted.push(app);
+        }
     }
 
     // Round 3: cut-short expansions, role assignments, delegated grants; what deleted apps
@@ -432,8 +449,9 @@ pub async fn observe(
             let deleted_at = app.deleted_date_time;
             let service_principal = deleted_sps.get(&app.app_id).copied();
             let owners = owners.remove(&app.id);
+            let values = fields.remove(&app.id).unwrap_or_default();
             DeletedApp {
-                app: live_app(app, owners, None),
+                app: live_app(app, values, owners, None),
                 deleted_at,
                 service_principal,
             }
@@ -446,10 +464,12 @@ pub async fn observe(
             let sp = sps.remove(&app.app_id).map(|sp| {
                 let role_assignments = role_assignments.remove(&sp.id).unwrap_or_default();
                 let grants = grants.remove(&sp.id).unwrap_or_default();
-                service_principal(sp, role_assignments, grants)
+                let values = fields.remove(&sp.id).unwrap_or_default();
+                service_principal(sp, values, role_assignments, grants)
             });
             let owners = owners.remove(&app.id);
-            live_app(app, owners, sp)
+            let values = fields.remove(&app.id).unwrap_or_default();
+            live_app(app, values, owners, sp)
         })
         .collect();
     apps.sort_by(|a, b| {
@@ -666,6 +686,23 @@ impl RoundResults {
             .map(|v| graph::decode_value(v, "GET", &path))
             .collect()
     }
+
+    /// [`Self::items`], each with the values of its plain fields ([`crate::model::fields`])
+    /// that `read` takes from its JSON.
+    fn items_with_fields<T: DeserializeOwned>(
+        &mut self,
+        index: usize,
+        read: impl Fn(&Value) -> FieldValues,
+    ) -> Result<Vec<(T, FieldValues)>, GraphError> {
+        let path = self.reads[index].path_and_query();
+        std::mem::take(&mut self.lists[index])
+            .into_iter()
+            .map(|v| {
+                let values = read(&v);
+                Ok((graph::decode_value(v, "GET", &path)?, values))
+            })
+            .collect()
+    }
 }
 
 fn decode_error(path: &str, json_path: &str, message: String) -> GraphError {
@@ -685,6 +722,7 @@ fn fingerprint(value: &impl Serialize) -> Fingerprint {
 
 fn live_app(
     app: Application,
+    fields: FieldValues,
     owners: Option<Vec<DirectoryObject>>,
     service_principal: Option<LiveServicePrincipal>,
 ) -> LiveApp {
@@ -746,25 +784,50 @@ fn live_app(
         federated_credentials,
         owners,
         service_principal,
+        fields,
         fingerprint: Fingerprint(String::new()),
     };
-    // The app's own fields; its service principal and federated credentials have their own.
-    live.fingerprint = fingerprint(&(
-        &live.object_id,
-        &live.app_id,
-        &live.unique_name,
-        &live.display_name,
-        &live.description,
-        &live.sign_in_audience,
-        &live.redirect_uris,
-        &live.tags,
-        &live.required_resource_access,
-        &live.key_credentials,
-        &live.owners,
-        // A secret added between plan and apply makes the plan stale.
-        &live.password_credentials,
-    ));
+    live.fingerprint = app_fingerprint(&live);
     live
+}
+
+/// The app's own fields; its service principal and federated credentials have their own. Every
+/// field is named, so a new one does not compile until it is either hashed or said not to be.
+fn app_fingerprint(live: &LiveApp) -> Fingerprint {
+    let LiveApp {
+        object_id,
+        app_id,
+        unique_name,
+        display_name,
+        description,
+        sign_in_audience,
+        redirect_uris,
+        tags,
+        required_resource_access,
+        key_credentials,
+        owners,
+        password_credentials,
+        fields,
+        federated_credentials: _,
+        service_principal: _,
+        fingerprint: _,
+    } = live;
+    fingerprint(&(
+        object_id,
+        app_id,
+        unique_name,
+        display_name,
+        description,
+        sign_in_audience,
+        redirect_uris,
+        tags,
+        required_resource_access,
+        key_credentials,
+        owners,
+        // A secret added between plan and apply makes the plan stale.
+        password_credentials,
+        fields,
+    ))
 }
 
 /// A key credential as the live model holds it (also used by `certs --all`, which lists
@@ -834,6 +897,7 @@ fn federated_credential(f: FederatedIdentityCredential) -> LiveFederatedCredenti
 
 fn service_principal(
     sp: ServicePrincipal,
+    fields: FieldValues,
     role_assignments: Vec<UnifiedRoleAssignment>,
     grants: Vec<OAuth2PermissionGrant>,
 ) -> LiveServicePrincipal {
@@ -869,10 +933,11 @@ fn service_principal(
         .collect();
     LiveServicePrincipal {
         object_id: sp.id,
-        fingerprint: fingerprint(&(&sp.id, &sp.app_id)),
+        fingerprint: fingerprint(&(&sp.id, &sp.app_id, &fields)),
         app_role_assignments,
         delegated_grants,
         directory_role_assignments,
+        fields,
     }
 }
 

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::{ApplyError, WrittenFiles};
 use crate::cert::{self, CertError, GenerateRequest, GeneratedCertificate, PfxPassword};
+use crate::graph::Secret;
 use crate::plan::{CertificateMaterial, GenerateCertificate, Operation, Plan};
 
 /// Every `pfxPasswordEnv` the plan's generated certificates need, sorted, once each.
@@ -17,7 +18,7 @@ pub fn pfx_password_vars(plan: &Plan) -> Vec<String> {
     plan.operations()
         .filter_map(|(_, op)| match op {
             Operation::AddCertificate { key, .. } => match &key.certificate {
-                CertificateMaterial::Generate(g) => Some(g.pfx_password_env.clone()),
+                CertificateMaterial::Generate(g) => g.pfx_password_env.clone(),
                 CertificateMaterial::File(_) => None,
             },
             _ => None,
@@ -41,32 +42,61 @@ pub fn check_pfx_passwords(plan: &Plan) -> Result<(), ApplyError> {
     }
 }
 
-/// Generates the certificate and writes its files; blocking (RSA key generation, PBKDF2, file
-/// syncs), so the executor runs it off the async threads. `label` names the certificate in
-/// certificate stores (the PFX's friendlyName).
+/// What a generated certificate became before its key is uploaded.
+pub(crate) struct Generated {
+    pub certificate: GeneratedCertificate,
+    pub files: WrittenFiles,
+    /// For a Key Vault destination: the PFX to import (base64) and the one-time password it
+    /// is encrypted with (Key Vault keeps neither the password nor the encryption).
+    pub for_key_vault: Option<(Secret, Secret)>,
+}
+
+/// Generates the certificate, writes its files and prepares its Key Vault import; blocking
+/// (RSA key generation, PBKDF2, file syncs), so the executor runs it off the async threads.
+/// `label` names the certificate in certificate stores (the PFX's friendlyName).
 pub(crate) fn generate_and_write(
     spec: &GenerateCertificate,
-    password: &PfxPassword,
+    password: Option<&PfxPassword>,
     label: &str,
     now: OffsetDateTime,
-) -> Result<(GeneratedCertificate, WrittenFiles), CertError> {
+) -> Result<Generated, CertError> {
     let generated = cert::generate(&GenerateRequest {
         subject: spec.subject.clone(),
         key_type: spec.key_type,
         validity: spec.validity,
         now,
     })?;
-    let pfx_bytes = cert::write_pfx(&generated, password, spec.pfx_encryption, label)?;
+    // The same PFX layout (the Windows CSP attribute on the key bag) goes to Key Vault, under
+    // a password made for the one import.
+    let for_key_vault = match &spec.key_vault {
+        Some(_) => {
+            use base64::Engine as _;
+            let one_time = PfxPassword::new(hex::encode(rand::random::<[u8; 24]>()))?;
+            let bytes = cert::write_pfx(&generated, &one_time, spec.pfx_encryption, label)?;
+            Some((
+                Secret::new(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                Secret::new(one_time.expose_secret()),
+            ))
+        }
+        None => None,
+    };
 
     // A rotation keeps the current files under the names the plan chose; each new file then
     // replaces the old one in a single rename, so the path always holds a whole file.
     let previous = spec.keep_previous.as_ref();
     let mut kept = Vec::new();
-    let written = match previous {
-        Some(p) => cert::write_secret_file_keeping(&spec.pfx, &pfx_bytes, &p.pfx)?,
-        None => cert::write_secret_file(&spec.pfx, &pfx_bytes)?,
+    let pfx = match (&spec.pfx, password) {
+        (Some(path), Some(password)) => {
+            let pfx_bytes = cert::write_pfx(&generated, password, spec.pfx_encryption, label)?;
+            let written = match previous.and_then(|p| p.pfx.as_ref()) {
+                Some(keep_as) => cert::write_secret_file_keeping(path, &pfx_bytes, keep_as)?,
+                None => cert::write_secret_file(path, &pfx_bytes)?,
+            };
+            kept.extend(written.kept_previous);
+            Some(written.path)
+        }
+        _ => None,
     };
-    kept.extend(written.kept_previous);
     let cer = match &spec.cer {
         Some(path) => {
             let der = generated.certificate().der();
@@ -79,12 +109,9 @@ pub(crate) fn generate_and_write(
         }
         None => None,
     };
-    Ok((
-        generated,
-        WrittenFiles {
-            pfx: written.path,
-            cer,
-            kept,
-        },
-    ))
+    Ok(Generated {
+        certificate: generated,
+        files: WrittenFiles { pfx, cer, kept },
+        for_key_vault,
+    })
 }

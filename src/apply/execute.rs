@@ -20,7 +20,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, join_all};
@@ -81,6 +83,9 @@ pub struct ExecuteOptions {
     pub settle: super::Settle,
     /// Certificates generated at the same time (RSA key generation and PBKDF2 are CPU-bound).
     pub cpu_parallelism: usize,
+    /// Where certificates with a Key Vault destination are imported; without it such a
+    /// certificate fails to apply (and nothing of it is written).
+    pub key_vault: Option<crate::keyvault::KeyVaultClient>,
 }
 
 impl Default for ExecuteOptions {
@@ -89,6 +94,7 @@ impl Default for ExecuteOptions {
             consistency: Backoff::default(),
             settle: super::Settle::default(),
             cpu_parallelism: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            key_vault: None,
         }
     }
 }

@@ -149,6 +149,16 @@ pub enum ActionError {
     #[error(transparent)]
     Cert(#[from] crate::cert::CertError),
 
+    /// The import into Key Vault failed: the key was not uploaded to the app.
+    #[error(
+        "cannot import the certificate into Key Vault {target}; its key was not added to the app"
+    )]
+    KeyVault {
+        target: Box<crate::model::KeyVaultCertificate>,
+        #[source]
+        source: Box<crate::keyvault::KeyVaultError>,
+    },
+
     /// An operation referred to an object this run was to create and did not.
     #[error("`{name}` has no {what} yet: the step that creates it did not complete")]
     Unresolved { name: String, what: &'static str },
@@ -230,6 +240,7 @@ impl Hint for ApplyError {
             ApplyError::Action { source, .. } => match source.as_ref() {
                 ActionError::Graph(e) => e.hint(),
                 ActionError::Cert(e) => e.hint(),
+                ActionError::KeyVault { source, .. } => source.hint(),
                 ActionError::KeysChanged { .. } => {
                     Some("run `entraform plan` again to see the keys as they are now".to_owned())
                 }
@@ -282,7 +293,8 @@ fn cert_var(e: &crate::cert::CertError) -> Option<String> {
 /// Where the files of a generated certificate went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenFiles {
-    pub pfx: PathBuf,
+    /// `None` when the certificate went to Key Vault only.
+    pub pfx: Option<PathBuf>,
     pub cer: Option<PathBuf>,
     /// Earlier files moved aside (never deleted), e.g. on rotation.
     pub kept: Vec<PathBuf>,

@@ -232,6 +232,7 @@ fn planned_app(plan: &Plan, name: &str) -> Option<(ObjectId, AppId)> {
                 | O::DeleteFederatedCredential { app, .. } => app,
                 O::CreateServicePrincipal {
                     app: AppRef::Existing(app),
+                    ..
                 }
                 | O::AddOwner {
                     app: AppRef::Existing(app),
@@ -277,7 +278,7 @@ fn certificates(
                 .and_then(|specs| specs.iter().find(|s| s.name == cert))
                 .and_then(|s| match &s.source {
                     SpecSource::Generate(g) => Some((g.pfx.clone(), g.cer.clone())),
-                    SpecSource::File { .. } => None,
+                    SpecSource::File { .. } | SpecSource::KeyVault(_) => None,
                 })
                 .or_else(|| planned_files(input.plan, name, &cert));
             let attached = input
@@ -292,7 +293,7 @@ fn certificates(
                     name: cert,
                     thumbprint: Some(a.thumbprint),
                     not_after: Some(a.not_after),
-                    pfx: files.map(|f| f.pfx.clone()),
+                    pfx: files.and_then(|f| f.pfx.clone()),
                     cer: files.and_then(|f| f.cer.clone()),
                     kept_previous: files.map(|f| f.kept.clone()).unwrap_or_default(),
                 };
@@ -302,7 +303,7 @@ fn certificates(
                     && s.address.kind == ResourceKind::Certificate
                     && s.address.key.as_deref() == Some(cert.as_str())
             });
-            let (pfx, cer) = spec_files.map_or((None, None), |(p, c)| (Some(p), c));
+            let (pfx, cer) = spec_files.unwrap_or_default();
             CertificateOutput {
                 name: cert,
                 thumbprint: status.and_then(|s| s.thumbprint),
@@ -316,7 +317,7 @@ fn certificates(
 }
 
 /// Where the plan says a generated certificate's files go.
-fn planned_files(plan: &Plan, app: &str, cert: &str) -> Option<(PathBuf, Option<PathBuf>)> {
+fn planned_files(plan: &Plan, app: &str, cert: &str) -> Option<(Option<PathBuf>, Option<PathBuf>)> {
     plan.operations().find_map(|(a, op)| match op {
         Operation::AddCertificate { key, .. } if a.app == app && a.key.as_deref() == Some(cert) => {
             match &key.certificate {

@@ -60,6 +60,7 @@ pub fn verb(op: &Operation) -> Verb {
         | O::CreateFederatedCredential { .. } => Verb::Create,
         O::AdoptApplication { .. }
         | O::UpdateApplication { .. }
+        | O::UpdateServicePrincipal { .. }
         | O::UpdateDelegatedGrant { .. }
         | O::UpdateFederatedCredential { .. } => Verb::Modify,
         O::DeleteServicePrincipal { .. }
@@ -85,6 +86,7 @@ pub fn describe(op: &Operation) -> &'static str {
         O::DeleteServicePrincipal { .. } => "delete the service principal",
         O::DeleteApplication { .. } => "delete the application",
         O::CreateServicePrincipal { .. } => "create the service principal",
+        O::UpdateServicePrincipal { .. } => "update the service principal",
         O::RestoreApplication { .. } => "restore the application",
         O::RestoreServicePrincipal { .. } => "restore the service principal",
         O::GrantAppRole { .. } => "grant the application permission",
@@ -118,7 +120,9 @@ pub fn start_detail(address: &Address, op: &Operation) -> Option<String> {
         O::DeleteApplication { app } | O::RestoreApplication { app } => {
             Some(format!("id={}", app.object_id))
         }
-        O::RestoreServicePrincipal { object_id } => Some(format!("id={object_id}")),
+        O::RestoreServicePrincipal { object_id } | O::UpdateServicePrincipal { object_id, .. } => {
+            Some(format!("id={object_id}"))
+        }
         O::AdoptApplication { app, .. } | O::UpdateApplication { app, .. } => {
             Some(format!("id={}", app.object_id))
         }

@@ -10,7 +10,9 @@
 //! [`pending_changes`] says which of the changes a run made a fresh plan still shows.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::{ActionOutcome, Report};
 use crate::plan::{Action, Address, Plan};

@@ -214,7 +214,8 @@ fn address_of(key: &str, fresh: &LiveTenant, plan: &Plan) -> Option<Address> {
             ("application", O::UpdateApplication { app, .. })
             | ("application", O::AdoptApplication { app, .. })
             | ("application", O::DeleteApplication { app }) => app.object_id.to_string() == rest,
-            ("service_principal", O::DeleteServicePrincipal { object_id }) => {
+            ("service_principal", O::DeleteServicePrincipal { object_id })
+            | ("service_principal", O::UpdateServicePrincipal { object_id, .. }) => {
                 object_id.to_string() == rest
             }
             ("app_role_assignment", O::RevokeAppRole { assignment_id, .. })

@@ -153,6 +153,15 @@ fn load_pem(path: &Path, bytes: &[u8]) -> Result<ClientCertificate, CertError> {
     pair_key_with_certificate(path, key, certs)
 }
 
+/// A PFX held in memory (Key Vault's secret of a certificate: a blank password); `origin` names
+/// where it came from in errors.
+pub fn client_certificate_from_pfx(
+    origin: &Path,
+    bytes: &[u8],
+) -> Result<ClientCertificate, CertError> {
+    load_pfx(origin, bytes, None)
+}
+
 fn load_pfx(
     path: &Path,
     bytes: &[u8],

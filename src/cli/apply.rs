@@ -77,7 +77,7 @@ pub async fn run(args: ApplyArgs, ctx: &Context) -> Result<Outcome> {
             ApplySource::Manifests { local, options }
         }
     };
-    let request = ApplyRequest {
+    let mut request = ApplyRequest {
         source,
         auto_approve: args.auto_approve,
         format: match args.format {
@@ -87,6 +87,7 @@ pub async fn run(args: ApplyArgs, ctx: &Context) -> Result<Outcome> {
         execute: ExecuteOptions::default(),
     };
     let conn = Connection::open(&ctx.global).await?;
+    request.execute.key_vault = Some(conn.key_vault.clone());
     let result = apply(&conn.client, &request, &ctx.printer).await;
     // Close (and save the sandbox) whatever happened.
     conn.close().await?;

@@ -6,6 +6,7 @@ use crate::graph::{
     self, AuthOptions, ClientConfig, CredentialSource, EnvSnapshot, GraphClient, GraphEndpoints,
     SandboxAdmin,
 };
+use crate::keyvault::{KeyVaultClient, VaultEndpoints};
 use crate::sandbox::{self, RunningSandbox, SandboxConfig};
 
 use super::{AuthMethod, Cloud, GlobalArgs};
@@ -17,6 +18,8 @@ const SANDBOX_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(12
 /// when done so the sandbox saves its tenant.
 pub struct Connection {
     pub client: GraphClient,
+    /// Key Vault, signing in with the same credential (no request is made until one is needed).
+    pub key_vault: KeyVaultClient,
     sandbox: Option<RunningSandbox>,
 }
 
@@ -45,16 +48,18 @@ impl Connection {
         };
         let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
         let client = GraphClient::new(endpoints, credential, client_config(global)?)?;
+        let vaults = VaultEndpoints::new(cloud(global.cloud), global.key_vault_url.as_deref())?;
         Ok(Self {
+            key_vault: KeyVaultClient::new(&client, vaults)?,
             client,
             sandbox: None,
         })
     }
 
     async fn open_sandbox(global: &GlobalArgs) -> Result<Self> {
-        if global.graph_url.is_some() {
+        if global.graph_url.is_some() || global.key_vault_url.is_some() {
             return Err(crate::Error::usage_with_hint(
-                "`--sandbox` starts its own tenant; it cannot be combined with `--graph-url` (or ENTRAFORM_GRAPH_URL)",
+                "`--sandbox` starts its own tenant; it cannot be combined with `--graph-url` or `--key-vault-url` (or ENTRAFORM_GRAPH_URL, ENTRAFORM_KEY_VAULT_URL)",
                 "to use a served sandbox, drop `--sandbox` and pass the URLs `entraform sandbox serve` printed",
             ));
         }
@@ -88,7 +93,13 @@ impl Connection {
         };
         let credential = graph::resolve_credential(&options, &EnvSnapshot::from_process()).await?;
         let client = GraphClient::new(endpoints, credential, ClientConfig::default())?;
+        // The sandbox serves every vault under its own address.
+        let vaults = VaultEndpoints::new(
+            graph::Cloud::Public,
+            Some(&running.key_vault_url_template()),
+        )?;
         Ok(Self {
+            key_vault: KeyVaultClient::new(&client, vaults)?,
             client,
             sandbox: Some(running),
         })

@@ -83,6 +83,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "ENTRAFORM_GRAPH_URL", value_name = "URL")]
     pub graph_url: Option<String>,
 
+    /// Azure Key Vault URL template, e.g. https://{vault}.vault.azure.net (default: the cloud's)
+    #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "ENTRAFORM_KEY_VAULT_URL", value_name = "URL")]
+    pub key_vault_url: Option<String>,
+
     /// Authority host, e.g. https://login.microsoftonline.com (default: AZURE_AUTHORITY_HOST)
     #[arg(long, global = true, help_heading = TENANT_OPTIONS, env = "AZURE_AUTHORITY_HOST", value_name = "URL")]
     pub login_url: Option<String>,
@@ -187,12 +191,13 @@ pub enum Command {
 }
 
 /// The tenant options: everything [`Connection::open`](connect::Connection::open) reads.
-const TENANT_OPTION_IDS: [&str; 8] = [
+const TENANT_OPTION_IDS: [&str; 9] = [
     "sandbox",
     "sandbox_state",
     "tenant",
     "cloud",
     "graph_url",
+    "key_vault_url",
     "login_url",
     "ca_cert",
     "auth",
@@ -209,6 +214,7 @@ const NO_TENANT: &[(&[&str], Option<&str>)] = &[
     // `serve` and `reset` take their own `--state`; `--sandbox-state` is still read when it is not given.
     (&["sandbox", "serve"], None),
     (&["sandbox", "reset"], None),
+    (&["sandbox", "grant"], None),
 ];
 
 /// The command line, with each command's help showing only the options that apply to it.

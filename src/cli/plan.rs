@@ -49,7 +49,7 @@ pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
         replace: args.replace.checked(&local.manifests.apps)?,
     };
     let conn = Connection::open(&ctx.global).await?;
-    let planned = ops::plan::plan_local(&conn.client, local, &options).await;
+    let planned = ops::plan::plan_local(&conn.client, Some(&conn.key_vault), local, &options).await;
     // Close (and save the sandbox) whether or not planning worked.
     conn.close().await?;
     let plan = planned?.plan;

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use super::{Context, ManifestPaths, Outcome};
 use crate::Result;
 use crate::ops;
-use crate::sandbox::{self, Faults, Role, SandboxConfig};
+use crate::sandbox::{self, Clock, Faults, Role, SandboxConfig};
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -15,6 +15,30 @@ pub enum SandboxCommand {
     /// Delete the sandbox state and start over with a fresh tenant
     #[command(after_help = "Example:\n  entraform sandbox reset")]
     Reset(ResetArgs),
+    /// Give an app a Key Vault data-plane role in the sandbox (stop `sandbox serve` first)
+    #[command(
+        after_help = "Examples:\n  entraform sandbox grant --vault kv-ops --role \"Key Vault Secrets User\" --app 11111111-2222-3333-4444-555555555555\n  entraform sandbox grant --role \"Key Vault Certificates Officer\" --app <appId>   # every vault"
+    )]
+    Grant(GrantArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The vault [default: every vault, like an assignment at the subscription]
+    #[arg(long, value_name = "NAME")]
+    pub vault: Option<String>,
+
+    /// The role, e.g. "Key Vault Certificates Officer", "Key Vault Secrets User", or its id
+    #[arg(long, value_name = "ROLE")]
+    pub role: String,
+
+    /// The application (client) id of the app whose service principal gets the role
+    #[arg(long, value_name = "APPID")]
+    pub app: String,
+
+    /// State file [default: .entraform/sandbox.json]
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -92,7 +116,45 @@ pub async fn run(cmd: SandboxCommand, ctx: &Context) -> Result<Outcome> {
     match cmd {
         SandboxCommand::Serve(args) => serve(args, ctx).await,
         SandboxCommand::Reset(args) => reset(args, ctx).await,
+        SandboxCommand::Grant(args) => grant(args, ctx).await,
     }
+}
+
+async fn grant(args: GrantArgs, ctx: &Context) -> Result<Outcome> {
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| ctx.global.sandbox_state.clone());
+    let grant = tokio::task::spawn_blocking(move || {
+        sandbox::grant_key_vault_role(&state, args.vault.as_deref(), &args.role, &args.app)
+    })
+    .await
+    .map_err(|e| crate::Error::io("the grant stopped", std::io::Error::other(e)))?;
+    let grant = match grant {
+        Ok(g) => g,
+        Err(sandbox::GrantError::State(e)) => return Err(e.into()),
+        Err(e @ sandbox::GrantError::UnknownRole(_)) => {
+            return Err(crate::Error::usage_with_hint(
+                e.to_string(),
+                format!("roles: {}", sandbox::GrantError::role_names().join(", ")),
+            ));
+        }
+        Err(e) => return Err(crate::Error::usage(e.to_string())),
+    };
+    let scope = grant
+        .vault
+        .as_deref()
+        .map_or_else(|| "every vault".to_owned(), |v| format!("vault `{v}`"));
+    let verb = if grant.created {
+        "Granted"
+    } else {
+        "Already granted:"
+    };
+    ctx.printer.status(&format!(
+        "{verb} {} on {scope} to app `{}` (service principal {}).",
+        grant.role, grant.app_id, grant.principal_id
+    ));
+    Ok(Outcome::Clean)
 }
 
 async fn reset(args: ResetArgs, ctx: &Context) -> Result<Outcome> {
@@ -128,6 +190,8 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         trusted_issuers: args.trust_issuer.clone(),
         role: Role::Serve,
         lock_wait: std::time::Duration::ZERO,
+        // A served tenant keeps the wall clock: its clients are real processes.
+        clock: Clock::Wall,
     };
     // Listen for signals before printing the connection details: a script that reads them and
     // stops the server at once must get a clean, saved shutdown, not the default SIGTERM death.
@@ -145,6 +209,7 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
             "client_secret": running.bootstrap_client_secret().expose(),
             "state": state.display().to_string(),
             "listen": listening.to_string(),
+            "key_vault_url": running.key_vault_url_template(),
         });
         if let Some(ca) = &ca {
             line["ca_certificate"] = serde_json::json!(ca.display().to_string());
@@ -152,9 +217,10 @@ async fn serve(args: ServeArgs, ctx: &Context) -> Result<Outcome> {
         ctx.printer.data(&format!("{line}\n"));
     } else {
         let mut text = format!(
-            "Graph URL:      {}\nAuthority URL:  {}\nTenant id:      {}\nTenant domain:  {}\nClient id:      {}\nClient secret:  {}\nState:          {}\nListening on:   {}\n",
+            "Graph URL:      {}\nAuthority URL:  {}\nKey Vault URL:  {}\nTenant id:      {}\nTenant domain:  {}\nClient id:      {}\nClient secret:  {}\nState:          {}\nListening on:   {}\n",
             running.graph_url(),
             running.authority_url(),
+            running.key_vault_url_template(),
             running.tenant_id(),
             running.tenant_domain(),
             running.bootstrap_client_id(),

@@ -15,8 +15,13 @@ pub struct TestLoginArgs {
     pub app: String,
 
     /// PFX to sign in with (default: the app's generated certificate's pfx)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "key_vault")]
     pub pfx: Option<PathBuf>,
+
+    /// Sign in with the current version in Key Vault of the app's generated certificate, fetched
+    /// as the script host would
+    #[arg(long)]
+    pub key_vault: bool,
 
     /// The resource to ask a token for [default: the API the app holds application permissions
     /// on, e.g. https://outlook.office365.com/.default; Graph's when none]
@@ -31,16 +36,20 @@ pub async fn run(args: TestLoginArgs, ctx: &Context) -> Result<Outcome> {
     let request = TestLoginRequest {
         app: args.app,
         pfx: args.pfx,
+        key_vault: args.key_vault,
         scope: args.scope,
         paths: args.manifests.paths(),
         recursive: args.manifests.recursive,
     };
     // Everything local first: a wrong name, file or password starts no sandbox.
-    let prepared = prepare(&request)
+    let mut prepared = prepare(&request)
         .await
         .map_err(|e| super::missing_default(e, &args.manifests.paths, "test-login"))?;
     let conn = Connection::open(&ctx.global).await?;
-    let done = sign_in(&conn.client, prepared, &|line| ctx.printer.status(line)).await;
+    let done = match prepared.fetch_from_key_vault(&conn.key_vault).await {
+        Ok(()) => sign_in(&conn.client, prepared, &|line| ctx.printer.status(line)).await,
+        Err(e) => Err(e),
+    };
     conn.close().await?;
     let done = done?;
 

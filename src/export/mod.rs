@@ -23,6 +23,7 @@ pub use names::{base_name, first_free, is_valid_name, kept_name, slug};
 
 use crate::cert::PublicCertificate;
 use crate::manifest;
+use crate::model::fields::{self, FieldValues, On};
 use crate::model::{
     AppRole, Catalog, DEFAULT_FEDERATED_AUDIENCE, KeyId, LiveApp, MANAGED_BY_TAG, ObjectId,
     PROTECTED_TAG, PermissionId, PermissionKind, PermissionScope, ResourceServicePrincipal,
@@ -82,18 +83,29 @@ pub struct CertificateFile {
 pub fn export_app(input: &AppExport<'_>) -> Result<Exported, String> {
     let live = input.live;
     let file_name = format!("{}.yaml", input.name);
-    let mut unmanaged = unmanaged::application(input.application);
+    // What the table of plain fields expresses is written from it, not reported.
+    let mut unmanaged =
+        unmanaged::application(&without_plain_fields(input.application, On::Application));
     if live.service_principal.is_none() {
         unmanaged.push("it has no service principal; the first apply creates one".to_owned());
     }
     if let Some(sp) = input.service_principal {
-        unmanaged.extend(unmanaged::service_principal(sp, &live.tags));
+        unmanaged.extend(unmanaged::service_principal(
+            &without_plain_fields(sp, On::ServicePrincipal),
+            &live.tags,
+        ));
     }
+    // From Graph's JSON, as observe reads them.
+    let mut plain = plain_fields(
+        &FieldValues::read(On::Application, input.application),
+        On::Application,
+    );
+    let web = plain.remove("web");
 
     let mut sections: Vec<Section> = Vec::new();
     sections.extend(description(live));
     sections.extend(sign_in_audience(live, &mut unmanaged));
-    sections.push(redirect_uris(live));
+    sections.push(web_section(live, web.as_ref()));
     sections.push(tags(live));
     sections.extend(owners(live, &mut unmanaged));
     let (permissions, consent) = api_permissions(input, &mut unmanaged);
@@ -103,6 +115,26 @@ pub fn export_app(input: &AppExport<'_>) -> Result<Exported, String> {
     let (certificates, files) = certificates(input, &mut unmanaged);
     sections.extend(certificates);
     sections.extend(federated_credentials(live, &mut unmanaged));
+    for (key, value) in &plain {
+        let key = fields::fields_on(On::Application)
+            .map(|f| f.path.split('.').next().unwrap_or(f.path))
+            .find(|top| top == key)
+            .expect("a key from the table");
+        let mut l = Lines::new();
+        l.value(1, key, value);
+        sections.push(Section::new(key, l));
+    }
+    if let Some(sp) = input.service_principal {
+        let values = plain_fields(
+            &FieldValues::read_service_principal(sp, &live.tags),
+            On::ServicePrincipal,
+        );
+        if !values.is_empty() {
+            let mut l = Lines::new();
+            l.value(1, "servicePrincipal", &Value::Object(values));
+            sections.push(Section::new("servicePrincipal", l));
+        }
+    }
 
     let mut files = files;
     // The validator has the last word: a field it refuses is left out, with its reason.
@@ -288,12 +320,38 @@ fn sign_in_audience(live: &LiveApp, unmanaged: &mut Vec<String>) -> Option<Secti
     Some(Section::new("signInAudience", l))
 }
 
-fn redirect_uris(live: &LiveApp) -> Section {
+/// `web`: its redirect URIs, and the plain fields under it that the tenant has set.
+fn web_section(live: &LiveApp, plain: Option<&Value>) -> Section {
     let uris: Vec<String> = sorted(live.redirect_uris.iter().cloned());
     let mut l = Lines::new();
     l.open(1, "web", None);
     l.list(2, "redirectUris", &uris, None);
+    for (key, value) in plain.and_then(Value::as_object).into_iter().flatten() {
+        l.value(2, key, value);
+    }
     Section::new("web", l)
+}
+
+/// The plain fields on `on` whose values are not the default, nested by path.
+fn plain_fields(values: &FieldValues, on: On) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for (f, value) in values.on(on) {
+        if let Some(v) = f.export(value) {
+            fields::set_path(&mut out, f.path, v);
+        }
+    }
+    out
+}
+
+/// Graph's JSON without the plain fields on `on`.
+fn without_plain_fields(object: &Value, on: On) -> Value {
+    let mut object = object.clone();
+    if let Value::Object(map) = &mut object {
+        for f in fields::fields_on(on) {
+            fields::remove_path(map, f.path);
+        }
+    }
+    object
 }
 
 fn tags(live: &LiveApp) -> Section {

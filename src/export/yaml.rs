@@ -174,6 +174,53 @@ impl Lines {
         }
     }
 
+    /// Any JSON value under `key`: mappings nested, lists of scalars as [`Self::list`], lists
+    /// of mappings as `- ` items; `null` is left out.
+    pub fn value(&mut self, indent: usize, key: &str, value: &serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Null => {}
+            Value::Bool(b) => self.field(indent, key, &b.to_string(), None),
+            Value::Number(n) => self.field(indent, key, &n.to_string(), None),
+            Value::String(s) => self.field(indent, key, &scalar(s), None),
+            Value::Object(map) => {
+                self.open(indent, key, None);
+                for (k, v) in map {
+                    self.value(indent + 1, k, v);
+                }
+            }
+            Value::Array(items) if items.iter().all(Value::is_string) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect();
+                self.list(indent, key, &items, None);
+            }
+            Value::Array(items) => {
+                self.open(indent, key, None);
+                for item in items {
+                    let mut inner = Lines::new();
+                    match item {
+                        Value::Object(map) => {
+                            for (k, v) in map {
+                                inner.value(indent + 2, k, v);
+                            }
+                        }
+                        other => inner.value(indent + 2, "value", other),
+                    }
+                    // The first line of the item carries the dash.
+                    let text = inner.into_string();
+                    let at = 2 * (indent + 1);
+                    if text.len() > at + 2 {
+                        self.out.push_str(&text[..at]);
+                        self.out.push_str("- ");
+                        self.out.push_str(&text[at + 2..]);
+                    }
+                }
+            }
+        }
+    }
+
     /// A line of YAML as given.
     pub fn raw(&mut self, indent: usize, text: &str, comment: Option<&str>) {
         for _ in 0..indent {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -692,7 +694,7 @@ impl GraphClient {
             && until > Instant::now()
         {
             let jitter = spread.mul_f64(rand::random::<f64>());
-            tokio::time::sleep_until((until + jitter).into()).await;
+            tokio::time::sleep_until(until + jitter).await;
         }
     }
 

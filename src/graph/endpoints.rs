@@ -30,6 +30,17 @@ impl Cloud {
         }
     }
 
+    /// The DNS suffix of the cloud's Key Vaults (`{vault}.{suffix}`); `https://{suffix}` is
+    /// the resource Key Vault tokens are for (MicrosoftDocs/azure-security-docs
+    /// `articles/key-vault/general/about-keys-secrets-certificates.md`, DNS suffixes).
+    pub fn key_vault_suffix(self) -> &'static str {
+        match self {
+            Cloud::Public => "vault.azure.net",
+            Cloud::UsGov => "vault.usgovcloudapi.net",
+            Cloud::China => "vault.azure.cn",
+        }
+    }
+
     pub fn authority_host(self) -> &'static str {
         match self {
             Cloud::Public => "https://login.microsoftonline.com",
@@ -223,7 +234,7 @@ fn service_root(flag: &str, raw: &str) -> Result<Url, GraphError> {
     Url::parse(&normalised).map_err(|e| bad(format!("`{raw}` is not a URL: {e}"), None))
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

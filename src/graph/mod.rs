@@ -20,7 +20,7 @@ pub mod api;
 mod batch;
 mod client;
 mod credential;
-mod endpoints;
+pub(crate) mod endpoints;
 mod error;
 mod paging;
 pub mod redact;
@@ -32,6 +32,7 @@ pub mod types;
 
 pub use crate::cert::AssertionAlg;
 pub use batch::{BATCH_LIMIT, BatchOutcome, BatchRequest, BatchResponse, plan_groups};
+pub(crate) use client::{BodyError, read_body};
 pub use client::{ClientConfig, GraphClient, RequestStats, Response, http_client};
 pub use credential::{
     AuthOptions, Credential, CredentialPlan, CredentialSource, EnvSnapshot, SandboxAdmin,

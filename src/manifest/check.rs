@@ -369,13 +369,24 @@ impl<'s> Checker<'s> {
         if let Some(homes) = self.homes.get(key) {
             let here = generic(path);
             let elsewhere: Vec<&String> = homes.iter().filter(|h| **h != here).collect();
-            if let [home] = elsewhere.as_slice() {
-                let home = if home.is_empty() {
+            let named = |home: &&String| {
+                if home.is_empty() {
                     "the top level".to_owned()
                 } else {
                     format!("`{home}`")
-                };
-                return Some(format!("`{key}` belongs under {home}"));
+                }
+            };
+            match elsewhere.as_slice() {
+                [] => {}
+                [home] => return Some(format!("`{key}` belongs under {}", named(home))),
+                [first @ .., last] => {
+                    let first: Vec<String> = first.iter().map(named).collect();
+                    return Some(format!(
+                        "`{key}` belongs under {} or {}",
+                        first.join(", "),
+                        named(last)
+                    ));
+                }
             }
         }
         let names: Vec<String> = properties.keys().map(|k| format!("`{k}`")).collect();
@@ -479,6 +490,8 @@ fn json_type(node: &Node) -> &'static str {
         Value::Scalar(s) => match s.kind() {
             ScalarKind::Null => "null",
             ScalarKind::Bool(_) => "boolean",
+            // The schema's `integer` (e.g. `requestedAccessTokenVersion`) takes whole numbers.
+            ScalarKind::Number if s.text.parse::<i64>().is_ok() => "integer",
             ScalarKind::Number => "number",
             ScalarKind::String => "string",
         },
@@ -662,7 +675,7 @@ mod tests {
         assert_eq!(p[0].hint.as_deref(), Some("did you mean `displayName`?"));
         assert_eq!(
             p[1].hint.as_deref(),
-            Some("`redirectUris` belongs under `spec.web`")
+            Some("`redirectUris` belongs under `spec.publicClient`, `spec.spa` or `spec.web`")
         );
     }
 

@@ -84,6 +84,158 @@ pub struct RawSpec {
     /// Federated identity credentials (workload identity federation, e.g. GitHub Actions OIDC).
     /// Absent: not managed; `[]`: none. At most 20.
     pub federated_credentials: Option<Vec<RawFederatedCredential>>,
+    /// Notes for whoever manages the app, at most 1024 characters. Absent: not managed.
+    #[schemars(length(max = 1024))]
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub notes: Option<String>,
+    /// The app's entry in a service or asset management database (e.g. a ServiceNow CI).
+    /// Absent: not managed.
+    #[schemars(length(max = 1024))]
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub service_management_reference: Option<String>,
+    /// Which groups the `groups` claim lists: `None`, `SecurityGroup`, `All`,
+    /// `ApplicationGroup` or `DirectoryRole`; several joined by commas. Absent: not managed.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub group_membership_claims: Option<String>,
+    /// Treat the app as a public client when Entra cannot tell (e.g. ROPC without a redirect
+    /// URI). Absent: not managed.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub is_fallback_public_client: Option<bool>,
+    /// App ID URIs: `api://…`, or `https://…` on one of the tenant's verified domains; unique
+    /// across the tenant. Absent: not managed; `[]`: none.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub identifier_uris: Option<Vec<String>>,
+    /// Links shown on the consent prompt and in My Apps.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub info: Option<RawInfo>,
+    /// Single-page app platform settings.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub spa: Option<RawRedirects>,
+    /// Mobile and desktop (public client) platform settings.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub public_client: Option<RawRedirects>,
+    /// The API the app exposes.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub api: Option<RawApi>,
+    /// Optional claims per token type. Absent: not managed.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub optional_claims: Option<RawOptionalClaims>,
+    /// Settings of the app's service principal (its enterprise app).
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub service_principal: Option<RawServicePrincipal>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Info")]
+pub struct RawInfo {
+    /// `https://` URL of the app's marketing page. Absent: not managed.
+    pub marketing_url: Option<String>,
+    /// `https://` URL of the privacy statement. Absent: not managed.
+    pub privacy_statement_url: Option<String>,
+    /// `https://` URL of the support page. Absent: not managed.
+    pub support_url: Option<String>,
+    /// `https://` URL of the terms of service. Absent: not managed.
+    pub terms_of_service_url: Option<String>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ImplicitGrantSettings")]
+pub struct RawImplicitGrantSettings {
+    /// Issue ID tokens by the implicit flow. Default `false`.
+    pub enable_id_token_issuance: Option<bool>,
+    /// Issue access tokens by the implicit flow. Default `false`.
+    pub enable_access_token_issuance: Option<bool>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Redirects")]
+pub struct RawRedirects {
+    /// Redirect URIs. Absent: not managed; `[]`: none.
+    pub redirect_uris: Option<Vec<String>>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Api")]
+pub struct RawApi {
+    /// The access token version the API accepts: `1` or `2` (`2` is required with personal
+    /// accounts). Absent: not managed.
+    #[schemars(range(min = 1, max = 2))]
+    pub requested_access_token_version: Option<u8>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "OptionalClaims")]
+pub struct RawOptionalClaims {
+    /// Claims added to ID tokens. Default `[]`.
+    pub id_token: Option<Vec<RawOptionalClaim>>,
+    /// Claims added to access tokens. Default `[]`.
+    pub access_token: Option<Vec<RawOptionalClaim>>,
+    /// Claims added to SAML tokens. Default `[]`.
+    pub saml2_token: Option<Vec<RawOptionalClaim>>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "OptionalClaim")]
+pub struct RawOptionalClaim {
+    /// The claim, e.g. `upn`, `groups`, `email`, or an extension attribute's name.
+    pub name: String,
+    /// `user` for a directory extension of the user; absent for a predefined claim.
+    pub source: Option<String>,
+    /// Whether the claim is required for a smooth sign-in. Default `false`.
+    pub essential: Option<bool>,
+    /// e.g. `include_externally_authenticated_upn`, `sam_account_name`, `emit_as_roles`.
+    /// Default `[]`.
+    pub additional_properties: Option<Vec<String>>,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ServicePrincipal")]
+pub struct RawServicePrincipal {
+    /// Users and apps need an app role assignment before they can sign in or get tokens.
+    /// Absent: not managed.
+    pub app_role_assignment_required: Option<bool>,
+    /// `false`: nobody can sign in to the app. Absent: not managed.
+    pub account_enabled: Option<bool>,
+    /// Tags of the service principal, e.g. `HideApp` (hidden from My Apps). The application's
+    /// tags show on it too and are not listed here. Absent: not managed; `[]`: none.
+    pub tags: Option<Vec<String>>,
+    /// Who is mailed about expiring SAML signing certificates. Absent: not managed; `[]`: none.
+    pub notification_email_addresses: Option<Vec<String>>,
+    /// The enterprise app's description, at most 1024 characters. Absent: not managed.
+    #[schemars(length(max = 1024))]
+    pub description: Option<String>,
+    /// Notes for whoever manages the enterprise app, at most 1024 characters. Absent: not
+    /// managed.
+    #[schemars(length(max = 1024))]
+    pub notes: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -106,6 +258,17 @@ pub struct RawWeb {
     /// Redirect URIs: absolute `https://` URLs, or `http://localhost` / `http://127.0.0.1`.
     /// Absent: not managed; `[]`: none.
     pub redirect_uris: Option<Vec<String>>,
+    /// `https://` URL of the app's home page. Absent: not managed.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub home_page_url: Option<String>,
+    /// `https://` URL Entra calls to sign a user out (front-channel logout). Absent: not
+    /// managed.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub logout_url: Option<String>,
+    /// The implicit flow (ID and access tokens from the authorize endpoint). Absent: not
+    /// managed.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub implicit_grant_settings: Option<RawImplicitGrantSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -150,11 +313,26 @@ pub struct RawCertificate {
     #[schemars(length(max = 80))]
     pub name: String,
     /// Let entraform generate the certificate and rotate it before it expires. Exactly one of
-    /// `generate` and `file`.
+    /// `generate`, `file` and `keyVault`.
     pub generate: Option<RawGenerate>,
     /// Bring your own public certificate (PEM or DER), relative to this manifest's folder.
-    /// Exactly one of `generate` and `file`.
+    /// Exactly one of `generate`, `file` and `keyVault`.
     pub file: Option<String>,
+    /// Register the public part of a certificate kept in Azure Key Vault (its latest
+    /// version). Exactly one of `generate`, `file` and `keyVault`.
+    pub key_vault: Option<RawKeyVault>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "KeyVaultCertificate")]
+pub struct RawKeyVault {
+    /// The vault: its name (3 to 24 letters, digits and hyphens) or its URL,
+    /// `https://<name>.vault.azure.net`.
+    pub vault: String,
+    /// The certificate's name in the vault: 1 to 127 letters, digits and hyphens.
+    #[schemars(length(min = 1, max = 127), regex(pattern = r"^[0-9a-zA-Z-]+$"))]
+    pub certificate: String,
 }
 
 /// A client secret entraform manages. Not supported yet: a managed secret needs a Key Vault to
@@ -190,11 +368,14 @@ pub struct RawGenerate {
     #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "7d"))]
     pub overlap: Option<String>,
     /// Where the PFX with the private key is written, relative to this manifest's folder.
-    /// Keep it out of git.
-    pub pfx: String,
-    /// The environment variable that holds the PFX password.
+    /// Keep it out of git. At least one of `pfx` and `keyVault`.
+    pub pfx: Option<String>,
+    /// The environment variable that holds the PFX password; required with `pfx`.
     #[schemars(pattern(r"^[A-Za-z_][A-Za-z0-9_]*$"))]
-    pub pfx_password_env: String,
+    pub pfx_password_env: Option<String>,
+    /// Also (or instead of `pfx`) import each new key pair into this Azure Key Vault
+    /// certificate, as a new version: no file and no password where the script runs.
+    pub key_vault: Option<RawKeyVault>,
     /// PFX encryption: `aes256`, or `legacy-3des` for Windows Server 2016 and older. Default
     /// `aes256`.
     #[schemars(extend("default" = "aes256"))]

@@ -11,17 +11,19 @@ use super::diagnostic::SourceText;
 use super::paths::{NamedPath, PathRole};
 use super::raw::{
     ApiVersion, Kind, RawApiPermission, RawCertificate, RawClientSecret, RawDirectoryRole,
-    RawFederatedCredential, RawGenerate, RawKeyType, RawManifest, RawPfxEncryption,
+    RawFederatedCredential, RawGenerate, RawKeyType, RawKeyVault, RawManifest, RawPfxEncryption,
     RawSignInAudience,
 };
-use super::yaml::{Node, Span, Value};
+use super::yaml::{Node, ScalarKind, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
+use crate::model::fields::{self, FieldValues, On};
 use crate::model::{
     ApiPermission, ApiPermissionPositions, ApiRef, AppId, CertificateSource, CertificateSpec,
     ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec,
-    FederatedCredentialSpec, GenerateSpec, KeyType, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME,
-    MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption, Positions, RoleDefinitionId,
-    RoleRef, SignInAudience, Source, certificate_display_name, parse_guid,
+    FederatedCredentialSpec, GenerateSpec, KeyType, KeyVaultCertificate, MANAGED_BY_TAG,
+    MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption,
+    Positions, RoleDefinitionId, RoleRef, SignInAudience, Source, certificate_display_name,
+    parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
@@ -208,6 +210,26 @@ impl V<'_> {
             .federated_credentials
             .map(|f| self.federated_credentials(&f));
 
+        let fields = self.plain_fields(On::Application, "spec");
+        let service_principal_fields =
+            self.plain_fields(On::ServicePrincipal, "spec.servicePrincipal");
+        if let Some(version) = fields.get("api.requestedAccessTokenVersion")
+            && version != 2
+            && matches!(
+                sign_in_audience,
+                Some(
+                    SignInAudience::AzureADandPersonalMicrosoftAccount
+                        | SignInAudience::PersonalMicrosoftAccount
+                )
+            )
+        {
+            self.err(
+                "spec.api.requestedAccessTokenVersion",
+                "`spec.api.requestedAccessTokenVersion` must be 2 when personal Microsoft accounts may sign in",
+                Some("set it to 2, or remove it (entraform sends 2 with such an audience)".to_owned()),
+            );
+        }
+
         DesiredApp {
             name,
             adopt_app_id,
@@ -224,6 +246,8 @@ impl V<'_> {
             certificates,
             client_secrets,
             federated_credentials,
+            fields,
+            service_principal_fields,
             source: self.source("metadata.name"),
             // Filled in by `validate` once every list is read.
             positions: Positions::default(),
@@ -246,6 +270,24 @@ impl V<'_> {
                 name: s.name.clone(),
             })
             .collect()
+    }
+
+    /// The plain fields ([`crate::model::fields`]) the manifest sets under `under`, each
+    /// checked where it is written.
+    fn plain_fields(&mut self, on: On, under: &str) -> FieldValues {
+        let mut out = FieldValues::default();
+        for f in fields::fields_on(on) {
+            let at = format!("{under}.{}", f.path);
+            let Some(node) = node_at(self.doc, &at) else {
+                continue;
+            };
+            let value = node_json(node);
+            match f.check(&value) {
+                Ok(()) => out.insert(f.path, f.normalize(Some(&value))),
+                Err(message) => self.err(&at, format!("`{at}` {message}"), None),
+            }
+        }
+        out
     }
 
     fn max_len(&mut self, at: &str, value: &str, max: usize) -> bool {
@@ -533,33 +575,49 @@ impl V<'_> {
                     )),
                 );
             }
-            let source = match (&cert.generate, &cert.file) {
-                (Some(_), Some(_)) => {
+            let given: Vec<&str> = [
+                cert.generate.as_ref().map(|_| "generate"),
+                cert.file.as_ref().map(|_| "file"),
+                cert.key_vault.as_ref().map(|_| "keyVault"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let source = match (&cert.generate, &cert.file, &cert.key_vault) {
+                _ if given.len() > 1 => {
                     self.err_span(
-                        self.key_span(&format!("{at}.file")),
-                        format!("certificate `{}` has both `generate` and `file`", shorten(&cert.name)),
-                        Some("use `generate` to let entraform create and rotate it, or `file` to bring your own; not both".to_owned()),
+                        self.key_span(&format!("{at}.{}", given[1])),
+                        format!(
+                            "certificate `{}` has both `{}` and `{}`",
+                            shorten(&cert.name),
+                            given[0],
+                            given[1]
+                        ),
+                        Some("use `generate` to let entraform create and rotate it, `file` to bring your own, or `keyVault` to register one kept in Key Vault; only one".to_owned()),
                     );
                     None
                 }
-                (None, None) => {
+                (None, None, None) => {
                     self.err_span(
                         self.key_span(&format!("{at}.name")),
                         format!("certificate `{}` has neither `generate` nor `file`", shorten(&cert.name)),
-                        Some("add `generate:` (with `pfx` and `pfxPasswordEnv`) or `file: <path to a .cer or .pem>`".to_owned()),
+                        Some("add `generate:` (with `pfx` and `pfxPasswordEnv`, or `keyVault`) or `file: <path to a .cer or .pem>`".to_owned()),
                     );
                     None
                 }
-                (Some(g), None) => self
+                (Some(g), _, _) => self
                     .generate(&format!("{at}.generate"), g, display_name)
                     .map(CertificateSource::Generate),
-                (None, Some(f)) => {
+                (_, Some(f), _) => {
                     let field = format!("{at}.file");
                     self.manifest_path(&field, f).map(|path| {
                         self.name_path(PathRole::CertificateFile, &field, &path);
                         CertificateSource::File { path }
                     })
                 }
+                (_, _, Some(kv)) => self
+                    .key_vault(&format!("{at}.keyVault"), kv)
+                    .map(CertificateSource::KeyVault),
             };
             if let Some(source) = source {
                 out.push(CertificateSpec {
@@ -630,21 +688,59 @@ impl V<'_> {
             Some(Err(crate::model::PeriodError::Zero(_))) => Some(Period::from_days(0)),
             _ => self.period(&format!("{at}.overlap"), g.overlap.as_deref(), "7d"),
         };
-        let pfx = self.manifest_path(&format!("{at}.pfx"), &g.pfx);
+        let pfx = g
+            .pfx
+            .as_ref()
+            .map(|p| self.manifest_path(&format!("{at}.pfx"), p));
         let env_at = format!("{at}.pfxPasswordEnv");
-        let env_ok = is_env_name(&g.pfx_password_env);
-        if !env_ok {
-            self.err(
-                &env_at,
-                format!("`{env_at}` `{}` is not an environment variable name", shorten(&g.pfx_password_env)),
-                Some("name the variable, not the password: letters, digits and `_`, e.g. `EXO_PFX_PASSWORD`".to_owned()),
-            );
+        let mut env_ok = true;
+        match (&g.pfx, &g.pfx_password_env) {
+            (_, Some(env)) if !is_env_name(env) => {
+                env_ok = false;
+                self.err(
+                    &env_at,
+                    format!("`{env_at}` `{}` is not an environment variable name", shorten(env)),
+                    Some("name the variable, not the password: letters, digits and `_`, e.g. `EXO_PFX_PASSWORD`".to_owned()),
+                );
+            }
+            (Some(_), None) => {
+                env_ok = false;
+                self.err(
+                    &format!("{at}.pfx"),
+                    format!("`{at}.pfx` needs `pfxPasswordEnv`: the PFX file is always password-protected"),
+                    Some("add `pfxPasswordEnv: <VARIABLE>` naming the environment variable that holds the password".to_owned()),
+                );
+            }
+            (None, Some(_)) => {
+                env_ok = false;
+                self.err(
+                    &env_at,
+                    format!("`{env_at}` is given but there is no `pfx` to protect"),
+                    Some("add `pfx: <path>`, or remove `pfxPasswordEnv` (a Key Vault certificate needs no password)".to_owned()),
+                );
+            }
+            (None, None) if g.key_vault.is_none() => {
+                env_ok = false;
+                self.err(
+                    at,
+                    format!("`{at}` has neither `pfx` nor `keyVault`: the private key would go nowhere"),
+                    Some("add `keyVault: {vault: <name>, certificate: <name>}` (no file, no password) or `pfx: <path>` with `pfxPasswordEnv`".to_owned()),
+                );
+            }
+            _ => {}
         }
+        let key_vault = match &g.key_vault {
+            Some(kv) => match self.key_vault(&format!("{at}.keyVault"), kv) {
+                Some(kv) => Some(kv),
+                None => return None,
+            },
+            None => None,
+        };
         let cer = g
             .cer
             .as_ref()
             .and_then(|c| self.manifest_path(&format!("{at}.cer"), c));
-        if let Some(p) = &pfx {
+        if let Some(Some(p)) = &pfx {
             self.name_path(PathRole::Pfx, &format!("{at}.pfx"), p);
         }
         if let Some(c) = &cer {
@@ -665,12 +761,67 @@ impl V<'_> {
             validity: validity?,
             renew_before: renew_before?,
             overlap: overlap?,
-            pfx: pfx?,
+            pfx: pfx.map(|p| p.ok_or(())).transpose().ok()?,
             pfx_password_env: g.pfx_password_env.clone(),
             pfx_encryption,
             cer,
+            key_vault,
         })
         .filter(|_| subject_ok && env_ok)
+    }
+
+    /// A Key Vault certificate reference: the vault's name rules ("3-24 character string,
+    /// containing only 0-9, a-z, A-Z, and not consecutive -", starting with a letter, ending
+    /// with a letter or digit) or an `https://` URL, and the object name rules ("1-127
+    /// character string, containing only 0-9, a-z, A-Z, and -") from
+    /// `articles/key-vault/general/about-keys-secrets-certificates.md`.
+    fn key_vault(&mut self, at: &str, kv: &RawKeyVault) -> Option<KeyVaultCertificate> {
+        let vault_at = format!("{at}.vault");
+        let target = KeyVaultCertificate {
+            vault: kv.vault.trim().to_owned(),
+            certificate: kv.certificate.clone(),
+        };
+        let url_ok = !kv.vault.trim().starts_with("http")
+            || (kv.vault.trim().starts_with("https://")
+                && url::Url::parse(kv.vault.trim()).is_ok_and(|u| {
+                    u.host_str().is_some_and(|h| h.contains('.'))
+                        && u.query().is_none()
+                        && matches!(u.path(), "" | "/")
+                }));
+        let mut ok = true;
+        if !url_ok {
+            ok = false;
+            self.err(
+                &vault_at,
+                format!("`{vault_at}` `{}` is not a vault URL", shorten(&kv.vault)),
+                Some("give the vault's name (`kv-ops`) or its https URL (`https://kv-ops.vault.azure.net`)".to_owned()),
+            );
+        } else if !is_vault_name(target.vault_name()) {
+            ok = false;
+            self.err(
+                &vault_at,
+                format!("`{vault_at}` `{}` is not a valid vault name", shorten(target.vault_name())),
+                Some("a vault name is 3 to 24 letters, digits and single hyphens, starting with a letter and ending with a letter or digit".to_owned()),
+            );
+        }
+        let name_ok = (1..=127).contains(&kv.certificate.len())
+            && kv
+                .certificate
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !name_ok {
+            ok = false;
+            let cert_at = format!("{at}.certificate");
+            self.err(
+                &cert_at,
+                format!(
+                    "`{cert_at}` `{}` is not a valid Key Vault certificate name",
+                    shorten(&kv.certificate)
+                ),
+                Some("1 to 127 letters, digits and hyphens, e.g. `exo-automation`".to_owned()),
+            );
+        }
+        ok.then_some(target)
     }
 
     fn period(&mut self, at: &str, written: Option<&str>, default: &str) -> Option<Period> {
@@ -828,6 +979,48 @@ impl V<'_> {
 /// Finds the node at `path`: `(value span, key span)`. When the path does not exist all the
 /// way, the value is `None` and the key is the deepest one found, so a message about a missing
 /// or defaulted field points at its parent.
+/// The node at `at` (`spec.web.logoutUrl`), unless it is absent or `null`.
+fn node_at<'a>(doc: &'a Node, at: &str) -> Option<&'a Node> {
+    let mut node = doc;
+    for seg in &path(at).0 {
+        node = match seg {
+            Seg::Key(k) => &node.get(k)?.value,
+            Seg::Index(i) => node.index(*i)?,
+        };
+    }
+    match &node.value {
+        Value::Scalar(s) if s.kind() == ScalarKind::Null => None,
+        _ => Some(node),
+    }
+}
+
+/// A YAML node as JSON, scalars read by the YAML 1.2 core schema (as serde_yaml reads them).
+fn node_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Scalar(s) => match s.kind() {
+            ScalarKind::Null => J::Null,
+            ScalarKind::Bool(b) => J::Bool(b),
+            ScalarKind::Number => s
+                .text
+                .parse::<i64>()
+                .map(J::from)
+                .or_else(|_| s.text.parse::<f64>().map(J::from))
+                .unwrap_or_else(|_| J::String(s.text.clone())),
+            ScalarKind::String => J::String(s.text.clone()),
+        },
+        // Bounded by the parser's nesting limit.
+        Value::Seq(items) => J::Array(items.iter().map(node_json).collect()),
+        Value::Map(entries) => J::Object(
+            entries
+                .iter()
+                .filter_map(|e| Some((e.key.as_str()?.to_owned(), node_json(&e.value))))
+                .collect(),
+        ),
+        Value::Invalid => J::Null,
+    }
+}
+
 fn locate(doc: &Node, path: &FieldPath) -> (Option<Span>, Option<Span>) {
     let mut node = doc;
     let mut key_span: Option<Span> = None;
@@ -898,6 +1091,14 @@ fn slugify(name: &str) -> String {
         .collect::<String>()
         .trim_end_matches('-')
         .to_owned()
+}
+
+fn is_vault_name(name: &str) -> bool {
+    (3..=24).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("--")
 }
 
 fn is_env_name(name: &str) -> bool {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::fields::FieldValues;
 use super::ids::{AppId, ObjectId, RoleDefinitionId};
 use super::live::PermissionKind;
 use super::period::Period;
@@ -131,6 +132,12 @@ pub struct DesiredApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secrets: Option<Vec<ClientSecretSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
+    /// The application's plain fields the manifest manages ([`super::fields`]), by path.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
+    /// The service principal's plain fields the manifest manages (`spec.servicePrincipal`).
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub service_principal_fields: FieldValues,
     /// Where `metadata.name` is written.
     pub source: Source,
     #[serde(default, skip_serializing_if = "Positions::is_empty")]
@@ -157,6 +164,8 @@ impl DesiredApp {
             certificates: None,
             client_secrets: None,
             federated_credentials: None,
+            fields: FieldValues::default(),
+            service_principal_fields: FieldValues::default(),
             source: Source {
                 file: format!("manifests/{name}.yaml").into(),
                 line: 2,
@@ -305,6 +314,8 @@ pub enum CertificateSource {
     File {
         path: PathBuf,
     },
+    /// The public part of a certificate kept in Azure Key Vault (its latest version).
+    KeyVault(KeyVaultCertificate),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,13 +331,42 @@ pub struct GenerateSpec {
     #[serde(default = "default_overlap", deserialize_with = "zero_or_period")]
     pub overlap: Period,
     /// Where the PFX (with the private key) is written; resolved against the manifest's folder.
-    pub pfx: PathBuf,
-    /// The environment variable holding the PFX password. The password itself never enters
-    /// the model, the plan or a log.
-    pub pfx_password_env: String,
+    /// `None` when the certificate goes to Key Vault only.
+    pub pfx: Option<PathBuf>,
+    /// The environment variable holding the PFX password (set exactly when `pfx` is). The
+    /// password itself never enters the model, the plan or a log.
+    pub pfx_password_env: Option<String>,
     pub pfx_encryption: PfxEncryption,
     /// Optional DER copy of the public certificate.
     pub cer: Option<PathBuf>,
+    /// The Key Vault certificate each new key pair is imported into (as a new version).
+    pub key_vault: Option<KeyVaultCertificate>,
+}
+
+/// A certificate in Azure Key Vault: `vault` as the manifest names it (a vault name, or its
+/// `https://` URL) and the certificate's name in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct KeyVaultCertificate {
+    pub vault: String,
+    pub certificate: String,
+}
+
+impl KeyVaultCertificate {
+    /// The vault's name: the `vault` given, or the first label of its URL's host.
+    pub fn vault_name(&self) -> &str {
+        let v = self.vault.trim();
+        match v.strip_prefix("https://") {
+            Some(rest) => rest.split(['.', '/', ':']).next().unwrap_or(rest),
+            None => v,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyVaultCertificate {
+    /// `kv-ops/exo-automation`, as plans show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.vault_name(), self.certificate)
+    }
 }
 
 /// A client secret entraform manages, recognised by its `displayName` `entraform:<name>`.

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::fields::FieldValues;
 use super::ids::{
     AppId, FederatedCredentialId, KeyId, ObjectId, PermissionId, RoleDefinitionId, TenantId,
     Thumbprint,
@@ -128,6 +129,9 @@ pub struct LiveApp {
     /// `None` when owners were not read (no manifest manages them).
     pub owners: Option<Vec<LiveOwner>>,
     pub service_principal: Option<LiveServicePrincipal>,
+    /// Every plain field of the application ([`super::fields`]), normalised.
+    #[serde(default)]
+    pub fields: FieldValues,
     pub fingerprint: Fingerprint,
 }
 
@@ -205,6 +209,10 @@ pub struct LiveServicePrincipal {
     pub app_role_assignments: Vec<LiveAppRoleAssignment>,
     pub delegated_grants: Vec<LiveDelegatedGrant>,
     pub directory_role_assignments: Vec<LiveDirectoryRoleAssignment>,
+    /// Every plain field of the service principal ([`super::fields`]), normalised; its `tags`
+    /// without those it shows from its application.
+    #[serde(default)]
+    pub fields: FieldValues,
     pub fingerprint: Fingerprint,
 }
 

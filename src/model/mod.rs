@@ -3,12 +3,14 @@
 
 pub mod desired;
 pub mod dn;
+pub mod fields;
 pub mod ids;
 pub mod live;
 pub mod local;
 pub mod period;
 
 pub use desired::*;
+pub use fields::{FieldValues, On};
 pub use ids::*;
 pub use live::*;
 pub use local::{LocalCertificate, LocalPfx};

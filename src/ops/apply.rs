@@ -74,7 +74,12 @@ pub async fn apply(
     let (prepared, already_applied) = match &request.source {
         ApplySource::Manifests { local, options } => {
             let (run, tenant_domain) = tokio::join!(
-                plan_local(client, local.clone(), options),
+                plan_local(
+                    client,
+                    request.execute.key_vault.as_ref(),
+                    local.clone(),
+                    options
+                ),
                 observe::tenant_domain(client)
             );
             let run = run?;
@@ -90,7 +95,7 @@ pub async fn apply(
         ApplySource::PlanFile(path) => {
             let plan = super::plan_file::read(path)?;
             let (checked, tenant_domain) = tokio::join!(
-                check_saved_plan(client, &plan, path),
+                check_saved_plan(client, request.execute.key_vault.as_ref(), &plan, path),
                 observe::tenant_domain(client)
             );
             let (checked, desired, live) = match checked? {
@@ -208,7 +213,7 @@ async fn settle(
     }
     let settle = options.settle;
     let prune = apply::plan_was_pruned(&prepared.plan, prepared.desired.len());
-    let since = std::time::Instant::now();
+    let since = tokio::time::Instant::now();
     let mut streak = apply::Streak::new(settle.final_reads, since);
     let mut announced = None;
     let mut n = 0;
@@ -216,6 +221,7 @@ async fn settle(
         n += 1;
         let fresh = match super::plan::plan_apps(
             client,
+            options.key_vault.as_ref(),
             &prepared.desired,
             prune,
             &prepared.plan.manifests,
@@ -241,7 +247,7 @@ async fn settle(
             ));
             announced = Some(pending.len());
         }
-        if streak.record(pending.is_empty(), std::time::Instant::now()) {
+        if streak.record(pending.is_empty(), tokio::time::Instant::now()) {
             return Ok(());
         }
         let wait = settle.delay(n);
@@ -261,7 +267,12 @@ async fn settle(
 /// plan's own time and key id seed, and refuses the plan unless it is exactly what that gives (so
 /// a plan file edited after review is never applied). A plan whose changes are all true in
 /// the tenant already is recognised as applied, not as stale.
-async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Result<SavedPlan> {
+async fn check_saved_plan(
+    client: &GraphClient,
+    key_vault: Option<&crate::keyvault::KeyVaultClient>,
+    plan: &Plan,
+    path: &Path,
+) -> Result<SavedPlan> {
     let mut now = BTreeMap::new();
     for manifest in plan.manifests.files.keys() {
         let hash = crate::local_file::read(Path::new(manifest), crate::local_file::MANIFEST)
@@ -277,7 +288,10 @@ async fn check_saved_plan(client: &GraphClient, plan: &Plan, path: &Path) -> Res
     let desired = crate::manifest::load(&paths, false)?.apps;
     let prune = apply::plan_was_pruned(plan, desired.len());
     let live = observe::observe(client, &ObserveRequest::for_manifests(&desired, prune)).await?;
-    let files = LocalFiles::read(&desired)?;
+    let mut files = LocalFiles::read(&desired)?;
+    if let Some(kv) = key_vault {
+        files.key_vault = super::plan::read_key_vaults(kv, &desired).await?;
+    }
     let recorded = plan.new_key_ids();
     let key_ids = match plan.key_id_seed {
         Some(seed) => KeyIdSource::Seeded(seed),

@@ -34,7 +34,7 @@ pub fn generated_certificate_files(apps: &[DesiredApp]) -> Vec<PathBuf> {
     for app in apps {
         for spec in app.certificates.iter().flatten() {
             if let CertificateSource::Generate(g) = &spec.source {
-                paths.push(g.pfx.clone());
+                paths.extend(g.pfx.clone());
                 paths.extend(g.cer.clone());
             }
         }

@@ -8,8 +8,11 @@ use time::OffsetDateTime;
 
 use crate::Result;
 use crate::graph::GraphClient;
+use crate::keyvault::KeyVaultClient;
 use crate::manifest::{self, Manifests};
-use crate::model::{CertificateSource, DesiredApp, LiveTenant, LocalCertificate, LocalPfx};
+use crate::model::{
+    CertificateSource, DesiredApp, KeyVaultCertificate, LiveTenant, LocalCertificate, LocalPfx,
+};
 use crate::observe::{self, ObserveRequest};
 use crate::plan::{Address, ManifestHashes, Plan};
 use crate::planner::{self, KeyIdSource, PlanInput, PlanOptions};
@@ -34,6 +37,9 @@ pub struct PlannedRun {
 pub struct LocalFiles {
     pub certificates: BTreeMap<(String, String), LocalCertificate>,
     pub pfx: BTreeMap<(String, String), LocalPfx>,
+    /// The Key Vault certificates the manifests name, read once connected (see
+    /// [`read_key_vaults`]); empty until then.
+    pub key_vault: BTreeMap<(String, String), Option<LocalCertificate>>,
 }
 
 impl LocalFiles {
@@ -41,8 +47,49 @@ impl LocalFiles {
         Ok(Self {
             certificates: read_local_certificates(apps)?,
             pfx: read_local_pfx(apps),
+            key_vault: BTreeMap::new(),
         })
     }
+}
+
+/// The latest version of every Key Vault certificate the manifests name (a generated
+/// certificate's destination, or a `keyVault:` certificate's source), by (app, certificate);
+/// `None` where the vault has no such certificate. Read concurrently.
+pub async fn read_key_vaults(
+    key_vault: &KeyVaultClient,
+    apps: &[DesiredApp],
+) -> Result<BTreeMap<(String, String), Option<LocalCertificate>>> {
+    let wanted: Vec<((String, String), &KeyVaultCertificate)> = apps
+        .iter()
+        .flat_map(|app| {
+            app.certificates.iter().flatten().filter_map(|spec| {
+                let target = match &spec.source {
+                    CertificateSource::Generate(g) => g.key_vault.as_ref()?,
+                    CertificateSource::KeyVault(target) => target,
+                    CertificateSource::File { .. } => return None,
+                };
+                Some(((app.name.clone(), spec.name.clone()), target))
+            })
+        })
+        .collect();
+    let reads = wanted.iter().map(|(key, target)| async move {
+        let found = key_vault.get_certificate(target).await?;
+        let local = found
+            .map(|bundle| crate::cert::PublicCertificate::from_der(&bundle.der))
+            .transpose()?
+            .map(|c| LocalCertificate {
+                der: c.der().to_vec(),
+                thumbprint: c.thumbprint(),
+                subject: c.subject().to_owned(),
+                not_before: c.not_before(),
+                not_after: c.not_after(),
+            });
+        Ok::<_, crate::Error>((key.clone(), local))
+    });
+    Ok(futures_util::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// What a plan reads from disk: the manifests and the files they name. Read before any tenant
@@ -66,16 +113,24 @@ pub async fn make_plan(client: &GraphClient, request: &PlanRequest) -> Result<Pl
         prune: request.prune,
         ..PlanOptions::default()
     };
-    plan_local(client, LocalInputs::read(manifests)?, &options).await
+    plan_local(client, None, LocalInputs::read(manifests)?, &options).await
 }
 
-/// A plan from what was already read from disk.
+/// A plan from what was already read from disk (and, with `key_vault`, the Key Vault
+/// certificates the manifests name; without it they are not compared).
 pub async fn plan_local(
     client: &GraphClient,
+    key_vault: Option<&KeyVaultClient>,
     local: LocalInputs,
     options: &PlanOptions,
 ) -> Result<PlannedRun> {
-    let LocalInputs { manifests, files } = local;
+    let LocalInputs {
+        manifests,
+        mut files,
+    } = local;
+    if let Some(kv) = key_vault {
+        files.key_vault = read_key_vaults(kv, &manifests.apps).await?;
+    }
     let hashes = ManifestHashes::from_hashes(
         manifests
             .files
@@ -94,11 +149,15 @@ pub async fn plan_local(
 /// its writes (which may have written PFX files) to see whether Entra ID shows them.
 pub async fn plan_apps(
     client: &GraphClient,
+    key_vault: Option<&KeyVaultClient>,
     desired: &[DesiredApp],
     prune: bool,
     hashes: &ManifestHashes,
 ) -> Result<(Plan, LiveTenant)> {
-    let files = LocalFiles::read(desired)?;
+    let mut files = LocalFiles::read(desired)?;
+    if let Some(kv) = key_vault {
+        files.key_vault = read_key_vaults(kv, desired).await?;
+    }
     // What apply wrote is read back without `--replace`: a replaced key is not replaced again.
     let options = PlanOptions {
         prune,
@@ -158,7 +217,10 @@ pub fn read_local_pfx(apps: &[DesiredApp]) -> BTreeMap<(String, String), LocalPf
             let CertificateSource::Generate(g) = &spec.source else {
                 continue;
             };
-            let thumbprint = crate::local_file::read(&g.pfx, PFX_PEEK_LIMIT)
+            let Some(pfx) = &g.pfx else {
+                continue;
+            };
+            let thumbprint = crate::local_file::read(pfx, PFX_PEEK_LIMIT)
                 .ok()
                 .and_then(|bytes| crate::cert::pfx_thumbprint(&bytes));
             match thumbprint {
@@ -166,13 +228,13 @@ pub fn read_local_pfx(apps: &[DesiredApp]) -> BTreeMap<(String, String), LocalPf
                     out.insert(
                         (app.name.clone(), spec.name.clone()),
                         LocalPfx {
-                            path: g.pfx.clone(),
+                            path: pfx.clone(),
                             thumbprint,
                         },
                     );
                 }
-                None if g.pfx.exists() => tracing::debug!(
-                    path = %g.pfx.display(),
+                None if pfx.exists() => tracing::debug!(
+                    path = %pfx.display(),
                     "the PFX does not show which certificate it holds; not compared with the tenant"
                 ),
                 None => {}
@@ -204,6 +266,7 @@ pub fn plan_against(
         live,
         local_certificates: &files.certificates,
         local_pfx: &files.pfx,
+        key_vault: &files.key_vault,
         now: planning.now,
         options: PlanOptions {
             prune: planning.prune,

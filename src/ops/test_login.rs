@@ -20,9 +20,7 @@ use crate::cert::{self, AssertionAlg, CertError, ClientCertificate, PfxPassword}
 use crate::graph::types::UnifiedRoleDefinition;
 use crate::graph::{self, Credential, GraphClient, GraphError, SignInError};
 use crate::manifest;
-use crate::model::{
-    ApiRef, AppId, CertificateSource, DesiredApp, GenerateSpec, KNOWN_APIS, Thumbprint,
-};
+use crate::model::{ApiRef, AppId, CertificateSource, DesiredApp, KNOWN_APIS, Thumbprint};
 use crate::report::login::{self, LoginCertificate, LoginReport, OtherApi};
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -33,6 +31,9 @@ pub struct TestLoginRequest {
     pub app: String,
     /// `--pfx`: sign in with this file instead of the app's generated certificate.
     pub pfx: Option<PathBuf>,
+    /// `--key-vault`: sign in with the current version in the Key Vault the app's generated
+    /// certificate goes to, fetched as the script host would.
+    pub key_vault: bool,
     /// `--scope`, e.g. `https://outlook.office365.com/.default`; `None` chooses from the app's
     /// `apiPermissions`.
     pub scope: Option<String>,
@@ -54,7 +55,10 @@ pub struct TestLogin {
 pub struct Prepared {
     app: DesiredApp,
     choice: CertificateChoice,
-    certificate: ClientCertificate,
+    /// `None` until fetched from Key Vault ([`Prepared::fetch_from_key_vault`]).
+    certificate: Option<ClientCertificate>,
+    /// With `--key-vault`: where the certificate is fetched from.
+    key_vault: Option<crate::model::KeyVaultCertificate>,
     /// `--scope`, if given.
     scope: Option<String>,
     notes: Vec<String>,
@@ -74,16 +78,81 @@ pub async fn prepare(request: &TestLoginRequest) -> Result<Prepared> {
     let manifests = manifest::load(&request.paths, request.recursive)?;
     let app = find_app(&manifests.apps, &request.app)?.clone();
     let mut notes = Vec::new();
+    if request.key_vault {
+        let (name, target) = vault_certificate(&app)?;
+        return Ok(Prepared {
+            choice: CertificateChoice {
+                path: PathBuf::from(format!("Key Vault {target}")),
+                name: Some(name),
+                password_env: None,
+            },
+            app,
+            certificate: None,
+            key_vault: Some(target),
+            scope: request.scope.clone(),
+            notes,
+        });
+    }
     let choice = choose_certificate(&app, request.pfx.as_deref(), &mut notes)?;
     let certificate = load_certificate(&choice).await?;
     let scope = request.scope.clone();
     Ok(Prepared {
         app,
         choice,
-        certificate,
+        certificate: Some(certificate),
+        key_vault: None,
         scope,
         notes,
     })
+}
+
+/// The app's (first) generated certificate that goes to Key Vault.
+fn vault_certificate(app: &DesiredApp) -> Result<(String, crate::model::KeyVaultCertificate)> {
+    app.certificates
+        .iter()
+        .flatten()
+        .find_map(|c| match &c.source {
+            CertificateSource::Generate(g) => {
+                g.key_vault.clone().map(|target| (c.name.clone(), target))
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Error::usage_with_hint(
+                format!("`{}` has no generated certificate with a `keyVault` destination", app.name),
+                "add `keyVault: {vault, certificate}` under the certificate's `generate`, or drop `--key-vault`",
+            )
+        })
+}
+
+impl Prepared {
+    /// With `--key-vault`: fetches the certificate's current version from the vault, as the
+    /// script host does (`GET /secrets/{name}`: the PFX with a blank password).
+    pub async fn fetch_from_key_vault(
+        &mut self,
+        key_vault: &crate::keyvault::KeyVaultClient,
+    ) -> Result<()> {
+        let Some(target) = &self.key_vault else {
+            return Ok(());
+        };
+        use base64::Engine as _;
+        let secret = key_vault.get_secret(target).await?;
+        let bytes = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(secret.value.expose().trim())
+                .map_err(|_| {
+                    Error::usage(format!(
+                        "the secret of Key Vault {target} is not a base64 PFX ({})",
+                        secret.content_type.as_deref().unwrap_or("no content type")
+                    ))
+                })?,
+        );
+        self.certificate = Some(cert::client_certificate_from_pfx(
+            &self.choice.path,
+            &bytes,
+        )?);
+        Ok(())
+    }
 }
 
 /// `progress` receives status lines while the sign-in waits for a new key to replicate.
@@ -98,7 +167,11 @@ pub async fn sign_in(
         certificate,
         scope,
         mut notes,
+        ..
     } = prepared;
+    let certificate = certificate.ok_or_else(|| {
+        Error::usage("the certificate was not fetched from Key Vault before signing in")
+    })?;
     let app = &app;
     let (scope, other_apis) = resolve_scope(client, app, scope, &mut notes).await?;
 
@@ -307,13 +380,17 @@ fn choose_certificate(
     pfx: Option<&Path>,
     notes: &mut Vec<String>,
 ) -> Result<CertificateChoice> {
-    let generated: Vec<(&str, &GenerateSpec)> = app
+    let generated: Vec<(&str, &Path, &str)> = app
         .certificates
         .iter()
         .flatten()
         .filter_map(|c| match &c.source {
-            CertificateSource::Generate(g) => Some((c.name.as_str(), g)),
-            CertificateSource::File { .. } => None,
+            CertificateSource::Generate(g) => Some((
+                c.name.as_str(),
+                g.pfx.as_deref()?,
+                g.pfx_password_env.as_deref()?,
+            )),
+            CertificateSource::File { .. } | CertificateSource::KeyVault(_) => None,
         })
         .collect();
     if let Some(path) = pfx {
@@ -321,18 +398,18 @@ fn choose_certificate(
             path: path.to_owned(),
             name: generated
                 .iter()
-                .find(|(_, g)| g.pfx == path)
-                .map(|(n, _)| (*n).to_owned()),
-            password_env: generated.first().map(|(_, g)| g.pfx_password_env.clone()),
+                .find(|(_, pfx, _)| *pfx == path)
+                .map(|(n, _, _)| (*n).to_owned()),
+            password_env: generated.first().map(|(_, _, env)| (*env).to_owned()),
         });
     }
-    let Some((name, g)) = generated.first() else {
+    let Some((name, pfx, env)) = generated.first() else {
         return Err(Error::usage_with_hint(
             format!(
-                "`{}` has no generated certificate, so there is no PFX of its own to sign in with",
+                "`{}` has no generated certificate with a PFX file, so there is none of its own to sign in with",
                 app.name
             ),
-            "pass the certificate and its private key with `--pfx FILE` (a PFX, or a PEM file holding both)",
+            "pass the certificate and its private key with `--pfx FILE` (a PFX, or a PEM file holding both), or `--key-vault` for a certificate kept in Key Vault",
         ));
     };
     if generated.len() > 1 {
@@ -340,13 +417,13 @@ fn choose_certificate(
             "`{}` has {} generated certificates; signing in with the first, `{name}` (`{}`); pass `--pfx` for another",
             app.name,
             generated.len(),
-            g.pfx.display()
+            pfx.display()
         ));
     }
     Ok(CertificateChoice {
-        path: g.pfx.clone(),
+        path: pfx.to_path_buf(),
         name: Some((*name).to_owned()),
-        password_env: Some(g.pfx_password_env.clone()),
+        password_env: Some((*env).to_owned()),
     })
 }
 
@@ -493,7 +570,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut wait = std::time::Duration::from_millis(500);
     let mut said = None;
     loop {
@@ -588,16 +665,17 @@ mod tests {
                     .iter()
                     .map(|(name, pfx, env)| CertificateSpec {
                         name: (*name).into(),
-                        source: CertificateSource::Generate(GenerateSpec {
+                        source: CertificateSource::Generate(crate::model::GenerateSpec {
                             subject: "CN=Exo_V2_App".into(),
                             key_type: KeyType::Rsa2048,
                             validity: "365d".parse().unwrap(),
                             renew_before: "30d".parse().unwrap(),
                             overlap: crate::model::DEFAULT_OVERLAP,
-                            pfx: (*pfx).into(),
-                            pfx_password_env: (*env).into(),
+                            pfx: Some((*pfx).into()),
+                            pfx_password_env: Some((*env).into()),
                             pfx_encryption: PfxEncryption::Aes256,
                             cer: None,
+                            key_vault: None,
                         }),
                     })
                     .collect(),

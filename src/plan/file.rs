@@ -373,6 +373,7 @@ mod tests {
                 after: Some(json!({"app_id": id(2).to_string()})),
                 after_unknown: vec!["object_id".into()],
                 operations: vec![Operation::CreateServicePrincipal {
+                    fields: Default::default(),
                     app: AppRef::Existing(app.clone()),
                 }],
             },

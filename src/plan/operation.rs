@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::model::{
-    AppId, FederatedCredentialId, KeyId, KeyType, ObjectId, Period, PermissionId, PfxEncryption,
-    RequiredResourceAccess, RoleDefinitionId, Thumbprint,
+    AppId, FederatedCredentialId, FieldValues, KeyId, KeyType, ObjectId, Period, PermissionId,
+    PfxEncryption, RequiredResourceAccess, RoleDefinitionId, Thumbprint,
 };
 
 /// An application that exists now, by both of its ids.
@@ -56,6 +56,9 @@ pub struct ApplicationBody {
     /// `None`: not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_resource_access: Option<Vec<RequiredResourceAccess>>,
+    /// The plain fields the manifest sets ([`crate::model::fields`]), by Graph path.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
 }
 
 /// The fields of an application to change; absent fields are not sent. Collections are whole
@@ -79,6 +82,9 @@ pub struct ApplicationPatch {
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_resource_access: Option<Vec<RequiredResourceAccess>>,
+    /// The plain fields that change ([`crate::model::fields`]), by Graph path.
+    #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+    pub fields: FieldValues,
 }
 
 impl ApplicationPatch {
@@ -113,10 +119,16 @@ pub struct GenerateCertificate {
     pub key_type: KeyType,
     /// Counted from the moment apply generates the certificate.
     pub validity: Period,
-    pub pfx: PathBuf,
+    /// `None`: the certificate goes to Key Vault only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfx: Option<PathBuf>,
     /// The name of the environment variable holding the PFX password; never the password.
-    pub pfx_password_env: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfx_password_env: Option<String>,
     pub pfx_encryption: PfxEncryption,
+    /// The Key Vault certificate the new key pair is imported into, as a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<crate::model::KeyVaultCertificate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cer: Option<PathBuf>,
     /// On rotation: where apply moves the current PFX (and CER) before writing the new ones,
@@ -128,7 +140,8 @@ pub struct GenerateCertificate {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousFiles {
-    pub pfx: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfx: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cer: Option<PathBuf>,
 }
@@ -216,8 +229,18 @@ pub enum Operation {
     DeleteServicePrincipal { object_id: ObjectId },
     /// `DELETE /applications/{id}` (soft delete: restorable for 30 days).
     DeleteApplication { app: ExistingApp },
-    /// `POST /servicePrincipals {appId}`.
-    CreateServicePrincipal { app: AppRef },
+    /// `PATCH /servicePrincipals(appId='…')` with `Prefer: create-if-missing`, with the plain
+    /// fields the manifest sets.
+    CreateServicePrincipal {
+        app: AppRef,
+        #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
+        fields: FieldValues,
+    },
+    /// `PATCH /servicePrincipals/{id}` with the plain fields that change.
+    UpdateServicePrincipal {
+        object_id: ObjectId,
+        fields: FieldValues,
+    },
     /// `POST /servicePrincipals/{resource_id}/appRoleAssignedTo`.
     GrantAppRole {
         principal: SpRef,

@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolved;
 use super::{
-    AppCx, Obj, PlanInput, Problem, ProblemKind, access, create, delete, normalize, s, set_value,
-    update,
+    AppCx, Obj, PlanInput, Problem, ProblemKind, access, create, delete, fields, normalize, s,
+    set_value, update,
 };
 use crate::model::{
-    AppId, DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ManagedApp, ObjectId, PROTECTED_TAG,
-    SignInAudience,
+    AppId, DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ManagedApp, ObjectId, On,
+    PROTECTED_TAG, SignInAudience,
 };
 use crate::plan::{
     Action, Address, ApplicationBody, ApplicationPatch, Change, ExistingApp, Note, NoteKind,
@@ -232,7 +232,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
             .redirect_uris
             .as_ref()
             .map(|u| u.iter().cloned().collect());
-        let after = Obj::new()
+        let mut after = Obj::new()
             .with("unique_name", d.name.clone())
             .with("display_name", d.display_name.clone())
             .with_opt("description", description.clone())
@@ -244,6 +244,13 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
                 rra.as_ref()
                     .map(|r| set_value(access::rra_labels(r, catalog))),
             );
+        let fields = fields::compare(
+            On::Application,
+            &d.fields,
+            None,
+            &mut Obj::new(),
+            &mut after,
+        );
         let op = Operation::UpsertApplication {
             unique_name: d.name.clone(),
             application: ApplicationBody {
@@ -253,6 +260,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
                 redirect_uris,
                 tags,
                 required_resource_access: rra,
+                fields,
             },
         };
         return Some(create(address, after, &["app_id"], vec![op]));
@@ -344,6 +352,14 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
         }
     }
 
+    patch.fields = fields::compare(
+        On::Application,
+        &d.fields,
+        Some(&live.fields),
+        &mut before,
+        &mut after,
+    );
+
     let app = ExistingApp {
         object_id: live.object_id,
         app_id: live.app_id,
@@ -384,8 +400,30 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
 }
 
 pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {
-    if cx.sp().is_some() {
-        return None;
+    let desired = &cx.desired.service_principal_fields;
+    if let Some(sp) = cx.sp() {
+        let mut before = Obj::new().with("object_id", s(sp.object_id));
+        let mut after = Obj::new().with("object_id", s(sp.object_id));
+        let fields = fields::compare(
+            On::ServicePrincipal,
+            desired,
+            Some(&sp.fields),
+            &mut before,
+            &mut after,
+        );
+        if fields.is_empty() {
+            return None;
+        }
+        return Some(update(
+            cx.address(ResourceKind::ServicePrincipal),
+            before,
+            after,
+            None,
+            vec![Operation::UpdateServicePrincipal {
+                object_id: sp.object_id,
+                fields,
+            }],
+        ));
     }
     if let Some(object_id) = cx.restoring.and_then(|d| d.service_principal) {
         // Deleted with the app; restored on its own (Graph does not bring it back with it).
@@ -405,7 +443,14 @@ pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {
             Some("deleted with its application; restored with the same object id".to_owned());
         return Some(change);
     }
-    let after = Obj::new().with_opt("app_id", cx.live.map(|l| s(l.app_id)));
+    let mut after = Obj::new().with_opt("app_id", cx.live.map(|l| s(l.app_id)));
+    let fields = fields::compare(
+        On::ServicePrincipal,
+        desired,
+        None,
+        &mut Obj::new(),
+        &mut after,
+    );
     let unknown: &[&str] = if cx.live.is_some() {
         &["object_id"]
     } else {
@@ -415,7 +460,10 @@ pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {
         cx.address(ResourceKind::ServicePrincipal),
         after,
         unknown,
-        vec![Operation::CreateServicePrincipal { app: cx.app_ref() }],
+        vec![Operation::CreateServicePrincipal {
+            app: cx.app_ref(),
+            fields,
+        }],
     );
     if cx.live.is_some() {
         change.reason = Some("the application has no service principal".to_owned());

@@ -20,6 +20,10 @@ pub struct PlanInput<'a> {
     /// The PFX files of generated certificates that exist and show their thumbprint, by (app
     /// `metadata.name`, certificate name): one that matches no key of the app is drift.
     pub local_pfx: &'a BTreeMap<(String, String), LocalPfx>,
+    /// Key Vault certificates the manifests name, as read (latest version), by (app
+    /// `metadata.name`, certificate name); `None`: the vault has no such certificate. A
+    /// certificate not in the map was not read (and is not compared).
+    pub key_vault: &'a BTreeMap<(String, String), Option<LocalCertificate>>,
     pub now: OffsetDateTime,
     pub options: PlanOptions,
     /// Where new key ids come from.

@@ -10,6 +10,7 @@ mod app;
 mod certs;
 mod credentials;
 mod federated;
+mod fields;
 mod input;
 pub mod normalize;
 mod owners;

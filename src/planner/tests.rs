@@ -41,8 +41,10 @@ fn live_app(name: Option<&str>, n: u128) -> LiveApp {
             app_role_assignments: Vec::new(),
             delegated_grants: Vec::new(),
             directory_role_assignments: Vec::new(),
+            fields: Default::default(),
             fingerprint: Fingerprint(format!("sp-{n}")),
         }),
+        fields: Default::default(),
         fingerprint: Fingerprint(format!("app-{n}")),
     }
 }
@@ -66,6 +68,7 @@ fn plan_with(desired: &[DesiredApp], live: &LiveTenant, prune: bool) -> Result<P
         live,
         local_certificates: &local,
         local_pfx: &BTreeMap::new(),
+        key_vault: &BTreeMap::new(),
         now: datetime!(2025-06-01 00:00 UTC),
         options: PlanOptions {
             prune,
@@ -377,10 +380,11 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
             validity: "1y".parse().unwrap(),
             renew_before: "30d".parse().unwrap(),
             overlap: crate::model::DEFAULT_OVERLAP,
-            pfx: "x.pfx".into(),
-            pfx_password_env: "X_PFX_PASSWORD".into(),
+            pfx: Some("x.pfx".into()),
+            pfx_password_env: Some("X_PFX_PASSWORD".into()),
             pfx_encryption: PfxEncryption::Aes256,
             cer: None,
+            key_vault: None,
         }),
     }]);
     let plan = plan_with(&[d], &tenant(vec![live]), false).unwrap();
@@ -392,8 +396,10 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
     match &change.operations[0] {
         plan::Operation::AddCertificate { key, .. } => match &key.certificate {
             plan::CertificateMaterial::Generate(g) => assert_eq!(
-                g.keep_previous.as_ref().unwrap().pfx,
-                std::path::Path::new("x.00000000-0000-0000-0000-0000000000c1.pfx")
+                g.keep_previous.as_ref().unwrap().pfx.as_deref(),
+                Some(std::path::Path::new(
+                    "x.00000000-0000-0000-0000-0000000000c1.pfx"
+                ))
             ),
             other => panic!("{other:?}"),
         },

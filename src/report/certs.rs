@@ -396,7 +396,8 @@ fn name_key(
                 source: KeySource::Generate,
                 renew_before: Some(g.renew_before),
             },
-            CertificateSource::File { .. } => Named {
+            // Registered from Key Vault, not renewed by entraform: reported like a file.
+            CertificateSource::File { .. } | CertificateSource::KeyVault(_) => Named {
                 name: spec.name.clone(),
                 source: KeySource::File,
                 renew_before: None,

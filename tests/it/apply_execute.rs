@@ -64,7 +64,7 @@ async fn a_fresh_tenant_gets_everything_in_dependency_order_and_the_next_plan_is
     // The PFX holds the key of the certificate now attached, owner-only.
     let attached = &report.certificates[0];
     let pfx = t.dir.path().join("secrets/exo-a.pfx");
-    assert_eq!(attached.files.as_ref().unwrap().pfx, pfx);
+    assert_eq!(attached.files.as_ref().unwrap().pfx, Some(pfx.clone()));
     let password = cert::pfx_password_from_env(PFX_ENV).unwrap();
     let loaded = cert::load_client_certificate(&pfx, Some(&password)).unwrap();
     assert_eq!(loaded.certificate().thumbprint(), attached.thumbprint);
@@ -469,6 +469,7 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
         live: &live,
         local_certificates: &Default::default(),
         local_pfx: &Default::default(),
+        key_vault: &Default::default(),
         now: OffsetDateTime::now_utc() + time::Duration::days(31),
         options: PlanOptions::default(),
         key_ids: KeyIdSource::Seeded(1),
@@ -514,7 +515,8 @@ async fn an_interrupted_rotation_keeps_both_keys_and_the_next_apply_removes_the_
         .join(format!("secrets/exo-k.{}.pfx", old.thumbprint));
     assert!(files.kept.contains(&kept), "{files:?}");
     let password = cert::pfx_password_from_env(PFX_ENV).unwrap();
-    let at_path = cert::load_client_certificate(&files.pfx, Some(&password)).unwrap();
+    let at_path =
+        cert::load_client_certificate(files.pfx.as_deref().unwrap(), Some(&password)).unwrap();
     assert_eq!(at_path.certificate().thumbprint(), new.thumbprint);
     let kept_cert = cert::load_client_certificate(&kept, Some(&password)).unwrap();
     assert_eq!(kept_cert.certificate().thumbprint(), old.thumbprint);
@@ -559,7 +561,10 @@ async fn an_earlier_pfx_at_the_path_is_kept_under_its_thumbprint() {
     let thumbprint = entraform::cert::pfx_thumbprint(&earlier).unwrap();
     assert_eq!(name, format!("exo-t.{thumbprint}.pfx"));
     assert_eq!(std::fs::read(kept).unwrap(), earlier);
-    assert_ne!(std::fs::read(&files.pfx).unwrap(), earlier);
+    assert_ne!(
+        std::fs::read(files.pfx.as_deref().unwrap()).unwrap(),
+        earlier
+    );
     t.sb.shutdown().await.unwrap();
 }
 

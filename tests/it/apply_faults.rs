@@ -26,7 +26,7 @@ fn total(by_status: &BTreeMap<String, u64>) -> u64 {
     by_status.values().sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn with_replication_delay_throttling_and_failures_apply_converges_without_duplicates() {
     let t = start_with(
         SandboxConfig::new()

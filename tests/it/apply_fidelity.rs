@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use entraform::apply::ExecuteOptions;
 use entraform::graph::ClientConfig;
-use entraform::sandbox::{Faults, SandboxConfig};
+use entraform::sandbox::{Clock, Faults, SandboxConfig};
 use reqwest::Method;
 
 use crate::apply_support::*;
@@ -14,12 +14,16 @@ use crate::apply_support::*;
 /// back in the same millisecond). With a time budget, jitter and a shared hold, apply converges
 /// on its first run with the default retry policy (two apps: enough for the old client to give
 /// up, few enough to stay a CI test).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn apply_converges_under_heavy_throttling() {
-    let sb = entraform::sandbox::start(SandboxConfig::new().faults(Faults {
-        throttle: Some(15),
-        ..Faults::default()
-    }))
+    let sb = entraform::sandbox::start(
+        SandboxConfig::new()
+            .faults(Faults {
+                throttle: Some(15),
+                ..Faults::default()
+            })
+            .clock(Clock::Runtime),
+    )
     .await
     .unwrap();
     let client = admin_client(&sb, ClientConfig::default());
@@ -35,6 +39,7 @@ async fn apply_converges_under_heavy_throttling() {
         })
         .collect();
     let started = Instant::now();
+    let virtual_start = tokio::time::Instant::now();
     let (planned, report, _) =
         plan_and_execute(&client, &manifests, &ExecuteOptions::default()).await;
     assert!(planned.plan.has_changes());
@@ -48,8 +53,9 @@ async fn apply_converges_under_heavy_throttling() {
     let stats = sb.stats();
     assert!(stats.with_status("429") > 0, "{stats:?}");
     eprintln!(
-        "converged in {:?} with {} requests, {} throttled",
+        "converged in {:?} ({:?} of virtual time) with {} requests, {} throttled",
         started.elapsed(),
+        virtual_start.elapsed(),
         client.stats().http_requests,
         stats.with_status("429")
     );
@@ -536,7 +542,7 @@ async fn a_federated_credential_name_taken_by_someone_else_fails_at_once_and_say
 /// principal meets Graph's 403 "the backing application of the service principal being created
 /// must in the local tenant" while the new app replicates; apply waits it out as the Terraform
 /// provider does, instead of failing with a hint that blames a permission.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_owned_by_deployer_waits_out_the_replication_403() {
     let t = start_with(SandboxConfig::new().faults(Faults {
         replication_delay_ms: 500,

@@ -224,7 +224,7 @@ fn the_outputs_name_ids_certificates_and_how_to_connect() {
             not_after: datetime!(2026-06-01 00:00 UTC),
             source: CertificateSource::Generate,
             files: Some(WrittenFiles {
-                pfx: Path::new("certs/exo-v2-app.pfx").to_owned(),
+                pfx: Some(Path::new("certs/exo-v2-app.pfx").to_owned()),
                 cer: Some(Path::new("certs/exo-v2-app.cer").to_owned()),
                 kept: vec![Path::new("certs/exo-v2-app.20250531T235500Z.pfx").to_owned()],
             }),

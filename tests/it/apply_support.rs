@@ -12,7 +12,7 @@ use std::time::Duration;
 use entraform::apply::{self, Backoff, ExecuteOptions, Report, StopSignal};
 use entraform::graph::{ClientConfig, GraphClient, RetryPolicy};
 use entraform::ops::plan::{PlanRequest, PlannedRun, make_plan};
-use entraform::sandbox::{self, RunningSandbox, SandboxConfig};
+use entraform::sandbox::{self, Clock, RunningSandbox, SandboxConfig};
 use serde_json::Value;
 
 use crate::common::entraform;
@@ -64,7 +64,10 @@ pub async fn start() -> Tenant {
 }
 
 pub async fn start_with(config: SandboxConfig) -> Tenant {
-    let sb = sandbox::start(config).await.expect("the sandbox starts");
+    // On tokio's clock: virtual time in a paused runtime (`start_paused`), else the wall's pace.
+    let sb = sandbox::start(config.clock(Clock::Runtime))
+        .await
+        .expect("the sandbox starts");
     let client = admin_client(&sb, quick_client());
     Tenant {
         sb,

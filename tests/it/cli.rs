@@ -51,16 +51,18 @@ const TENANT_OPTIONS_SHOWN: &[(&str, bool)] = &[
     ("sandbox", false),
     ("sandbox serve", false),
     ("sandbox reset", false),
+    ("sandbox grant", false),
     ("completions", false),
     ("man", false),
 ];
 
-const TENANT_FLAGS: [&str; 8] = [
+const TENANT_FLAGS: [&str; 9] = [
     "--sandbox",
     "--sandbox-state",
     "--tenant",
     "--cloud",
     "--graph-url",
+    "--key-vault-url",
     "--login-url",
     "--ca-cert",
     "--auth",

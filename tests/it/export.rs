@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use entraform::export::{self, AppExport};
 use entraform::manifest;
 use entraform::model::{Catalog, CertificateSource, KeyId, LiveApp, LiveTenant, LocalCertificate};
+use entraform::model::{FieldValues, On};
 use entraform::plan::{Action, ManifestHashes, ResourceKind, render};
 use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};
 use serde::Deserialize;
@@ -45,7 +46,12 @@ fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
 /// Every output of one case, keyed by the expected file's name.
 fn outputs(case: &str) -> BTreeMap<&'static str, String> {
     let dir = export_dir().join("cases").join(case);
-    let input: Input = read_yaml(&dir.join("input.yaml"));
+    let mut input: Input = read_yaml(&dir.join("input.yaml"));
+    // The plain fields, as observe reads them from the same JSON.
+    input.live.fields = FieldValues::read(On::Application, &input.application);
+    if let (Some(sp), Some(json)) = (&mut input.live.service_principal, &input.service_principal) {
+        sp.fields = FieldValues::read_service_principal(json, &input.live.tags);
+    }
     let catalog: Catalog = read_yaml(&export_dir().join("catalog.yaml"));
     let keys: BTreeMap<KeyId, Vec<u8>> = input
         .keys
@@ -146,6 +152,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         live: &live,
         local_certificates: &local,
         local_pfx: &Default::default(),
+        key_vault: &Default::default(),
         now: datetime!(2025-06-01 00:00 UTC),
         options: PlanOptions::default(),
         key_ids: KeyIdSource::Seeded(0),

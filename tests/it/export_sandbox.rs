@@ -423,7 +423,7 @@ async fn the_export_reports_what_it_cannot_express_on_stderr_and_refuses_to_over
     graph
         .patch(
             &format!("/applications/{}", app.app_object_id),
-            json!({"identifierUris": [format!("api://{}", app.app_id)]}),
+            json!({"isDeviceOnlyAuthSupported": true}),
         )
         .await;
     sb.shutdown().await.unwrap();
@@ -441,7 +441,7 @@ async fn the_export_reports_what_it_cannot_express_on_stderr_and_refuses_to_over
     let err = stderr(&first);
     assert!(
         err.contains(
-            "warning: exo-v2-app: not in the manifest, left as it is: identifierUris: api://"
+            "warning: exo-v2-app: not in the manifest, left as it is: isDeviceOnlyAuthSupported: true"
         ),
         "{err}"
     );

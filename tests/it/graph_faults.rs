@@ -41,7 +41,7 @@ async fn saved_tenant_with_apps(
     ids
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn with_throttling_and_a_fifth_of_requests_failing_500_applications_are_read_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let app_ids = saved_tenant_with_apps(dir.path(), "fault", 500).await;
@@ -107,7 +107,7 @@ async fn with_throttling_and_a_fifth_of_requests_failing_500_applications_are_re
     assert!(failed > 0, "{server:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttled_requests_wait_for_retry_after_and_are_counted() {
     let faults = Faults {
         throttle: Some(6),
@@ -127,7 +127,7 @@ async fn throttled_requests_wait_for_retry_after_and_are_counted() {
     assert_eq!(stats.http_requests, 5 + stats.retries);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_create_that_failed_in_flight_is_not_sent_again_but_an_upsert_is() {
     let faults = Faults {
         fail_rate: 0.3,
@@ -182,7 +182,7 @@ async fn a_create_that_failed_in_flight_is_not_sent_again_but_an_upsert_is() {
     assert_eq!((names.len(), unique.len()), (20, 20));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn latency_beyond_the_request_timeout_is_a_transport_error_after_the_retries() {
     let faults = Faults {
         latency_ms: 300,
@@ -213,7 +213,7 @@ async fn latency_beyond_the_request_timeout_is_a_transport_error_after_the_retri
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_just_created_object_may_be_missing_from_reads_and_the_error_says_so() {
     let faults = Faults {
         replication_delay_ms: 60_000,

@@ -12,7 +12,7 @@ use entraform::graph::{
     ClientConfig, Cloud, Credential, GraphClient, GraphEndpoints, RetryPolicy, RetrySafety,
 };
 use entraform::model::{KeyType, Period, PfxEncryption};
-use entraform::sandbox::{self, RunningSandbox, SandboxConfig};
+use entraform::sandbox::{self, Clock, RunningSandbox, SandboxConfig};
 use serde_json::json;
 
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -53,7 +53,10 @@ pub async fn start() -> Tenant {
 }
 
 pub async fn start_with(config: SandboxConfig) -> Tenant {
-    let sb = sandbox::start(config).await.expect("the sandbox starts");
+    // On tokio's clock: virtual time in a paused runtime (`start_paused`), else the wall's pace.
+    let sb = sandbox::start(config.clock(Clock::Runtime))
+        .await
+        .expect("the sandbox starts");
     let admin = admin_client(&sb, quick());
     Tenant { sb, admin }
 }

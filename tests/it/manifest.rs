@@ -97,7 +97,10 @@ fn the_exchange_example_loads_into_the_desired_model() {
     assert_eq!(g.validity, "1y".parse::<Period>().unwrap());
     assert_eq!(g.pfx_encryption, PfxEncryption::Aes256);
     // Paths resolve against the manifest's folder.
-    assert_eq!(g.pfx, PathBuf::from("manifests/secrets/Exo_V2_App.pfx"));
+    assert_eq!(
+        g.pfx,
+        Some(PathBuf::from("manifests/secrets/Exo_V2_App.pfx"))
+    );
     assert_eq!(app.source.file, path);
     assert_eq!(app.source.line, 10);
 }
@@ -116,7 +119,7 @@ fn defaults_fill_what_a_manifest_leaves_out() {
     };
     assert_eq!(g.subject, "CN=My App\\, Inc.");
     assert_eq!(g.renew_before, Period::from_days(30));
-    assert_eq!(g.pfx, PathBuf::from("m/a.pfx"));
+    assert_eq!(g.pfx, Some(PathBuf::from("m/a.pfx")));
     assert_eq!(g.cer, None);
     let fic = &app.federated_credentials.as_ref().unwrap()[0];
     assert_eq!(

@@ -105,6 +105,12 @@ fn load(case: &str) -> Case {
     }
 }
 
+/// No Key Vault certificates were read for these cases.
+static NO_VAULTS: std::collections::BTreeMap<
+    (String, String),
+    Option<entraform::model::LocalCertificate>,
+> = std::collections::BTreeMap::new();
+
 impl Case {
     fn input(&self) -> PlanInput<'_> {
         PlanInput {
@@ -112,6 +118,7 @@ impl Case {
             live: &self.live,
             local_certificates: &self.local,
             local_pfx: &self.pfx,
+            key_vault: &NO_VAULTS,
             now: datetime!(2025-06-01 00:00 UTC),
             options: PlanOptions {
                 prune: self.options.prune,

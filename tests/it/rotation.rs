@@ -159,6 +159,7 @@ async fn sign_in(client: &GraphClient, manifest: &Path, pfx: &Path) -> Result<Th
         &TestLoginRequest {
             app: "rotation-app".into(),
             pfx: Some(pfx.to_owned()),
+            key_vault: false,
             scope: Some("https://graph.microsoft.com/.default".into()),
             paths: vec![manifest.to_owned()],
             recursive: false,
@@ -228,7 +229,8 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
                 .as_ref()
                 .expect("a rotation keeps the old files")
                 .pfx
-                .clone(),
+                .clone()
+                .expect("a PFX to keep"),
             CertificateMaterial::File(_) => panic!("a generated certificate"),
         },
         other => panic!("expected add then remove, got {other:?}"),

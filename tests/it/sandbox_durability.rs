@@ -17,7 +17,7 @@ const RUN_FOR: Duration = Duration::from_secs(10);
 fn apps_in(path: &std::path::Path) -> BTreeMap<String, String> {
     let doc: Value =
         serde_json::from_slice(&std::fs::read(path).unwrap()).expect("the state file is JSON");
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     doc["applications"]
         .as_object()
         .unwrap()

@@ -3,7 +3,9 @@
 //! parts one by one), random 5xx and dropped connections (including a write that is applied but
 //! whose response is lost), latency; and the request statistics.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use entraform::sandbox::{Faults, SandboxConfig};
 use serde_json::{Value, json};
@@ -26,7 +28,7 @@ async fn eventually(t: &Tenant, path: &str, want: u16) -> Resp {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_new_object_is_invisible_until_it_replicates() {
     let t = start_with(faults(Faults {
         replication_delay_ms: 1500,
@@ -99,7 +101,7 @@ async fn a_new_object_is_invisible_until_it_replicates() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn throttling_answers_429_with_retry_after_and_throttle_headers() {
     let t = start_with(faults(Faults {
         throttle: Some(10),
@@ -134,7 +136,7 @@ async fn throttling_answers_429_with_retry_after_and_throttle_headers() {
     assert_eq!(t.sb.stats().with_status("429"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn batch_parts_are_throttled_one_by_one() {
     let t = start_with(faults(Faults {
         throttle: Some(5),
@@ -183,7 +185,7 @@ async fn batch_parts_are_throttled_one_by_one() {
     assert_eq!(t.sb.stats().count("GET /v1.0/users"), 8);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn failures_have_graphs_bodies_and_a_lost_write_response_hides_a_real_write() {
     let t = start_with(
         faults(Faults {
@@ -261,7 +263,7 @@ async fn failures_have_graphs_bodies_and_a_lost_write_response_hides_a_real_writ
     assert!(t.sb.stats().with_status("dropped") > 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_same_seed_injects_the_same_faults() {
     let run = |seed| async move {
         let t = start_with(
@@ -289,7 +291,7 @@ async fn the_same_seed_injects_the_same_faults() {
     assert!(a.iter().any(|s| *s != 200) && a.contains(&200), "{a:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn latency_delays_every_request() {
     let t = start_with(faults(Faults {
         latency_ms: 150,
@@ -301,7 +303,7 @@ async fn latency_delays_every_request() {
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stats_count_every_request_by_route_and_status() {
     let t = start().await;
     let app = t

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use entraform::sandbox::{self, RunningSandbox, SandboxConfig};
+use entraform::sandbox::{self, Clock, RunningSandbox, SandboxConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha1::Digest;
@@ -40,7 +40,10 @@ pub async fn start() -> Tenant {
 }
 
 pub async fn start_with(config: SandboxConfig) -> Tenant {
-    let sb = sandbox::start(config).await.expect("sandbox starts");
+    // On tokio's clock: virtual time in a paused runtime (`start_paused`), else the wall's pace.
+    let sb = sandbox::start(config.clock(Clock::Runtime))
+        .await
+        .expect("sandbox starts");
     let http = reqwest::Client::new();
     let token = token_by_secret(
         &http,

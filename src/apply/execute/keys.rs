@@ -3,7 +3,7 @@
 //! so a concurrent writer's set would silently replace ours.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use time::OffsetDateTime;
 
@@ -154,7 +154,21 @@ impl Exec<'_> {
 
         let (public, files, source) = match &key.certificate {
             CertificateMaterial::Generate(spec) => {
-                let password = cert::pfx_password_from_env(&spec.pfx_password_env)?;
+                let password = spec
+                    .pfx_password_env
+                    .as_deref()
+                    .map(cert::pfx_password_from_env)
+                    .transpose()?;
+                let key_vault = match (&spec.key_vault, &self.options.key_vault) {
+                    (Some(target), Some(client)) => Some((target.clone(), client.clone())),
+                    (Some(target), None) => {
+                        return Err(ActionError::Conflict(format!(
+                            "certificate for Key Vault {target}: this run has no Key Vault client"
+                        ))
+                        .into());
+                    }
+                    (None, _) => None,
+                };
                 let display = self.state().display_names.get(name).cloned();
                 let label = format!(
                     "{} ({})",
@@ -164,8 +178,8 @@ impl Exec<'_> {
                 let spec = spec.clone();
                 let now = OffsetDateTime::now_utc();
                 let _permit = self.cpu.acquire().await;
-                let (generated, files) = tokio::task::spawn_blocking(move || {
-                    generate_and_write(&spec, &password, &label, now)
+                let generated = tokio::task::spawn_blocking(move || {
+                    generate_and_write(&spec, password.as_ref(), &label, now)
                 })
                 .await
                 .map_err(|e| match e.try_into_panic() {
@@ -174,11 +188,25 @@ impl Exec<'_> {
                         ActionError::Conflict("certificate generation was cancelled".to_owned())
                     }
                 })??;
+                // Into the vault before the key goes to the app: a failed import leaves no key
+                // registered that the vault does not hold (a key imported but never registered
+                // is drift the next plan repairs by rotating).
+                if let (Some((target, client)), Some((pfx, one_time))) =
+                    (key_vault, &generated.for_key_vault)
+                {
+                    client
+                        .import_certificate(&target, pfx, one_time)
+                        .await
+                        .map_err(|source| ActionError::KeyVault {
+                            target: Box::new(target.clone()),
+                            source: Box::new(source),
+                        })?;
+                }
                 // The private key stays in the PFX only: `generated` is dropped (and wiped)
                 // when this block ends.
                 (
-                    generated.certificate().clone(),
-                    Some(files),
+                    generated.certificate.certificate().clone(),
+                    Some(generated.files),
                     CertificateSource::Generate,
                 )
             }

@@ -135,6 +135,7 @@ fn application_write(b: &ApplicationBody) -> ApplicationWrite {
         .required_resource_access
         .as_deref()
         .map(required_resource_access);
+    write.fields = b.fields.clone();
     write
 }
 
@@ -154,5 +155,6 @@ fn application_patch(p: &ApplicationPatch) -> ApplicationWrite {
         .required_resource_access
         .as_deref()
         .map(required_resource_access);
+    write.fields = p.fields.clone();
     write
 }

@@ -9,7 +9,7 @@
 //! | file | operations |
 //! |---|---|
 //! | `applications` | upsert, adopt, update, delete and restore the application; its owners |
-//! | `service_principals` | upsert, restore and delete the app's service principal |
+//! | `service_principals` | upsert, update, restore and delete the app's service principal |
 //! | `grants` | application permissions (app role assignments) and delegated grants |
 //! | `roles` | directory role assignments |
 //! | `keys` | key credentials (certificates): the whole set is read, checked and written |
@@ -213,7 +213,7 @@ pub fn references(op: &Operation) -> References<'_> {
     use Operation as O;
     let none = References::default();
     match op {
-        O::CreateServicePrincipal { app } => References {
+        O::CreateServicePrincipal { app, .. } => References {
             app: Some(app),
             display_name: true,
             ..none
@@ -252,6 +252,7 @@ pub fn references(op: &Operation) -> References<'_> {
         | O::DeleteApplication { .. }
         | O::RestoreApplication { .. }
         | O::RestoreServicePrincipal { .. }
+        | O::UpdateServicePrincipal { .. }
         | O::RevokeAppRole { .. }
         | O::UpdateDelegatedGrant { .. }
         | O::DeleteDelegatedGrant { .. }
@@ -280,10 +281,14 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
             applications::add_owner(resolved.app()?, *owner_id, &resolved.graph_resource)
         }
         O::RemoveOwner { app, owner_id } => applications::remove_owner(app, *owner_id),
-        O::CreateServicePrincipal { .. } => service_principals::upsert(
+        O::CreateServicePrincipal { fields, .. } => service_principals::upsert(
             resolved.app()?,
             resolved.display_name.clone().unwrap_or_default(),
+            fields,
         ),
+        O::UpdateServicePrincipal { object_id, fields } => {
+            service_principals::update(*object_id, fields)
+        }
         O::RestoreServicePrincipal { object_id } => service_principals::restore(*object_id),
         O::DeleteServicePrincipal { object_id } => service_principals::delete(*object_id),
         O::GrantAppRole {

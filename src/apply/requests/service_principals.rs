@@ -1,13 +1,23 @@
-//! The app's service principal (its enterprise app): upsert by `appId`, restore, deletion.
+//! The app's service principal (its enterprise app): upsert by `appId`, update, restore,
+//! deletion.
 
 use super::{Depends, Detail, Learns, Restored, Step, Upsert, Write};
+use crate::apply::Consent;
 use crate::graph::api::service_principals::{self, ServicePrincipalWrite};
-use crate::model::ObjectId;
+use crate::model::{FieldValues, ObjectId};
 use crate::plan::ExistingApp;
 
-/// `display_name`: the application's, which Graph's own example sends.
-pub(super) fn upsert<'a>(app: &ExistingApp, display_name: String) -> Step<'a> {
-    let body = ServicePrincipalWrite { display_name };
+/// `display_name`: the application's, which Graph's own example sends; `fields`: the plain
+/// fields the manifest sets.
+pub(super) fn upsert<'a>(
+    app: &ExistingApp,
+    display_name: String,
+    fields: &FieldValues,
+) -> Step<'a> {
+    let body = ServicePrincipalWrite {
+        display_name: Some(display_name),
+        fields: fields.clone(),
+    };
     Step {
         write: Write::Upsert(Upsert {
             request: service_principals::upsert(app.app_id, &body),
@@ -18,6 +28,18 @@ pub(super) fn upsert<'a>(app: &ExistingApp, display_name: String) -> Step<'a> {
         learns: Learns::ServicePrincipal,
         detail: Detail::CreatedId,
     }
+}
+
+pub(super) fn update<'a>(id: ObjectId, fields: &FieldValues) -> Step<'a> {
+    let body = ServicePrincipalWrite {
+        display_name: None,
+        fields: fields.clone(),
+    };
+    Step::update(
+        service_principals::update(id, &body),
+        Consent::NotNeeded,
+        id,
+    )
 }
 
 pub(super) fn restore<'a>(id: ObjectId) -> Step<'a> {

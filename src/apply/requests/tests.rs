@@ -9,8 +9,8 @@ use crate::cert::PublicCertificate;
 use crate::graph::api::{applications, permission_grants};
 use crate::graph::types::KeyCredential;
 use crate::model::{
-    AppId, FederatedCredentialId, KeyId, PermissionKind, RequiredResourceAccess, ResourceAccess,
-    Thumbprint,
+    AppId, FederatedCredentialId, FieldValues, KeyId, PermissionKind, RequiredResourceAccess,
+    ResourceAccess, Thumbprint,
 };
 use crate::plan::{
     ApplicationBody, ApplicationPatch, CertificateMaterial, FederatedCredentialPatch,
@@ -97,6 +97,7 @@ fn every_operation() -> Vec<Operation> {
                         kind: PermissionKind::Role,
                     }],
                 }]),
+                fields: FieldValues::default(),
             },
         },
         O::AdoptApplication {
@@ -114,6 +115,10 @@ fn every_operation() -> Vec<Operation> {
                 description: Some(None),
                 sign_in_audience: Some("PersonalMicrosoftAccount".into()),
                 redirect_uris: Some(vec!["http://localhost".into()]),
+                fields: plain_fields(&[
+                    ("web.logoutUrl", json!("https://contoso.com/logout")),
+                    ("notes", Value::Null),
+                ]),
                 ..Default::default()
             },
         },
@@ -123,6 +128,14 @@ fn every_operation() -> Vec<Operation> {
         O::DeleteApplication { app: app() },
         O::CreateServicePrincipal {
             app: AppRef::Planned("exo".into()),
+            fields: FieldValues::default(),
+        },
+        O::UpdateServicePrincipal {
+            object_id: SP,
+            fields: plain_fields(&[
+                ("appRoleAssignmentRequired", json!(true)),
+                ("tags", json!(["HideApp"])),
+            ]),
         },
         O::GrantAppRole {
             principal: SpRef::Planned("exo".into()),
@@ -224,7 +237,16 @@ fn variant(op: &Operation) -> usize {
         O::UpdateFederatedCredential { .. } => 20,
         O::DeleteFederatedCredential { .. } => 21,
         O::RemovePasswordCredential { .. } => 22,
+        O::UpdateServicePrincipal { .. } => 23,
     }
+}
+
+fn plain_fields(values: &[(&str, Value)]) -> FieldValues {
+    let mut out = FieldValues::default();
+    for (path, value) in values {
+        out.insert(path, value.clone());
+    }
+    out
 }
 
 /// What earlier steps of the run resolved for the app `exo`.
@@ -361,7 +383,7 @@ fn render(op: &Operation) -> String {
 fn every_operations_requests() {
     let ops = every_operation();
     let covered: BTreeSet<usize> = ops.iter().map(variant).collect();
-    assert_eq!(covered.len(), 23, "one example per variant");
+    assert_eq!(covered.len(), 24, "one example per variant");
     let text: String = ops.iter().map(render).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!(text);
 }

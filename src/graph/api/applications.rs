@@ -7,7 +7,7 @@ use super::super::paging::quote;
 use super::super::types::{KeyCredential, RequiredResourceAccess};
 use super::{Query, Request, body};
 use crate::graph::RetrySafety;
-use crate::model::{AppId, FederatedCredentialId, KeyId, ObjectId};
+use crate::model::{AppId, FederatedCredentialId, FieldValues, KeyId, ObjectId};
 
 // --- reads ------------------------------------------------------------------------------------
 
@@ -107,12 +107,12 @@ pub fn federated_credentials(id: ObjectId) -> Request {
 /// `PATCH /applications(uniqueName='…')` with `Prefer: create-if-missing`: creates the app (201
 /// with the object), or updates the one that holds the name (204).
 pub fn upsert(unique_name: &str, application: &ApplicationWrite) -> Request {
-    Request::upsert(by_unique_name(unique_name), body(application))
+    Request::upsert(by_unique_name(unique_name), application.body())
 }
 
 /// `PATCH /applications/{id}` with the fields to change.
 pub fn update(id: ObjectId, changes: &ApplicationWrite) -> Request {
-    Request::patch(object(id), body(changes), RetrySafety::Idempotent)
+    Request::patch(object(id), changes.body(), RetrySafety::Idempotent)
 }
 
 /// `PATCH /applications/{id}` of `keyCredentials`: the whole set is replaced by `keys`, and the
@@ -229,9 +229,22 @@ pub struct ApplicationWrite {
     /// Settable once, while it is null (adopting an existing app).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unique_name: Option<String>,
+    /// The plain fields ([`crate::model::fields`]), each written at its path: `web.logoutUrl`
+    /// joins the `web` above, `api.requestedAccessTokenVersion` overrides the audience's.
+    #[serde(skip)]
+    pub fields: FieldValues,
 }
 
 impl ApplicationWrite {
+    /// The JSON body: the typed properties, then the plain fields merged in.
+    fn body(&self) -> serde_json::Value {
+        let mut value = body(self);
+        if let serde_json::Value::Object(map) = &mut value {
+            self.fields.write_into(map);
+        }
+        value
+    }
+
     /// The audience, with the v2 access tokens a converged audience requires in the same write
     /// (apiApplication reference; Graph refuses it alone with 400 `InvalidAccessTokenVersion`).
     pub fn set_sign_in_audience(&mut self, audience: &str) {

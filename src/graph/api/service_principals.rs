@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::super::paging::quote;
 use super::{Query, Request, body};
 use crate::graph::RetrySafety;
-use crate::model::{AppId, ObjectId, PermissionId};
+use crate::model::fields::{self, On};
+use crate::model::{AppId, FieldValues, ObjectId, PermissionId};
 
 /// What export writes about a service principal besides what a plan compares.
 const SETTINGS: &str = "id,appId,accountEnabled,appRoleAssignmentRequired,tags,notes,\
@@ -27,10 +28,16 @@ pub fn resources_where(filter: &str) -> Request {
 /// Service principals matching `filter` with the app roles assigned to them (Graph expands at
 /// most 20 per principal).
 pub fn with_app_role_assignments_where(filter: &str) -> Request {
+    let mut select = vec!["id", "appId"];
+    for property in fields::top_level_properties(On::ServicePrincipal) {
+        if !select.contains(&property) {
+            select.push(property);
+        }
+    }
     Request::get("/servicePrincipals").with_query(
         Query::default()
             .filter(filter)
-            .select("id,appId,tags")
+            .select(&select.join(","))
             .expand("appRoleAssignments"),
     )
 }
@@ -88,6 +95,11 @@ pub fn upsert(app_id: AppId, service_principal: &ServicePrincipalWrite) -> Reque
     Request::upsert(by_app_id(app_id), body(service_principal))
 }
 
+/// `PATCH /servicePrincipals/{id}` with the fields to change.
+pub fn update(id: ObjectId, changes: &ServicePrincipalWrite) -> Request {
+    Request::patch(object(id), body(changes), RetrySafety::Idempotent)
+}
+
 /// `DELETE /servicePrincipals/{id}`.
 pub fn delete(id: ObjectId) -> Request {
     Request::delete(object(id), RetrySafety::Idempotent)
@@ -113,12 +125,24 @@ pub fn remove_app_role_assignment(resource: ObjectId, assignment: &str) -> Reque
 
 // --- bodies -----------------------------------------------------------------------------------
 
-/// The body of the service principal upsert: what Graph's serviceprincipal-upsert example
-/// sends, the display name (the application's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The body of the service principal upsert (what Graph's serviceprincipal-upsert example
+/// sends, the display name: the application's) or update, with the plain fields
+/// ([`crate::model::fields`]) at their paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePrincipalWrite {
-    pub display_name: String,
+    pub display_name: Option<String>,
+    pub fields: FieldValues,
+}
+
+impl Serialize for ServicePrincipalWrite {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut body = serde_json::Map::new();
+        if let Some(name) = &self.display_name {
+            body.insert("displayName".into(), name.clone().into());
+        }
+        self.fields.write_into(&mut body);
+        body.serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,7 +174,8 @@ mod tests {
         ))
         .unwrap();
         let ours = body(&ServicePrincipalWrite {
-            display_name: "Exo_V2_App".into(),
+            display_name: Some("Exo_V2_App".into()),
+            fields: FieldValues::default(),
         });
         let keys =
             |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
