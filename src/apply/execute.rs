@@ -862,6 +862,7 @@ impl<'a> Exec<'a> {
                     None
                 }
             },
+            Write::Password(add) => Some(self.add_client_secret(name, replication, add).await?),
         };
         self.learn(name, &step.learns);
         Ok(match step.detail {

@@ -159,6 +159,36 @@ pub enum ActionError {
         source: Box<crate::keyvault::KeyVaultError>,
     },
 
+    /// Setting a new client secret's value in Key Vault failed; the secret was removed from
+    /// the app again (its value existed only in this run's memory).
+    #[error(
+        "cannot set Key Vault secret {target}; the client secret added to the app (keyId {key_id}) was removed again"
+    )]
+    SecretToKeyVault {
+        target: Box<crate::model::KeyVaultSecret>,
+        key_id: crate::model::KeyId,
+        #[source]
+        source: Box<crate::keyvault::KeyVaultError>,
+    },
+
+    /// Setting the value in Key Vault failed, and so did removing the secret from the app: a
+    /// secret whose value nobody has is left registered.
+    #[error(
+        "cannot set Key Vault secret {target} ({vault_error}), and removing the client secret from the app failed too: keyId {key_id} is still registered on app {app_id}, with a value nobody holds"
+    )]
+    SecretLeftOnApp {
+        target: Box<crate::model::KeyVaultSecret>,
+        key_id: crate::model::KeyId,
+        app_id: crate::model::AppId,
+        vault_error: Box<crate::keyvault::KeyVaultError>,
+        #[source]
+        source: Box<crate::graph::GraphError>,
+    },
+
+    /// Graph's answer to `addPassword` had no `secretText` or `keyId`.
+    #[error("Graph's answer to addPassword for `{app}` has no {missing}")]
+    NoSecretText { app: String, missing: &'static str },
+
     /// An operation referred to an object this run was to create and did not.
     #[error("`{name}` has no {what} yet: the step that creates it did not complete")]
     Unresolved { name: String, what: &'static str },
@@ -241,6 +271,19 @@ impl Hint for ApplyError {
                 ActionError::Graph(e) => e.hint(),
                 ActionError::Cert(e) => e.hint(),
                 ActionError::KeyVault { source, .. } => source.hint(),
+                ActionError::SecretToKeyVault { source, .. } => source.hint(),
+                ActionError::SecretLeftOnApp {
+                    key_id,
+                    app_id,
+                    vault_error,
+                    ..
+                } => Some(format!(
+                    "remove it: `az ad app credential delete --id {app_id} --key-id {key_id}` (or Graph: `POST /v1.0/applications(appId='{app_id}')/removePassword` with {{\"keyId\": \"{key_id}\"}}); the next `entraform plan` also shows it{}",
+                    vault_error
+                        .hint()
+                        .map(|h| format!(". Key Vault: {h}"))
+                        .unwrap_or_default()
+                )),
                 ActionError::KeysChanged { .. } => {
                     Some("run `entraform plan` again to see the keys as they are now".to_owned())
                 }

@@ -242,6 +242,10 @@ fn planned_app(plan: &Plan, name: &str) -> Option<(ObjectId, AppId)> {
                     app: AppRef::Existing(app),
                     ..
                 }
+                | O::AddClientSecret {
+                    app: AppRef::Existing(app),
+                    ..
+                }
                 | O::CreateFederatedCredential {
                     app: AppRef::Existing(app),
                     ..

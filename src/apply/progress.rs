@@ -57,6 +57,7 @@ pub fn verb(op: &Operation) -> Verb {
         | O::AssignDirectoryRole { .. }
         | O::AddOwner { .. }
         | O::AddCertificate { .. }
+        | O::AddClientSecret { .. }
         | O::CreateFederatedCredential { .. } => Verb::Create,
         O::AdoptApplication { .. }
         | O::UpdateApplication { .. }
@@ -101,6 +102,7 @@ pub fn describe(op: &Operation) -> &'static str {
         O::AddCertificate { .. } => "attach the certificate",
         O::RemoveKeyCredential { .. } => "remove the key credential",
         O::RemovePasswordCredential { .. } => "remove the client secret",
+        O::AddClientSecret { .. } => "add the client secret",
         O::CreateFederatedCredential { .. } => "create the federated credential",
         O::UpdateFederatedCredential { .. } => "update the federated credential",
         O::DeleteFederatedCredential { .. } => "delete the federated credential",

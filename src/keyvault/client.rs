@@ -17,7 +17,7 @@ use super::endpoints::VaultEndpoints;
 use super::error::{KeyVaultError, ServiceError};
 use crate::graph::retry::{self, Attempt, RetrySafety, Step, Unauthorized};
 use crate::graph::{AccessToken, GraphClient, Secret};
-use crate::model::{KeyVaultCertificate, Thumbprint};
+use crate::model::{KeyVaultCertificate, KeyVaultSecret, Thumbprint};
 
 /// Key Vault answers are small: a certificate bundle or a PFX secret is a few KiB.
 const MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
@@ -177,6 +177,49 @@ impl KeyVaultClient {
             content_type: wire.content_type,
             id: wire.id,
         })
+    }
+
+    /// Sets a secret (`PUT /secrets/{name}`: a new version each time) and returns the new
+    /// version's id. `content_type`, the validity (`nbf`/`exp`, Unix seconds) and `tags` are
+    /// metadata the script host can read without the value.
+    pub async fn set_secret(
+        &self,
+        target: &KeyVaultSecret,
+        value: &Secret,
+        content_type: &str,
+        validity: (i64, i64),
+        tags: &[(&str, String)],
+    ) -> Result<String, KeyVaultError> {
+        let vault = target.in_vault();
+        let path = format!("/secrets/{}", target.secret);
+        let tags: serde_json::Map<String, Value> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+            .collect();
+        let body = json!({
+            "value": value.expose(),
+            "contentType": content_type,
+            "attributes": { "enabled": true, "nbf": validity.0, "exp": validity.1 },
+            "tags": tags,
+        });
+        // A repeat would add a second version: sent again only when the first surely did
+        // nothing (429, no connection).
+        let answer = self
+            .send(
+                Method::PUT,
+                &vault,
+                &path,
+                Some(body),
+                RetrySafety::NotIdempotent,
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Set {
+            id: String,
+        }
+        let set: Set = serde_json::from_slice(&answer.body)
+            .map_err(|e| malformed(&vault, &path, e.to_string()))?;
+        Ok(set.id)
     }
 
     /// The one send path: challenge, token, retries.

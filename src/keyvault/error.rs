@@ -119,7 +119,9 @@ impl std::error::Error for ServiceError {}
 /// The role that grants a data action, and what it is for.
 fn role_for(action: &str) -> (&'static str, &'static str) {
     let a = action.to_ascii_lowercase();
-    if a.contains("/secrets/getsecret") {
+    if a.contains("/secrets/setsecret") {
+        ("Key Vault Secrets Officer", "setting client secrets")
+    } else if a.contains("/secrets/getsecret") {
         (
             "Key Vault Secrets User",
             "reading the certificate's PFX (what the script host needs)",
@@ -136,10 +138,15 @@ impl Hint for ServiceError {
         let vault = &self.vault;
         if self.inner_code.as_deref() == Some("ObjectIsDeletedButRecoverable") {
             let name = self.object();
+            let kind = if self.path.starts_with("/secrets/") {
+                "secret"
+            } else {
+                "certificate"
+            };
             return Some(format!(
-                "the certificate `{name}` in `{vault}` is deleted but recoverable, and its name is taken until it is recovered or purged: \
-                 `az keyvault certificate recover --vault-name {vault} --name {name}` brings it back (then run entraform again); \
-                 `az keyvault certificate purge --vault-name {vault} --name {name}` deletes it for good (its old versions are lost)"
+                "the {kind} `{name}` in `{vault}` is deleted but recoverable, and its name is taken until it is recovered or purged: \
+                 `az keyvault {kind} recover --vault-name {vault} --name {name}` brings it back (then run entraform again); \
+                 `az keyvault {kind} purge --vault-name {vault} --name {name}` deletes it for good (its old versions are lost)"
             ));
         }
         if self.forbidden() {
@@ -226,6 +233,13 @@ mod tests {
             "/secrets/exo",
         );
         assert!(read.hint().unwrap().contains("`Key Vault Secrets User`"));
+        let set = error(
+            403,
+            "ForbiddenByRbac",
+            "Caller is not authorized…\r\nAction: 'Microsoft.KeyVault/vaults/secrets/setSecret/action'",
+            "/secrets/exo-secret",
+        );
+        assert!(set.hint().unwrap().contains("`Key Vault Secrets Officer`"));
         let policy = error(
             403,
             "AccessDenied",
@@ -250,6 +264,17 @@ mod tests {
         );
         assert!(
             hint.contains("az keyvault certificate purge --vault-name kv-ops --name exo"),
+            "{hint}"
+        );
+        let secret = error(
+            409,
+            "ObjectIsDeletedButRecoverable",
+            "Secret exo is currently in a deleted but recoverable state…",
+            "/secrets/exo",
+        );
+        let hint = secret.hint().unwrap();
+        assert!(
+            hint.contains("az keyvault secret recover --vault-name kv-ops --name exo"),
             "{hint}"
         );
     }

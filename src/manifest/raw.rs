@@ -335,14 +335,44 @@ pub struct RawKeyVault {
     pub certificate: String,
 }
 
-/// A client secret entraform manages. Not supported yet: a managed secret needs a Key Vault to
-/// hold its value, and only `clientSecrets: []` is accepted today.
+/// A client secret entraform manages: added to the app with `addPassword` and its value, which
+/// Graph shows only once, set as a Key Vault secret. Rotated like a generated certificate.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "ClientSecret")]
 pub struct RawClientSecret {
-    /// Unique within the app; stored as the secret's display name `entraform:<name>`.
+    /// Unique within the app, at most 80 characters; stored as the secret's display name
+    /// `entraform:<name>`.
+    #[schemars(length(max = 80))]
     pub name: String,
+    /// How long a new secret is valid (`h`, `d`, `w`, `y`). Default `180d`; Entra ID's own
+    /// recommendation is less than 12 months.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "180d"))]
+    pub validity: Option<String>,
+    /// Rotate when the live secret expires sooner than this; shorter than `validity`.
+    /// Default `30d`.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "30d"))]
+    pub renew_before: Option<String>,
+    /// After a rotation, keep the previous secret this long (from the new one's start) so
+    /// scripts that read the vault before the rotation keep signing in; `0d`: remove it in the
+    /// same apply. Default `7d`.
+    #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "7d"))]
+    pub overlap: Option<String>,
+    /// The Key Vault secret that receives each new value (as a new version). Required: Graph
+    /// shows a secret's value only when it is made.
+    pub key_vault: RawKeyVaultSecret,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "KeyVaultSecret")]
+pub struct RawKeyVaultSecret {
+    /// The vault: its name (3 to 24 letters, digits and hyphens) or its URL,
+    /// `https://<name>.vault.azure.net`.
+    pub vault: String,
+    /// The secret's name in the vault: 1 to 127 letters, digits and hyphens.
+    #[schemars(length(min = 1, max = 127), regex(pattern = r"^[0-9a-zA-Z-]+$"))]
+    pub secret: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

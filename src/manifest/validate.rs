@@ -20,10 +20,10 @@ use crate::model::fields::{self, FieldValues, On};
 use crate::model::{
     ApiPermission, ApiPermissionPositions, ApiRef, AppId, CertificateSource, CertificateSpec,
     ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec,
-    FederatedCredentialSpec, GenerateSpec, KeyType, KeyVaultCertificate, MANAGED_BY_TAG,
-    MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period, PfxEncryption,
-    Positions, RoleDefinitionId, RoleRef, SignInAudience, Source, certificate_display_name,
-    parse_guid,
+    FederatedCredentialSpec, GenerateSpec, KeyType, KeyVaultCertificate, KeyVaultSecret,
+    MANAGED_BY_TAG, MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period,
+    PfxEncryption, Positions, RoleDefinitionId, RoleRef, SignInAudience, Source,
+    certificate_display_name, parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
@@ -254,22 +254,80 @@ impl V<'_> {
         }
     }
 
-    /// Only `[]` for now: Graph shows a secret's value once, so a managed secret needs somewhere
-    /// to put it (Key Vault), which is not built yet.
+    /// Managed client secrets: a name like a certificate's, the certificate's periods (the
+    /// default validity is shorter: Entra ID recommends less than 12 months), and the Key Vault
+    /// secret the value goes to.
     fn client_secrets(&mut self, secrets: &[RawClientSecret]) -> Vec<ClientSecretSpec> {
-        for i in 0..secrets.len() {
-            self.err(
-                &format!("spec.clientSecrets[{i}]"),
-                "`spec.clientSecrets` can only be `[]` for now: a managed client secret needs a Key Vault to hold its value, which this version cannot write",
-                Some("`clientSecrets: []` removes every client secret from the app; leave `clientSecrets` out to have `plan` and `certs` report them without changing them".to_owned()),
+        let mut out = Vec::new();
+        for (i, secret) in secrets.iter().enumerate() {
+            let at = format!("spec.clientSecrets[{i}]");
+            let name_at = format!("{at}.name");
+            self.not_blank(&name_at, &secret.name);
+            let len = secret.name.chars().count();
+            if len > MAX_CERTIFICATE_NAME {
+                self.err(
+                    &name_at,
+                    format!(
+                        "`{name_at}` is {len} characters long; at most {MAX_CERTIFICATE_NAME}: entraform recognises the secrets it made by their display name `{}`",
+                        certificate_display_name("<name>")
+                    ),
+                    Some(format!(
+                        "shorten the name to {MAX_CERTIFICATE_NAME} characters or fewer"
+                    )),
+                );
+            }
+            let validity = self.period(
+                &format!("{at}.validity"),
+                secret.validity.as_deref(),
+                "180d",
             );
+            let renew_before = self.period(
+                &format!("{at}.renewBefore"),
+                secret.renew_before.as_deref(),
+                "30d",
+            );
+            if let (Some(validity), Some(renew)) = (validity, renew_before)
+                && renew >= validity
+            {
+                let field = format!("{at}.renewBefore");
+                self.err(
+                    &field,
+                    format!("`{field}` {renew} must be shorter than `validity` {validity}"),
+                    Some("a secret is renewed when it has less than `renewBefore` left; with `renewBefore` ≥ `validity` it would be renewed at once, forever".to_owned()),
+                );
+            }
+            let overlap = self.overlap(&format!("{at}.overlap"), secret.overlap.as_deref());
+            let kv = &secret.key_vault;
+            let key_vault = self
+                .vault_object(&format!("{at}.keyVault"), &kv.vault, ("secret", &kv.secret))
+                .map(|(vault, secret)| KeyVaultSecret { vault, secret });
+            if let (Some(validity), Some(renew_before), Some(overlap), Some(key_vault)) =
+                (validity, renew_before, overlap, key_vault)
+            {
+                out.push(ClientSecretSpec {
+                    name: secret.name.clone(),
+                    validity,
+                    renew_before,
+                    overlap,
+                    key_vault,
+                });
+            }
         }
-        secrets
-            .iter()
-            .map(|s| ClientSecretSpec {
-                name: s.name.clone(),
-            })
-            .collect()
+        self.unique(
+            "spec.clientSecrets",
+            secrets.iter().map(|c| Some(c.name.clone())).collect(),
+            "client secret name",
+        );
+        out
+    }
+
+    /// `overlap`: `0d` is a real choice here (remove the old credential in the same apply),
+    /// not a mistake.
+    fn overlap(&mut self, at: &str, written: Option<&str>) -> Option<Period> {
+        match written.map(str::parse::<Period>) {
+            Some(Err(crate::model::PeriodError::Zero(_))) => Some(Period::from_days(0)),
+            _ => self.period(at, written, "7d"),
+        }
     }
 
     /// The plain fields ([`crate::model::fields`]) the manifest sets under `under`, each
@@ -683,11 +741,7 @@ impl V<'_> {
                 Some("a certificate is renewed when it has less than `renewBefore` left; with `renewBefore` ≥ `validity` it would be renewed at once, forever".to_owned()),
             );
         }
-        // `0d` is a real choice here (remove the old key in the same apply), not a mistake.
-        let overlap = match g.overlap.as_deref().map(str::parse::<Period>) {
-            Some(Err(crate::model::PeriodError::Zero(_))) => Some(Period::from_days(0)),
-            _ => self.period(&format!("{at}.overlap"), g.overlap.as_deref(), "7d"),
-        };
+        let overlap = self.overlap(&format!("{at}.overlap"), g.overlap.as_deref());
         let pfx = g
             .pfx
             .as_ref()
@@ -776,14 +830,29 @@ impl V<'_> {
     /// character string, containing only 0-9, a-z, A-Z, and -") from
     /// `articles/key-vault/general/about-keys-secrets-certificates.md`.
     fn key_vault(&mut self, at: &str, kv: &RawKeyVault) -> Option<KeyVaultCertificate> {
+        self.vault_object(at, &kv.vault, ("certificate", &kv.certificate))
+            .map(|(vault, certificate)| KeyVaultCertificate { vault, certificate })
+    }
+
+    /// A vault (name or URL) and an object in it (`(field, name)`: `certificate` or
+    /// `secret`), checked; the vault trimmed.
+    fn vault_object(
+        &mut self,
+        at: &str,
+        vault: &str,
+        (field, name): (&str, &str),
+    ) -> Option<(String, String)> {
         let vault_at = format!("{at}.vault");
-        let target = KeyVaultCertificate {
-            vault: kv.vault.trim().to_owned(),
-            certificate: kv.certificate.clone(),
-        };
-        let url_ok = !kv.vault.trim().starts_with("http")
-            || (kv.vault.trim().starts_with("https://")
-                && url::Url::parse(kv.vault.trim()).is_ok_and(|u| {
+        let trimmed = vault.trim();
+        let vault_name = KeyVaultCertificate {
+            vault: trimmed.to_owned(),
+            certificate: String::new(),
+        }
+        .vault_name()
+        .to_owned();
+        let url_ok = !trimmed.starts_with("http")
+            || (trimmed.starts_with("https://")
+                && url::Url::parse(trimmed).is_ok_and(|u| {
                     u.host_str().is_some_and(|h| h.contains('.'))
                         && u.query().is_none()
                         && matches!(u.path(), "" | "/")
@@ -793,35 +862,32 @@ impl V<'_> {
             ok = false;
             self.err(
                 &vault_at,
-                format!("`{vault_at}` `{}` is not a vault URL", shorten(&kv.vault)),
+                format!("`{vault_at}` `{}` is not a vault URL", shorten(vault)),
                 Some("give the vault's name (`kv-ops`) or its https URL (`https://kv-ops.vault.azure.net`)".to_owned()),
             );
-        } else if !is_vault_name(target.vault_name()) {
+        } else if !is_vault_name(&vault_name) {
             ok = false;
             self.err(
                 &vault_at,
-                format!("`{vault_at}` `{}` is not a valid vault name", shorten(target.vault_name())),
+                format!("`{vault_at}` `{}` is not a valid vault name", shorten(&vault_name)),
                 Some("a vault name is 3 to 24 letters, digits and single hyphens, starting with a letter and ending with a letter or digit".to_owned()),
             );
         }
-        let name_ok = (1..=127).contains(&kv.certificate.len())
-            && kv
-                .certificate
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let name_ok = (1..=127).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !name_ok {
             ok = false;
-            let cert_at = format!("{at}.certificate");
+            let name_at = format!("{at}.{field}");
             self.err(
-                &cert_at,
+                &name_at,
                 format!(
-                    "`{cert_at}` `{}` is not a valid Key Vault certificate name",
-                    shorten(&kv.certificate)
+                    "`{name_at}` `{}` is not a valid Key Vault {field} name",
+                    shorten(name)
                 ),
                 Some("1 to 127 letters, digits and hyphens, e.g. `exo-automation`".to_owned()),
             );
         }
-        ok.then_some(target)
+        ok.then(|| (trimmed.to_owned(), name.to_owned()))
     }
 
     fn period(&mut self, at: &str, written: Option<&str>, default: &str) -> Option<Period> {

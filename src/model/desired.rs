@@ -369,12 +369,41 @@ impl std::fmt::Display for KeyVaultCertificate {
     }
 }
 
-/// A client secret entraform manages, recognised by its `displayName` `entraform:<name>`.
-/// Only the name today: a managed secret needs a destination for its value (Key Vault), which
-/// validation requires before one can be declared.
+/// A client secret entraform manages, recognised by its `displayName` `entraform:<name>` (as
+/// generated certificates are). Graph shows a new secret's value once, so it always goes to a
+/// Key Vault secret; rotation follows the certificates' `renewBefore` and `overlap`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSecretSpec {
     pub name: String,
+    pub validity: Period,
+    pub renew_before: Period,
+    #[serde(default = "default_overlap", deserialize_with = "zero_or_period")]
+    pub overlap: Period,
+    pub key_vault: KeyVaultSecret,
+}
+
+/// A secret in Azure Key Vault: `vault` as the manifest names it and the secret's name in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct KeyVaultSecret {
+    pub vault: String,
+    pub secret: String,
+}
+
+impl KeyVaultSecret {
+    /// The vault addressed the way the Key Vault client addresses any object in it.
+    pub fn in_vault(&self) -> KeyVaultCertificate {
+        KeyVaultCertificate {
+            vault: self.vault.clone(),
+            certificate: self.secret.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for KeyVaultSecret {
+    /// `kv-ops/exo-secret`, as plans show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.in_vault().vault_name(), self.secret)
+    }
 }
 
 /// `overlap` when a manifest leaves it out.

@@ -197,6 +197,15 @@ pub struct FederatedCredentialPatch {
     pub description: Option<Option<String>>,
 }
 
+/// A managed client secret to add: its display name (`entraform:<name>`), how long it is
+/// valid from apply, and the Key Vault secret its value goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewClientSecret {
+    pub display_name: String,
+    pub validity: crate::model::Period,
+    pub key_vault: crate::model::KeyVaultSecret,
+}
+
 /// One step of apply. Steps run in plan order: changes in order, a change's operations in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -293,6 +302,12 @@ pub enum Operation {
     },
     /// `POST /applications/{id}/removePassword {keyId}`: removes one client secret.
     RemovePasswordCredential { app: ExistingApp, key_id: KeyId },
+    /// `POST /applications/{id}/addPassword`, then the value Graph shows this once set as a
+    /// new version of the Key Vault secret; when that fails, `removePassword` takes it back.
+    AddClientSecret {
+        app: AppRef,
+        secret: NewClientSecret,
+    },
     /// `POST /applications/{id}/federatedIdentityCredentials`.
     CreateFederatedCredential {
         app: AppRef,

@@ -552,3 +552,107 @@ fn a_deleted_managed_app_is_restored_and_an_unmanaged_one_blocks_its_name() {
     assert!(found[0].1.contains("deleted 2025-05-30"), "{found:?}");
     assert!(found[0].1.contains("/restore"), "{found:?}");
 }
+
+/// A managed client secret rotates like a generated certificate: inside `renewBefore` a new
+/// one is added (the old kept for the overlap, the plan says until when); once the overlap has
+/// passed the old one goes; other secrets go as soon as `clientSecrets` is declared.
+#[test]
+fn a_managed_client_secret_rotates_with_its_overlap_and_others_are_removed() {
+    let now = datetime!(2025-06-01 00:00 UTC);
+    let secret = |n: u128, name: &str, start, end| LivePasswordCredential {
+        key_id: KeyId(guid(0x5e00 + n)),
+        display_name: Some(name.into()),
+        hint: Some("abc".into()),
+        start: Some(start),
+        end: Some(end),
+    };
+    let mut app = desired("exo");
+    app.client_secrets = Some(vec![ClientSecretSpec {
+        name: "automation".into(),
+        validity: "180d".parse().unwrap(),
+        renew_before: "30d".parse().unwrap(),
+        overlap: "7d".parse().unwrap(),
+        key_vault: KeyVaultSecret {
+            vault: "kv-ops".into(),
+            secret: "exo-secret".into(),
+        },
+    }]);
+    let desired = [app];
+
+    // Due in 10 days: a new secret; the old one is kept for the overlap.
+    let mut live = live_app(Some("exo"), 1);
+    live.password_credentials = vec![
+        secret(
+            1,
+            "entraform:automation",
+            now - time::Duration::days(170),
+            now + time::Duration::days(10),
+        ),
+        secret(2, "backdoor", now, now + time::Duration::days(300)),
+    ];
+    let plan = plan_with(&desired, &tenant(vec![live.clone()]), false).unwrap();
+    let rotation = plan
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == "client_secret.exo[\"automation\"]")
+        .expect("a rotation");
+    assert_eq!(rotation.action, Action::Update);
+    assert_eq!(
+        rotation.reason.as_deref(),
+        Some(
+            "expires in 10 days, renewBefore is 30d; the old secret is kept until 2025-06-08 (overlap 7d)"
+        )
+    );
+    assert!(matches!(
+        rotation.operations.as_slice(),
+        [plan::Operation::AddClientSecret { secret, .. }]
+            if secret.display_name == "entraform:automation" && secret.key_vault.to_string() == "kv-ops/exo-secret"
+    ));
+    let removed: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.address.to_string())
+        .collect();
+    assert_eq!(
+        removed,
+        [format!("client_secret.exo[\"{}\"]", guid(0x5e02))]
+    );
+
+    // After the rotation: inside the overlap the old secret is a note; after it, removed.
+    live.password_credentials = vec![
+        secret(
+            1,
+            "entraform:automation",
+            now - time::Duration::days(170),
+            now + time::Duration::days(10),
+        ),
+        secret(
+            3,
+            "entraform:automation",
+            now - time::Duration::days(2),
+            now + time::Duration::days(178),
+        ),
+    ];
+    let plan = plan_with(&desired, &tenant(vec![live.clone()]), false).unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.kind == NoteKind::RotationOverlap
+                && n.message.contains("kept until 2025-06-06 (overlap 7d)"))
+    );
+    live.password_credentials[1].start = Some(now - time::Duration::days(8));
+    let plan = plan_with(&desired, &tenant(vec![live]), false).unwrap();
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].action, Action::Delete);
+    assert!(
+        plan.changes[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("its overlap 7d ended 2025-05-31"),
+        "{:?}",
+        plan.changes[0].reason
+    );
+}

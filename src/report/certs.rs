@@ -86,7 +86,7 @@ pub enum KeySource {
 }
 
 /// What a reported credential is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// A key credential (certificate).
@@ -254,18 +254,34 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
                 status: status(key.end, window, input.now),
             });
         }
-        // Client secrets are never entraform's yet: each is reported under the default window.
+        // A managed secret (by its `entraform:<name>`) is reported like a generated
+        // certificate, under its `renewBefore`; any other under the default window.
         for secret in &app.secrets {
-            let window = within.unwrap_or(DEFAULT_WINDOW);
+            let spec = desired.and_then(|d| {
+                d.client_secrets.iter().flatten().find(|spec| {
+                    secret.display_name.as_deref()
+                        == Some(certificate_display_name(&spec.name).as_str())
+                })
+            });
+            let window = within
+                .or(spec.map(|s| s.renew_before))
+                .unwrap_or(DEFAULT_WINDOW);
             rows.push(CertificateRow {
                 app: desired.map_or_else(|| app.display_name.clone(), |d| d.name.clone()),
                 app_id: app.app_id,
                 app_display_name: app.display_name.clone(),
                 managed: desired.is_some(),
-                certificate: unnamed_name(secret.display_name.as_deref()),
+                certificate: spec.map_or_else(
+                    || unnamed_name(secret.display_name.as_deref()),
+                    |s| s.name.clone(),
+                ),
                 kind: CredentialKind::ClientSecret,
                 hint: secret.hint.clone(),
-                source: KeySource::Unmanaged,
+                source: if spec.is_some() {
+                    KeySource::Generate
+                } else {
+                    KeySource::Unmanaged
+                },
                 key_id: secret.key_id,
                 key_display_name: secret.display_name.clone(),
                 thumbprint: None,
@@ -303,16 +319,19 @@ pub fn report(input: &ReportInput<'_>) -> CertReport {
     }
 }
 
-/// Every key of a generated certificate but the one ending last is a previous key kept for its
-/// overlap (or left by an interrupted rotation): the plan removes it, nobody renews it.
+/// Every key of a generated certificate (or secret of a managed client secret) but the one
+/// ending last is a previous one kept for its overlap (or left by an interrupted rotation): the plan removes it, nobody renews it.
 fn supersede_older_generated_keys(rows: &mut [CertificateRow]) {
-    let mut newest: BTreeMap<(AppId, String), Option<OffsetDateTime>> = BTreeMap::new();
+    type Of = (AppId, CredentialKind, String);
+    let mut newest: BTreeMap<Of, Option<OffsetDateTime>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.source == KeySource::Generate) {
-        let end = newest.entry((r.app_id, r.certificate.clone())).or_default();
+        let end = newest
+            .entry((r.app_id, r.kind, r.certificate.clone()))
+            .or_default();
         *end = (*end).max(r.not_after);
     }
     for r in rows.iter_mut().filter(|r| r.source == KeySource::Generate) {
-        if newest.get(&(r.app_id, r.certificate.clone())) != Some(&r.not_after) {
+        if newest.get(&(r.app_id, r.kind, r.certificate.clone())) != Some(&r.not_after) {
             r.status = Status::Superseded;
         }
     }

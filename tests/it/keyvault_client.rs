@@ -202,3 +202,84 @@ async fn a_challenge_for_another_resource_is_refused() {
         "{err}"
     );
 }
+
+/// `PUT /secrets/{name}` needs `secrets/setSecret/action` (Key Vault Secrets Officer): refused
+/// with the role named, then a new version per set; a soft-deleted name is a 409 that says how
+/// to recover or purge it. The value is in no error.
+#[tokio::test]
+async fn setting_a_secret_needs_the_secrets_officer_and_makes_a_version_each_time() {
+    use entraform::model::KeyVaultSecret;
+    let t = graph_support::start().await;
+    let (app, _) = new_app(&t.admin, "secret-setter").await;
+    let secret = add_secret(&t.admin, &app).await;
+    let client = client_as(
+        &t.sb,
+        Credential::client_secret(app.app_id.to_string(), secret),
+    );
+    let kv = KeyVaultClient::new(&client, vaults(&t.sb)).unwrap();
+    let target = KeyVaultSecret {
+        vault: "kv-ops".into(),
+        secret: "exo-secret".into(),
+    };
+    let value = Secret::new("s3cr3t~value-never-shown");
+    let tags = [("entraform-app", "exo".to_owned())];
+    let err = kv
+        .set_secret(&target, &value, "text/plain", (1, 2), &tags)
+        .await
+        .unwrap_err();
+    let service = err.service().expect("a service error");
+    assert_eq!(service.status, 403);
+    assert_eq!(
+        service.action(),
+        Some("Microsoft.KeyVault/vaults/secrets/setSecret/action")
+    );
+    let hint = err.hint().unwrap();
+    assert!(
+        hint.contains("`Key Vault Secrets Officer` on `kv-ops`"),
+        "{hint}"
+    );
+    assert!(!err.to_string().contains(value.expose()));
+
+    t.sb.grant_key_vault_role(
+        Some("kv-ops"),
+        "Key Vault Secrets Officer",
+        &app.app_id.to_string(),
+    )
+    .unwrap();
+    let first = kv
+        .set_secret(&target, &value, "text/plain", (1, 2), &tags)
+        .await
+        .unwrap();
+    let second = kv
+        .set_secret(&target, &value, "text/plain", (1, 2), &tags)
+        .await
+        .unwrap();
+    assert_ne!(first, second, "each set is a new version");
+    assert!(first.contains("/secrets/exo-secret/"), "{first}");
+
+    // Deleted (soft), the name is taken until recovered or purged.
+    let token = client
+        .token_for("https://vault.azure.net/.default")
+        .await
+        .unwrap();
+    let r = reqwest::Client::new()
+        .delete(format!(
+            "{}/secrets/exo-secret?api-version=7.6",
+            t.sb.key_vault_url("kv-ops")
+        ))
+        .bearer_auth(token.token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let err = kv
+        .set_secret(&target, &value, "text/plain", (1, 2), &tags)
+        .await
+        .unwrap_err();
+    assert_eq!(err.service().unwrap().status, 409);
+    assert!(
+        err.hint()
+            .unwrap()
+            .contains("az keyvault secret purge --vault-name kv-ops --name exo-secret")
+    );
+}

@@ -43,7 +43,7 @@ fn write_manifest(dir: &Path, validity: &str, renew: &str) -> PathBuf {
     path
 }
 
-fn sandboxed(dir: &Path) -> Command {
+pub(crate) fn sandboxed(dir: &Path) -> Command {
     let mut cmd = entraform();
     cmd.current_dir(dir)
         .args(["--sandbox", "--sandbox-state"])
@@ -52,7 +52,7 @@ fn sandboxed(dir: &Path) -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
 
@@ -80,7 +80,11 @@ fn plan_exit(dir: &Path, manifest: &Path) -> (i32, String) {
 }
 
 /// A token of the sandbox's bootstrap admin for `scope`.
-async fn admin_token(sb: &sandbox::RunningSandbox, http: &reqwest::Client, scope: &str) -> String {
+pub(crate) async fn admin_token(
+    sb: &sandbox::RunningSandbox,
+    http: &reqwest::Client,
+    scope: &str,
+) -> String {
     let r = token_by_secret(
         http,
         &sb.token_url(),
@@ -178,7 +182,7 @@ async fn script_host_signs_in(state: &Path, host_app: &str, host_secret: &str) -
 
 /// An identity for the script host with `Key Vault Secrets User` on the vault, granted with
 /// `entraform sandbox grant`.
-async fn script_host(dir: &Path) -> (String, String) {
+pub(crate) async fn script_host(dir: &Path) -> (String, String) {
     let state = dir.join("sandbox.json");
     let sb = sandbox::start(SandboxConfig::new().state_path(&state))
         .await

@@ -14,6 +14,7 @@ mod certs_report;
 mod certs_seed;
 mod cli;
 mod client_secrets;
+mod client_secrets_managed;
 mod common;
 mod docs;
 mod examples;

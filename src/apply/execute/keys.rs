@@ -10,9 +10,10 @@ use time::OffsetDateTime;
 use super::{AttachedCertificate, Exec, StepError};
 use crate::apply::ActionError;
 use crate::apply::certs::generate_and_write;
-use crate::apply::requests::{self, KeyChange};
+use crate::apply::requests::{self, KeyChange, PasswordAdd};
 use crate::apply::retry::{Consent, Replication};
 use crate::cert::{self, PublicCertificate};
+use crate::graph::Secret;
 use crate::graph::types::{Application, KeyCredential};
 use crate::model::KeyId;
 use crate::plan::{Address, CertificateMaterial, CertificateSource, NewKeyCredential};
@@ -238,6 +239,104 @@ impl Exec<'_> {
         Ok(format!("key_id={}, thumbprint={thumbprint}", key.key_id))
     }
 
+    /// Adds a managed client secret and sets its value (which Graph shows only in this answer)
+    /// as a new version of the Key Vault secret. When the vault refuses, the secret is removed
+    /// from the app again: nothing is left registered whose value nobody holds, or the error
+    /// says exactly which key id is. Returns what the progress line shows (the key id).
+    pub(super) async fn add_client_secret(
+        &self,
+        name: &str,
+        replication: Replication,
+        add: &PasswordAdd<'_>,
+    ) -> Result<String, StepError> {
+        let target = &add.secret.key_vault;
+        let Some(client) = self.options.key_vault.clone() else {
+            return Err(ActionError::Conflict(format!(
+                "client secret for Key Vault {target}: this run has no Key Vault client"
+            ))
+            .into());
+        };
+        let request = add.add(OffsetDateTime::now_utc());
+        let answer = match self
+            .write(
+                crate::apply::retry::WriteKind::Update,
+                replication,
+                Consent::NotNeeded,
+                || self.client.send(&request),
+            )
+            .await?
+        {
+            super::Wrote::Ok(resp) => resp,
+            super::Wrote::Gone | super::Wrote::Exists { .. } => {
+                return Err(ActionError::NoSecretText {
+                    app: name.to_owned(),
+                    missing: "answer",
+                }
+                .into());
+            }
+        };
+        let added: AddedPassword = answer.json()?;
+        drop(answer);
+        let key_id = added.key_id.ok_or(ActionError::NoSecretText {
+            app: name.to_owned(),
+            missing: "keyId",
+        })?;
+        let value = added.secret_text.map(Secret::new);
+        let set = match &value {
+            Some(value) => {
+                let start = added
+                    .start_date_time
+                    .unwrap_or_else(OffsetDateTime::now_utc);
+                let end = added
+                    .end_date_time
+                    .unwrap_or_else(|| start + add.secret.validity.as_duration());
+                let tags = [
+                    ("entraform-app", name.to_owned()),
+                    ("entraform-app-id", add.app.app_id.to_string()),
+                    ("entraform-key-id", key_id.to_string()),
+                ];
+                client
+                    .set_secret(
+                        target,
+                        value,
+                        SECRET_CONTENT_TYPE,
+                        (start.unix_timestamp(), end.unix_timestamp()),
+                        &tags,
+                    )
+                    .await
+                    .map(drop)
+            }
+            None => Err(crate::keyvault::KeyVaultError::Config {
+                message:
+                    "Graph's answer to addPassword had no `secretText`: there is no value to set"
+                        .to_owned(),
+                hint: None,
+            }),
+        };
+        drop(value);
+        let Err(vault_error) = set else {
+            return Ok(format!("key_id={key_id}, key_vault={target}"));
+        };
+        // The value is gone with this run: take the secret back.
+        match self.delete(replication, &add.take_back(key_id)).await {
+            Ok(()) => Err(ActionError::SecretToKeyVault {
+                target: Box::new(target.clone()),
+                key_id,
+                source: Box::new(vault_error),
+            }
+            .into()),
+            Err(StepError::Failed(ActionError::Graph(e))) => Err(ActionError::SecretLeftOnApp {
+                target: Box::new(target.clone()),
+                key_id,
+                app_id: add.app.app_id,
+                vault_error: Box::new(vault_error),
+                source: Box::new(e),
+            }
+            .into()),
+            Err(other) => Err(other),
+        }
+    }
+
     pub(super) async fn remove_key(
         &self,
         name: &str,
@@ -256,6 +355,22 @@ impl Exec<'_> {
         let next: Vec<KeyCredential> = current.into_iter().filter(|k| k.key_id != key_id).collect();
         self.patch_keys(name, replication, change, next).await
     }
+}
+
+/// What a managed secret's value is in Key Vault: the secret itself, as text (what Azure's
+/// SDKs send for a plain secret, e.g. the Rust SDK's `{"contentType":"text/plain",…}`).
+const SECRET_CONTENT_TYPE: &str = "text/plain";
+
+/// `addPassword`'s answer, the parts used: `secretText` goes straight into a [`Secret`].
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddedPassword {
+    key_id: Option<KeyId>,
+    secret_text: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    start_date_time: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    end_date_time: Option<OffsetDateTime>,
 }
 
 fn key_ids(keys: &[KeyCredential]) -> BTreeSet<KeyId> {

@@ -8,7 +8,7 @@ use crate::graph::Request;
 use crate::graph::api::applications;
 use crate::graph::types::KeyCredential;
 use crate::model::KeyId;
-use crate::plan::{ExistingApp, KeyCredentialMethod, NewKeyCredential};
+use crate::plan::{ExistingApp, KeyCredentialMethod, NewClientSecret, NewKeyCredential};
 
 #[derive(Debug)]
 pub struct KeyChange<'a> {
@@ -70,6 +70,40 @@ fn change<'a>(
         depends: Depends::OnApp,
         learns: Learns::Nothing,
         detail,
+    }
+}
+
+/// A managed client secret: `addPassword` (its end counted from when it is sent), then the value
+/// to Key Vault, and when that fails `removePassword` with the key id Graph gave it.
+#[derive(Debug)]
+pub struct PasswordAdd<'a> {
+    pub app: ExistingApp,
+    pub secret: &'a NewClientSecret,
+}
+
+impl PasswordAdd<'_> {
+    pub fn add(&self, now: time::OffsetDateTime) -> Request {
+        applications::add_password(
+            self.app.object_id,
+            &self.secret.display_name,
+            now + self.secret.validity.as_duration(),
+        )
+    }
+
+    pub fn take_back(&self, key_id: KeyId) -> Request {
+        applications::remove_password(self.app.object_id, key_id)
+    }
+}
+
+pub(super) fn add_password<'a>(app: &ExistingApp, secret: &'a NewClientSecret) -> Step<'a> {
+    Step {
+        write: Write::Password(PasswordAdd {
+            app: app.clone(),
+            secret,
+        }),
+        depends: Depends::OnApp,
+        learns: Learns::Nothing,
+        detail: Detail::Certificate,
     }
 }
 

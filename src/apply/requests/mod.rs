@@ -12,7 +12,7 @@
 //! | `service_principals` | upsert, update, restore and delete the app's service principal |
 //! | `grants` | application permissions (app role assignments) and delegated grants |
 //! | `roles` | directory role assignments |
-//! | `keys` | key credentials (certificates): the whole set is read, checked and written |
+//! | `keys` | key credentials (certificates): the whole set is read, checked and written; client secrets |
 //! | `federated` | federated identity credentials |
 //!
 //! Golden-tested without a sandbox: the snapshot in `snapshots/` shows every variant's requests.
@@ -26,7 +26,7 @@ mod service_principals;
 
 use serde_json::Value;
 
-pub use keys::{KeyChange, KeyEdit, key_credential};
+pub use keys::{KeyChange, KeyEdit, PasswordAdd, key_credential};
 
 use super::ActionError;
 use super::retry::Consent;
@@ -101,6 +101,8 @@ pub enum Write<'a> {
     /// A change of the app's key set: read it (with the bytes of the keys kept), check it is the
     /// plan's, write the whole set, read it back until Entra ID shows it.
     Keys(KeyChange<'a>),
+    /// A managed client secret: added, its value set in Key Vault, taken back if that fails.
+    Password(PasswordAdd<'a>),
 }
 
 #[derive(Debug)]
@@ -220,6 +222,7 @@ pub fn references(op: &Operation) -> References<'_> {
         },
         O::AddOwner { app, .. }
         | O::AddCertificate { app, .. }
+        | O::AddClientSecret { app, .. }
         | O::CreateFederatedCredential { app, .. } => References {
             app: Some(app),
             ..none
@@ -323,6 +326,7 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
             method,
         } => keys::remove(app, *key_id, method),
         O::RemovePasswordCredential { app, key_id } => keys::remove_password(app, *key_id),
+        O::AddClientSecret { secret, .. } => keys::add_password(resolved.app()?, secret),
         O::CreateFederatedCredential { credential, .. } => {
             federated::create(resolved.app()?, credential)
         }

@@ -189,6 +189,17 @@ fn every_operation() -> Vec<Operation> {
             app: app(),
             key_id: KeyId(guid(0x5e)),
         },
+        O::AddClientSecret {
+            app: AppRef::Planned("exo".into()),
+            secret: crate::plan::NewClientSecret {
+                display_name: "entraform:automation".into(),
+                validity: "180d".parse().unwrap(),
+                key_vault: crate::model::KeyVaultSecret {
+                    vault: "kv-ops".into(),
+                    secret: "exo-secret".into(),
+                },
+            },
+        },
         O::CreateFederatedCredential {
             app: AppRef::Planned("exo".into()),
             credential: federated(),
@@ -238,6 +249,7 @@ fn variant(op: &Operation) -> usize {
         O::DeleteFederatedCredential { .. } => 21,
         O::RemovePasswordCredential { .. } => 22,
         O::UpdateServicePrincipal { .. } => 23,
+        O::AddClientSecret { .. } => 24,
     }
 }
 
@@ -338,6 +350,19 @@ fn render(op: &Operation) -> String {
             line("if gone", show(read_back));
             line("proven by", "the run's closing plan (settle)".into());
         }
+        Write::Password(add) => {
+            let now = time::macros::datetime!(2025-06-01 00:00 UTC);
+            line("send", show(&add.add(now)));
+            line(
+                "then",
+                format!(
+                    "the secretText to Key Vault {} (PUT /secrets/{{name}}, text/plain)",
+                    add.secret.key_vault
+                ),
+            );
+            line("if refused", show(&add.take_back(KeyId(guid(0x5f)))));
+            line("proven by", "the run's closing plan (settle)".into());
+        }
         Write::Keys(change) => {
             line("read", show(&change.read));
             let edit = match change.edit {
@@ -383,7 +408,7 @@ fn render(op: &Operation) -> String {
 fn every_operations_requests() {
     let ops = every_operation();
     let covered: BTreeSet<usize> = ops.iter().map(variant).collect();
-    assert_eq!(covered.len(), 24, "one example per variant");
+    assert_eq!(covered.len(), 25, "one example per variant");
     let text: String = ops.iter().map(render).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!(text);
 }

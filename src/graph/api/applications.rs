@@ -132,6 +132,34 @@ pub fn set_key_credentials(id: ObjectId, keys: &[KeyCredential]) -> Request {
     )
 }
 
+/// `POST /applications/{id}/addPassword` `{passwordCredential: {displayName, endDateTime}}`
+/// (https://learn.microsoft.com/graph/api/application-addpassword): Graph makes the secret and
+/// returns its `secretText` in this answer only. A repeat would add a second secret.
+pub fn add_password(id: ObjectId, display_name: &str, end: time::OffsetDateTime) -> Request {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AddPassword<'a> {
+        password_credential: PasswordCredential<'a>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PasswordCredential<'a> {
+        display_name: &'a str,
+        #[serde(with = "time::serde::rfc3339")]
+        end_date_time: time::OffsetDateTime,
+    }
+    Request::post(
+        format!("{}/addPassword", object(id)),
+        body(&AddPassword {
+            password_credential: PasswordCredential {
+                display_name,
+                end_date_time: end,
+            },
+        }),
+        RetrySafety::NotIdempotent,
+    )
+}
+
 /// `POST /applications/{id}/removePassword` with the secret's `keyId`
 /// (https://learn.microsoft.com/graph/api/application-removepassword).
 pub fn remove_password(id: ObjectId, key_id: KeyId) -> Request {

@@ -22,7 +22,6 @@ const IMPORT: &str = "Microsoft.KeyVault/vaults/certificates/import/action";
 const DELETE: &str = "Microsoft.KeyVault/vaults/certificates/delete";
 const RECOVER: &str = "Microsoft.KeyVault/vaults/certificates/recover/action";
 const PURGE: &str = "Microsoft.KeyVault/vaults/certificates/purge/action";
-const GET_SECRET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
 
 /// What a request asks for, and the data action it needs.
 pub(crate) struct Operation {
@@ -40,7 +39,6 @@ enum Kind {
     GetDeleted(String),
     Recover(String),
     Purge(String),
-    GetSecret(String, Option<String>),
 }
 
 fn not_found_route(request: &KvRequest<'_>) -> KvError {
@@ -70,8 +68,6 @@ pub(crate) fn operation(request: &KvRequest<'_>) -> Result<Operation, KvError> {
         ("GET", ["deletedcertificates", n]) => op(READ, Kind::GetDeleted(name(n))),
         ("POST", ["deletedcertificates", n, "recover"]) => op(RECOVER, Kind::Recover(name(n))),
         ("DELETE", ["deletedcertificates", n]) => op(PURGE, Kind::Purge(name(n))),
-        ("GET", ["secrets", n]) => op(GET_SECRET, Kind::GetSecret(name(n), None)),
-        ("GET", ["secrets", n, v]) => op(GET_SECRET, Kind::GetSecret(name(n), Some(name(v)))),
         _ => Err(not_found_route(request)),
     }
 }
@@ -125,18 +121,6 @@ pub(crate) fn run(
                 .get(&name.to_ascii_lowercase())
                 .ok_or_else(|| deleted_not_found(name))?;
             ok(deleted_bundle(url, deleted))
-        }
-        Kind::GetSecret(name, version) => {
-            let cert = vault
-                .certificates
-                .get(&name.to_ascii_lowercase())
-                .ok_or_else(|| secret_not_found(name))?;
-            let v = match version {
-                Some(v) => cert.version(v),
-                None => cert.latest(),
-            }
-            .ok_or_else(|| secret_not_found(name))?;
-            ok(secret(url, cert, v))
         }
         Kind::Delete(name) => {
             let vault = doc.key_vaults.entry(key).or_default();
@@ -201,16 +185,6 @@ fn deleted_not_found(name: &str) -> KvError {
     )
 }
 
-fn secret_not_found(name: &str) -> KvError {
-    KvError::new(
-        404,
-        "SecretNotFound",
-        format!(
-            "A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command."
-        ),
-    )
-}
-
 fn find<'v>(vault: &'v Vault, name: &str) -> Result<&'v Certificate, KvError> {
     vault
         .certificates
@@ -218,7 +192,7 @@ fn find<'v>(vault: &'v Vault, name: &str) -> Result<&'v Certificate, KvError> {
         .ok_or_else(|| not_found(name))
 }
 
-fn valid_object_name(name: &str) -> bool {
+pub(crate) fn valid_object_name(name: &str) -> bool {
     (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
@@ -436,6 +410,21 @@ fn deleted_bundle(url: &str, deleted: &DeletedCertificate) -> Value {
     Value::Object(out)
 }
 
+/// `GET /secrets/{name}[/{version}]` of a certificate's name: its secret, if it has one.
+pub(crate) fn certificate_secret(
+    url: &str,
+    vault: &Vault,
+    name: &str,
+    version: Option<&str>,
+) -> Option<Value> {
+    let cert = vault.certificates.get(&name.to_ascii_lowercase())?;
+    let v = match version {
+        Some(v) => cert.version(v),
+        None => cert.latest(),
+    }?;
+    Some(secret(url, cert, v))
+}
+
 /// The secret backing a certificate, as recorded live: `managed: true`, the `kid`, the PFX.
 fn secret(url: &str, cert: &Certificate, v: &CertificateVersion) -> Value {
     let ver = Some(v.version.as_str());
@@ -458,7 +447,11 @@ fn list(url: &str, vault: &Vault, request: &KvRequest<'_>) -> Value {
     page(items, &request.params, request)
 }
 
-fn page(items: Vec<Value>, params: &crate::odata::Params, request: &KvRequest<'_>) -> Value {
+pub(crate) fn page(
+    items: Vec<Value>,
+    params: &crate::odata::Params,
+    request: &KvRequest<'_>,
+) -> Value {
     let path = request.segments.join("/");
     page_of(items, params, &format!("{}/{path}", request.vault_url))
 }

@@ -1,6 +1,7 @@
-//! Azure Key Vault's data plane for certificates, served by the same server as Graph: import,
-//! get (latest and by version), versions, list, soft delete, deleted get, recover, purge, and
-//! the secret that backs a certificate (its PFX). Shapes, codes and messages follow the
+//! Azure Key Vault's data plane for certificates and secrets, served by the same server as
+//! Graph: certificate import, get (latest and by version), versions, list, soft delete, deleted
+//! get, recover, purge, and the secret that backs a certificate (its PFX); secrets set on their
+//! own (`PUT /secrets/{name}`, versions, soft delete, purge). Shapes, codes and messages follow the
 //! Key Vault REST reference (Azure/azure-rest-api-specs
 //! `specification/keyvault/data-plane/{Certificates,Secrets}`) and live responses recorded in
 //! Azure SDK test recordings; see `docs/sandbox.md` for what is and is not emulated.
@@ -18,6 +19,7 @@
 mod certificates;
 mod pfx;
 pub(crate) mod rbac;
+mod secrets;
 pub(crate) mod store;
 
 use serde_json::{Value, json};
@@ -170,6 +172,12 @@ fn route_template(method: &str, segments: &[String]) -> String {
     format!("{method} {PATH_PREFIX}{{vault}}/{}", names.join("/"))
 }
 
+/// A routed request: a secret's or a certificate's, with the data action it needs.
+enum Operation {
+    Secret(&'static str, secrets::Kind),
+    Certificate(certificates::Operation),
+}
+
 /// Serves a Key Vault request; `None` when the request is not one (Graph or the authority).
 pub(crate) fn handle(
     server: &Server,
@@ -236,20 +244,25 @@ fn serve(server: &Server, request: &KvRequest<'_>, headers: &Headers) -> Result<
             ));
         }
     }
-    let operation = certificates::operation(request)?;
+    let operation = match secrets::operation(request) {
+        Some((action, kind)) => Operation::Secret(action, kind),
+        None => Operation::Certificate(certificates::operation(request)?),
+    };
+    let action = match &operation {
+        Operation::Secret(action, _) => action,
+        Operation::Certificate(op) => op.action,
+    };
     {
         let doc = server.store.lock();
-        if !rbac::allowed(&doc, &caller.object_id, &request.vault, operation.action) {
-            return Err(forbidden(
-                &doc.tenant.id,
-                &caller,
-                request,
-                operation.action,
-            ));
+        if !rbac::allowed(&doc, &caller.object_id, &request.vault, action) {
+            return Err(forbidden(&doc.tenant.id, &caller, request, action));
         }
     }
     let mut doc = server.store.lock();
-    let reply = certificates::run(&mut doc, request, &operation)?;
+    let reply = match &operation {
+        Operation::Secret(_, kind) => secrets::run(&mut doc, request, kind)?,
+        Operation::Certificate(op) => certificates::run(&mut doc, request, op)?,
+    };
     if request.method != "GET" {
         drop(doc);
         server.store.mark_dirty();

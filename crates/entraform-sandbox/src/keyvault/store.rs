@@ -1,5 +1,6 @@
 //! What the sandbox keeps of its Key Vaults in the state document: certificates (every version,
-//! with the secret that backs it), soft-deleted certificates, and data-plane role assignments.
+//! with the secret that backs it), secrets set on their own (every version), soft-deleted
+//! certificates and secrets, and data-plane role assignments.
 //!
 //! There is no control plane (ARM) in the sandbox: every vault name exists, empty until a
 //! certificate is imported into it. Role assignments are made with `entraform sandbox grant`
@@ -22,6 +23,57 @@ pub(crate) struct Vault {
     pub certificates: BTreeMap<String, Certificate>,
     #[serde(default)]
     pub deleted_certificates: BTreeMap<String, DeletedCertificate>,
+    /// Secrets set with `PUT /secrets/{name}` (a certificate's own secret lives with it).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretObject>,
+    #[serde(default)]
+    pub deleted_secrets: BTreeMap<String, DeletedSecret>,
+}
+
+/// A secret object: its versions, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SecretObject {
+    /// The name as first set.
+    pub name: String,
+    pub versions: Vec<SecretVersion>,
+}
+
+/// One version of a set secret (`SecretBundle`'s stored parts).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct SecretVersion {
+    /// 32 lower-case hex digits.
+    pub version: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub enabled: bool,
+    /// Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for SecretVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretVersion")
+            .field("version", &self.version)
+            .field("value", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret in the vault's deleted collection (soft delete).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeletedSecret {
+    pub secret: SecretObject,
+    /// Unix seconds.
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
 }
 
 /// A certificate object: its versions, oldest first, and the one policy they share.
