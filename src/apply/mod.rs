@@ -44,7 +44,7 @@ pub use execute::{
 };
 pub use outputs::{
     AppOutputs, CertificateOutput, OUTPUTS_FORMAT_VERSION, Outputs, OutputsInput, consent_report,
-    consent_url, outputs_json, outputs_text,
+    consent_url, key_vault_connect_lines, outputs_json, outputs_text,
 };
 pub use progress::{
     Event, EventKind, Verb, applied_summary, failure_report, format_elapsed, progress_line,
@@ -334,7 +334,7 @@ fn cert_var(e: &crate::cert::CertError) -> Option<String> {
 }
 
 /// Where the files of a generated certificate went.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WrittenFiles {
     /// `None` when the certificate went to Key Vault only.
     pub pfx: Option<PathBuf>,

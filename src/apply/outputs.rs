@@ -3,6 +3,7 @@
 //! versioned JSON document (`--format json`). Pure: built from the plan, the executor's report
 //! and, when the caller has them, the manifests and the tenant as observed.
 
+use crate::model::KeyVaultCertificate;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -61,6 +62,36 @@ pub struct AppOutputs {
     pub admin_consent_url: Option<String>,
     /// `Connect-ExchangeOnline` lines: the PFX form, then the thumbprint form.
     pub exchange_online: Vec<String>,
+    /// For a certificate kept in Key Vault: the PowerShell lines that fetch it on the script
+    /// host and connect with no file and no password ([`key_vault_connect_lines`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exchange_online_key_vault: Vec<String>,
+}
+
+/// The script host's lines for a certificate in Key Vault, as an identity with Key Vault
+/// Secrets User (after `Connect-AzAccount`): the PFX as the certificate's secret (base64, blank
+/// password) into an `X509Certificate2` kept in memory, then `-Certificate`. docs/key-vault.md
+/// shows these lines; a test keeps the two the same.
+pub fn key_vault_connect_lines(
+    vault: &str,
+    certificate: &str,
+    app_id: &AppId,
+    org: &str,
+) -> Vec<String> {
+    vec![
+        format!(
+            "$b64 = Get-AzKeyVaultSecret -VaultName {} -Name {} -AsPlainText",
+            powershell_string(vault),
+            powershell_string(certificate)
+        ),
+        "$cert = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new([System.Convert]::FromBase64String($b64), [string]$null, 'MachineKeySet,EphemeralKeySet')".to_owned(),
+        format!("Connect-ExchangeOnline -Certificate $cert -AppID {app_id} -Organization {org}"),
+    ]
+}
+
+/// A PowerShell single-quoted string (a `'` doubled).
+fn powershell_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -74,6 +105,9 @@ pub struct CertificateOutput {
     /// Files this apply moved aside (never deleted), e.g. the previous PFX on rotation.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub kept_previous: Vec<PathBuf>,
+    /// The Key Vault certificate a generated certificate is imported into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_vault: Option<KeyVaultCertificate>,
 }
 
 /// `https://login.microsoftonline.com/{tenant}/adminconsent?client_id={appId}`.
@@ -180,6 +214,7 @@ fn app_outputs(input: &OutputsInput<'_>, name: &str) -> AppOutputs {
         .map(|id| consent_url(input.login_host, &input.plan.tenant_id.to_string(), &id));
 
     let mut exchange = Vec::new();
+    let mut exchange_key_vault = Vec::new();
     if let Some(app_id) = app_id
         && manages_exchange(input, name, desired)
         && let Some(cert) = certificates
@@ -199,6 +234,10 @@ fn app_outputs(input: &OutputsInput<'_>, name: &str) -> AppOutputs {
                 "Connect-ExchangeOnline -CertificateThumbPrint {thumb} -AppID {app_id} -Organization {org}"
             ));
         }
+        if let Some(kv) = &cert.key_vault {
+            exchange_key_vault =
+                key_vault_connect_lines(kv.vault_name(), &kv.certificate, &app_id, org);
+        }
     }
 
     AppOutputs {
@@ -212,6 +251,7 @@ fn app_outputs(input: &OutputsInput<'_>, name: &str) -> AppOutputs {
         certificates,
         admin_consent_url: consent,
         exchange_online: exchange,
+        exchange_online_key_vault: exchange_key_vault,
     }
 }
 
@@ -281,10 +321,13 @@ fn certificates(
                 .and_then(|d| d.certificates.as_ref())
                 .and_then(|specs| specs.iter().find(|s| s.name == cert))
                 .and_then(|s| match &s.source {
-                    SpecSource::Generate(g) => Some((g.pfx.clone(), g.cer.clone())),
+                    SpecSource::Generate(g) => {
+                        Some((g.pfx.clone(), g.cer.clone(), g.key_vault.clone()))
+                    }
                     SpecSource::File { .. } | SpecSource::KeyVault(_) => None,
                 })
                 .or_else(|| planned_files(input.plan, name, &cert));
+            let key_vault = spec_files.as_ref().and_then(|f| f.2.clone());
             let attached = input
                 .report
                 .certificates
@@ -300,6 +343,7 @@ fn certificates(
                     pfx: files.and_then(|f| f.pfx.clone()),
                     cer: files.and_then(|f| f.cer.clone()),
                     kept_previous: files.map(|f| f.kept.clone()).unwrap_or_default(),
+                    key_vault,
                 };
             }
             let status = input.plan.certificates.iter().find(|s| {
@@ -307,7 +351,7 @@ fn certificates(
                     && s.address.kind == ResourceKind::Certificate
                     && s.address.key.as_deref() == Some(cert.as_str())
             });
-            let (pfx, cer) = spec_files.unwrap_or_default();
+            let (pfx, cer, _) = spec_files.unwrap_or_default();
             CertificateOutput {
                 name: cert,
                 thumbprint: status.and_then(|s| s.thumbprint),
@@ -315,17 +359,26 @@ fn certificates(
                 pfx,
                 cer,
                 kept_previous: Vec::new(),
+                key_vault,
             }
         })
         .collect()
 }
 
-/// Where the plan says a generated certificate's files go.
-fn planned_files(plan: &Plan, app: &str, cert: &str) -> Option<(Option<PathBuf>, Option<PathBuf>)> {
+/// Where the plan says a generated certificate goes: its files and its Key Vault certificate.
+type Destinations = (
+    Option<PathBuf>,
+    Option<PathBuf>,
+    Option<KeyVaultCertificate>,
+);
+
+fn planned_files(plan: &Plan, app: &str, cert: &str) -> Option<Destinations> {
     plan.operations().find_map(|(a, op)| match op {
         Operation::AddCertificate { key, .. } if a.app == app && a.key.as_deref() == Some(cert) => {
             match &key.certificate {
-                CertificateMaterial::Generate(g) => Some((g.pfx.clone(), g.cer.clone())),
+                CertificateMaterial::Generate(g) => {
+                    Some((g.pfx.clone(), g.cer.clone(), g.key_vault.clone()))
+                }
                 CertificateMaterial::File(_) => None,
             }
         }
@@ -435,6 +488,9 @@ pub fn outputs_text(outputs: &Outputs) -> String {
             if let Some(p) = &c.cer {
                 rows.push(("cer".into(), p.display().to_string()));
             }
+            if let Some(kv) = &c.key_vault {
+                rows.push(("key_vault".into(), kv.to_string()));
+            }
             for p in &c.kept_previous {
                 rows.push(("kept_previous".into(), p.display().to_string()));
             }
@@ -449,6 +505,12 @@ pub fn outputs_text(outputs: &Outputs) -> String {
         } else if let Some(line) = lines.next() {
             out.push_str("\n  Connect to Exchange Online:\n");
             out.push_str(&format!("    {line}\n"));
+        }
+        if !app.exchange_online_key_vault.is_empty() {
+            out.push_str("\n  Connect to Exchange Online with the certificate in Key Vault (after Connect-AzAccount, as an identity with Key Vault Secrets User):\n");
+            for line in &app.exchange_online_key_vault {
+                out.push_str(&format!("    {line}\n"));
+            }
         }
     }
     out

@@ -244,3 +244,80 @@ fn the_outputs_name_ids_certificates_and_how_to_connect() {
         ("outputs.json", apply::outputs_json(&outputs)),
     ]);
 }
+
+/// A generated certificate kept in Key Vault: the outputs also show the script host's lines
+/// that fetch it from the vault and connect with no file and no password.
+#[test]
+fn the_outputs_show_how_to_connect_with_a_certificate_from_key_vault() {
+    let mut plan = case("fresh-tenant");
+    for change in &mut plan.changes {
+        for op in &mut change.operations {
+            if let plan::Operation::AddCertificate { key, .. } = op
+                && let plan::CertificateMaterial::Generate(g) = &mut key.certificate
+            {
+                g.pfx = None;
+                g.pfx_password_env = None;
+                g.cer = None;
+                g.key_vault = Some(entraform::model::KeyVaultCertificate {
+                    vault: "kv-ops".into(),
+                    certificate: "exo-automation".into(),
+                });
+            }
+        }
+    }
+    let key_id = plan
+        .operations()
+        .find_map(|(_, op)| match op {
+            plan::Operation::AddCertificate { key, .. } => Some(key.key_id),
+            _ => None,
+        })
+        .expect("the case adds a certificate");
+    let report = Report {
+        records: record(
+            &plan,
+            &plan.operations().map(|_| done()).collect::<Vec<_>>(),
+        ),
+        apps: [("exo-v2-app".to_owned(), created_app())].into(),
+        service_principals: [("exo-v2-app".to_owned(), ObjectId(id(103)))].into(),
+        certificates: vec![AttachedCertificate {
+            app: "exo-v2-app".into(),
+            name: "automation".into(),
+            key_id,
+            thumbprint: "0C6C640C68C82F9CEF0DECDD06B9927B42D70E62"
+                .parse::<Thumbprint>()
+                .unwrap(),
+            not_before: datetime!(2025-05-31 23:55 UTC),
+            not_after: datetime!(2026-06-01 00:00 UTC),
+            source: CertificateSource::Generate,
+            files: Some(WrittenFiles::default()),
+        }],
+        ..Report::default()
+    };
+    let outputs = Outputs::build(&OutputsInput {
+        plan: &plan,
+        report: &report,
+        tenant_domain: "contoso.onmicrosoft.com",
+        login_host: "https://login.microsoftonline.com",
+        live: None,
+        desired: None,
+    });
+    check(&[
+        ("outputs-key-vault.txt", apply::outputs_text(&outputs)),
+        ("outputs-key-vault.json", apply::outputs_json(&outputs)),
+    ]);
+}
+
+/// docs/key-vault.md shows exactly the lines apply prints.
+#[test]
+fn the_key_vault_docs_show_the_lines_apply_prints() {
+    let docs = std::fs::read_to_string(repo_root().join("docs/key-vault.md")).unwrap();
+    let app_id: entraform::model::AppId = "3f76be04-5cf0-47f1-9df6-d05981a450fc".parse().unwrap();
+    for line in apply::key_vault_connect_lines(
+        "kv-ops",
+        "exo-automation",
+        &app_id,
+        "contoso.onmicrosoft.com",
+    ) {
+        assert!(docs.contains(&line), "docs/key-vault.md lacks `{line}`");
+    }
+}
