@@ -201,6 +201,22 @@ fn a_run_that_stopped_early_says_what_was_done_and_what_was_not() {
 #[test]
 fn the_outputs_name_ids_certificates_and_how_to_connect() {
     let plan = case("fresh-tenant");
+    let outputs = outputs_after(
+        &plan,
+        WrittenFiles {
+            pfx: Some(Path::new("certs/exo-v2-app.pfx").to_owned()),
+            cer: Some(Path::new("certs/exo-v2-app.cer").to_owned()),
+            kept: vec![Path::new("certs/exo-v2-app.20250531T235500Z.pfx").to_owned()],
+        },
+    );
+    check(&[
+        ("outputs.txt", apply::outputs_text(&outputs)),
+        ("outputs.json", apply::outputs_json(&outputs)),
+    ]);
+}
+
+/// The outputs of `plan` applied in full, its certificate attached with `files` written.
+fn outputs_after(plan: &Plan, files: WrittenFiles) -> Outputs {
     let outcomes: Vec<ActionOutcome> = plan.operations().map(|_| done()).collect();
     let key_id = plan
         .operations()
@@ -210,7 +226,7 @@ fn the_outputs_name_ids_certificates_and_how_to_connect() {
         })
         .unwrap_or(KeyId(id(7)));
     let report = Report {
-        records: record(&plan, &outcomes),
+        records: record(plan, &outcomes),
         apps: [("exo-v2-app".to_owned(), created_app())].into(),
         service_principals: [("exo-v2-app".to_owned(), ObjectId(id(103)))].into(),
         certificates: vec![AttachedCertificate {
@@ -223,26 +239,18 @@ fn the_outputs_name_ids_certificates_and_how_to_connect() {
             not_before: datetime!(2025-05-31 23:55 UTC),
             not_after: datetime!(2026-06-01 00:00 UTC),
             source: CertificateSource::Generate,
-            files: Some(WrittenFiles {
-                pfx: Some(Path::new("certs/exo-v2-app.pfx").to_owned()),
-                cer: Some(Path::new("certs/exo-v2-app.cer").to_owned()),
-                kept: vec![Path::new("certs/exo-v2-app.20250531T235500Z.pfx").to_owned()],
-            }),
+            files: Some(files),
         }],
         ..Report::default()
     };
-    let outputs = Outputs::build(&OutputsInput {
-        plan: &plan,
+    Outputs::build(&OutputsInput {
+        plan,
         report: &report,
         tenant_domain: "contoso.onmicrosoft.com",
         login_host: "https://login.microsoftonline.com",
         live: None,
         desired: None,
-    });
-    check(&[
-        ("outputs.txt", apply::outputs_text(&outputs)),
-        ("outputs.json", apply::outputs_json(&outputs)),
-    ]);
+    })
 }
 
 /// A generated certificate kept in Key Vault: the outputs also show the script host's lines
@@ -265,42 +273,7 @@ fn the_outputs_show_how_to_connect_with_a_certificate_from_key_vault() {
             }
         }
     }
-    let key_id = plan
-        .operations()
-        .find_map(|(_, op)| match op {
-            plan::Operation::AddCertificate { key, .. } => Some(key.key_id),
-            _ => None,
-        })
-        .expect("the case adds a certificate");
-    let report = Report {
-        records: record(
-            &plan,
-            &plan.operations().map(|_| done()).collect::<Vec<_>>(),
-        ),
-        apps: [("exo-v2-app".to_owned(), created_app())].into(),
-        service_principals: [("exo-v2-app".to_owned(), ObjectId(id(103)))].into(),
-        certificates: vec![AttachedCertificate {
-            app: "exo-v2-app".into(),
-            name: "automation".into(),
-            key_id,
-            thumbprint: "0C6C640C68C82F9CEF0DECDD06B9927B42D70E62"
-                .parse::<Thumbprint>()
-                .unwrap(),
-            not_before: datetime!(2025-05-31 23:55 UTC),
-            not_after: datetime!(2026-06-01 00:00 UTC),
-            source: CertificateSource::Generate,
-            files: Some(WrittenFiles::default()),
-        }],
-        ..Report::default()
-    };
-    let outputs = Outputs::build(&OutputsInput {
-        plan: &plan,
-        report: &report,
-        tenant_domain: "contoso.onmicrosoft.com",
-        login_host: "https://login.microsoftonline.com",
-        live: None,
-        desired: None,
-    });
+    let outputs = outputs_after(&plan, WrittenFiles::default());
     check(&[
         ("outputs-key-vault.txt", apply::outputs_text(&outputs)),
         ("outputs-key-vault.json", apply::outputs_json(&outputs)),

@@ -100,7 +100,14 @@ async fn script_host_signs_in(
         token.text
     );
 
-    let admin = admin_token(&sb, &http, "https://graph.microsoft.com/.default").await;
+    let passwords = password_credentials(&sb, &http).await;
+    sb.shutdown().await.unwrap();
+    (value, passwords)
+}
+
+/// The app's `passwordCredentials`, read by the sandbox's admin.
+async fn password_credentials(sb: &sandbox::RunningSandbox, http: &reqwest::Client) -> Value {
+    let admin = admin_token(sb, http, "https://graph.microsoft.com/.default").await;
     let app: Value = http
         .get(format!(
             "{}/v1.0/applications(uniqueName='secret-kv')?$select=passwordCredentials",
@@ -113,8 +120,7 @@ async fn script_host_signs_in(
         .json()
         .await
         .unwrap();
-    sb.shutdown().await.unwrap();
-    (value, app["passwordCredentials"].clone())
+    app["passwordCredentials"].clone()
 }
 
 /// Soft-deletes a Key Vault secret named `name`, set first, as an administrator would.
@@ -227,22 +233,9 @@ async fn a_secret_the_vault_refuses_is_taken_off_the_app_again() {
     let sb = sandbox::start(SandboxConfig::new().state_path(&state))
         .await
         .unwrap();
-    let http = reqwest::Client::new();
-    let admin = admin_token(&sb, &http, "https://graph.microsoft.com/.default").await;
-    let app: Value = http
-        .get(format!(
-            "{}/v1.0/applications(uniqueName='secret-kv')?$select=passwordCredentials",
-            sb.graph_url()
-        ))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let passwords = password_credentials(&sb, &reqwest::Client::new()).await;
     sb.shutdown().await.unwrap();
-    assert_eq!(app["passwordCredentials"], serde_json::json!([]), "{app}");
+    assert_eq!(passwords, serde_json::json!([]), "{passwords}");
     let plan = run(sandboxed(dir)
         .args(["plan", "--detailed-exitcode"])
         .arg(&manifest));
