@@ -9,6 +9,7 @@ mod access;
 mod app;
 mod certs;
 mod credentials;
+pub(crate) mod entitlements;
 mod federated;
 mod fields;
 mod input;

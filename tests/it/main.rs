@@ -1,5 +1,6 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
+mod app_roles;
 mod apply_cli;
 mod apply_execute;
 mod apply_faults;

@@ -1,0 +1,130 @@
+//! App roles and permission scopes an app defines, end to end in the sandbox: ids chosen by the
+//! plan and kept, and removal of an enabled one in two writes.
+
+use std::path::PathBuf;
+
+use entraform::plan::Operation;
+use serde_json::Value;
+
+use crate::apply_support::{
+    Raw, Tenant, execute, outcome_names, plan, plan_until_clean, start, write,
+};
+
+fn manifest(roles: &str) -> String {
+    format!(
+        "apiVersion: entraform/v1
+kind: Application
+metadata:
+  name: reports-api
+spec:
+  displayName: Reports API
+  appRoles:
+{roles}
+  api:
+    oauth2PermissionScopes:
+      - value: access_as_user
+        adminConsentDisplayName: Access the Reports API
+        adminConsentDescription: Call the API as the signed-in user
+"
+    )
+}
+
+const READ: &str = "    - value: Reports.Read
+      displayName: Read reports
+      description: Read every report
+      allowedMemberTypes: [User, Application]
+";
+const WRITE: &str = "    - value: Reports.Write
+      displayName: Write reports
+      description: Write reports
+      allowedMemberTypes: [User]
+";
+
+async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> entraform::plan::Plan {
+    let planned = plan(&t.client, paths).await;
+    let report = execute(&t.client, &planned.plan).await;
+    assert!(
+        report.complete(),
+        "{:?} {:?}",
+        outcome_names(&report),
+        report.errors
+    );
+    let clean = plan_until_clean(&t.client, paths, 10).await;
+    assert!(
+        !clean.plan.has_changes(),
+        "{}",
+        entraform::plan::render::text(&clean.plan, false)
+    );
+    planned.plan
+}
+
+async fn roles(raw: &Raw) -> Vec<Value> {
+    let apps = raw
+        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=appRoles")
+        .await;
+    apps[0]["appRoles"].as_array().unwrap().clone()
+}
+
+fn id_of(roles: &[Value], value: &str) -> Value {
+    roles
+        .iter()
+        .find(|r| r["value"] == value)
+        .map(|r| r["id"].clone())
+        .unwrap_or_else(|| panic!("no role `{value}` in {roles:?}"))
+}
+
+fn application_patches(t: &Tenant) -> u64 {
+    t.sb.stats()
+        .routes
+        .iter()
+        .filter(|(route, _)| route.starts_with("PATCH /v1.0/applications/"))
+        .map(|(_, by_status)| by_status.values().sum::<u64>())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_enabled_role_is_disabled_then_removed_in_two_writes_and_ids_stay() {
+    let t = start().await;
+    let raw = Raw::of(&t.sb).await;
+    let path = write(
+        t.dir.path(),
+        "api.yaml",
+        &manifest(&format!("{READ}{WRITE}")),
+    );
+    let paths = [path.clone()];
+    apply_clean(&t, &paths).await;
+    let created = roles(&raw).await;
+    let read_id = id_of(&created, "Reports.Read");
+
+    // A changed description keeps the id: one write.
+    write(
+        t.dir.path(),
+        "api.yaml",
+        &manifest(&format!(
+            "{}{WRITE}",
+            READ.replace("Read every report", "Read every report, new and archived")
+        )),
+    );
+    let before = application_patches(&t);
+    let changed = apply_clean(&t, &paths).await;
+    assert_eq!(changed.operations().count(), 1);
+    assert_eq!(application_patches(&t) - before, 1);
+    assert_eq!(id_of(&roles(&raw).await, "Reports.Read"), read_id);
+
+    // Removing the enabled `Reports.Write`: disabled first, removed in a second write.
+    write(t.dir.path(), "api.yaml", &manifest(READ));
+    let before = application_patches(&t);
+    let removed = apply_clean(&t, &paths).await;
+    let text = entraform::plan::render::text(&removed, false);
+    assert!(
+        text.contains("two writes: first `isEnabled: false` on app role `Reports.Write`"),
+        "{text}"
+    );
+    let ops: Vec<&Operation> = removed.operations().map(|(_, op)| op).collect();
+    assert_eq!(ops.len(), 2, "{ops:#?}");
+    assert_eq!(application_patches(&t) - before, 2);
+    let left = roles(&raw).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(id_of(&left, "Reports.Read"), read_id);
+    t.sb.shutdown().await.unwrap();
+}
