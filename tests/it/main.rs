@@ -43,6 +43,7 @@ mod plan_e2e;
 mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
+mod sandbox_entitlements;
 mod sandbox_faults;
 mod sandbox_fidelity;
 mod sandbox_serve;
