@@ -217,7 +217,7 @@ fn desired_tags(d: &DesiredApp, live: Option<&LiveApp>) -> BTreeSet<String> {
 
 pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Change> {
     let d = cx.desired;
-    let catalog = &cx.input.live.catalog;
+    let catalog = cx.catalog;
     let tags: Vec<String> = desired_tags(d, cx.live).into_iter().collect();
     let rra = resolved
         .apis

@@ -128,3 +128,63 @@ async fn a_removed_enabled_role_is_disabled_then_removed_in_two_writes_and_ids_s
     assert_eq!(id_of(&left, "Reports.Read"), read_id);
     t.sb.shutdown().await.unwrap();
 }
+
+const CLIENT: &str = "apiVersion: entraform/v1
+kind: Application
+metadata:
+  name: reports-client
+spec:
+  displayName: Reports client
+  apiPermissions:
+    - api: reports-api
+      delegated: [access_as_user]
+";
+
+/// A client names our own API by its `metadata.name`, and gets its scope's id (decided by the
+/// API's plan) and a grant on its service principal. An API this plan would create first is
+/// not resolvable yet, and the plan says so at the line that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_asks_our_own_api_for_a_scope_by_its_metadata_name() {
+    let t = start().await;
+    let api = write(t.dir.path(), "api.yaml", &manifest(READ));
+    let client = write(t.dir.path(), "client.yaml", CLIENT);
+    let both = [api.clone(), client.clone()];
+
+    let err = entraform::ops::plan::make_plan(
+        &t.client,
+        &entraform::ops::plan::PlanRequest {
+            paths: both.to_vec(),
+            recursive: false,
+            prune: false,
+        },
+    )
+    .await
+    .err()
+    .expect("the API does not exist yet");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("`reports-api` is an app this plan creates"),
+        "{text}"
+    );
+
+    apply_clean(&t, std::slice::from_ref(&api)).await;
+    let planned = apply_clean(&t, &both).await;
+    let text = entraform::plan::render::text(&planned, false);
+    assert!(
+        text.contains("Reports API/access_as_user (delegated)"),
+        "{text}"
+    );
+    let raw = Raw::of(&t.sb).await;
+    let scope_id = raw
+        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=api")
+        .await[0]["api"]["oauth2PermissionScopes"][0]["id"]
+        .clone();
+    let client_app = raw
+        .list("/applications?$filter=uniqueName eq 'reports-client'&$select=requiredResourceAccess")
+        .await;
+    assert_eq!(
+        client_app[0]["requiredResourceAccess"][0]["resourceAccess"][0]["id"],
+        scope_id
+    );
+    t.sb.shutdown().await.unwrap();
+}
