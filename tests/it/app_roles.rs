@@ -1,14 +1,11 @@
 //! App roles and permission scopes an app defines, end to end in the sandbox: ids chosen by the
 //! plan and kept, and removal of an enabled one in two writes.
 
-use std::path::PathBuf;
-
 use entraform::plan::Operation;
 use serde_json::Value;
 
-use crate::apply_support::{
-    Raw, Tenant, execute, outcome_names, plan, plan_until_clean, start, write,
-};
+use crate::apply_support::{Raw, Tenant, start, write};
+use crate::fields::apply_clean;
 
 fn manifest(roles: &str) -> String {
     format!(
@@ -39,24 +36,6 @@ const WRITE: &str = "    - value: Reports.Write
       description: Write reports
       allowedMemberTypes: [User]
 ";
-
-async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> entraform::plan::Plan {
-    let planned = plan(&t.client, paths).await;
-    let report = execute(&t.client, &planned.plan).await;
-    assert!(
-        report.complete(),
-        "{:?} {:?}",
-        outcome_names(&report),
-        report.errors
-    );
-    let clean = plan_until_clean(&t.client, paths, 10).await;
-    assert!(
-        !clean.plan.has_changes(),
-        "{}",
-        entraform::plan::render::text(&clean.plan, false)
-    );
-    planned.plan
-}
 
 async fn roles(raw: &Raw) -> Vec<Value> {
     let apps = raw

@@ -81,7 +81,8 @@ fn changed_attrs(plan: &Plan) -> Vec<(String, String)> {
     out
 }
 
-async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> Plan {
+/// Plans and applies `paths`, then plans until clean; the first plan.
+pub(crate) async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> Plan {
     let planned = plan(&t.client, paths).await;
     let report = execute(&t.client, &planned.plan).await;
     assert!(
