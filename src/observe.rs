@@ -946,6 +946,7 @@ fn resource(sp: ServicePrincipal) -> ResourceServicePrincipal {
         object_id: sp.id,
         app_id: sp.app_id,
         display_name: sp.display_name.unwrap_or_default(),
+        managed_name: None,
         app_roles: sp
             .app_roles
             .into_iter()

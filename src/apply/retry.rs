@@ -111,6 +111,14 @@ pub fn classify(
         {
             Disposition::WaitForReplication
         }
+        // The write that removes an app role or scope follows the one that disabled it; a
+        // replica that has not seen the disabling yet refuses it (the Terraform azuread
+        // provider retries exactly this: `applicationUpdateRetryFunc`).
+        400 if kind == WriteKind::Update
+            && text.contains("cannotdeleteorupdateenabledentitlement") =>
+        {
+            Disposition::WaitForReplication
+        }
         400 | 409 if conflict && matches!(kind, WriteKind::Upsert | WriteKind::Create) => {
             Disposition::AlreadyExists
         }
@@ -182,6 +190,31 @@ mod tests {
             attempts: 1,
             in_batch: false,
         }))
+    }
+
+    #[test]
+    fn removing_a_role_just_disabled_waits_for_the_disabling_to_replicate() {
+        let err = http(
+            400,
+            "CannotDeleteOrUpdateEnabledEntitlement",
+            "Permission (scope or role) cannot be deleted or updated unless disabled first",
+            None,
+        );
+        for replication in [Replication::Pending, Replication::Settled] {
+            assert_eq!(
+                classify(WriteKind::Update, &err, replication, Consent::NotNeeded),
+                Disposition::WaitForReplication
+            );
+        }
+        assert_eq!(
+            classify(
+                WriteKind::Create,
+                &err,
+                Replication::Settled,
+                Consent::NotNeeded
+            ),
+            Disposition::Fail
+        );
     }
 
     /// Graph's answers from the contract, each against every kind of write, fresh or not.

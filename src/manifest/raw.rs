@@ -117,6 +117,12 @@ pub struct RawSpec {
     /// The API the app exposes.
     #[allow(dead_code)] // read by path: see `crate::model::fields`
     pub api: Option<RawApi>,
+    /// Roles the app defines, for users, groups and apps to be assigned (they reach tokens as
+    /// the `roles` claim), declared by `value`; entraform picks each role's id and keeps it.
+    /// A removed role is disabled in one write and removed in a second, as Entra ID requires.
+    /// Absent: not managed; `[]`: none.
+    #[allow(dead_code)] // read by path: see `crate::model::fields`
+    pub app_roles: Option<Vec<RawAppRole>>,
     /// Optional claims per token type. Absent: not managed.
     #[allow(dead_code)] // read by path: see `crate::model::fields`
     pub optional_claims: Option<RawOptionalClaims>,
@@ -177,6 +183,84 @@ pub struct RawApi {
     /// accounts). Absent: not managed.
     #[schemars(range(min = 1, max = 2))]
     pub requested_access_token_version: Option<u8>,
+    /// Delegated permissions the API exposes (they reach tokens as the `scp` claim), declared
+    /// by `value`; entraform picks each scope's id and keeps it. A removed scope is disabled in
+    /// one write and removed in a second, as Entra ID requires. Absent: not managed; `[]`: none.
+    pub oauth2_permission_scopes: Option<Vec<RawPermissionScope>>,
+}
+
+/// The `value` rule of Graph's appRole and permissionScope references: at most 120 of these
+/// characters, no spaces, not starting with `.`.
+const ENTITLEMENT_VALUE: &str = r"^[A-Za-z0-9:!#$%&'()*+,\-/;<=>?@\[\]^_`{|}~][A-Za-z0-9:!#$%&'()*+,\-./;<=>?@\[\]^_`{|}~]{0,119}$";
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "AppRole")]
+pub struct RawAppRole {
+    /// What tokens carry in the `roles` claim, e.g. `Reports.Read`; unique among the app's
+    /// roles and scopes.
+    #[schemars(pattern(ENTITLEMENT_VALUE))]
+    pub value: String,
+    /// The name shown when the role is assigned.
+    #[schemars(length(max = 1024))]
+    pub display_name: Option<String>,
+    /// Shown when the role is assigned or consented to.
+    #[schemars(length(max = 1024))]
+    pub description: Option<String>,
+    /// Who can hold the role: `User` (users and groups), `Application` (apps), or both.
+    #[schemars(length(min = 1))]
+    pub allowed_member_types: Vec<RawMemberType>,
+    /// `false` keeps the role defined but unusable. Default `true`.
+    #[schemars(extend("default" = true))]
+    pub is_enabled: Option<bool>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum RawMemberType {
+    User,
+    Application,
+}
+
+// Plain fields (`crate::model::fields`) are read from the document by path, where each
+// value's position is known; these fields give them their schema.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "PermissionScope")]
+pub struct RawPermissionScope {
+    /// What tokens carry in the `scp` claim, e.g. `access_as_user`; unique among the app's
+    /// roles and scopes.
+    #[schemars(pattern(ENTITLEMENT_VALUE))]
+    pub value: String,
+    /// The permission's name on the admin consent prompt.
+    #[schemars(length(max = 1024))]
+    pub admin_consent_display_name: Option<String>,
+    /// What the permission allows, on the admin consent prompt.
+    #[schemars(length(max = 1024))]
+    pub admin_consent_description: Option<String>,
+    /// The permission's name on the user consent prompt.
+    #[schemars(length(max = 1024))]
+    pub user_consent_display_name: Option<String>,
+    /// What the permission allows, on the user consent prompt.
+    #[schemars(length(max = 1024))]
+    pub user_consent_description: Option<String>,
+    /// `User`: users may consent for themselves; `Admin`: only an admin may. Default `User`.
+    #[schemars(extend("default" = "User"))]
+    pub r#type: Option<RawScopeType>,
+    /// `false` keeps the scope defined but unusable. Default `true`.
+    #[schemars(extend("default" = true))]
+    pub is_enabled: Option<bool>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum RawScopeType {
+    User,
+    Admin,
 }
 
 // Plain fields (`crate::model::fields`) are read from the document by path, where each

@@ -16,6 +16,7 @@ use super::raw::{
 };
 use super::yaml::{Node, ScalarKind, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
+use crate::model::entitlements::Entitlement;
 use crate::model::fields::{self, FieldValues, On};
 use crate::model::{
     ApiPermission, ApiPermissionPositions, ApiRef, AppId, CertificateSource, CertificateSpec,
@@ -340,12 +341,49 @@ impl V<'_> {
                 continue;
             };
             let value = node_json(node);
-            match f.check(&value) {
-                Ok(()) => out.insert(f.path, f.normalize(Some(&value))),
-                Err(message) => self.err(&at, format!("`{at}` {message}"), None),
+            let problems = f.problems(&value);
+            if problems.is_empty() {
+                out.insert(f.path, f.normalize(Some(&value)));
+            }
+            for (below, message) in problems {
+                let at = format!("{at}{below}");
+                self.err(&at, format!("`{at}` {message}"), None);
             }
         }
+        if on == On::Application {
+            self.one_value_namespace(under);
+        }
         out
+    }
+
+    /// App roles and scopes share one namespace of values: Graph refuses a value used by both
+    /// (400 `DuplicateValue`, Terraform azuread provider issue #269).
+    fn one_value_namespace(&mut self, under: &str) {
+        let values = |path: &str| -> Vec<String> {
+            node_at(self.doc, &format!("{under}.{path}"))
+                .map(node_json)
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    e.get("value")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        };
+        let roles = values(Entitlement::AppRole.path());
+        for (i, v) in values(Entitlement::Scope.path()).iter().enumerate() {
+            if !v.is_empty() && roles.contains(v) {
+                let at = format!("{under}.{}[{i}].value", Entitlement::Scope.path());
+                self.err(
+                    &at,
+                    format!("`{v}` is both an app role and a permission scope; Entra ID refuses a value used twice"),
+                    Some("give the scope and the role different values (e.g. `Reports.Read` and `Reports.Read.All`)".to_owned()),
+                );
+            }
+        }
     }
 
     fn max_len(&mut self, at: &str, value: &str, max: usize) -> bool {

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::entitlements::{self, Entitlement};
+
 /// Which Graph object a field lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum On {
@@ -48,6 +50,9 @@ pub enum Kind {
     Flags { members: &'static [&'static str] },
     /// `optionalClaims`: claims per token type, each a set.
     OptionalClaims,
+    /// `appRoles` or `api.oauth2PermissionScopes`: entries declared by `value`, each with the
+    /// `id` the plan decides ([`super::entitlements`]).
+    Entitlements(Entitlement),
 }
 
 /// What one item of a [`Kind::Set`] must be.
@@ -213,6 +218,20 @@ pub const FIELDS: &[Field] = &[
         kind: Kind::OptionalClaims,
         example: r#"{"idToken": [{"name": "upn", "additionalProperties": ["include_externally_authenticated_upn"]}], "accessToken": [{"name": "groups"}], "saml2Token": [{"name": "email", "essential": true}]}"#,
         other: r#"{"idToken": [{"name": "email"}]}"#,
+    },
+    Field {
+        path: "appRoles",
+        on: On::Application,
+        kind: Kind::Entitlements(Entitlement::AppRole),
+        example: r#"[{"value": "Reports.Read", "displayName": "Read reports", "description": "Read every report", "allowedMemberTypes": ["User", "Application"]}]"#,
+        other: r#"[{"value": "Reports.Read", "displayName": "Read reports", "description": "changed by hand", "allowedMemberTypes": ["Application", "User"]}]"#,
+    },
+    Field {
+        path: "api.oauth2PermissionScopes",
+        on: On::Application,
+        kind: Kind::Entitlements(Entitlement::Scope),
+        example: r#"[{"value": "access_as_user", "adminConsentDisplayName": "Access the API", "adminConsentDescription": "Lets the app call the API as the signed-in user", "type": "User"}]"#,
+        other: r#"[{"value": "access_as_user", "adminConsentDisplayName": "changed by hand", "adminConsentDescription": "Lets the app call the API as the signed-in user", "type": "User"}]"#,
     },
     Field {
         path: "appRoleAssignmentRequired",
@@ -388,6 +407,7 @@ impl Field {
                 Value::Object(out)
             }
             Kind::OptionalClaims => optional_claims(value),
+            Kind::Entitlements(kind) => entitlements::normalize(kind, value),
         }
     }
 
@@ -419,6 +439,7 @@ impl Field {
                 }
                 Value::Object(out)
             }
+            Kind::Entitlements(_) => entitlements::export(value),
             _ => value.clone(),
         })
     }
@@ -503,6 +524,24 @@ impl Field {
                 Ok(())
             }
             Kind::OptionalClaims => check_optional_claims(value),
+            Kind::Entitlements(kind) => match entitlements::check(kind, value).first() {
+                Some((at, message)) => Err(format!("{at} {message}").trim_start().to_owned()),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Every problem of a manifest's value, each with where it is below the field (`[1].value`,
+    /// empty for the field itself).
+    pub fn problems(&self, value: &Value) -> Vec<(String, String)> {
+        match self.kind {
+            Kind::Entitlements(kind) => entitlements::check(kind, value),
+            _ => self
+                .check(value)
+                .err()
+                .map(|e| (String::new(), e))
+                .into_iter()
+                .collect(),
         }
     }
 }

@@ -250,6 +250,10 @@ pub struct LiveDirectoryRoleAssignment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub resources: Vec<ResourceServicePrincipal>,
+    /// The `metadata.name`s of apps this plan creates (the planner's, never read from the
+    /// tenant): another manifest naming one as an API is told to apply it first.
+    #[serde(default, skip)]
+    pub planned_apis: Vec<String>,
     pub role_definitions: Vec<RoleDefinition>,
     pub users: Vec<LiveUser>,
 }
@@ -262,6 +266,10 @@ pub struct ResourceServicePrincipal {
     pub display_name: String,
     pub app_roles: Vec<AppRole>,
     pub oauth2_permission_scopes: Vec<PermissionScope>,
+    /// The `metadata.name` of the app in this run that defines this API, when it is one of
+    /// ours: another manifest's `apiPermissions` may name it so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod desired;
 pub mod dn;
+pub mod entitlements;
 pub mod fields;
 pub mod ids;
 pub mod live;

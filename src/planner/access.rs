@@ -111,7 +111,7 @@ pub(crate) fn app_role_assignments(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> V
     let Some(apis) = resolved.apis.as_ref().filter(|_| grants_managed(cx)) else {
         return Vec::new();
     };
-    let catalog = &cx.input.live.catalog;
+    let catalog = cx.catalog;
     let live = cx
         .sp()
         .map(|sp| sp.app_role_assignments.as_slice())
@@ -197,7 +197,7 @@ pub(crate) fn delegated_grants(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<C
     let Some(apis) = resolved.apis.as_ref().filter(|_| grants_managed(cx)) else {
         return Vec::new();
     };
-    let catalog = &cx.input.live.catalog;
+    let catalog = cx.catalog;
     let mut live: BTreeMap<ObjectId, Vec<&LiveDelegatedGrant>> = BTreeMap::new();
     for g in cx
         .sp()

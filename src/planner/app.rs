@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolve::Resolved;
 use super::{
-    AppCx, Obj, PlanInput, Problem, ProblemKind, access, create, delete, fields, normalize, s,
-    set_value, update,
+    AppCx, Obj, PlanInput, Problem, ProblemKind, access, create, delete, entitlements, fields,
+    normalize, s, set_value, update,
 };
 use crate::model::{
     AppId, DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ManagedApp, ObjectId, On,
@@ -217,13 +217,14 @@ fn desired_tags(d: &DesiredApp, live: Option<&LiveApp>) -> BTreeSet<String> {
 
 pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Change> {
     let d = cx.desired;
-    let catalog = &cx.input.live.catalog;
+    let catalog = cx.catalog;
     let tags: Vec<String> = desired_tags(d, cx.live).into_iter().collect();
     let rra = resolved
         .apis
         .as_ref()
         .map(|apis| access::required_resource_access(apis));
     let address = cx.address(ResourceKind::Application);
+    let planned_fields = entitlements::planned_fields(cx);
 
     let Some(live) = cx.live else {
         let description = normalize::description(d.description.as_deref()).map(str::to_owned);
@@ -246,7 +247,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
             );
         let fields = fields::compare(
             On::Application,
-            &d.fields,
+            &planned_fields,
             None,
             &mut Obj::new(),
             &mut after,
@@ -354,7 +355,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
 
     patch.fields = fields::compare(
         On::Application,
-        &d.fields,
+        &planned_fields,
         Some(&live.fields),
         &mut before,
         &mut after,
@@ -364,10 +365,23 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
         object_id: live.object_id,
         app_id: live.app_id,
     };
+    // Removing an enabled app role or scope takes two writes (Graph's rule, see
+    // `model::entitlements`): the disabling one goes before everything else the change writes.
+    let disable = entitlements::disable_first(&live.fields, &patch.fields).map(|(fields, why)| {
+        reasons.push(why);
+        Operation::UpdateApplication {
+            app: app.clone(),
+            patch: ApplicationPatch {
+                fields,
+                ..ApplicationPatch::default()
+            },
+        }
+    });
     if let Some(deleted) = cx.restoring {
         // Restore first (the object, appId, keys and federated credentials come back), then
         // whatever the manifest changed since.
         let mut ops = vec![Operation::RestoreApplication { app: app.clone() }];
+        ops.extend(disable);
         if !patch.is_empty() {
             ops.push(Operation::UpdateApplication { app, patch });
         }
@@ -396,7 +410,8 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
         Operation::UpdateApplication { app, patch }
     };
     let reason = (!reasons.is_empty()).then(|| reasons.join("; "));
-    Some(update(address, before, after, reason, vec![op]))
+    let ops = disable.into_iter().chain([op]).collect();
+    Some(update(address, before, after, reason, ops))
 }
 
 pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {

@@ -9,6 +9,7 @@ mod access;
 mod app;
 mod certs;
 mod credentials;
+pub(crate) mod entitlements;
 mod federated;
 mod fields;
 mod input;
@@ -65,10 +66,11 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
     let mut out = Decided::default();
     let mut problems = check_replace(input.desired, &input.options.replace);
     let matches = app::match_apps(input, &mut problems);
+    let catalog = entitlements::catalog_with_managed_apis(input, &matches);
 
     for (desired, matched) in input.desired.iter().zip(&matches) {
         let Some(matched) = matched else { continue };
-        let resolved = match resolve::resolve(desired, &input.live.catalog) {
+        let resolved = match resolve::resolve(desired, &catalog) {
             Ok(r) => r,
             Err(found) => {
                 problems.extend(found);
@@ -77,6 +79,7 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
         };
         let cx = AppCx {
             input,
+            catalog: &catalog,
             desired,
             live: matched.live(),
             adopting: matches!(matched, app::Matched::Adopt(_)),
@@ -130,6 +133,8 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
 /// One desired app and what it matched in the tenant.
 pub(crate) struct AppCx<'a> {
     pub input: &'a PlanInput<'a>,
+    /// What names resolve against: the tenant's catalog with the APIs of this run's apps.
+    pub catalog: &'a crate::model::Catalog,
     pub desired: &'a DesiredApp,
     pub live: Option<&'a LiveApp>,
     pub adopting: bool,

@@ -212,6 +212,31 @@ fn find_api<'c>(
                     Vec::new(),
                 )
             }),
+        ApiRef::DisplayName(name)
+            if let Some(ours) = catalog.resources.iter().find(|r| {
+                r.managed_name
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(name))
+            }) =>
+        {
+            Ok(ours)
+        }
+        ApiRef::DisplayName(name)
+            if catalog
+                .planned_apis
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name)) =>
+        {
+            Err((
+                ProblemKind::UnknownApi,
+                format!(
+                    "`{name}` is an app this plan creates (or whose service principal it creates): its appId and service principal are not known until then"
+                ),
+                vec![format!(
+                    "apply `{name}`'s manifest on its own first (`entraform apply <its file>`), then plan both again"
+                )],
+            ))
+        }
         ApiRef::DisplayName(name) => {
             let found: Vec<_> = catalog
                 .resources
@@ -231,6 +256,12 @@ fn find_api<'c>(
                             .resources
                             .iter()
                             .map(|r| r.display_name.as_str())
+                            .chain(
+                                catalog
+                                    .resources
+                                    .iter()
+                                    .filter_map(|r| r.managed_name.as_deref()),
+                            )
                             .chain(KNOWN_APIS.iter().map(|(n, _, _)| *n)),
                     ),
                 )),

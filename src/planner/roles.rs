@@ -40,7 +40,7 @@ pub(crate) fn directory_roles(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<Ch
     let Some(roles) = &resolved.roles else {
         return Vec::new();
     };
-    let catalog = &cx.input.live.catalog;
+    let catalog = cx.catalog;
     let live = cx
         .sp()
         .map(|sp| sp.directory_role_assignments.as_slice())

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use entraform::model::fields::{FIELDS, On, fields_on, set_path};
+use entraform::model::fields::{FIELDS, Field, Kind, On, fields_on, get_path, set_path};
 use entraform::plan::Plan;
 use serde_json::{Map, Value, json};
 
@@ -37,13 +37,32 @@ fn manifest_with_every_field(name: &str) -> String {
     .unwrap()
 }
 
-/// Graph bodies setting every field on `on` to its other value, as someone might by hand.
-fn changed_by_hand(on: On) -> Value {
+/// Graph bodies setting every field on `on` to its other value, as someone might by hand;
+/// app roles and scopes keep the ids they have in `live`.
+fn changed_by_hand(on: On, live: Option<&Value>) -> Value {
     let mut body = Map::new();
     for f in fields_on(on) {
-        set_path(&mut body, f.path, example(f.other));
+        set_path(&mut body, f.path, graph_value(f, f.other, live));
     }
     Value::Object(body)
+}
+
+/// A table value as Graph takes it: app roles and scopes with the ids a manifest leaves to
+/// the plan, those of `live` (by value) where it has them.
+fn graph_value(f: &Field, text: &str, live: Option<&Value>) -> Value {
+    let mut value = example(text);
+    if let Kind::Entitlements(_) = f.kind {
+        let live = live
+            .and_then(|l| get_path(l, f.path))
+            .and_then(Value::as_array);
+        for entry in value.as_array_mut().unwrap() {
+            let id = live
+                .and_then(|l| l.iter().find(|x| x["value"] == entry["value"]))
+                .map_or_else(|| json!(uuid::Uuid::new_v4()), |x| x["id"].clone());
+            entry["id"] = id;
+        }
+    }
+    value
 }
 
 /// The plan names of the fields whose before and after differ, per address.
@@ -62,7 +81,8 @@ fn changed_attrs(plan: &Plan) -> Vec<(String, String)> {
     out
 }
 
-async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> Plan {
+/// Plans and applies `paths`, then plans until clean; the first plan.
+pub(crate) async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> Plan {
     let planned = plan(&t.client, paths).await;
     let report = execute(&t.client, &planned.plan).await;
     assert!(
@@ -101,15 +121,16 @@ async fn every_field_applies_plans_clean_and_is_repaired_after_a_change_by_hand(
             On::Application => app,
             On::ServicePrincipal => sp,
         };
-        let mut live = entraform::model::fields::get_path(object, f.path).cloned();
+        let mut live = get_path(object, f.path).cloned();
         if let (On::ServicePrincipal, "tags", Some(Value::Array(tags))) = (f.on, f.path, &mut live)
         {
             // Graph shows the application's tags on its service principal too.
             tags.retain(|t| !app["tags"].as_array().unwrap().contains(t));
         }
+        // Ids aside: the plan chose those of app roles and scopes.
         assert_eq!(
-            f.normalize(live.as_ref()),
-            f.normalize(Some(&example(f.example))),
+            f.export(&f.normalize(live.as_ref())),
+            f.export(&f.normalize(Some(&example(f.example)))),
             "{} after create",
             f.path
         );
@@ -127,12 +148,12 @@ async fn every_field_applies_plans_clean_and_is_repaired_after_a_change_by_hand(
     let app_path = format!("/applications/{}", app["id"].as_str().unwrap());
     let sp_path = format!("/servicePrincipals/{}", sp["id"].as_str().unwrap());
     assert_eq!(
-        raw.patch(&app_path, &changed_by_hand(On::Application))
+        raw.patch(&app_path, &changed_by_hand(On::Application, Some(app)))
             .await,
         204
     );
     assert_eq!(
-        raw.patch(&sp_path, &changed_by_hand(On::ServicePrincipal))
+        raw.patch(&sp_path, &changed_by_hand(On::ServicePrincipal, Some(sp)))
             .await,
         204
     );
@@ -172,9 +193,13 @@ async fn an_app_made_by_hand_with_every_field_exports_adopts_in_one_change_then_
     let dir = tempfile::tempdir().unwrap();
     let sb = sandbox_in(dir.path()).await;
     let graph = RawGraph::sign_in(&sb).await;
-    let mut body = changed_by_hand(On::Application);
+    let mut body = changed_by_hand(On::Application, None);
     for f in fields_on(On::Application) {
-        set_path(body.as_object_mut().unwrap(), f.path, example(f.example));
+        set_path(
+            body.as_object_mut().unwrap(),
+            f.path,
+            graph_value(f, f.example, None),
+        );
     }
     body["displayName"] = json!("Web by hand");
     let app = graph.post("/applications", body).await;
@@ -183,7 +208,7 @@ async fn an_app_made_by_hand_with_every_field_exports_adopts_in_one_change_then_
         .await;
     let mut sp_body = Map::new();
     for f in fields_on(On::ServicePrincipal) {
-        set_path(&mut sp_body, f.path, example(f.example));
+        set_path(&mut sp_body, f.path, graph_value(f, f.example, None));
     }
     graph
         .patch(

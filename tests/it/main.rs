@@ -1,5 +1,6 @@
 //! The one integration-test binary (one link instead of one per file): a module per area.
 
+mod app_roles;
 mod apply_cli;
 mod apply_execute;
 mod apply_faults;
@@ -43,6 +44,7 @@ mod plan_e2e;
 mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
+mod sandbox_entitlements;
 mod sandbox_faults;
 mod sandbox_fidelity;
 mod sandbox_serve;

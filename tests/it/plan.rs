@@ -191,6 +191,10 @@ fn check(case: &str) {
 crate::common::golden_cases! {
     dir: cases_dir();
     a_fresh_tenant_gets_everything_created => "fresh-tenant",
+    new_app_roles_and_scopes_get_ids_from_the_plan => "app-roles-added",
+    a_changed_role_text_is_one_write_that_keeps_the_id => "app-roles-changed",
+    removing_enabled_roles_and_scopes_disables_them_in_a_first_write => "app-roles-removed-in-two-writes",
+    a_role_already_disabled_is_removed_in_one_write => "app-role-already-disabled-removed-in-one-write",
     a_tenant_that_matches_has_no_changes => "no-changes",
     drift_in_every_application_field_is_shown_field_by_field => "drift-application-fields",
     a_role_and_a_permission_no_longer_in_the_manifest_are_removed => "removed-role-assignment",

@@ -357,7 +357,20 @@ fn apply_body(
     self_id: &str,
 ) -> Result<(), GraphError> {
     let uris_before = obj.get("identifierUris").cloned().unwrap_or(Value::Null);
+    let scopes_before = obj
+        .get("api")
+        .and_then(|a| a.get("oauth2PermissionScopes"))
+        .cloned();
     apply_fields(obj, body, SCHEMA)?;
+    if let Some(v) = body
+        .get("api")
+        .and_then(|a| a.get("oauth2PermissionScopes"))
+    {
+        let scopes = check_entitlements(Entitlements::Scopes, v, scopes_before.as_ref())?;
+        if let Some(Value::Object(api)) = obj.get_mut("api") {
+            api.insert("oauth2PermissionScopes".into(), scopes);
+        }
+    }
     if body.contains_key("identifierUris") {
         check_identifier_uri_domains(doc, &obj["identifierUris"], &uris_before)?;
     }
@@ -393,9 +406,10 @@ fn apply_body(
         }
     }
     if let Some(v) = body.get("appRoles") {
-        let roles = check_app_roles(v, obj.get("appRoles"))?;
+        let roles = check_entitlements(Entitlements::Roles, v, obj.get("appRoles"))?;
         obj.insert("appRoles".into(), roles);
     }
+    check_one_value_namespace(obj)?;
     if let Some(v) = body.get("requiredResourceAccess") {
         check_required_resource_access(v)?;
         obj.insert("requiredResourceAccess".into(), v.clone());
@@ -483,8 +497,89 @@ fn check_identifier_uri_domains(
     Ok(())
 }
 
-fn check_app_roles(v: &Value, existing: Option<&Value>) -> Result<Value, GraphError> {
-    let bad = || GraphError::invalid_value("appRoles");
+/// The two lists of entitlements an application defines: app roles and (under `api`)
+/// delegated permission scopes (approle.md, permissionscope.md).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entitlements {
+    Roles,
+    Scopes,
+}
+
+impl Entitlements {
+    fn property(self) -> &'static str {
+        match self {
+            Entitlements::Roles => "appRoles",
+            Entitlements::Scopes => "oauth2PermissionScopes",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Entitlements::Roles => &[
+                "id",
+                "allowedMemberTypes",
+                "description",
+                "displayName",
+                "isEnabled",
+                "value",
+                "origin",
+                "@odata.type",
+            ],
+            Entitlements::Scopes => &[
+                "id",
+                "adminConsentDescription",
+                "adminConsentDisplayName",
+                "userConsentDescription",
+                "userConsentDisplayName",
+                "type",
+                "isEnabled",
+                "value",
+                "origin",
+                "@odata.type",
+            ],
+        }
+    }
+
+    /// Who may hold it: changing it on an enabled entry is refused like removing one.
+    fn gate(self) -> &'static str {
+        match self {
+            Entitlements::Roles => "allowedMemberTypes",
+            Entitlements::Scopes => "type",
+        }
+    }
+}
+
+/// The `value` rule of both references: "Must not exceed 120 characters in length. Allowed
+/// characters are : ! # $ % & ' ( ) * + , - . / : ; < = > ? @ [ ] ^ + _ ` { | } ~, as well as
+/// characters in the ranges 0-9, A-Z and a-z. Any other character, including the space
+/// character, are not allowed." (approle.md, permissionscope.md); not starting with `.`
+/// (terraform-provider-azuread `validate/tokens.go` `RoleScopeClaimValue`).
+fn valid_entitlement_value(value: &str) -> bool {
+    const SYMBOLS: &str = ":!#$%&'()*+,-./;<=>?@[]^_`{|}~";
+    !value.starts_with('.')
+        && value.chars().count() <= 120
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || SYMBOLS.contains(c))
+}
+
+/// Graph's answer to a list with two entries of one value or id (microsoft-graph-docs issue
+/// #21667; terraform-provider-azuread issue #269 for a value shared by a role and a scope).
+fn duplicate_value(target: &str) -> GraphError {
+    let message = "Request contains a property with duplicate values.";
+    let mut e = GraphError::new(400, "DuplicateValue", message);
+    e.details
+        .push(json!({"code": "DuplicateValue", "message": message, "target": target}));
+    e
+}
+
+fn check_entitlements(
+    which: Entitlements,
+    v: &Value,
+    existing: Option<&Value>,
+) -> Result<Value, GraphError> {
+    let property = which.property();
+    let bad = || GraphError::invalid_value(property);
     let Value::Array(list) = v else {
         return Err(bad());
     };
@@ -495,80 +590,115 @@ fn check_app_roles(v: &Value, existing: Option<&Value>) -> Result<Value, GraphEr
         let Value::Object(m) = r else {
             return Err(bad());
         };
-        for k in m.keys() {
-            if ![
-                "id",
-                "allowedMemberTypes",
-                "description",
-                "displayName",
-                "isEnabled",
-                "value",
-                "origin",
-                "@odata.type",
-            ]
-            .contains(&k.as_str())
-            {
-                return Err(GraphError::unknown_property(k));
-            }
+        if let Some(k) = m.keys().find(|k| !which.keys().contains(&k.as_str())) {
+            return Err(GraphError::unknown_property(k));
         }
         let id = m
             .get("id")
             .and_then(Value::as_str)
             .filter(|s| is_guid(s))
             .ok_or_else(bad)?;
-        let types = m
-            .get("allowedMemberTypes")
-            .and_then(Value::as_array)
-            .ok_or_else(bad)?;
-        if types.is_empty()
-            || !types
-                .iter()
-                .all(|t| matches!(t.as_str(), Some("User" | "Application")))
+        let value = m.get("value").and_then(Value::as_str).map(str::to_string);
+        if value
+            .as_deref()
+            .is_some_and(|v| !valid_entitlement_value(v))
         {
             return Err(bad());
         }
-        let value = m.get("value").and_then(Value::as_str).map(str::to_string);
-        if seen_ids.contains(&id.to_lowercase()) {
-            return Err(GraphError::bad_request("App roles must have unique ids."));
+        if seen_ids.contains(&id.to_lowercase())
+            || value.as_ref().is_some_and(|v| seen_values.contains(v))
+        {
+            return Err(duplicate_value(property));
         }
         seen_ids.push(id.to_lowercase());
-        if let Some(v) = &value {
-            if seen_values.contains(v) {
-                return Err(GraphError::bad_request(
-                    "App roles must have unique values.",
-                ));
+        seen_values.extend(value.clone());
+        let is_enabled = m.get("isEnabled").and_then(Value::as_bool).unwrap_or(true);
+        out.push(match which {
+            Entitlements::Roles => {
+                let types = m
+                    .get("allowedMemberTypes")
+                    .and_then(Value::as_array)
+                    .ok_or_else(bad)?;
+                if types.is_empty()
+                    || !types
+                        .iter()
+                        .all(|t| matches!(t.as_str(), Some("User" | "Application")))
+                {
+                    return Err(GraphError::bad_request(format!(
+                        "App role with identifier '{id}' must have at least one value specified for 'allowedMemberTypes'."
+                    )));
+                }
+                json!({
+                    "allowedMemberTypes": types,
+                    "description": m.get("description").cloned().unwrap_or(Value::Null),
+                    "displayName": m.get("displayName").cloned().unwrap_or(Value::Null),
+                    "id": id,
+                    "isEnabled": is_enabled,
+                    "origin": "Application",
+                    "value": value,
+                })
             }
-            seen_values.push(v.clone());
-        }
-        out.push(json!({
-            "allowedMemberTypes": types,
-            "description": m.get("description").cloned().unwrap_or(Value::Null),
-            "displayName": m.get("displayName").cloned().unwrap_or(Value::Null),
-            "id": id,
-            "isEnabled": m.get("isEnabled").and_then(Value::as_bool).unwrap_or(true),
-            "origin": "Application",
-            "value": value,
-        }));
+            Entitlements::Scopes => {
+                let kind = m.get("type").cloned().unwrap_or(Value::Null);
+                if !matches!(kind.as_str(), None | Some("User" | "Admin")) {
+                    return Err(bad());
+                }
+                let text = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+                json!({
+                    "adminConsentDescription": text("adminConsentDescription"),
+                    "adminConsentDisplayName": text("adminConsentDisplayName"),
+                    "id": id,
+                    "isEnabled": is_enabled,
+                    "type": kind,
+                    "userConsentDescription": text("userConsentDescription"),
+                    "userConsentDisplayName": text("userConsentDisplayName"),
+                    "value": value,
+                })
+            }
+        });
     }
-    // An enabled role cannot be removed or changed before it is disabled.
+    // An enabled role or scope cannot be removed, nor change who may hold it, before it is
+    // disabled (approle.md and permissionscope.md, `isEnabled`: "To delete a role, this must
+    // first be set to false. At that point, in a subsequent call, this role may be removed.").
     for old in existing.and_then(Value::as_array).into_iter().flatten() {
         if old["isEnabled"] != json!(true) {
             continue;
         }
         let same = out.iter().find(|n| n["id"] == old["id"]);
         // Disabling is the allowed change.
-        let unchanged = same.is_some_and(|n| {
-            n["value"] == old["value"] && n["allowedMemberTypes"] == old["allowedMemberTypes"]
-        });
+        let unchanged = same
+            .is_some_and(|n| n["value"] == old["value"] && n[which.gate()] == old[which.gate()]);
         if !unchanged {
             return Err(GraphError::new(
                 400,
                 "CannotDeleteOrUpdateEnabledEntitlement",
-                "Property  value cannot be deleted or updated unless it is disabled first.",
+                "Permission (scope or role) cannot be deleted or updated unless disabled first",
             ));
         }
     }
     Ok(Value::Array(out))
+}
+
+/// App roles and scopes share one namespace of values; an entry may be in both only as the
+/// same entitlement, under one id (terraform-provider-azuread issue #269 and PR #971).
+fn check_one_value_namespace(obj: &Object) -> Result<(), GraphError> {
+    let roles = obj["appRoles"].as_array().cloned().unwrap_or_default();
+    let scopes = obj
+        .get("api")
+        .and_then(|a| a.get("oauth2PermissionScopes"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for s in &scopes {
+        if s["value"].is_string()
+            && roles
+                .iter()
+                .any(|r| r["value"] == s["value"] && r["id"] != s["id"])
+        {
+            return Err(duplicate_value("appRoles"));
+        }
+    }
+    Ok(())
 }
 
 fn check_required_resource_access(v: &Value) -> Result<(), GraphError> {

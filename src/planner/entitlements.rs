@@ -1,0 +1,177 @@
+//! The app roles and permission scopes an app defines ([`crate::model::entitlements`]): the id
+//! of each entry, decided here (kept by `value` once the tenant has it, else drawn from the
+//! plan's [`super::KeyIdSource`], so a saved plan carries it), and the write that must come
+//! first when an enabled entry goes away.
+
+use serde_json::Value;
+
+use super::app::Matched;
+use super::{AppCx, PlanInput};
+use crate::model::entitlements::{self, Entitlement, Planned};
+use crate::model::{
+    AppRole, Catalog, DesiredApp, FieldValues, LiveApp, PermissionId, PermissionScope,
+    ResourceServicePrincipal,
+};
+use crate::plan::{Address, ResourceKind};
+
+/// The manifest's plain fields with an id in every app role and scope it declares.
+pub(crate) fn planned_fields(cx: &AppCx<'_>) -> FieldValues {
+    let mut fields = cx.desired.fields.clone();
+    for kind in Entitlement::ALL {
+        if let Some(desired) = cx.desired.fields.get(kind.path()) {
+            let planned = with_ids(cx.input.key_ids, cx.name(), kind, desired, cx.live);
+            fields.insert(kind.path(), planned);
+        }
+    }
+    fields
+}
+
+fn with_ids(
+    key_ids: super::KeyIdSource<'_>,
+    app: &str,
+    kind: Entitlement,
+    desired: &Value,
+    live: Option<&LiveApp>,
+) -> Value {
+    let live: Vec<&Value> = Entitlement::ALL
+        .iter()
+        .filter_map(|k| live.and_then(|l| l.fields.get(k.path())))
+        .collect();
+    let planned = entitlements::with_ids(desired, &live, |value, taken| {
+        let address = Address::keyed(
+            ResourceKind::Application,
+            app,
+            format!("{}:{value}", kind.path()),
+        );
+        PermissionId(
+            key_ids
+                .key_id_for(&address, &|id| taken(PermissionId(id.0)))
+                .0,
+        )
+    });
+    entitlements::normalize(kind, &planned)
+}
+
+/// The app roles (or scopes) the app will have once the plan is applied, with their ids: the
+/// manifest's when it manages them, else the tenant's. For what refers to them: assignments of
+/// a role, a client's delegated permission, a pre-authorized scope.
+#[allow(dead_code)] // the reuse point for assignments of roles (issue 15) and pre-authorized apps
+pub(crate) fn planned(cx: &AppCx<'_>, kind: Entitlement) -> Vec<Planned> {
+    entitlements::entries(&planned_list(cx.input, cx.desired, cx.live, kind))
+}
+
+/// The planned list of `kind` of one app, normalised, with ids.
+fn planned_list(
+    input: &PlanInput<'_>,
+    desired: &DesiredApp,
+    live: Option<&LiveApp>,
+    kind: Entitlement,
+) -> Value {
+    match desired.fields.get(kind.path()) {
+        Some(d) => with_ids(input.key_ids, &desired.name, kind, d, live),
+        None => live
+            .and_then(|l| l.fields.get(kind.path()))
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new())),
+    }
+}
+
+/// The tenant's catalog of APIs, with each app of this run that has a service principal as an
+/// API another manifest may name by its `metadata.name`, showing the app roles and scopes it
+/// will have once the plan is applied (their ids are decided here, so a client may ask for a
+/// scope its API gains in the same plan). Apps this plan creates are listed by name only.
+pub(crate) fn catalog_with_managed_apis(
+    input: &PlanInput<'_>,
+    matches: &[Option<Matched<'_>>],
+) -> Catalog {
+    let mut catalog = input.live.catalog.clone();
+    for (d, m) in input.desired.iter().zip(matches) {
+        let Some(m) = m else { continue };
+        let live = m.live();
+        let Some((live, sp)) = live.and_then(|l| l.service_principal.as_ref().map(|sp| (l, sp)))
+        else {
+            catalog.planned_apis.push(d.name.clone());
+            continue;
+        };
+        let roles = planned_list(input, d, Some(live), Entitlement::AppRole);
+        let scopes = planned_list(input, d, Some(live), Entitlement::Scope);
+        let text = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
+        let enabled = |e: &Value| e.get("isEnabled").and_then(Value::as_bool).unwrap_or(true);
+        let id = |e: &Value| {
+            e.get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<PermissionId>().ok())
+        };
+        let resource = ResourceServicePrincipal {
+            object_id: sp.object_id,
+            app_id: live.app_id,
+            display_name: live.display_name.clone(),
+            managed_name: Some(d.name.clone()),
+            app_roles: roles
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| {
+                    Some(AppRole {
+                        id: id(e)?,
+                        value: text(e, "value"),
+                        display_name: text(e, "displayName"),
+                        allowed_member_types: e
+                            .get("allowedMemberTypes")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|t| t.as_str().map(str::to_owned))
+                            .collect(),
+                        is_enabled: enabled(e),
+                    })
+                })
+                .collect(),
+            oauth2_permission_scopes: scopes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| {
+                    Some(PermissionScope {
+                        id: id(e)?,
+                        value: text(e, "value"),
+                        is_enabled: enabled(e),
+                    })
+                })
+                .collect(),
+        };
+        // The planned view replaces what the tenant shows of it.
+        catalog.resources.retain(|r| r.object_id != sp.object_id);
+        catalog.resources.push(resource);
+    }
+    catalog
+}
+
+/// For a patch of the app's fields: the write that must go first (the live lists with each
+/// enabled entry that goes away, or whose member types change, disabled), and why.
+pub(crate) fn disable_first(
+    live: &FieldValues,
+    patch: &FieldValues,
+) -> Option<(FieldValues, String)> {
+    let mut first = FieldValues::default();
+    let mut disabled = Vec::new();
+    for kind in Entitlement::ALL {
+        let (Some(planned), Some(have)) = (patch.get(kind.path()), live.get(kind.path())) else {
+            continue;
+        };
+        if let Some((list, values)) = entitlements::disable_first(kind, have, planned) {
+            first.insert(kind.path(), list);
+            disabled.extend(values.iter().map(|v| format!("{} `{v}`", kind.noun())));
+        }
+    }
+    if first.is_empty() {
+        return None;
+    }
+    Some((
+        first,
+        format!(
+            "two writes: first `isEnabled: false` on {} (Entra ID removes or re-scopes only a disabled one), then the change",
+            disabled.join(" and ")
+        ),
+    ))
+}

@@ -1,0 +1,169 @@
+//! App roles and permission scopes an app defines, end to end in the sandbox: ids chosen by the
+//! plan and kept, and removal of an enabled one in two writes.
+
+use entraform::plan::Operation;
+use serde_json::Value;
+
+use crate::apply_support::{Raw, Tenant, start, write};
+use crate::fields::apply_clean;
+
+fn manifest(roles: &str) -> String {
+    format!(
+        "apiVersion: entraform/v1
+kind: Application
+metadata:
+  name: reports-api
+spec:
+  displayName: Reports API
+  appRoles:
+{roles}
+  api:
+    oauth2PermissionScopes:
+      - value: access_as_user
+        adminConsentDisplayName: Access the Reports API
+        adminConsentDescription: Call the API as the signed-in user
+"
+    )
+}
+
+const READ: &str = "    - value: Reports.Read
+      displayName: Read reports
+      description: Read every report
+      allowedMemberTypes: [User, Application]
+";
+const WRITE: &str = "    - value: Reports.Write
+      displayName: Write reports
+      description: Write reports
+      allowedMemberTypes: [User]
+";
+
+async fn roles(raw: &Raw) -> Vec<Value> {
+    let apps = raw
+        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=appRoles")
+        .await;
+    apps[0]["appRoles"].as_array().unwrap().clone()
+}
+
+fn id_of(roles: &[Value], value: &str) -> Value {
+    roles
+        .iter()
+        .find(|r| r["value"] == value)
+        .map(|r| r["id"].clone())
+        .unwrap_or_else(|| panic!("no role `{value}` in {roles:?}"))
+}
+
+fn application_patches(t: &Tenant) -> u64 {
+    t.sb.stats()
+        .routes
+        .iter()
+        .filter(|(route, _)| route.starts_with("PATCH /v1.0/applications/"))
+        .map(|(_, by_status)| by_status.values().sum::<u64>())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_enabled_role_is_disabled_then_removed_in_two_writes_and_ids_stay() {
+    let t = start().await;
+    let raw = Raw::of(&t.sb).await;
+    let path = write(
+        t.dir.path(),
+        "api.yaml",
+        &manifest(&format!("{READ}{WRITE}")),
+    );
+    let paths = [path.clone()];
+    apply_clean(&t, &paths).await;
+    let created = roles(&raw).await;
+    let read_id = id_of(&created, "Reports.Read");
+
+    // A changed description keeps the id: one write.
+    write(
+        t.dir.path(),
+        "api.yaml",
+        &manifest(&format!(
+            "{}{WRITE}",
+            READ.replace("Read every report", "Read every report, new and archived")
+        )),
+    );
+    let before = application_patches(&t);
+    let changed = apply_clean(&t, &paths).await;
+    assert_eq!(changed.operations().count(), 1);
+    assert_eq!(application_patches(&t) - before, 1);
+    assert_eq!(id_of(&roles(&raw).await, "Reports.Read"), read_id);
+
+    // Removing the enabled `Reports.Write`: disabled first, removed in a second write.
+    write(t.dir.path(), "api.yaml", &manifest(READ));
+    let before = application_patches(&t);
+    let removed = apply_clean(&t, &paths).await;
+    let text = entraform::plan::render::text(&removed, false);
+    assert!(
+        text.contains("two writes: first `isEnabled: false` on app role `Reports.Write`"),
+        "{text}"
+    );
+    let ops: Vec<&Operation> = removed.operations().map(|(_, op)| op).collect();
+    assert_eq!(ops.len(), 2, "{ops:#?}");
+    assert_eq!(application_patches(&t) - before, 2);
+    let left = roles(&raw).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(id_of(&left, "Reports.Read"), read_id);
+    t.sb.shutdown().await.unwrap();
+}
+
+const CLIENT: &str = "apiVersion: entraform/v1
+kind: Application
+metadata:
+  name: reports-client
+spec:
+  displayName: Reports client
+  apiPermissions:
+    - api: reports-api
+      delegated: [access_as_user]
+";
+
+/// A client names our own API by its `metadata.name`, and gets its scope's id (decided by the
+/// API's plan) and a grant on its service principal. An API this plan would create first is
+/// not resolvable yet, and the plan says so at the line that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_asks_our_own_api_for_a_scope_by_its_metadata_name() {
+    let t = start().await;
+    let api = write(t.dir.path(), "api.yaml", &manifest(READ));
+    let client = write(t.dir.path(), "client.yaml", CLIENT);
+    let both = [api.clone(), client.clone()];
+
+    let err = entraform::ops::plan::make_plan(
+        &t.client,
+        &entraform::ops::plan::PlanRequest {
+            paths: both.to_vec(),
+            recursive: false,
+            prune: false,
+        },
+    )
+    .await
+    .err()
+    .expect("the API does not exist yet");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("`reports-api` is an app this plan creates"),
+        "{text}"
+    );
+
+    apply_clean(&t, std::slice::from_ref(&api)).await;
+    let planned = apply_clean(&t, &both).await;
+    let text = entraform::plan::render::text(&planned, false);
+    assert!(
+        text.contains("Reports API/access_as_user (delegated)"),
+        "{text}"
+    );
+    let raw = Raw::of(&t.sb).await;
+    let scope_id = raw
+        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=api")
+        .await[0]["api"]["oauth2PermissionScopes"][0]["id"]
+        .clone();
+    let client_app = raw
+        .list("/applications?$filter=uniqueName eq 'reports-client'&$select=requiredResourceAccess")
+        .await;
+    assert_eq!(
+        client_app[0]["requiredResourceAccess"][0]["resourceAccess"][0]["id"],
+        scope_id
+    );
+    t.sb.shutdown().await.unwrap();
+}
