@@ -7,6 +7,7 @@ mod apply_fidelity;
 mod apply_golden;
 mod apply_kill;
 mod apply_support;
+mod assignments;
 mod cert;
 mod cert_openssl;
 mod certs_cli;
