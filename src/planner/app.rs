@@ -426,18 +426,27 @@ pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {
         ));
     }
     if let Some(object_id) = cx.restoring.and_then(|d| d.service_principal) {
-        // Deleted with the app; restored on its own (Graph does not bring it back with it).
-        let mut change = create(
-            cx.address(ResourceKind::ServicePrincipal),
-            Obj::new()
-                .with(
-                    "app_id",
-                    s(cx.live.map(|l| l.app_id).expect("restoring a live view")),
-                )
-                .with("object_id", s(object_id)),
-            &[],
-            vec![Operation::RestoreServicePrincipal { object_id }],
+        // Deleted with the app; restored on its own (Graph does not bring it back with it), as
+        // it was deleted: the fields the manifest declares are written after it, since the
+        // manifest may have changed while it was gone.
+        let mut after = Obj::new()
+            .with(
+                "app_id",
+                s(cx.live.map(|l| l.app_id).expect("restoring a live view")),
+            )
+            .with("object_id", s(object_id));
+        let fields = fields::compare(
+            On::ServicePrincipal,
+            desired,
+            None,
+            &mut Obj::new(),
+            &mut after,
         );
+        let mut ops = vec![Operation::RestoreServicePrincipal { object_id }];
+        if !fields.is_empty() {
+            ops.push(Operation::UpdateServicePrincipal { object_id, fields });
+        }
+        let mut change = create(cx.address(ResourceKind::ServicePrincipal), after, &[], ops);
         change.action = Action::Restore;
         change.reason =
             Some("deleted with its application; restored with the same object id".to_owned());
