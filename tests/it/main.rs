@@ -40,6 +40,7 @@ mod plan;
 mod plan_budget;
 mod plan_cli;
 mod plan_e2e;
+mod plan_fields;
 mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
