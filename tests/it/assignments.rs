@@ -8,9 +8,7 @@ use entraform::ops::plan::{PlanRequest, make_plan};
 use entraform::plan::render;
 use serde_json::{Value, json};
 
-use crate::apply_support::{
-    Raw, Tenant, execute, outcome_names, plan, plan_until_clean, start, write,
-};
+use crate::apply_support::{self, Raw, Tenant, plan, start, write};
 
 fn manifest(name: &str, assignments: &str) -> String {
     format!(
@@ -19,22 +17,7 @@ fn manifest(name: &str, assignments: &str) -> String {
 }
 
 async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> String {
-    let planned = plan(&t.client, paths).await;
-    let text = render::text(&planned.plan, false);
-    let report = execute(&t.client, &planned.plan).await;
-    assert!(
-        report.complete(),
-        "{:?} {:?}",
-        outcome_names(&report),
-        report.errors
-    );
-    let clean = plan_until_clean(&t.client, paths, 10).await;
-    assert!(
-        !clean.plan.has_changes(),
-        "{}",
-        render::text(&clean.plan, false)
-    );
-    text
+    render::text(&apply_support::apply_clean(t, paths).await, false)
 }
 
 async fn upn(raw: &Raw, login: &str) -> String {

@@ -8,9 +8,7 @@ use entraform::model::fields::{FIELDS, On, fields_on, set_path};
 use entraform::plan::Plan;
 use serde_json::{Map, Value, json};
 
-use crate::apply_support::{
-    Raw, Tenant, execute, outcome_names, plan, plan_until_clean, start, write,
-};
+use crate::apply_support::{Raw, Tenant, apply_clean, plan, start, write};
 
 fn example(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
@@ -60,24 +58,6 @@ fn changed_attrs(plan: &Plan) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> Plan {
-    let planned = plan(&t.client, paths).await;
-    let report = execute(&t.client, &planned.plan).await;
-    assert!(
-        report.complete(),
-        "{:?} {:?}",
-        outcome_names(&report),
-        report.errors
-    );
-    let clean = plan_until_clean(&t.client, paths, 10).await;
-    assert!(
-        !clean.plan.has_changes(),
-        "{}",
-        entraform::plan::render::text(&clean.plan, false)
-    );
-    planned.plan
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
