@@ -33,21 +33,21 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::graph::api::{
-    applications, deleted_items, directory_roles, filter, organization, permission_grants,
+    applications, deleted_items, directory_roles, filter, groups, organization, permission_grants,
     service_principals, users,
 };
 use crate::graph::types::{
-    Application, DirectoryObject, FederatedIdentityCredential, KeyCredential,
-    OAuth2PermissionGrant, Organization, PasswordCredential, ServicePrincipal,
+    AppRoleAssignment, Application, DirectoryObject, FederatedIdentityCredential, Group,
+    KeyCredential, OAuth2PermissionGrant, Organization, PasswordCredential, ServicePrincipal,
     UnifiedRoleAssignment, UnifiedRoleDefinition, User,
 };
 use crate::graph::{self, GraphClient, GraphError, Request};
 use crate::model::{
     ApiRef, AppId, AppRole, Catalog, DeletedApp, DesiredApp, FieldValues, Fingerprint, LiveApp,
-    LiveAppRoleAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
-    LiveFederatedCredential, LiveKeyCredential, LiveOwner, LivePasswordCredential,
+    LiveAppRoleAssignment, LiveAssignment, LiveDelegatedGrant, LiveDirectoryRoleAssignment,
+    LiveFederatedCredential, LiveGroup, LiveKeyCredential, LiveOwner, LivePasswordCredential,
     LiveServicePrincipal, LiveTenant, LiveUser, MANAGED_BY_TAG, ManagedApp, ObjectId, On, OwnerRef,
-    PermissionKind, PermissionScope, RequiredResourceAccess, ResourceAccess,
+    PermissionKind, PermissionScope, PrincipalRef, RequiredResourceAccess, ResourceAccess,
     ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, Thumbprint,
 };
 
@@ -72,6 +72,10 @@ pub struct ObserveRequest {
     pub role_definitions: bool,
     /// Users to resolve.
     pub users: BTreeSet<OwnerRef>,
+    /// Groups to resolve by display name (`assignments`).
+    pub groups: BTreeSet<String>,
+    /// Users or groups to resolve by object id (`assignments`).
+    pub principal_ids: BTreeSet<ObjectId>,
 }
 
 /// One application to find, and the parts of it to read besides the application itself, its
@@ -95,6 +99,8 @@ pub struct Parts {
     pub owners: bool,
     pub directory_roles: bool,
     pub delegated_grants: bool,
+    /// Who is assigned to the app's roles (`appRoleAssignedTo` of its service principal).
+    pub assignments: bool,
 }
 
 impl Parts {
@@ -102,6 +108,7 @@ impl Parts {
         owners: true,
         directory_roles: true,
         delegated_grants: true,
+        assignments: true,
     };
 
     fn union(self, other: Parts) -> Parts {
@@ -109,6 +116,7 @@ impl Parts {
             owners: self.owners || other.owners,
             directory_roles: self.directory_roles || other.directory_roles,
             delegated_grants: self.delegated_grants || other.delegated_grants,
+            assignments: self.assignments || other.assignments,
         }
     }
 }
@@ -127,6 +135,7 @@ impl ObserveRequest {
                 owners: d.owners.is_some(),
                 directory_roles: d.directory_roles.is_some(),
                 delegated_grants: d.api_permissions.is_some() && d.admin_consent,
+                assignments: d.assignments.is_some(),
             };
             request.apps.push(AppQuery {
                 key: AppKey::UniqueName(d.name.clone()),
@@ -143,6 +152,19 @@ impl ObserveRequest {
                 .extend(d.api_permissions.iter().flatten().map(|p| p.api.clone()));
             request.role_definitions |= d.directory_roles.is_some();
             request.users.extend(d.owners.iter().flatten().cloned());
+            for a in d.assignments.iter().flatten() {
+                match &a.principal {
+                    PrincipalRef::Upn(upn) => {
+                        request.users.insert(OwnerRef::Upn(upn.clone()));
+                    }
+                    PrincipalRef::GroupName(name) => {
+                        request.groups.insert(name.clone());
+                    }
+                    PrincipalRef::ObjectId(id) => {
+                        request.principal_ids.insert(*id);
+                    }
+                }
+            }
         }
         request
     }
@@ -216,6 +238,11 @@ pub async fn observe(
         .into_iter()
         .map(|q| round.list(q))
         .collect::<Vec<_>>();
+    let principal_lists: Vec<(PrincipalKind, usize)> =
+        principal_queries(&request.groups, &request.principal_ids)
+            .into_iter()
+            .map(|(kind, q)| (kind, round.list(q)))
+            .collect();
     let mut results = round.run(client).await?;
 
     let mut applications: Vec<Application> = Vec::new();
@@ -283,13 +310,21 @@ pub async fn observe(
     let mut seen_users = HashSet::new();
     for list in user_lists {
         for user in results.items::<User>(list)? {
-            if let Some(upn) = user.user_principal_name
-                && seen_users.insert(user.id)
-            {
-                catalog.users.push(LiveUser {
-                    id: user.id,
-                    user_principal_name: upn,
-                });
+            add_user(&mut catalog, &mut seen_users, user);
+        }
+    }
+    let mut seen_groups = HashSet::new();
+    for (kind, list) in principal_lists {
+        match kind {
+            PrincipalKind::User => {
+                for user in results.items::<User>(list)? {
+                    add_user(&mut catalog, &mut seen_users, user);
+                }
+            }
+            PrincipalKind::Group => {
+                for group in results.items::<Group>(list)? {
+                    add_group(&mut catalog, &mut seen_groups, group);
+                }
             }
         }
     }
@@ -408,6 +443,19 @@ pub async fn observe(
         .filter_map(sp_of)
         .map(|sp| (sp, round.list(permission_grants::of_client(sp))))
         .collect();
+    // One list per app whose manifest manages `assignments` (Graph expands one relationship
+    // per request, and `appRoleAssignments` is already expanded).
+    let assigned_lists: Vec<(ObjectId, usize)> = applications
+        .iter()
+        .filter(|a| request.parts_of(a).assignments)
+        .filter_map(sp_of)
+        .map(|sp| {
+            (
+                sp,
+                round.list(service_principals::app_roles_assigned_to(sp)),
+            )
+        })
+        .collect();
     let mut results = round.run(client).await?;
 
     for (app_id, list) in assignment_refills {
@@ -431,6 +479,10 @@ pub async fn observe(
     let mut grants: HashMap<ObjectId, Vec<OAuth2PermissionGrant>> = HashMap::new();
     for (sp, list) in grant_lists {
         grants.insert(sp, results.items(list)?);
+    }
+    let mut assigned: HashMap<ObjectId, Vec<AppRoleAssignment>> = HashMap::new();
+    for (sp, list) in assigned_lists {
+        assigned.insert(sp, results.items(list)?);
     }
     for list in deleted_owner_lists {
         for app in results.items::<AppOwners>(list)? {
@@ -464,8 +516,9 @@ pub async fn observe(
             let sp = sps.remove(&app.app_id).map(|sp| {
                 let role_assignments = role_assignments.remove(&sp.id).unwrap_or_default();
                 let grants = grants.remove(&sp.id).unwrap_or_default();
+                let assigned = assigned.remove(&sp.id);
                 let values = fields.remove(&sp.id).unwrap_or_default();
-                service_principal(sp, values, role_assignments, grants)
+                service_principal(sp, values, role_assignments, grants, assigned)
             });
             let owners = owners.remove(&app.id);
             let values = fields.remove(&app.id).unwrap_or_default();
@@ -476,14 +529,28 @@ pub async fn observe(
         (a.unique_name.as_deref(), a.object_id).cmp(&(b.unique_name.as_deref(), b.object_id))
     });
 
-    // Round 4 (usually empty): resources that live permissions mention but no manifest does.
+    // Round 4 (usually empty): resources that live permissions mention but no manifest does;
+    // users and groups live assignments hold that no manifest names (for their UPNs and names).
     let missing = missing_resources(&apps, &catalog);
-    if !missing.0.is_empty() || !missing.1.is_empty() {
+    let (unnamed_users, unnamed_groups) = unnamed_principals(&apps, &catalog);
+    if !missing.0.is_empty()
+        || !missing.1.is_empty()
+        || !unnamed_users.is_empty()
+        || !unnamed_groups.is_empty()
+    {
         let mut round = Round::default();
         let lists: Vec<usize> = filter::id_in(&missing.0)
             .into_iter()
             .chain(filter::app_id_in(&missing.1))
             .map(|f| round.list(service_principals::resources_where(&f)))
+            .collect();
+        let user_lists: Vec<usize> = filter::id_in(&unnamed_users)
+            .into_iter()
+            .map(|f| round.list(users::identities_where(&f)))
+            .collect();
+        let group_lists: Vec<usize> = filter::id_in(&unnamed_groups)
+            .into_iter()
+            .map(|f| round.list(groups::identities_where(&f)))
             .collect();
         let mut results = round.run(client).await?;
         for list in lists {
@@ -491,6 +558,16 @@ pub async fn observe(
                 if seen_resources.insert(sp.id) {
                     catalog.resources.push(resource(sp));
                 }
+            }
+        }
+        for list in user_lists {
+            for user in results.items::<User>(list)? {
+                add_user(&mut catalog, &mut seen_users, user);
+            }
+        }
+        for list in group_lists {
+            for group in results.items::<Group>(list)? {
+                add_group(&mut catalog, &mut seen_groups, group);
             }
         }
     }
@@ -603,6 +680,81 @@ fn user_queries(users: &BTreeSet<OwnerRef>) -> Vec<Request> {
         .chain(filter::id_in(&ids))
         .map(|f| users::identities_where(&f))
         .collect()
+}
+
+fn add_user(catalog: &mut Catalog, seen: &mut HashSet<ObjectId>, user: User) {
+    if let Some(upn) = user.user_principal_name
+        && seen.insert(user.id)
+    {
+        catalog.users.push(LiveUser {
+            id: user.id,
+            user_principal_name: upn,
+        });
+    }
+}
+
+fn add_group(catalog: &mut Catalog, seen: &mut HashSet<ObjectId>, group: Group) {
+    if seen.insert(group.id) {
+        catalog.groups.push(LiveGroup {
+            id: group.id,
+            display_name: group.display_name.unwrap_or_default(),
+        });
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PrincipalKind {
+    User,
+    Group,
+}
+
+/// Groups by display name (`in (…)`), and ids both as users and as groups: an id may be either.
+fn principal_queries(
+    named: &BTreeSet<String>,
+    ids: &BTreeSet<ObjectId>,
+) -> Vec<(PrincipalKind, Request)> {
+    let names: Vec<&String> = named.iter().collect();
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let id_filters = filter::id_in(&ids);
+    filter::display_name_in(&names)
+        .into_iter()
+        .map(|f| (PrincipalKind::Group, groups::identities_where(&f)))
+        .chain(
+            id_filters
+                .iter()
+                .map(|f| (PrincipalKind::User, users::identities_where(f))),
+        )
+        .chain(
+            id_filters
+                .iter()
+                .map(|f| (PrincipalKind::Group, groups::identities_where(f))),
+        )
+        .collect()
+}
+
+/// Users and groups live assignments hold whose names the catalog lacks: (user ids, group ids).
+fn unnamed_principals(apps: &[LiveApp], catalog: &Catalog) -> (Vec<String>, Vec<String>) {
+    let known: HashSet<ObjectId> = catalog
+        .users
+        .iter()
+        .map(|u| u.id)
+        .chain(catalog.groups.iter().map(|g| g.id))
+        .collect();
+    let mut users = BTreeSet::new();
+    let mut groups = BTreeSet::new();
+    let held = apps
+        .iter()
+        .filter_map(|a| a.service_principal.as_ref()?.assigned_to.as_ref())
+        .flatten()
+        .filter(|a| !known.contains(&a.principal_id));
+    for a in held {
+        if a.principal_type.eq_ignore_ascii_case("User") {
+            users.insert(a.principal_id.to_string());
+        } else if a.principal_type.eq_ignore_ascii_case("Group") {
+            groups.insert(a.principal_id.to_string());
+        }
+    }
+    (users.into_iter().collect(), groups.into_iter().collect())
 }
 
 /// Resource service principals referenced by live assignments, grants or required resource
@@ -784,6 +936,7 @@ fn live_app(
         federated_credentials,
         owners,
         service_principal,
+        app_roles: app.app_roles.into_iter().map(app_role).collect(),
         fields,
         fingerprint: Fingerprint(String::new()),
     };
@@ -807,6 +960,7 @@ fn app_fingerprint(live: &LiveApp) -> Fingerprint {
         key_credentials,
         owners,
         password_credentials,
+        app_roles,
         fields,
         federated_credentials: _,
         service_principal: _,
@@ -827,6 +981,7 @@ fn app_fingerprint(live: &LiveApp) -> Fingerprint {
         // A secret added between plan and apply makes the plan stale.
         password_credentials,
         fields,
+        app_roles,
     ))
 }
 
@@ -900,6 +1055,7 @@ fn service_principal(
     fields: FieldValues,
     role_assignments: Vec<UnifiedRoleAssignment>,
     grants: Vec<OAuth2PermissionGrant>,
+    assigned: Option<Vec<AppRoleAssignment>>,
 ) -> LiveServicePrincipal {
     let app_role_assignments = sp
         .app_role_assignments
@@ -931,8 +1087,21 @@ fn service_principal(
             directory_scope_id: r.directory_scope_id,
         })
         .collect();
+    let assigned_to = assigned.map(|list| {
+        list.into_iter()
+            .map(|a| LiveAssignment {
+                fingerprint: fingerprint(&(&a.id, &a.principal_id, &a.app_role_id)),
+                id: a.id,
+                principal_id: a.principal_id,
+                principal_type: a.principal_type.unwrap_or_default(),
+                principal_display_name: a.principal_display_name,
+                app_role_id: a.app_role_id,
+            })
+            .collect()
+    });
     LiveServicePrincipal {
         object_id: sp.id,
+        assigned_to,
         fingerprint: fingerprint(&(&sp.id, &sp.app_id, &fields)),
         app_role_assignments,
         delegated_grants,
@@ -947,17 +1116,7 @@ fn resource(sp: ServicePrincipal) -> ResourceServicePrincipal {
         app_id: sp.app_id,
         display_name: sp.display_name.unwrap_or_default(),
         managed_name: None,
-        app_roles: sp
-            .app_roles
-            .into_iter()
-            .map(|r| AppRole {
-                id: r.id,
-                value: r.value,
-                display_name: r.display_name,
-                allowed_member_types: r.allowed_member_types,
-                is_enabled: r.is_enabled,
-            })
-            .collect(),
+        app_roles: sp.app_roles.into_iter().map(app_role).collect(),
         oauth2_permission_scopes: sp
             .oauth2_permission_scopes
             .into_iter()
@@ -967,6 +1126,16 @@ fn resource(sp: ServicePrincipal) -> ResourceServicePrincipal {
                 is_enabled: s.is_enabled,
             })
             .collect(),
+    }
+}
+
+fn app_role(r: crate::graph::types::AppRole) -> AppRole {
+    AppRole {
+        id: r.id,
+        value: r.value,
+        display_name: r.display_name,
+        allowed_member_types: r.allowed_member_types,
+        is_enabled: r.is_enabled,
     }
 }
 
@@ -1035,6 +1204,7 @@ mod tests {
             owners: false,
             directory_roles: true,
             delegated_grants: true,
+            assignments: false,
         };
         assert_eq!(
             request.apps,
@@ -1053,7 +1223,8 @@ mod tests {
                     parts: Parts {
                         owners: true,
                         directory_roles: false,
-                        delegated_grants: false
+                        delegated_grants: false,
+                        assignments: false,
                     }
                 },
             ]

@@ -53,6 +53,7 @@ pub fn verb(op: &Operation) -> Verb {
         O::UpsertApplication { .. }
         | O::CreateServicePrincipal { .. }
         | O::GrantAppRole { .. }
+        | O::AssignPrincipal { .. }
         | O::CreateDelegatedGrant { .. }
         | O::AssignDirectoryRole { .. }
         | O::AddOwner { .. }
@@ -67,6 +68,7 @@ pub fn verb(op: &Operation) -> Verb {
         O::DeleteServicePrincipal { .. }
         | O::DeleteApplication { .. }
         | O::RevokeAppRole { .. }
+        | O::UnassignPrincipal { .. }
         | O::DeleteDelegatedGrant { .. }
         | O::RemoveDirectoryRole { .. }
         | O::RemoveOwner { .. }
@@ -92,6 +94,8 @@ pub fn describe(op: &Operation) -> &'static str {
         O::RestoreServicePrincipal { .. } => "restore the service principal",
         O::GrantAppRole { .. } => "grant the application permission",
         O::RevokeAppRole { .. } => "revoke the application permission",
+        O::AssignPrincipal { .. } => "assign the user or group",
+        O::UnassignPrincipal { .. } => "remove the assignment",
         O::CreateDelegatedGrant { .. } => "grant the delegated permissions",
         O::UpdateDelegatedGrant { .. } => "update the delegated permissions",
         O::DeleteDelegatedGrant { .. } => "revoke the delegated permissions",
@@ -128,7 +132,9 @@ pub fn start_detail(address: &Address, op: &Operation) -> Option<String> {
         O::AdoptApplication { app, .. } | O::UpdateApplication { app, .. } => {
             Some(format!("id={}", app.object_id))
         }
-        O::RevokeAppRole { assignment_id, .. } => Some(format!("id={assignment_id}")),
+        O::RevokeAppRole { assignment_id, .. } | O::UnassignPrincipal { assignment_id, .. } => {
+            Some(format!("id={assignment_id}"))
+        }
         O::UpdateDelegatedGrant { grant_id, .. } | O::DeleteDelegatedGrant { grant_id } => {
             Some(format!("id={grant_id}"))
         }

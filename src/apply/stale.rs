@@ -154,6 +154,12 @@ fn address_of(key: &str, fresh: &LiveTenant, plan: &Plan) -> Option<Address> {
                 .iter()
                 .find(|f| format!("{}/{}", app.object_id, f.id) == rest)
                 .map(|f| Address::keyed(ResourceKind::FederatedCredential, &name, &f.name)),
+            "assignment" => sp
+                .and_then(|s| s.assigned_to.iter().flatten().find(|a| a.id == rest))
+                .map(|a| {
+                    let key = crate::planner::assignments::live_key(catalog, &app.app_roles, a);
+                    Address::keyed(ResourceKind::Assignment, &name, key)
+                }),
             "app_role_assignment" => sp
                 .and_then(|s| s.app_role_assignments.iter().find(|a| a.id == rest))
                 .map(|a| {
@@ -219,6 +225,7 @@ fn address_of(key: &str, fresh: &LiveTenant, plan: &Plan) -> Option<Address> {
                 object_id.to_string() == rest
             }
             ("app_role_assignment", O::RevokeAppRole { assignment_id, .. })
+            | ("assignment", O::UnassignPrincipal { assignment_id, .. })
             | ("directory_role_assignment", O::RemoveDirectoryRole { assignment_id }) => {
                 assignment_id == rest
             }

@@ -112,6 +112,7 @@ pub fn export_app(input: &AppExport<'_>) -> Result<Exported, String> {
     sections.extend(permissions);
     sections.extend(consent);
     sections.extend(directory_roles(input, &mut unmanaged));
+    sections.extend(assignments(input, &mut unmanaged));
     let (certificates, files) = certificates(input, &mut unmanaged);
     sections.extend(certificates);
     sections.extend(federated_credentials(live, &mut unmanaged));
@@ -767,6 +768,62 @@ fn directory_roles(input: &AppExport<'_>, unmanaged: &mut Vec<String>) -> Option
         }
     }
     Some(Section::new("directoryRoles", l))
+}
+
+/// Users by UPN, groups by id (a group's name may be shared, and only an id names one group for
+/// sure; the name is the comment), each with its role's value.
+fn assignments(input: &AppExport<'_>, unmanaged: &mut Vec<String>) -> Option<Section> {
+    let sp = input.live.service_principal.as_ref()?;
+    let Some(live) = &sp.assigned_to else {
+        unmanaged.push("its users and groups (they were not read)".to_owned());
+        return None;
+    };
+    let catalog = input.catalog;
+    let mut entries: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
+    for a in live.iter().filter(|a| a.is_user_or_group()) {
+        let role = if a.app_role_id == crate::planner::assignments::DEFAULT_ACCESS {
+            None
+        } else {
+            match input
+                .live
+                .app_roles
+                .iter()
+                .find(|r| r.id == a.app_role_id)
+                .and_then(|r| r.value.clone())
+            {
+                Some(v) => Some(v),
+                None => {
+                    unmanaged.push(format!(
+                        "an assignment to the role {} the app does not define; `assignments` is not exported",
+                        a.app_role_id
+                    ));
+                    return None;
+                }
+            }
+        };
+        let (principal, comment) = match catalog.users.iter().find(|u| u.id == a.principal_id) {
+            Some(u) => (u.user_principal_name.clone(), String::new()),
+            None => (
+                a.principal_id.to_string(),
+                a.principal_display_name.clone().unwrap_or_default(),
+            ),
+        };
+        entries.insert((principal, comment, role));
+    }
+    // None assigned: left unmanaged, as an app with none usually wants.
+    if entries.is_empty() {
+        return None;
+    }
+    let mut l = Lines::new();
+    l.open(1, "assignments", None);
+    for (principal, comment, role) in &entries {
+        let comment = (!comment.is_empty()).then_some(comment.as_str());
+        l.raw(2, &format!("- principal: {}", scalar(principal)), comment);
+        if let Some(role) = role {
+            l.field(3, "role", &scalar(role), None);
+        }
+    }
+    Some(Section::new("assignments", l))
 }
 
 fn certificates(

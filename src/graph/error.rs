@@ -488,6 +488,7 @@ pub fn permission_for(method: &str, path: &str) -> Option<&'static str> {
             }
         }
         "users" => "User.Read.All",
+        "groups" => "Group.Read.All",
         "organization" => "Organization.Read.All",
         "domains" => "Domain.Read.All",
         "directoryobjects" => "Directory.Read.All",
@@ -614,6 +615,7 @@ mod tests {
                 "DelegatedPermissionGrant.ReadWrite.All",
             ),
             ("GET", "/users/abc", "User.Read.All"),
+            ("GET", "/groups", "Group.Read.All"),
         ];
         for (method, path, permission) in cases {
             let body = serde_json::json!({"error": {

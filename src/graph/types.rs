@@ -284,6 +284,15 @@ pub struct User {
     pub mail: Option<String>,
 }
 
+/// A group, as far as `assignments` name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub id: ObjectId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
 /// A member of a polymorphic collection (`owners`): its `@odata.type` says what it is.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -84,6 +84,10 @@ pub struct RawSpec {
     /// Federated identity credentials (workload identity federation, e.g. GitHub Actions OIDC).
     /// Absent: not managed; `[]`: none. At most 20.
     pub federated_credentials: Option<Vec<RawFederatedCredential>>,
+    /// Users and groups assigned to the app's roles (on its service principal, as the Entra
+    /// portal's "Users and groups" shows them). Absent: not managed; `[]`: none, and `plan`
+    /// removes every user and group assigned.
+    pub assignments: Option<Vec<RawAssignment>>,
     /// Notes for whoever manages the app, at most 1024 characters. Absent: not managed.
     #[schemars(length(max = 1024))]
     #[allow(dead_code)] // read by path: see `crate::model::fields`
@@ -516,6 +520,20 @@ pub enum RawPfxEncryption {
     /// 3DES with SHA-1: Windows Server 2016 and older.
     #[serde(rename = "legacy-3des")]
     Legacy3Des,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Assignment")]
+pub struct RawAssignment {
+    /// A user principal name (`alex@contoso.com`), a group's display name, or a user's or
+    /// group's object id.
+    #[schemars(length(min = 1))]
+    pub principal: String,
+    /// The `value` of one of the app's roles (allowing `User` members), or `default` for
+    /// access without a specific role. Default `default`.
+    #[schemars(extend("default" = "default"))]
+    pub role: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

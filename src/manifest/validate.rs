@@ -10,21 +10,21 @@ use super::check::{FieldPath, Problem, Seg, did_you_mean, path, shorten};
 use super::diagnostic::SourceText;
 use super::paths::{NamedPath, PathRole};
 use super::raw::{
-    ApiVersion, Kind, RawApiPermission, RawCertificate, RawClientSecret, RawDirectoryRole,
-    RawFederatedCredential, RawGenerate, RawKeyType, RawKeyVault, RawManifest, RawPfxEncryption,
-    RawSignInAudience,
+    ApiVersion, Kind, RawApiPermission, RawAssignment, RawCertificate, RawClientSecret,
+    RawDirectoryRole, RawFederatedCredential, RawGenerate, RawKeyType, RawKeyVault, RawManifest,
+    RawPfxEncryption, RawSignInAudience,
 };
 use super::yaml::{Node, ScalarKind, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
 use crate::model::entitlements::Entitlement;
 use crate::model::fields::{self, FieldValues, On};
 use crate::model::{
-    ApiPermission, ApiPermissionPositions, ApiRef, AppId, CertificateSource, CertificateSpec,
-    ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp, DirectoryRoleSpec,
-    FederatedCredentialSpec, GenerateSpec, KeyType, KeyVaultCertificate, KeyVaultSecret,
-    MANAGED_BY_TAG, MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef, Period,
-    PfxEncryption, Positions, RoleDefinitionId, RoleRef, SignInAudience, Source,
-    certificate_display_name, parse_guid,
+    ApiPermission, ApiPermissionPositions, ApiRef, AppId, AssignedRole, AssignmentSpec,
+    CertificateSource, CertificateSpec, ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp,
+    DirectoryRoleSpec, FederatedCredentialSpec, GenerateSpec, KeyType, KeyVaultCertificate,
+    KeyVaultSecret, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef,
+    Period, PfxEncryption, Positions, PrincipalRef, RoleDefinitionId, RoleRef, SignInAudience,
+    Source, certificate_display_name, parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
@@ -210,6 +210,7 @@ impl V<'_> {
         let federated_credentials = spec
             .federated_credentials
             .map(|f| self.federated_credentials(&f));
+        let assignments = spec.assignments.map(|a| self.assignments(&a));
 
         let fields = self.plain_fields(On::Application, "spec");
         let service_principal_fields =
@@ -247,6 +248,7 @@ impl V<'_> {
             certificates,
             client_secrets,
             federated_credentials,
+            assignments,
             fields,
             service_principal_fields,
             source: self.source("metadata.name"),
@@ -493,6 +495,54 @@ impl V<'_> {
         }
         self.unique("spec.owners", keys, "owner");
         refs
+    }
+
+    fn assignments(&mut self, entries: &[RawAssignment]) -> Vec<AssignmentSpec> {
+        let mut out = Vec::new();
+        let mut keys = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let at = format!("spec.assignments[{i}].principal");
+            let written = entry.principal.trim();
+            let principal = if !self.not_blank(&at, written) {
+                None
+            } else if looks_like_guid(written) {
+                match parse_guid(written) {
+                    Ok(u) => Some(PrincipalRef::ObjectId(ObjectId(u))),
+                    Err(e) => {
+                        self.err(&at, format!("`{at}`: {e}"), None);
+                        None
+                    }
+                }
+            } else if written.contains('@') {
+                match check_upn(written) {
+                    Ok(()) => Some(PrincipalRef::Upn(written.to_owned())),
+                    Err((message, hint)) => {
+                        self.err(&at, format!("`{at}`: {message}"), hint);
+                        None
+                    }
+                }
+            } else {
+                Some(PrincipalRef::GroupName(written.to_owned()))
+            };
+            let role_at = format!("spec.assignments[{i}].role");
+            let role = match entry.role.as_deref() {
+                None => Some(AssignedRole::Default),
+                Some(r) => self.not_blank(&role_at, r).then(|| AssignedRole::parse(r)),
+            };
+            let (Some(principal), Some(role)) = (principal, role) else {
+                keys.push(None);
+                continue;
+            };
+            // UPNs and group names compare case-insensitively in Entra.
+            keys.push(Some((principal.to_string().to_lowercase(), role.clone())));
+            {
+                out.push(AssignmentSpec { principal, role });
+                let source = self.source(&at);
+                self.positions.assignments.push(source);
+            }
+        }
+        self.unique("spec.assignments", keys, "assignment");
+        out
     }
 
     fn api_permissions(&mut self, entries: &[RawApiPermission]) -> Vec<ApiPermission> {

@@ -51,6 +51,9 @@ pub struct Positions {
     pub directory_roles: Vec<Source>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<Source>,
+    /// `assignments[i].principal`, by index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignments: Vec<Source>,
 }
 
 /// One `apiPermissions` entry: its `api`, and each permission value by value.
@@ -103,6 +106,14 @@ impl DesiredApp {
     pub fn owner_source(&self, index: usize) -> &Source {
         self.positions.owners.get(index).unwrap_or(&self.source)
     }
+
+    /// Where `assignments[index]` is written.
+    pub fn assignment_source(&self, index: usize) -> &Source {
+        self.positions
+            .assignments
+            .get(index)
+            .unwrap_or(&self.source)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +143,10 @@ pub struct DesiredApp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secrets: Option<Vec<ClientSecretSpec>>,
     pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
+    /// Users and groups assigned to the app's roles (on its service principal). Absent: not
+    /// managed; present: authoritative for users and groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignments: Option<Vec<AssignmentSpec>>,
     /// The application's plain fields the manifest manages ([`super::fields`]), by path.
     #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
     pub fields: FieldValues,
@@ -164,6 +179,7 @@ impl DesiredApp {
             certificates: None,
             client_secrets: None,
             federated_credentials: None,
+            assignments: None,
             fields: FieldValues::default(),
             service_principal_fields: FieldValues::default(),
             source: Source {
@@ -226,6 +242,60 @@ impl fmt::Display for OwnerRef {
         match self {
             Self::Upn(upn) => f.write_str(upn),
             Self::ObjectId(id) => fmt::Display::fmt(id, f),
+        }
+    }
+}
+
+/// One entry of `assignments`: who, and which of the app's roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentSpec {
+    pub principal: PrincipalRef,
+    pub role: AssignedRole,
+}
+
+/// A principal as written: a user principal name (it has an `@`), an object id (a user's or a
+/// group's), else a group's display name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PrincipalRef {
+    Upn(String),
+    ObjectId(ObjectId),
+    GroupName(String),
+}
+
+impl fmt::Display for PrincipalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Upn(s) | Self::GroupName(s) => f.write_str(s),
+            Self::ObjectId(id) => fmt::Display::fmt(id, f),
+        }
+    }
+}
+
+/// The role an assignment grants: one of the app's roles by `value`, or Graph's default access
+/// (the all-zero role id, for an app that needs no specific role).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AssignedRole {
+    Default,
+    Value(String),
+}
+
+impl AssignedRole {
+    pub const DEFAULT: &str = "default";
+
+    pub fn parse(written: &str) -> Self {
+        if written == Self::DEFAULT {
+            Self::Default
+        } else {
+            Self::Value(written.to_owned())
+        }
+    }
+}
+
+impl fmt::Display for AssignedRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str(Self::DEFAULT),
+            Self::Value(v) => f.write_str(v),
         }
     }
 }

@@ -129,6 +129,9 @@ pub struct LiveApp {
     /// `None` when owners were not read (no manifest manages them).
     pub owners: Option<Vec<LiveOwner>>,
     pub service_principal: Option<LiveServicePrincipal>,
+    /// The roles the application defines (`appRoles`): what `assignments` name by value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_roles: Vec<AppRole>,
     /// Every plain field of the application ([`super::fields`]), normalised.
     #[serde(default)]
     pub fields: FieldValues,
@@ -209,6 +212,10 @@ pub struct LiveServicePrincipal {
     pub app_role_assignments: Vec<LiveAppRoleAssignment>,
     pub delegated_grants: Vec<LiveDelegatedGrant>,
     pub directory_role_assignments: Vec<LiveDirectoryRoleAssignment>,
+    /// Who is assigned to the app's roles (`appRoleAssignedTo`); `None` when not read (no
+    /// manifest manages `assignments`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<Vec<LiveAssignment>>,
     /// Every plain field of the service principal ([`super::fields`]), normalised; its `tags`
     /// without those it shows from its application.
     #[serde(default)]
@@ -224,6 +231,31 @@ pub struct LiveAppRoleAssignment {
     pub resource_id: ObjectId,
     pub app_role_id: PermissionId,
     pub fingerprint: Fingerprint,
+}
+
+/// A user, group or service principal assigned to one of the app's own roles: an app role
+/// assignment whose resource is the app's service principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAssignment {
+    /// The assignment's own id, needed to delete it.
+    pub id: String,
+    pub principal_id: ObjectId,
+    /// `User`, `Group` or `ServicePrincipal`, as Graph says.
+    pub principal_type: String,
+    pub principal_display_name: Option<String>,
+    /// The all-zero id is the default access role.
+    pub app_role_id: PermissionId,
+    pub fingerprint: Fingerprint,
+}
+
+impl LiveAssignment {
+    /// Users and groups are what `assignments` manage; a service principal holding one of the
+    /// app's roles holds an application permission, which its own manifest's `apiPermissions`
+    /// manage.
+    pub fn is_user_or_group(&self) -> bool {
+        self.principal_type.eq_ignore_ascii_case("User")
+            || self.principal_type.eq_ignore_ascii_case("Group")
+    }
 }
 
 /// A tenant-wide (`AllPrincipals`) delegated permission grant.
@@ -256,6 +288,9 @@ pub struct Catalog {
     pub planned_apis: Vec<String>,
     pub role_definitions: Vec<RoleDefinition>,
     pub users: Vec<LiveUser>,
+    /// Groups `assignments` name (by display name or id) or live assignments hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<LiveGroup>,
 }
 
 /// A service principal that exposes permissions (Microsoft Graph, Office 365 Exchange Online...).
@@ -301,4 +336,10 @@ pub struct RoleDefinition {
 pub struct LiveUser {
     pub id: ObjectId,
     pub user_principal_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveGroup {
+    pub id: ObjectId,
+    pub display_name: String,
 }

@@ -21,10 +21,12 @@ pub enum ResourceKind {
     KeyCredential,
     ClientSecret,
     FederatedCredential,
+    /// A user or group assigned to one of the app's roles.
+    Assignment,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 10] = [
+    pub const ALL: [ResourceKind; 11] = [
         Self::Application,
         Self::ServicePrincipal,
         Self::AppRoleAssignment,
@@ -35,6 +37,7 @@ impl ResourceKind {
         Self::KeyCredential,
         Self::ClientSecret,
         Self::FederatedCredential,
+        Self::Assignment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl ResourceKind {
             Self::KeyCredential => "key_credential",
             Self::ClientSecret => "client_secret",
             Self::FederatedCredential => "federated_credential",
+            Self::Assignment => "assignment",
         }
     }
 
@@ -59,7 +63,7 @@ impl ResourceKind {
             Self::Application => 0,
             Self::ServicePrincipal => 1,
             Self::AppRoleAssignment | Self::DelegatedGrant => 2,
-            Self::DirectoryRoleAssignment => 3,
+            Self::DirectoryRoleAssignment | Self::Assignment => 3,
             Self::Owner => 4,
             Self::Certificate | Self::KeyCredential | Self::ClientSecret => 5,
             Self::FederatedCredential => 6,

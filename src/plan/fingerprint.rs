@@ -46,6 +46,9 @@ pub fn fingerprints_of(live: &LiveTenant) -> BTreeMap<String, Fingerprint> {
                     r.fingerprint.clone(),
                 );
             }
+            for a in sp.assigned_to.iter().flatten() {
+                out.insert(format!("assignment/{}", a.id), a.fingerprint.clone());
+            }
         }
     }
     out

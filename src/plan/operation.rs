@@ -262,6 +262,19 @@ pub enum Operation {
         resource_id: ObjectId,
         assignment_id: String,
     },
+    /// `POST /servicePrincipals/{resource}/appRoleAssignedTo`: a user or group assigned to a
+    /// role of the app's own service principal (`assignments`).
+    AssignPrincipal {
+        resource: SpRef,
+        principal_id: ObjectId,
+        /// The all-zero id is the default access role.
+        app_role_id: PermissionId,
+    },
+    /// `DELETE /servicePrincipals/{resource_id}/appRoleAssignedTo/{assignment_id}`.
+    UnassignPrincipal {
+        resource_id: ObjectId,
+        assignment_id: String,
+    },
     /// `POST /oauth2PermissionGrants` with `consentType: AllPrincipals`.
     CreateDelegatedGrant {
         client: SpRef,

@@ -440,32 +440,33 @@ pub(crate) fn service_principal(cx: &AppCx<'_>) -> Option<Change> {
             }],
         ));
     }
+    // Every field the manifest declares, for a service principal written from scratch.
+    let declared = |after: &mut Obj| {
+        fields::compare(On::ServicePrincipal, desired, None, &mut Obj::new(), after)
+    };
     if let Some(object_id) = cx.restoring.and_then(|d| d.service_principal) {
-        // Deleted with the app; restored on its own (Graph does not bring it back with it).
-        let mut change = create(
-            cx.address(ResourceKind::ServicePrincipal),
-            Obj::new()
-                .with(
-                    "app_id",
-                    s(cx.live.map(|l| l.app_id).expect("restoring a live view")),
-                )
-                .with("object_id", s(object_id)),
-            &[],
-            vec![Operation::RestoreServicePrincipal { object_id }],
-        );
+        // Deleted with the app; restored on its own (Graph does not bring it back with it), as
+        // it was deleted: the fields the manifest declares are written after it, since the
+        // manifest may have changed while it was gone.
+        let mut after = Obj::new()
+            .with(
+                "app_id",
+                s(cx.live.map(|l| l.app_id).expect("restoring a live view")),
+            )
+            .with("object_id", s(object_id));
+        let fields = declared(&mut after);
+        let mut ops = vec![Operation::RestoreServicePrincipal { object_id }];
+        if !fields.is_empty() {
+            ops.push(Operation::UpdateServicePrincipal { object_id, fields });
+        }
+        let mut change = create(cx.address(ResourceKind::ServicePrincipal), after, &[], ops);
         change.action = Action::Restore;
         change.reason =
             Some("deleted with its application; restored with the same object id".to_owned());
         return Some(change);
     }
     let mut after = Obj::new().with_opt("app_id", cx.live.map(|l| s(l.app_id)));
-    let fields = fields::compare(
-        On::ServicePrincipal,
-        desired,
-        None,
-        &mut Obj::new(),
-        &mut after,
-    );
+    let fields = declared(&mut after);
     let unknown: &[&str] = if cx.live.is_some() {
         &["object_id"]
     } else {

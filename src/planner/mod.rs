@@ -7,6 +7,7 @@
 
 mod access;
 mod app;
+pub mod assignments;
 mod certs;
 mod credentials;
 pub(crate) mod entitlements;
@@ -94,6 +95,10 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
             .extend(access::app_role_assignments(&cx, &resolved));
         out.changes.extend(access::delegated_grants(&cx, &resolved));
         out.changes.extend(roles::directory_roles(&cx, &resolved));
+        match assignments::assignments(&cx) {
+            Ok(changes) => out.changes.extend(changes),
+            Err(found) => problems.extend(found),
+        }
         match owners::owners(&cx, &resolved) {
             Ok((changes, notes)) => {
                 out.changes.extend(changes);

@@ -30,6 +30,14 @@ pub enum ProblemKind {
     NameHeldByDeletedApp,
     /// `--replace` names no generated certificate of the manifests.
     UnknownReplaceAddress,
+    /// An `assignments` principal no user or group in the tenant answers to.
+    UnknownPrincipal,
+    /// An `assignments` group name several groups share.
+    AmbiguousPrincipal,
+    /// An `assignments` role the app does not have, or not for users and groups.
+    UnknownAppRole,
+    /// The manifest manages `assignments`, but the service principal's were not read.
+    AssignmentsNotRead,
 }
 
 /// One thing wrong between the manifests and the tenant, with where the manifest says it.
@@ -113,7 +121,14 @@ impl ProblemKind {
             ProblemKind::UnknownReplaceAddress => {
                 "`--replace` takes the address of a generated certificate, as plans show it: `certificate.APP[\"NAME\"]`"
             }
+            ProblemKind::UnknownPrincipal | ProblemKind::AmbiguousPrincipal => {
+                "a principal is a user principal name, a group's display name, or a user's or group's object id"
+            }
+            ProblemKind::UnknownAppRole => {
+                "`role` is the `value` of one of the app's roles that allows `User` members, or `default`"
+            }
             ProblemKind::MissingLocalCertificate
+            | ProblemKind::AssignmentsNotRead
             | ProblemKind::OwnersNotRead
             | ProblemKind::NameHeldByDeletedApp => return None,
         })

@@ -41,9 +41,11 @@ fn live_app(name: Option<&str>, n: u128) -> LiveApp {
             app_role_assignments: Vec::new(),
             delegated_grants: Vec::new(),
             directory_role_assignments: Vec::new(),
+            assigned_to: None,
             fields: Default::default(),
             fingerprint: Fingerprint(format!("sp-{n}")),
         }),
+        app_roles: Vec::new(),
         fields: Default::default(),
         fingerprint: Fingerprint(format!("app-{n}")),
     }

@@ -4,8 +4,8 @@
 use entraform::plan::Operation;
 use serde_json::Value;
 
+use crate::apply_support::apply_clean;
 use crate::apply_support::{Raw, Tenant, start, write};
-use crate::fields::apply_clean;
 
 fn manifest(roles: &str) -> String {
     format!(

@@ -411,6 +411,59 @@ async fn a_managed_app_deleted_behind_our_back_is_restored_with_its_app_id() {
     assert_exactly_one_of_everything(&census, &["restored".to_owned()]);
 }
 
+/// A restored app's service principal gets the fields its manifest declares: restoring brings
+/// back the service principal as it was deleted, and the manifest may have changed since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_service_principal_gets_the_fields_its_manifest_declares() {
+    let t = start().await;
+    let manifest = |notes: &str| {
+        format!(
+            "apiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: kept\nspec:\n  displayName: kept app\n  servicePrincipal:\n    appRoleAssignmentRequired: true\n    notes: {notes}\n    tags: [HideApp]\n"
+        )
+    };
+    let path = write(t.dir.path(), "kept.yaml", &manifest("before"));
+    let (_, report, _) =
+        plan_and_execute(&t.client, std::slice::from_ref(&path), &quick_execute()).await;
+    assert!(report.complete(), "{:?}", outcome_names(&report));
+    let app = report.apps["kept"].clone();
+    let raw = Raw::of(&t.sb).await;
+    let (deleted, _) = raw
+        .write(
+            Method::DELETE,
+            &format!("/applications/{}", app.object_id),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(deleted, 204);
+
+    // Edited while the app was gone.
+    write(t.dir.path(), "kept.yaml", &manifest("after"));
+    let planned = plan(&t.client, std::slice::from_ref(&path)).await;
+    let text = entraform::plan::render::text(&planned.plan, false);
+    assert!(
+        text.contains("# service_principal.kept will be restored"),
+        "{text}"
+    );
+    assert!(text.contains("notes"), "{text}");
+    let report = execute(&t.client, &planned.plan).await;
+    assert!(report.complete(), "{:?}", outcome_names(&report));
+    let clean = plan_until_clean(&t.client, std::slice::from_ref(&path), 10).await;
+    assert!(
+        !clean.plan.has_changes(),
+        "{}",
+        entraform::plan::render::text(&clean.plan, false)
+    );
+    let sp = &raw
+        .list(&format!(
+            "/servicePrincipals?$filter=appId eq '{}'",
+            app.app_id
+        ))
+        .await[0];
+    assert_eq!(sp["notes"], "after");
+    assert_eq!(sp["appRoleAssignmentRequired"], true);
+}
+
 /// A deleted application entraform does not manage holds the name: plan says so and how to
 /// restore or purge it; apply of a plan made before it was there fails with the same advice.
 #[tokio::test]

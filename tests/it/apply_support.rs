@@ -176,6 +176,25 @@ pub async fn plan_until_clean(client: &GraphClient, paths: &[PathBuf], tries: us
     plan(client, paths).await
 }
 
+/// Plans, applies completely, and plans until clean; the plan that was applied.
+pub async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> entraform::plan::Plan {
+    let planned = plan(&t.client, paths).await;
+    let report = execute(&t.client, &planned.plan).await;
+    assert!(
+        report.complete(),
+        "{:?} {:?}",
+        outcome_names(&report),
+        report.errors
+    );
+    let clean = plan_until_clean(&t.client, paths, 10).await;
+    assert!(
+        !clean.plan.has_changes(),
+        "{}",
+        entraform::plan::render::text(&clean.plan, false)
+    );
+    planned.plan
+}
+
 pub fn outcome_names(report: &Report) -> Vec<String> {
     report
         .records

@@ -8,9 +8,7 @@ use entraform::model::fields::{FIELDS, Field, Kind, On, fields_on, get_path, set
 use entraform::plan::Plan;
 use serde_json::{Map, Value, json};
 
-use crate::apply_support::{
-    Raw, Tenant, execute, outcome_names, plan, plan_until_clean, start, write,
-};
+use crate::apply_support::{Raw, Tenant, apply_clean, plan, start, write};
 
 fn example(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
@@ -79,25 +77,6 @@ fn changed_attrs(plan: &Plan) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// Plans and applies `paths`, then plans until clean; the first plan.
-pub(crate) async fn apply_clean(t: &Tenant, paths: &[PathBuf]) -> Plan {
-    let planned = plan(&t.client, paths).await;
-    let report = execute(&t.client, &planned.plan).await;
-    assert!(
-        report.complete(),
-        "{:?} {:?}",
-        outcome_names(&report),
-        report.errors
-    );
-    let clean = plan_until_clean(&t.client, paths, 10).await;
-    assert!(
-        !clean.plan.has_changes(),
-        "{}",
-        entraform::plan::render::text(&clean.plan, false)
-    );
-    planned.plan
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

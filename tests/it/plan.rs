@@ -209,6 +209,8 @@ crate::common::golden_cases! {
     without_admin_consent_permissions_are_only_declared => "admin-consent-false",
     federated_credentials_are_created_updated_and_deleted => "federated-credential-change",
     owners_are_added_and_removed => "owners-change",
+    users_and_groups_are_assigned_and_unassigned_as_a_set => "assignments-change",
+    an_unknown_user_and_a_shared_group_name_are_problems => "assignments-unknown-principals",
     an_interrupted_rotation_leaves_an_old_key_to_remove => "interrupted-rotation",
     a_changed_certificate_file_replaces_the_old_key => "file-certificate-replaced",
     key_operations_follow_each_other_in_one_certificate_set => "certificate-set-changes",

@@ -143,6 +143,11 @@ async fn plan_needs_exactly_the_documented_permissions() {
             Some(("GET /users", "User.Read.All")),
         ),
         (
+            "assignments",
+            "  assignments:\n    - principal: Sales\n",
+            Some(("GET /groups", "Group.Read.All")),
+        ),
+        (
             "grants",
             "  apiPermissions:\n    - api: Microsoft Graph\n      delegated: [User.Read]\n",
             Some(("GET /oauth2PermissionGrants", "Directory.Read.All")),

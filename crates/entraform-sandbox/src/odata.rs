@@ -267,6 +267,25 @@ pub(crate) const USERS: Resource = Resource {
     orderby: &["displayName", "userPrincipalName"],
 };
 
+/// `/groups` (group-list: `id` and `displayName` take `eq` and `in`, `displayName`
+/// `startsWith`; `$search` and `$orderby` need advanced queries, which entraform does not use).
+pub(crate) const GROUPS: Resource = Resource {
+    type_name: "Group",
+    props: &[
+        p("id", &[Eq], &[Ne, Not]),
+        p("displayName", &[Eq, StartsWith, GeLe], &[EqNull, Ne, Not]),
+        p("mailNickname", &[Eq, StartsWith], &[Ne, Not]),
+        p("securityEnabled", &[Eq], &[Ne, Not]),
+        p("mailEnabled", &[Eq], &[Ne, Not]),
+    ],
+    selectable: super::graph::groups::GROUP_PROPERTIES,
+    expandable: &[],
+    directory: true,
+    top: true,
+    search: true,
+    orderby: &["displayName"],
+};
+
 /// A directory-object owner list (`/applications/{id}/owners`).
 pub(crate) const OWNERS: Resource = Resource {
     type_name: "DirectoryObject",

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::graph::{apps, assignments, roles, sps, users};
+use super::graph::{apps, assignments, groups, roles, sps, users};
 use super::jwt;
 use super::state::{Bootstrap, Document, Entry, FORMAT_VERSION, StoredSecret, Tenant};
 use super::{SandboxError, iso, new_guid, wall_ms};
@@ -449,6 +449,12 @@ const ROLE_DEFINITIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Security groups every new sandbox tenant has, by display name and description.
+pub(crate) const SEEDED_GROUPS: &[(&str, &str)] = &[
+    ("Sales", "Sales and marketing"),
+    ("Engineering", "Product engineering"),
+];
+
 /// Graph roles the bootstrap admin holds: exactly what entraform's plan and apply use.
 pub(crate) const BOOTSTRAP_ROLES: &[&str] = &[
     "Application.ReadWrite.All",
@@ -456,6 +462,7 @@ pub(crate) const BOOTSTRAP_ROLES: &[&str] = &[
     "RoleManagement.ReadWrite.Directory",
     "DelegatedPermissionGrant.ReadWrite.All",
     "User.Read.All",
+    "Group.Read.All",
     "Organization.Read.All",
 ];
 
@@ -567,6 +574,7 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         role_definitions: Default::default(),
         role_assignments: Default::default(),
         users: Default::default(),
+        groups: Default::default(),
         deleted_applications: Default::default(),
         deleted_service_principals: Default::default(),
         key_vaults: Default::default(),
@@ -679,6 +687,17 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         if login == "admin" {
             admin_id = id;
         }
+    }
+    // Security groups to assign to apps' roles.
+    for (name, description) in SEEDED_GROUPS {
+        let id = new_guid();
+        doc.groups.insert(
+            id.clone(),
+            Entry::new(
+                groups::new_group(&id, name, description, &crate::iso_ticks(now)),
+                now,
+            ),
+        );
     }
     roles::assign(
         &mut doc,

@@ -135,6 +135,9 @@ pub(crate) struct Document {
     pub role_definitions: Collection,
     pub role_assignments: Collection,
     pub users: Collection,
+    /// Security groups (seeded; entraform reads them to assign them to app roles).
+    #[serde(default)]
+    pub groups: Collection,
     /// Soft-deleted applications (Graph keeps them 30 days).
     #[serde(default)]
     pub deleted_applications: Collection,

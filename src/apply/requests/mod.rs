@@ -18,6 +18,7 @@
 //! Golden-tested without a sandbox: the snapshot in `snapshots/` shows every variant's requests.
 
 mod applications;
+mod assignments;
 mod federated;
 mod grants;
 mod keys;
@@ -165,6 +166,11 @@ pub enum Expect<'a> {
         role_definition_id: RoleDefinitionId,
         directory_scope_id: &'a str,
     },
+    /// The principal in the role, among the resource's `appRoleAssignedTo`.
+    AssignedTo {
+        principal_id: ObjectId,
+        app_role_id: PermissionId,
+    },
     Owner(ObjectId),
     FederatedCredential(&'a FederatedCredentialBody),
 }
@@ -227,12 +233,15 @@ pub fn references(op: &Operation) -> References<'_> {
             app: Some(app),
             ..none
         },
-        O::GrantAppRole { principal, .. } | O::AssignDirectoryRole { principal, .. } => {
-            References {
-                service_principal: Some(principal),
-                ..none
-            }
-        }
+        O::GrantAppRole { principal, .. }
+        | O::AssignDirectoryRole { principal, .. }
+        | O::AssignPrincipal {
+            resource: principal,
+            ..
+        } => References {
+            service_principal: Some(principal),
+            ..none
+        },
         O::CreateDelegatedGrant { client, .. } => References {
             service_principal: Some(client),
             ..none
@@ -257,6 +266,7 @@ pub fn references(op: &Operation) -> References<'_> {
         | O::RestoreServicePrincipal { .. }
         | O::UpdateServicePrincipal { .. }
         | O::RevokeAppRole { .. }
+        | O::UnassignPrincipal { .. }
         | O::UpdateDelegatedGrant { .. }
         | O::DeleteDelegatedGrant { .. }
         | O::RemoveDirectoryRole { .. }
@@ -304,6 +314,15 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
             assignment_id,
             ..
         } => grants::revoke_app_role(*resource_id, assignment_id),
+        O::AssignPrincipal {
+            principal_id,
+            app_role_id,
+            ..
+        } => assignments::assign(resolved.service_principal()?, *principal_id, *app_role_id),
+        O::UnassignPrincipal {
+            resource_id,
+            assignment_id,
+        } => assignments::unassign(*resource_id, assignment_id),
         O::CreateDelegatedGrant {
             resource_id, scope, ..
         } => grants::grant_delegated(resolved.service_principal()?, *resource_id, scope),
@@ -415,6 +434,10 @@ impl Expect<'_> {
                 resource_id,
                 app_role_id,
             } => grants::app_role_found(&decode(listed, &path)?, *resource_id, *app_role_id),
+            Expect::AssignedTo {
+                principal_id,
+                app_role_id,
+            } => assignments::assigned_found(&decode(listed, &path)?, *principal_id, *app_role_id),
             Expect::DelegatedGrant { resource_id, scope } => {
                 grants::delegated_found(&decode(listed, &path)?, *resource_id, scope)
             }

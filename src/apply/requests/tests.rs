@@ -147,6 +147,15 @@ fn every_operation() -> Vec<Operation> {
             resource_id: EXCHANGE,
             assignment_id: "41W1zT6z1U-kJxf62svfp1HFE8pMZhxDun-ThPczmJE".into(),
         },
+        O::AssignPrincipal {
+            resource: SpRef::Planned("exo".into()),
+            principal_id: ObjectId(guid(0xa1)),
+            app_role_id: PermissionId(guid(0)),
+        },
+        O::UnassignPrincipal {
+            resource_id: SP,
+            assignment_id: "-WmtM5na7Uus0D8kI1yylpU9Mdo0Pb9OoBJvd3T5eKc".into(),
+        },
         O::CreateDelegatedGrant {
             client: SpRef::Existing(SP),
             resource_id: EXCHANGE,
@@ -250,6 +259,8 @@ fn variant(op: &Operation) -> usize {
         O::RemovePasswordCredential { .. } => 22,
         O::UpdateServicePrincipal { .. } => 23,
         O::AddClientSecret { .. } => 24,
+        O::AssignPrincipal { .. } => 25,
+        O::UnassignPrincipal { .. } => 26,
     }
 }
 
@@ -408,7 +419,7 @@ fn render(op: &Operation) -> String {
 fn every_operations_requests() {
     let ops = every_operation();
     let covered: BTreeSet<usize> = ops.iter().map(variant).collect();
-    assert_eq!(covered.len(), 25, "one example per variant");
+    assert_eq!(covered.len(), 27, "one example per variant");
     let text: String = ops.iter().map(render).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!(text);
 }

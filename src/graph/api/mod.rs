@@ -20,6 +20,7 @@
 pub mod applications;
 pub mod deleted_items;
 pub mod directory_roles;
+pub mod groups;
 pub mod organization;
 pub mod permission_grants;
 pub mod service_principals;
@@ -50,6 +51,10 @@ pub mod filter {
 
     pub fn user_principal_name_in(upns: &[impl AsRef<str>]) -> Vec<String> {
         in_filters("userPrincipalName", upns)
+    }
+
+    pub fn display_name_in(names: &[impl AsRef<str>]) -> Vec<String> {
+        in_filters("displayName", names)
     }
 
     pub fn app_id_is(app_id: &str) -> String {

@@ -78,6 +78,12 @@ pub fn app_role_assignments(id: ObjectId) -> Request {
     Request::get(format!("{}/appRoleAssignments", object(id)))
 }
 
+/// Who is assigned to the roles of the service principal `id` (users, groups, and service
+/// principals holding its roles as application permissions).
+pub fn app_roles_assigned_to(id: ObjectId) -> Request {
+    Request::get(format!("{}/appRoleAssignedTo", object(id)))
+}
+
 /// The applications the service principal `id` owns.
 pub fn owned_applications(id: ObjectId) -> Request {
     Request::get(format!(

@@ -1,4 +1,4 @@
-//! `/users`: the people a manifest names as owners.
+//! `/users`: the people a manifest names as owners or assigns to the app's roles.
 
 use super::{Query, Request};
 

@@ -40,10 +40,13 @@ fn principal(doc: &Document, id: &str, now: i64) -> Option<(String, &'static str
     if let Some(sp) = doc.service_principals.get(id).filter(|e| e.visible(now)) {
         return Some((sp.str("displayName").to_string(), "ServicePrincipal"));
     }
-    doc.users
+    if let Some(u) = doc.users.get(id).filter(|e| e.visible(now)) {
+        return Some((u.str("displayName").to_string(), "User"));
+    }
+    doc.groups
         .get(id)
         .filter(|e| e.visible(now))
-        .map(|u| (u.str("displayName").to_string(), "User"))
+        .map(|g| (g.str("displayName").to_string(), "Group"))
 }
 
 /// Creates an assignment after Graph's checks; shared by both sides and by seeding.
@@ -63,10 +66,12 @@ pub(crate) fn assign(
         .filter(|e| e.visible(now))
         .ok_or_else(|| GraphError::not_found(resource_id))?;
     let rendered = sps::render(doc, resource);
-    let member_type = if principal_type == "User" {
-        "User"
-    } else {
+    // Users and groups hold roles whose allowedMemberTypes has `User` (appRole resource:
+    // "User" = users and groups), service principals those with `Application`.
+    let member_type = if principal_type == "ServicePrincipal" {
         "Application"
+    } else {
+        "User"
     };
     let default_role = app_role_id == "00000000-0000-0000-0000-000000000000";
     let role_ok = default_role

@@ -7,6 +7,7 @@ pub(crate) mod apps;
 pub(crate) mod assignments;
 pub(crate) mod deleted;
 pub(crate) mod grants;
+pub(crate) mod groups;
 pub(crate) mod roles;
 pub(crate) mod sps;
 pub(crate) mod users;
@@ -34,6 +35,9 @@ pub(crate) mod perm {
     pub const ROLE_RW: &str = "RoleManagement.ReadWrite.Directory";
     pub const USER_READ: &str = "User.Read.All";
     pub const USER_RW: &str = "User.ReadWrite.All";
+    pub const GROUP_READ: &str = "Group.Read.All";
+    pub const GROUP_RW: &str = "Group.ReadWrite.All";
+    pub const GROUP_MEMBER_READ: &str = "GroupMember.Read.All";
 }
 
 /// Who is calling, from a verified access token.
@@ -396,6 +400,8 @@ pub(crate) fn dispatch(doc: &mut Document, call: &Call) -> Result<Reply, GraphEr
         ("users", None, []) if m == "GET" => users::list(doc, call),
         ("users", None, ["$count"]) => users::count(doc, call),
         ("users", Some(k), []) if m == "GET" => users::get(doc, call, &k),
+        ("groups", None, []) if m == "GET" => groups::list(doc, call),
+        ("groups", Some(k), []) if m == "GET" => groups::get(doc, call, &k),
         ("organization", None, []) if m == "GET" => users::organization(doc, call),
         ("directoryObjects", Some(Key::Id(id)), []) if m == "GET" => {
             users::directory_object(doc, call, &id)
@@ -601,6 +607,9 @@ pub(crate) fn directory_object(doc: &Document, id: &str, now: i64) -> Option<Obj
         let mut o = e.object.clone();
         o.insert("@odata.type".into(), json!("#microsoft.graph.user"));
         return Some(o);
+    }
+    if let Some(e) = doc.groups.get(id).filter(|e| e.visible(now)) {
+        return Some(groups::as_directory_object(&e.object));
     }
     if let Some(e) = doc.applications.get(id).filter(|e| e.visible(now)) {
         let mut o = apps::render(e, false);
