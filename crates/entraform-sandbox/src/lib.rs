@@ -151,13 +151,41 @@ impl SandboxConfig {
     }
 }
 
-/// Request counts by route and status, batch parts counted one by one.
+/// Request counts by route and status, batch parts counted one by one, and the time the server
+/// spent on them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     pub total: u64,
     /// `"GET /v1.0/applications"` → status (`"200"`, `"429"`, `"dropped"`) → count.
     pub routes: BTreeMap<String, BTreeMap<String, u64>>,
     pub statuses: BTreeMap<String, u64>,
+    pub server_time: ServerTime,
+}
+
+/// Time spent serving, from a request's arrival (after any injected latency) to its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerTime {
+    /// Every HTTP request (a `$batch` once, with its parts inside).
+    pub total: Timing,
+    /// By route: HTTP requests and, one by one, the parts of `$batch` requests.
+    pub routes: BTreeMap<String, Timing>,
+}
+
+/// How many requests took how long, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    pub count: u64,
+    pub total_us: u64,
+    pub max_us: u64,
+}
+
+impl Timing {
+    fn add(&mut self, elapsed: std::time::Duration) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.count += 1;
+        self.total_us = self.total_us.saturating_add(us);
+        self.max_us = self.max_us.max(us);
+    }
 }
 
 impl Stats {

@@ -118,6 +118,7 @@ impl Server {
                 };
                 let path = format!("/{}", path.trim_start_matches('/'));
                 let route = format!("{method} /v1.0{}", route_template(&path));
+                let started = std::time::Instant::now();
                 let part = if deps
                     .iter()
                     .any(|d| statuses.get(d).is_some_and(|s| *s >= 400))
@@ -152,6 +153,7 @@ impl Server {
                     )
                 };
                 self.count(&route, &part.status.to_string());
+                self.time(&route, started.elapsed(), false);
                 statuses.insert(id.clone(), part.status);
                 let mut h = Map::new();
                 h.insert("Cache-Control".into(), json!("no-cache"));

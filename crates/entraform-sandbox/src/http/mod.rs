@@ -179,9 +179,11 @@ impl Server {
             request: request_id,
             client: client_request_id,
         };
-        let outcome = self
+        let started = std::time::Instant::now();
+        let (route, outcome) = self
             .route(&method, &path, &query, &headers, &body, &ids)
             .await;
+        self.time(&route, started.elapsed(), true);
         let Outcome::Answer(answer) = outcome else {
             return Err(Dropped);
         };
@@ -206,12 +208,12 @@ impl Server {
         headers: &Headers,
         body: &Bytes,
         ids: &Ids,
-    ) -> Outcome {
+    ) -> (String, Outcome) {
         if let Some((route, reply)) =
             super::keyvault::handle(self, method, path, query, headers, body)
         {
             self.count(&route, &reply.status.to_string());
-            return Outcome::Answer(keyvault_answer(reply));
+            return (route, Outcome::Answer(keyvault_answer(reply)));
         }
         if path == "/v1.0" || path.starts_with("/v1.0/") {
             return self
@@ -267,7 +269,7 @@ impl Server {
             }
         };
         self.count(&route, &answer.status.to_string());
-        Outcome::Answer(answer)
+        (route, Outcome::Answer(answer))
     }
 
     fn discovery(&self, tenant: &str, ids: &Ids, body: impl Fn(&Server, &str) -> Value) -> Answer {
@@ -345,24 +347,41 @@ impl Server {
         headers: &Headers,
         body: &Bytes,
         ids: &Ids,
-    ) -> Outcome {
+    ) -> (String, Outcome) {
         let route = format!("{method} /v1.0{}", route_template(path));
+        let outcome = self
+            .graph_outcome(&route, method, path, query, headers, body, ids)
+            .await;
+        (route, outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn graph_outcome(
+        &self,
+        route: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &Headers,
+        body: &Bytes,
+        ids: &Ids,
+    ) -> Outcome {
         let write = method != "GET";
         let failure = self.fault_state.failure(self.faults.fail_rate, write);
         if failure == Some(Failure::DropBefore) {
-            self.count(&route, "dropped");
+            self.count(route, "dropped");
             return Outcome::Drop;
         }
         if let Some(Failure::Status(code)) = failure {
             let part = self.render_error(&service_error(code), ids);
-            self.count(&route, &code.to_string());
+            self.count(route, &code.to_string());
             return Outcome::Answer(Self::graph_answer(part, true));
         }
         let caller = match self.authenticate(headers) {
             Ok(c) => c,
             Err(e) => {
                 let part = self.render_error(&e, ids);
-                self.count(&route, &part.status.to_string());
+                self.count(route, &part.status.to_string());
                 return Outcome::Answer(Self::graph_answer(part, true));
             }
         };
@@ -374,10 +393,10 @@ impl Server {
         };
         if failure == Some(Failure::DropAfter) {
             // Applied, but the client never hears of it.
-            self.count(&route, "dropped");
+            self.count(route, "dropped");
             return Outcome::Drop;
         }
-        self.count(&route, &part.status.to_string());
+        self.count(route, &part.status.to_string());
         Outcome::Answer(Self::graph_answer(part, true))
     }
 
