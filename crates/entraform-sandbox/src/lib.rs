@@ -14,6 +14,7 @@
 //! [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
 
 mod clock;
+mod collection;
 mod errors;
 mod faults;
 mod graph;
@@ -160,6 +161,8 @@ pub struct Stats {
     pub routes: BTreeMap<String, BTreeMap<String, u64>>,
     pub statuses: BTreeMap<String, u64>,
     pub server_time: ServerTime,
+    /// Bytes written to the state file and its journal since the server started.
+    pub state_bytes_written: u64,
 }
 
 /// Time spent serving, from a request's arrival (after any injected latency) to its answer.
@@ -324,15 +327,15 @@ impl RunningSandbox {
     }
 
     pub fn tenant_id(&self) -> String {
-        self.server.store.lock().tenant.id.clone()
+        self.server.store.read().tenant.id.clone()
     }
 
     pub fn tenant_domain(&self) -> String {
-        self.server.store.lock().tenant.domain.clone()
+        self.server.store.read().tenant.domain.clone()
     }
 
     pub fn bootstrap_client_id(&self) -> String {
-        self.server.store.lock().bootstrap.client_id.clone()
+        self.server.store.read().bootstrap.client_id.clone()
     }
 
     pub fn bootstrap_client_secret(&self) -> &Secret {
@@ -438,6 +441,7 @@ pub fn reset(state_path: &std::path::Path) -> Result<Option<ResetTenant>, Sandbo
         Err(source) => Err(SandboxError::WriteState { path, source }),
     };
     remove(state_path.to_owned())?;
+    remove(state::journal_path_for(state_path))?;
     let ca = tls::ca_path_for(state_path);
     if tls::is_ca_file(&ca) {
         remove(ca)?;
@@ -549,11 +553,8 @@ pub fn grant_key_vault_role(
         None => seed::new_tenant()?,
     };
     let grant = keyvault::store::grant(&mut doc, vault, role, app_id)?;
-    let bytes = serde_json::to_vec_pretty(&doc).expect("the state serialises");
-    state::write_atomically(state_path, &bytes).map_err(|source| SandboxError::WriteState {
-        path: state_path.to_owned(),
-        source,
-    })?;
+    let generation = doc.journal_generation + 1;
+    state::write_snapshot(state_path, &mut doc, generation)?;
     Ok(grant)
 }
 

@@ -138,7 +138,7 @@ impl Server {
     pub(crate) fn read_view(&self, now: i64) -> View<'_> {
         match self.replica.snapshot(now) {
             Some(doc) => View::Replica(doc),
-            None => View::Primary(self.store.lock()),
+            None => View::Primary(self.store.read()),
         }
     }
 
@@ -244,7 +244,7 @@ impl Server {
                 self.discovery(tenant, ids, token::jwks),
             ),
             ("GET", [_, "discovery", "instance"]) => {
-                let tenant = self.store.lock().tenant.id.clone();
+                let tenant = self.store.read().tenant.id.clone();
                 (
                     "GET /{tenant}/discovery/instance".to_string(),
                     json_answer(
@@ -274,7 +274,7 @@ impl Server {
 
     fn discovery(&self, tenant: &str, ids: &Ids, body: impl Fn(&Server, &str) -> Value) -> Answer {
         let tenant_id = {
-            let doc = self.store.lock();
+            let doc = self.store.read();
             token::tenant_matches(&doc, tenant).then(|| doc.tenant.id.clone())
         };
         match tenant_id {
@@ -422,10 +422,28 @@ impl Server {
         ids: &Ids,
     ) -> Part {
         let now = self.time.now_ms();
-        let extra = match self.throttle(method, path, params, caller, now) {
-            Ok(extra) => extra,
-            Err(throttled) => return self.render_error(&throttled, ids),
-        };
+        match self.throttle(method, path, params, caller, now) {
+            Ok(extra) => {
+                self.graph_admitted(method, path, params, headers, body, caller, ids, now, extra)
+            }
+            Err(throttled) => self.render_error(&throttled, ids),
+        }
+    }
+
+    /// [`Server::graph_one`] past throttling: the resource handler under the state's lock.
+    #[allow(clippy::too_many_arguments)]
+    fn graph_admitted(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Params,
+        headers: &Headers,
+        body: &[u8],
+        caller: &Caller,
+        ids: &Ids,
+        now: i64,
+        extra: Vec<(String, String)>,
+    ) -> Part {
         let call = Call {
             method,
             path,
@@ -438,19 +456,27 @@ impl Server {
             replication_delay_ms: self.replica.delay_ms(),
         };
         // Reads are served by the replica (the tenant as it was one replication delay ago);
-        // writes by the primary, recorded for the replica.
+        // writes by the primary, recorded for the replica. Most reads share the document with
+        // other readers; the rest, and writes, take it alone.
         let snapshot = (method == "GET")
             .then(|| self.replica.snapshot(now))
             .flatten();
         let result = match snapshot {
-            Some(snapshot) => graph::dispatch(&mut Document::clone(&snapshot), &call),
+            Some(snapshot) => graph::dispatch_read(&snapshot, &call)
+                .unwrap_or_else(|| graph::dispatch(&mut Document::clone(&snapshot), &call)),
             None => {
-                let mut doc = self.store.lock();
-                let result = graph::dispatch(&mut doc, &call);
-                if method != "GET" && result.is_ok() {
-                    self.replica.record(&doc, now);
+                let shared = graph::dispatch_read(&self.store.read(), &call);
+                match shared {
+                    Some(result) => result,
+                    None => {
+                        let mut doc = self.store.lock();
+                        let result = graph::dispatch(&mut doc, &call);
+                        if method != "GET" && result.is_ok() {
+                            self.replica.record(&doc, now);
+                        }
+                        result
+                    }
                 }
-                result
             }
         };
         match result {

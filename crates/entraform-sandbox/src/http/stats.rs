@@ -5,7 +5,9 @@ use crate::Stats;
 
 impl Server {
     pub(crate) fn stats(&self) -> Stats {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        stats.state_bytes_written = self.store.bytes_written();
+        stats
     }
 
     /// Records the time one request (`top`) or one `$batch` part took to serve.
