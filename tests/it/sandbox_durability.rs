@@ -252,7 +252,7 @@ async fn kill_9_while_saving_never_corrupts_the_state_file() {
 
 /// Upserts `names` as applications through `$batch` (20 a batch, as an apply writes), and
 /// returns the names whose part was answered 2xx, until a request fails (the server died).
-async fn upsert_apps(
+pub async fn upsert_apps(
     http: &reqwest::Client,
     graph: &str,
     token: &str,
@@ -436,6 +436,18 @@ async fn apply_through_kills(
             consistent += 1;
         }
         if round == kills {
+            // The apply runs to its end on the last start: every app, once.
+            let todo: Vec<String> = names
+                .iter()
+                .filter(|n| !apps.contains_key(*n))
+                .cloned()
+                .collect();
+            acked.extend(upsert_apps(&http, &graph, &token, &todo).await);
+            let apps = assert_consistent(&http, &graph, &token, &acked, "the end").await;
+            assert!(
+                names.iter().all(|n| apps.contains_key(n)),
+                "the apply finished"
+            );
             child.kill().unwrap();
             child.wait().unwrap();
             return (consistent, apps);

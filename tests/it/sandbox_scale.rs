@@ -73,3 +73,48 @@ async fn measure_a_no_change_plan_at_zero_latency() {
     }
     sandbox.shutdown().await.unwrap();
 }
+
+/// Bytes written to the state's files by an apply that creates `ENTRAFORM_SCALE_APPS` apps
+/// (1,000 and 10,000 for the issue), through `$batch` upserts as an apply sends them.
+/// `cargo test --test it measure_bytes_written -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by hand"]
+async fn measure_bytes_written_by_creating_apps() {
+    let apps: usize = std::env::var("ENTRAFORM_SCALE_APPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sandbox.json");
+    let t = crate::sandbox_util::start_with(SandboxConfig::new().state_path(&state)).await;
+    let before = t.sb.stats().state_bytes_written;
+    let names: Vec<String> = (0..apps).map(|i| format!("bytes-{i:05}")).collect();
+    let started = Instant::now();
+    let graph = t.sb.graph_url();
+    let halves: Vec<Vec<String>> = names
+        .chunks(apps.div_ceil(2))
+        .map(<[String]>::to_vec)
+        .collect();
+    let writers: Vec<_> = halves
+        .into_iter()
+        .map(|part| {
+            let (http, graph, token) = (t.http.clone(), graph.clone(), t.token.clone());
+            tokio::spawn(async move {
+                crate::sandbox_durability::upsert_apps(&http, &graph, &token, &part).await
+            })
+        })
+        .collect();
+    let mut acked = 0;
+    for w in writers {
+        acked += w.await.unwrap().len();
+    }
+    let elapsed = started.elapsed();
+    let written = t.sb.stats().state_bytes_written - before;
+    t.sb.shutdown().await.unwrap();
+    let snapshot = std::fs::metadata(&state).unwrap().len();
+    eprintln!(
+        "{acked} apps created in {elapsed:.1?}: {written} bytes written ({:.0} per app), final snapshot {snapshot} bytes",
+        written as f64 / acked as f64
+    );
+    assert_eq!(acked, apps);
+}
