@@ -294,41 +294,40 @@ pub async fn upsert_apps(
     acked
 }
 
-/// Every application a served state holds, by uniqueName → (id, appId), read by paging.
+async fn get_json(http: &reqwest::Client, token: &str, url: &str) -> Value {
+    let r = http.get(url).bearer_auth(token).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
+/// Every item of a list, its pages followed.
+async fn all_pages(http: &reqwest::Client, token: &str, url: String) -> Vec<Value> {
+    let (mut items, mut url) = (Vec::new(), url);
+    loop {
+        let page = get_json(http, token, &url).await;
+        items.extend(page["value"].as_array().unwrap().iter().cloned());
+        match page["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => return items,
+        }
+    }
+}
+
+/// Every application a served state holds, by uniqueName → (id, appId).
 async fn served_apps(
     http: &reqwest::Client,
     graph: &str,
     token: &str,
 ) -> BTreeMap<String, (String, String)> {
+    let url = format!("{graph}/v1.0/applications?$select=id,appId,uniqueName&$top=999");
     let mut apps = BTreeMap::new();
-    let mut url = format!("{graph}/v1.0/applications?$select=id,appId,uniqueName&$top=999");
-    loop {
-        let page: Value = http
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for app in page["value"].as_array().unwrap() {
-            if let Some(name) = app["uniqueName"].as_str() {
-                let previous = apps.insert(
-                    name.to_owned(),
-                    (
-                        app["id"].as_str().unwrap().to_owned(),
-                        app["appId"].as_str().unwrap().to_owned(),
-                    ),
-                );
-                assert!(previous.is_none(), "{name} twice");
-            }
-        }
-        match page["@odata.nextLink"].as_str() {
-            Some(next) => url = next.to_owned(),
-            None => return apps,
+    for app in all_pages(http, token, url).await {
+        if let Some(name) = app["uniqueName"].as_str() {
+            let text = |k: &str| app[k].as_str().unwrap().to_owned();
+            let previous = apps.insert(name.to_owned(), (text("id"), text("appId")));
+            assert!(previous.is_none(), "{name} twice");
         }
     }
+    apps
 }
 
 /// What a restarted server holds is consistent: every acknowledged write is there once, and
@@ -348,21 +347,15 @@ async fn assert_consistent(
         "{context}: acknowledged but missing: {missing:?}"
     );
     let names: Vec<&String> = apps.keys().collect();
+    let apps_url = format!("{graph}/v1.0/applications?$top=999");
     for chunk in names.chunks(15) {
         let list = chunk
             .iter()
             .map(|n| format!("'{n}'"))
             .collect::<Vec<_>>()
             .join(",");
-        let page: Value = http
-            .get(format!("{graph}/v1.0/applications?$select=uniqueName&$top=999&$filter=uniqueName in ({list})"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{apps_url}&$select=uniqueName&$filter=uniqueName in ({list})");
+        let page = get_json(http, token, &url).await;
         assert_eq!(
             page["value"].as_array().map(Vec::len),
             Some(chunk.len()),
@@ -370,39 +363,12 @@ async fn assert_consistent(
         );
     }
     if let Some((name, (_, app_id))) = apps.iter().next_back() {
-        let page: Value = http
-            .get(format!(
-                "{graph}/v1.0/applications?$filter=appId eq '{app_id}'&$select=uniqueName"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{apps_url}&$select=uniqueName&$filter=appId eq '{app_id}'");
+        let page = get_json(http, token, &url).await;
         assert_eq!(page["value"][0]["uniqueName"], json!(name), "{context}");
     }
-    let mut tagged = 0;
-    let mut url = format!(
-        "{graph}/v1.0/applications?$select=id&$top=999&$filter=tags/any(t: t eq 'entraform:managed')"
-    );
-    loop {
-        let page: Value = http
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tagged += page["value"].as_array().unwrap().len();
-        match page["@odata.nextLink"].as_str() {
-            Some(next) => url = next.to_owned(),
-            None => break,
-        }
-    }
+    let url = format!("{apps_url}&$select=id&$filter=tags/any(t: t eq 'entraform:managed')");
+    let tagged = all_pages(http, token, url).await.len();
     // Every app the apply wrote carries the tag; the tenant's own admin app does not.
     let applied = apps.keys().filter(|n| n.starts_with("kill-")).count();
     assert_eq!(

@@ -7,8 +7,8 @@
 //! own, so a misnamed field cannot agree with itself. It is a package of its own that does not
 //! depend on `entraform`, so that holds by construction.
 //!
-//! Layout: [`state`] (the document and its atomic saving), [`lock`] (one process per state
-//! file), [`seed`] (a new tenant), [`http`] (the
+//! Layout: [`state`] (the document, its snapshot and its journal), [`collection`] (objects by
+//! id, indexed), [`lock`] (one process per state file), [`seed`] (a new tenant), [`http`] (the
 //! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
 //! (the `/v1.0` resources), [`keyvault`] (Azure Key Vault's certificates data plane),
 //! [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
@@ -441,7 +441,10 @@ pub fn reset(state_path: &std::path::Path) -> Result<Option<ResetTenant>, Sandbo
         Err(source) => Err(SandboxError::WriteState { path, source }),
     };
     remove(state_path.to_owned())?;
-    remove(state::journal_path_for(state_path))?;
+    let journal = state::journal_path_for(state_path);
+    if state::is_journal(&journal) {
+        remove(journal)?;
+    }
     let ca = tls::ca_path_for(state_path);
     if tls::is_ca_file(&ca) {
         remove(ca)?;

@@ -313,7 +313,8 @@ pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
     migrate(&mut doc);
     if doc.journal_generation > 0 {
         let journal = journal_path_for(path);
-        let bytes = match std::fs::read(&journal) {
+        let bytes = match entraform_local_file::read(&journal, entraform_local_file::SANDBOX_STATE)
+        {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(source) => {
@@ -341,6 +342,24 @@ pub(crate) fn load(path: &Path) -> Result<Option<Document>, SandboxError> {
         }
     }
     Ok(Some(doc))
+}
+
+/// Whether the file at `path` is a journal: a regular file whose first record is a journal
+/// header. Anything else there is not ours to replace or delete.
+pub(crate) fn is_journal(path: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let Ok(bytes) = entraform_local_file::read(path, entraform_local_file::SANDBOX_STATE) else {
+        return false;
+    };
+    frames(&bytes)
+        .0
+        .first()
+        .is_some_and(|h| serde_json::from_slice::<Header>(h).is_ok())
 }
 
 /// The journal beside a state file: `sandbox.json` → `sandbox.journal`.

@@ -60,8 +60,16 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
     };
     let loaded = match &config.state_path {
         Some(p) => {
+            let journal = state::journal_path_for(p);
+            if std::fs::symlink_metadata(&journal).is_ok() && !state::is_journal(&journal) {
+                return Err(SandboxError::NotAState {
+                    path: journal,
+                    found: "it is not a sandbox journal, and the sandbox keeps its journal there"
+                        .into(),
+                });
+            }
             state::remove_stale_temps(p);
-            state::remove_stale_temps(&state::journal_path_for(p));
+            state::remove_stale_temps(&journal);
             state::load(p)?
         }
         None => None,
