@@ -17,22 +17,12 @@ use std::ops::{Deref, DerefMut};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::odata::{Cmp, Filter, Lit};
+use crate::odata::{Cmp, Filter, Lit, collect_or_leaves};
 use crate::state::Entry;
 
 /// No ids from another collection.
 pub(crate) fn no_extra(_: &str, _: &str) -> Option<BTreeSet<String>> {
     None
-}
-
-fn or_leaves<'f>(f: &'f Filter, out: &mut Vec<&'f Filter>) {
-    match f {
-        Filter::Or(a, b) => {
-            or_leaves(a, out);
-            or_leaves(b, out);
-        }
-        other => out.push(other),
-    }
 }
 
 /// The properties indexed, in whichever collection holds them: the keys and filters Graph
@@ -246,7 +236,7 @@ impl Collection {
             Filter::In(prop, lits) => union(lits.iter().map(|l| one(prop, l)).collect()),
             Filter::Any(prop, inner) => {
                 let mut leaves = Vec::new();
-                or_leaves(inner, &mut leaves);
+                collect_or_leaves(inner, &mut leaves);
                 union(
                     leaves
                         .into_iter()
