@@ -600,7 +600,7 @@ async fn vaults_and_grants_survive_a_restart_and_a_version_1_state_is_migrated()
     assert_eq!(r.status, 200);
     t.sb.shutdown().await.unwrap();
     let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], 2);
+    assert_eq!(saved["format_version"], 3);
     assert!(!saved.to_string().contains("\"pw\""));
 
     let t = sandbox_util::start_with(SandboxConfig::new().state_path(&state)).await;

@@ -49,6 +49,7 @@ mod sandbox_durability;
 mod sandbox_entitlements;
 mod sandbox_faults;
 mod sandbox_fidelity;
+mod sandbox_scale;
 mod sandbox_serve;
 mod sandbox_tokens;
 mod sandbox_util;

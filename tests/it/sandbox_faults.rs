@@ -339,3 +339,53 @@ async fn stats_count_every_request_by_route_and_status() {
     assert_eq!(stats.count("GET /v1.0/applications/{id}"), 2);
     assert_eq!(stats.with_status("404"), 1);
 }
+
+#[tokio::test]
+async fn stats_time_every_request_and_every_batch_part() {
+    let t = start().await;
+    t.get("/applications").await;
+    let batch = t
+        .post(
+            "/$batch",
+            json!({"requests": [
+                {"id": "1", "method": "GET", "url": "/applications?$top=1"},
+                {"id": "2", "method": "GET", "url": "/servicePrincipals?$top=1"},
+            ]}),
+        )
+        .await;
+    assert_eq!(batch.status, 200);
+    let over_http: Value = t
+        .http
+        .get(format!("{}/_sandbox/stats", t.sb.graph_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let time = &over_http["server_time"];
+    // The token request, the list and the batch; the stats request itself is timed after.
+    assert_eq!(time["total"]["count"], 3, "{time}");
+    assert_eq!(time["routes"]["POST /v1.0/$batch"]["count"], 1);
+    assert_eq!(time["routes"]["GET /v1.0/applications"]["count"], 2);
+    assert_eq!(time["routes"]["GET /v1.0/servicePrincipals"]["count"], 1);
+    for (route, timing) in time["routes"].as_object().unwrap() {
+        let (total, max) = (&timing["total_us"], &timing["max_us"]);
+        assert!(
+            total.as_u64().unwrap() >= max.as_u64().unwrap(),
+            "{route}: {timing}"
+        );
+    }
+    let batch_us = time["routes"]["POST /v1.0/$batch"]["total_us"]
+        .as_u64()
+        .unwrap();
+    let parts_us = time["routes"]["GET /v1.0/servicePrincipals"]["total_us"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        batch_us >= parts_us,
+        "a batch takes at least as long as a part"
+    );
+    let stats = t.sb.stats();
+    assert_eq!(stats.server_time.total.count, 4, "and the stats request");
+}

@@ -90,6 +90,40 @@ async fn reset_deletes_the_tenant() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!state.exists());
+    assert!(
+        !dir.path().join("s.journal").exists(),
+        "its journal goes too"
+    );
+}
+
+/// The journal beside the state is ours only when it reads as one: a file of the user's there
+/// is neither replaced by a start nor deleted by a reset.
+#[tokio::test]
+async fn a_file_where_the_journal_goes_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("s.json");
+    let journal = dir.path().join("s.journal");
+    std::fs::write(&journal, "my notes\n").unwrap();
+    let err = sandbox::start(SandboxConfig::new().state_path(&state))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("s.journal"), "{err}");
+    assert!(!state.exists());
+
+    std::fs::remove_file(&journal).unwrap();
+    let sb = sandbox::start(SandboxConfig::new().state_path(&state))
+        .await
+        .unwrap();
+    sb.shutdown().await.unwrap();
+    std::fs::write(&journal, "my notes\n").unwrap();
+    let out = entraform()
+        .args(["sandbox", "reset", "--sandbox-state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!state.exists());
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), "my notes\n");
 }
 
 #[tokio::test]

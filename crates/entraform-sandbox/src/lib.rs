@@ -7,13 +7,14 @@
 //! own, so a misnamed field cannot agree with itself. It is a package of its own that does not
 //! depend on `entraform`, so that holds by construction.
 //!
-//! Layout: [`state`] (the document and its atomic saving), [`lock`] (one process per state
-//! file), [`seed`] (a new tenant), [`http`] (the
+//! Layout: [`state`] (the document, its snapshot and its journal), [`collection`] (objects by
+//! id, indexed), [`lock`] (one process per state file), [`seed`] (a new tenant), [`http`] (the
 //! server: accept loop, TLS, faults, request ids, stats), [`token`] (the authority), [`graph`]
 //! (the `/v1.0` resources), [`keyvault`] (Azure Key Vault's certificates data plane),
 //! [`odata`] (query options), [`faults`], [`tls`], [`jwt`].
 
 mod clock;
+mod collection;
 mod errors;
 mod faults;
 mod graph;
@@ -151,13 +152,43 @@ impl SandboxConfig {
     }
 }
 
-/// Request counts by route and status, batch parts counted one by one.
+/// Request counts by route and status, batch parts counted one by one, and the time the server
+/// spent on them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     pub total: u64,
     /// `"GET /v1.0/applications"` → status (`"200"`, `"429"`, `"dropped"`) → count.
     pub routes: BTreeMap<String, BTreeMap<String, u64>>,
     pub statuses: BTreeMap<String, u64>,
+    pub server_time: ServerTime,
+    /// Bytes written to the state file and its journal since the server started.
+    pub state_bytes_written: u64,
+}
+
+/// Time spent serving, from a request's arrival (after any injected latency) to its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerTime {
+    /// Every HTTP request (a `$batch` once, with its parts inside).
+    pub total: Timing,
+    /// By route: HTTP requests and, one by one, the parts of `$batch` requests.
+    pub routes: BTreeMap<String, Timing>,
+}
+
+/// How many requests took how long, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    pub count: u64,
+    pub total_us: u64,
+    pub max_us: u64,
+}
+
+impl Timing {
+    fn add(&mut self, elapsed: std::time::Duration) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.count += 1;
+        self.total_us = self.total_us.saturating_add(us);
+        self.max_us = self.max_us.max(us);
+    }
 }
 
 impl Stats {
@@ -296,15 +327,15 @@ impl RunningSandbox {
     }
 
     pub fn tenant_id(&self) -> String {
-        self.server.store.lock().tenant.id.clone()
+        self.server.store.read().tenant.id.clone()
     }
 
     pub fn tenant_domain(&self) -> String {
-        self.server.store.lock().tenant.domain.clone()
+        self.server.store.read().tenant.domain.clone()
     }
 
     pub fn bootstrap_client_id(&self) -> String {
-        self.server.store.lock().bootstrap.client_id.clone()
+        self.server.store.read().bootstrap.client_id.clone()
     }
 
     pub fn bootstrap_client_secret(&self) -> &Secret {
@@ -410,6 +441,10 @@ pub fn reset(state_path: &std::path::Path) -> Result<Option<ResetTenant>, Sandbo
         Err(source) => Err(SandboxError::WriteState { path, source }),
     };
     remove(state_path.to_owned())?;
+    let journal = state::journal_path_for(state_path);
+    if state::is_journal(&journal) {
+        remove(journal)?;
+    }
     let ca = tls::ca_path_for(state_path);
     if tls::is_ca_file(&ca) {
         remove(ca)?;
@@ -521,11 +556,8 @@ pub fn grant_key_vault_role(
         None => seed::new_tenant()?,
     };
     let grant = keyvault::store::grant(&mut doc, vault, role, app_id)?;
-    let bytes = serde_json::to_vec_pretty(&doc).expect("the state serialises");
-    state::write_atomically(state_path, &bytes).map_err(|source| SandboxError::WriteState {
-        path: state_path.to_owned(),
-        source,
-    })?;
+    let generation = doc.journal_generation + 1;
+    state::write_snapshot(state_path, &mut doc, generation)?;
     Ok(grant)
 }
 

@@ -842,7 +842,7 @@ impl Resource {
     }
 }
 
-fn collect_or_leaves<'a>(f: &'a Filter, out: &mut Vec<&'a Filter>) {
+pub(crate) fn collect_or_leaves<'a>(f: &'a Filter, out: &mut Vec<&'a Filter>) {
     match f {
         Filter::Or(a, b) => {
             collect_or_leaves(a, out);

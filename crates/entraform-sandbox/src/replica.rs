@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLockReadGuard};
 
 use super::state::Document;
 
@@ -25,7 +25,7 @@ pub(crate) struct Replica {
 
 /// The document a read sees: the primary (under its lock) or a past snapshot.
 pub(crate) enum View<'a> {
-    Primary(MutexGuard<'a, Document>),
+    Primary(RwLockReadGuard<'a, Document>),
     Replica(Arc<Document>),
 }
 

@@ -579,6 +579,7 @@ pub(crate) fn new_tenant() -> Result<Document, SandboxError> {
         deleted_service_principals: Default::default(),
         key_vaults: Default::default(),
         key_vault_roles: Default::default(),
+        journal_generation: 0,
     };
 
     let graph_roles = GRAPH_APP_ROLES

@@ -227,7 +227,7 @@ pub(crate) async fn token(
     let params = form(body);
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let (tenant_id, tenant_domain) = {
-        let doc = server.store.lock();
+        let doc = server.store.read();
         if !tenant_matches(&doc, tenant) {
             return Err(TokenError::unknown_tenant(tenant));
         }

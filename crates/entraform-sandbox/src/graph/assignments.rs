@@ -19,20 +19,27 @@ pub(crate) enum Side {
     Principal,
 }
 
-fn select(doc: &Document, now: i64, pred: impl Fn(&Entry) -> bool) -> Vec<Object> {
+/// The visible assignments whose `prop` (`principalId` or `resourceId`) is `id`.
+fn select<'a>(
+    doc: &'a Document,
+    now: i64,
+    prop: &'a str,
+    id: &'a str,
+) -> impl Iterator<Item = &'a Object> {
     doc.app_role_assignments
-        .values()
-        .filter(|a| a.visible(now) && pred(a))
-        .map(|a| a.object.clone())
-        .collect()
+        .find_by(prop, id)
+        .filter(move |a| a.visible(now) && a.str(prop) == id)
+        .map(|a| &a.object)
 }
 
 pub(crate) fn of_principal(doc: &Document, principal: &str, now: i64) -> Vec<Object> {
-    select(doc, now, |a| a.str("principalId") == principal)
+    select(doc, now, "principalId", principal)
+        .cloned()
+        .collect()
 }
 
 pub(crate) fn of_resource(doc: &Document, resource: &str, now: i64) -> Vec<Object> {
-    select(doc, now, |a| a.str("resourceId") == resource)
+    select(doc, now, "resourceId", resource).cloned().collect()
 }
 
 /// The display name and type of a principal that can hold an app role.
@@ -148,7 +155,11 @@ pub(crate) fn route(
                 perm::ASSIGN_RW,
             ])?;
             let q = call.query(&APP_ROLE_ASSIGNMENTS)?;
-            let items = filter_project(select(doc, call.now, belongs), &q);
+            let prop = match side {
+                Side::Resource => "resourceId",
+                Side::Principal => "principalId",
+            };
+            let items = filter_project(select(doc, call.now, prop, sp_id), &q);
             let context = call.metadata(&format!(
                 "servicePrincipals('{sp_id}')/{rel}{}",
                 q.context_suffix()
@@ -214,7 +225,7 @@ pub(crate) fn route(
             ])?;
             let a = doc
                 .app_role_assignments
-                .get(*id)
+                .get(id)
                 .filter(|a| a.visible(call.now) && belongs(a))
                 .ok_or_else(|| GraphError::not_found(id))?;
             let context = call.metadata(&format!("servicePrincipals('{sp_id}')/{rel}/$entity"));
@@ -222,9 +233,9 @@ pub(crate) fn route(
         }
         ("DELETE", [id]) => {
             call.caller.require(&[perm::ASSIGN_RW])?;
-            match doc.app_role_assignments.get(*id) {
+            match doc.app_role_assignments.get(id) {
                 Some(a) if a.visible(call.now) && belongs(a) => {
-                    doc.app_role_assignments.remove(*id);
+                    doc.app_role_assignments.remove(id);
                     Ok(Reply::no_content())
                 }
                 _ => Err(GraphError::not_found(id)),

@@ -84,8 +84,13 @@ fn list(call: &Call, coll: &Collection, kind: Kind, doc: &Document) -> Result<Re
         Kind::ServicePrincipal => &SERVICE_PRINCIPALS,
     };
     let q = call.query(res)?;
+    // A deleted service principal's tags include its application's: no index says which.
+    let narrowing = match kind {
+        Kind::Application => q.filter.as_ref(),
+        Kind::ServicePrincipal => None,
+    };
     let items = coll
-        .values()
+        .candidates(narrowing, &crate::collection::no_extra)
         .filter(|e| {
             let view = odata::filter_view(res, &render(doc, e, kind));
             q.filter

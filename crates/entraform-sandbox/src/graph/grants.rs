@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Call, Key, Reply, entity, page, perm};
-use super::{filter_project, only_properties, visible};
+use super::{filter_project, only_properties};
 use crate::errors::GraphError;
 use crate::odata::{self, PERMISSION_GRANTS};
 use crate::state::{Document, Entry};
@@ -20,6 +20,21 @@ fn check_scope(v: Option<&Value>) -> Result<String, GraphError> {
         Some(Value::String(s)) if s.len() <= 3850 => Ok(s.clone()),
         _ => Err(GraphError::invalid_value("scope")),
     }
+}
+
+/// `GET /oauth2PermissionGrants`.
+pub(crate) fn list(doc: &Document, call: &Call) -> Result<Reply, GraphError> {
+    can_read(call)?;
+    let q = call.query(&PERMISSION_GRANTS)?;
+    let items = filter_project(
+        doc.oauth2_permission_grants
+            .candidates(q.filter.as_ref(), &crate::collection::no_extra)
+            .filter(|e| e.visible(call.now))
+            .map(|e| &e.object),
+        &q,
+    );
+    let context = call.metadata(&format!("oauth2PermissionGrants{}", q.context_suffix()));
+    Ok(Reply::json(200, page(call, context, items, &q)?))
 }
 
 pub(crate) fn route(
@@ -42,16 +57,7 @@ pub(crate) fn route(
         return Err(GraphError::no_route(call.path));
     }
     match (call.method, key) {
-        ("GET", None) => {
-            can_read(call)?;
-            let q = call.query(&PERMISSION_GRANTS)?;
-            let items = filter_project(
-                visible(&doc.oauth2_permission_grants, call.now).map(|e| &e.object),
-                &q,
-            );
-            let context = call.metadata(&format!("oauth2PermissionGrants{}", q.context_suffix()));
-            Ok(Reply::json(200, page(call, context, items, &q)?))
-        }
+        ("GET", None) => list(doc, call),
         ("POST", None) => {
             call.caller.require(&[perm::GRANT_RW])?;
             let body = call.json_body()?;
@@ -173,7 +179,7 @@ pub(crate) fn route(
             }
             let scope = check_scope(body.get("scope"))?;
             match doc.oauth2_permission_grants.get_mut(&id) {
-                Some(e) if e.visible(call.now) => {
+                Some(mut e) if e.visible(call.now) => {
                     e.object.insert("scope".into(), json!(scope));
                     Ok(Reply::no_content())
                 }

@@ -270,9 +270,16 @@ pub(crate) fn page(
     }
     let size = q.page_size();
     let end = (offset + size).min(items.len());
-    let page: Vec<Value> = items[offset.min(end)..end]
-        .iter()
-        .cloned()
+    let more = end < items.len();
+    let last_id = more.then(|| {
+        items[end - 1]
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let page: Vec<Value> = items
+        .drain(offset.min(end)..end)
         .map(Value::Object)
         .collect();
     let mut body = Map::new();
@@ -280,14 +287,10 @@ pub(crate) fn page(
     if q.count && q.skiptoken.is_none() {
         body.insert("@odata.count".into(), json!(total));
     }
-    if end < items.len() {
+    if let Some(last) = last_id {
         let token = if q.orderby.is_some() {
             format!("o:{end}")
         } else {
-            let last = items[end - 1]
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
             format!("a:{last}")
         };
         let token = URL_SAFE_NO_PAD.encode(token);
@@ -350,24 +353,66 @@ fn split_key(seg: &str) -> Result<(&str, Option<Key>), GraphError> {
     Ok((name, Some(key)))
 }
 
-/// Routes one call to its resource.
-pub(crate) fn dispatch(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
-    let segs: Vec<String> = call
-        .path
+/// A call's path, decoded into segments.
+fn segments(call: &Call) -> Vec<String> {
+    call.path
         .trim_matches('/')
         .split('/')
         .map(|s| super::odata::decode_component(s, false))
-        .collect();
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let m = call.method;
+        .collect()
+}
+
+/// `(collection, key, the segments after it)`: `{collection}/{id}` and `{collection}(key)` are
+/// the same thing.
+fn route_parts<'s>(
+    segs: &'s [&'s str],
+) -> Result<(&'s str, Option<Key>, &'s [&'s str]), GraphError> {
     let (first, first_key) = split_key(segs.first().copied().unwrap_or_default())?;
     let rest = &segs[1.min(segs.len())..];
-    // `{collection}/{id}` and `{collection}(key)` are the same thing.
     let (key, rest): (Option<Key>, &[&str]) = match (first_key, rest) {
         (Some(k), rest) => (Some(k), rest),
         (None, [id, tail @ ..]) if *id != "$count" => (Some(Key::Id(id.to_string())), tail),
         (None, rest) => (None, rest),
     };
+    Ok((first, key, rest))
+}
+
+/// Routes a read that needs no more than a shared view of the tenant (the lists clients page
+/// through), or `None` for anything else, which [`dispatch`] serves under the write lock.
+pub(crate) fn dispatch_read(doc: &Document, call: &Call) -> Option<Result<Reply, GraphError>> {
+    if call.method != "GET" {
+        return None;
+    }
+    let segs = segments(call);
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let (first, key, rest) = match route_parts(&segs) {
+        Ok(parts) => parts,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(match (first, key, rest) {
+        ("applications", None, []) => apps::list(doc, call),
+        ("applications", Some(k), []) => apps::get(doc, call, &k),
+        ("servicePrincipals", None, []) => sps::list(doc, call),
+        ("servicePrincipals", Some(k), []) => sps::get(doc, call, &k),
+        ("oauth2PermissionGrants", None, []) => grants::list(doc, call),
+        ("roleManagement", Some(Key::Id(dir)), ["roleDefinitions", tail @ ..])
+            if dir == "directory" =>
+        {
+            roles::definitions(doc, call, tail)
+        }
+        ("roleManagement", Some(Key::Id(dir)), ["roleAssignments"]) if dir == "directory" => {
+            roles::list_assignments(doc, call)
+        }
+        _ => return None,
+    })
+}
+
+/// Routes one call to its resource.
+pub(crate) fn dispatch(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
+    let segs = segments(call);
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let m = call.method;
+    let (first, key, rest) = route_parts(&segs)?;
     match (first, key, rest) {
         ("applications", None, []) => match m {
             "GET" => apps::list(doc, call),

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Call, Reply, entity, page, perm};
-use super::{filter_project, only_properties, visible};
+use super::{filter_project, only_properties};
 use crate::errors::GraphError;
 use crate::odata::{self, ROLE_ASSIGNMENTS, ROLE_DEFINITIONS};
 use crate::random_b64url;
@@ -15,11 +15,7 @@ fn can_read(call: &Call) -> Result<(), GraphError> {
         .require(&[perm::ROLE_READ, perm::ROLE_RW, perm::DIR_READ, perm::DIR_RW])
 }
 
-pub(crate) fn definitions(
-    doc: &mut Document,
-    call: &Call,
-    rest: &[&str],
-) -> Result<Reply, GraphError> {
+pub(crate) fn definitions(doc: &Document, call: &Call, rest: &[&str]) -> Result<Reply, GraphError> {
     can_read(call)?;
     if call.method != "GET" {
         return Err(GraphError::method_not_allowed());
@@ -124,25 +120,31 @@ pub(crate) fn assign(
     Ok(obj)
 }
 
+/// `GET /roleManagement/directory/roleAssignments`.
+pub(crate) fn list_assignments(doc: &Document, call: &Call) -> Result<Reply, GraphError> {
+    can_read(call)?;
+    let q = call.query(&ROLE_ASSIGNMENTS)?;
+    let items = filter_project(
+        doc.role_assignments
+            .candidates(q.filter.as_ref(), &crate::collection::no_extra)
+            .filter(|e| e.visible(call.now))
+            .map(|e| listed(&e.object)),
+        &q,
+    );
+    let context = call.metadata(&format!(
+        "roleManagement/directory/roleAssignments{}",
+        q.context_suffix()
+    ));
+    Ok(Reply::json(200, page(call, context, items, &q)?))
+}
+
 pub(crate) fn assignments(
     doc: &mut Document,
     call: &Call,
     rest: &[&str],
 ) -> Result<Reply, GraphError> {
     match (call.method, rest) {
-        ("GET", []) => {
-            can_read(call)?;
-            let q = call.query(&ROLE_ASSIGNMENTS)?;
-            let items = filter_project(
-                visible(&doc.role_assignments, call.now).map(|e| listed(&e.object)),
-                &q,
-            );
-            let context = call.metadata(&format!(
-                "roleManagement/directory/roleAssignments{}",
-                q.context_suffix()
-            ));
-            Ok(Reply::json(200, page(call, context, items, &q)?))
-        }
+        ("GET", []) => list_assignments(doc, call),
         ("POST", []) => {
             call.caller.require(&[perm::ROLE_RW])?;
             let body = call.json_body()?;
@@ -190,7 +192,7 @@ pub(crate) fn assignments(
             let q = call.entity_query(&ROLE_ASSIGNMENTS)?;
             let e = doc
                 .role_assignments
-                .get(*id)
+                .get(id)
                 .filter(|e| e.visible(call.now))
                 .ok_or_else(|| GraphError::not_found(id))?;
             let context = call.metadata(&format!(
@@ -207,9 +209,9 @@ pub(crate) fn assignments(
         }
         ("DELETE", [id]) => {
             call.caller.require(&[perm::ROLE_RW])?;
-            match doc.role_assignments.get(*id) {
+            match doc.role_assignments.get(id) {
                 Some(e) if e.visible(call.now) => {
-                    doc.role_assignments.remove(*id);
+                    doc.role_assignments.remove(id);
                     Ok(Reply::no_content())
                 }
                 _ => Err(GraphError::not_found(id)),

@@ -171,19 +171,12 @@ fn union(a: &Value, b: &Value) -> Value {
 /// tags flow into its service principal.
 pub(crate) fn render(doc: &Document, e: &Entry) -> Object {
     let app_id = e.str("appId");
-    let app = doc
-        .applications
-        .values()
-        .find(|a| a.str("appId").eq_ignore_ascii_case(app_id));
-    render_with(app, e)
+    render_with(app_of(doc, app_id), e)
 }
 
-/// Applications by lower-case appId, so a list renders each service principal in O(1).
-fn app_index(doc: &Document) -> std::collections::HashMap<String, &Entry> {
-    doc.applications
-        .values()
-        .map(|a| (a.str("appId").to_lowercase(), a))
-        .collect()
+/// The local application of an appId, if any.
+fn app_of<'a>(doc: &'a Document, app_id: &str) -> Option<&'a Entry> {
+    doc.applications.find_by("appId", app_id).next()
 }
 
 fn render_with(app: Option<&Entry>, e: &Entry) -> Object {
@@ -217,10 +210,7 @@ pub(crate) fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entr
     Ok(match key {
         Key::Id(id) if !is_guid(id) => return Err(super::invalid_id(id)),
         Key::Id(id) => doc.service_principals.get(&id.to_lowercase()),
-        Key::Alt(k, v) if k == "appId" => doc
-            .service_principals
-            .values()
-            .find(|e| e.str("appId").eq_ignore_ascii_case(v)),
+        Key::Alt(k, v) if k == "appId" => doc.service_principals.find_by("appId", v).next(),
         Key::Alt(k, _) => {
             return Err(GraphError::bad_request(format!(
                 "'{k}' is not an alternate key of servicePrincipal; use appId."
@@ -238,8 +228,8 @@ pub(crate) fn find<'a>(doc: &'a Document, key: &Key, now: i64) -> Result<&'a Ent
 /// Finds the service principal of an appId (visible ones only).
 pub(crate) fn by_app_id<'a>(doc: &'a Document, app_id: &str, now: i64) -> Option<&'a Entry> {
     doc.service_principals
-        .values()
-        .find(|e| e.visible(now) && e.str("appId").eq_ignore_ascii_case(app_id))
+        .find_by("appId", app_id)
+        .find(|e| e.visible(now))
 }
 
 /// What `$filter` sees of a service principal: its filterable properties, with the tags and
@@ -265,13 +255,26 @@ fn can_read(call: &Call) -> Result<(), GraphError> {
     call.caller.can_read_apps()
 }
 
-pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
+pub(crate) fn list(doc: &Document, call: &Call) -> Result<Reply, GraphError> {
     can_read(call)?;
     let q = call.query(&SERVICE_PRINCIPALS)?;
-    let apps = app_index(doc);
     let mut items = Vec::new();
-    for e in visible(&doc.service_principals, call.now) {
-        let app = apps.get(&e.str("appId").to_lowercase()).copied();
+    // A service principal's tags include its application's.
+    let tagged_apps = |prop: &str, value: &str| {
+        (prop == "tags").then(|| {
+            doc.applications
+                .find_by("tags", value)
+                .flat_map(|a| doc.service_principals.lookup("appId", a.str("appId")))
+                .flatten()
+                .cloned()
+                .collect()
+        })
+    };
+    let candidates = doc
+        .service_principals
+        .candidates(q.filter.as_ref(), &tagged_apps);
+    for e in candidates.filter(|e| e.visible(call.now)) {
+        let app = app_of(doc, e.str("appId"));
         let view = filter_view(app, e);
         if let Some(flt) = &q.filter
             && !odata::eval(flt, &view, &|o, rel| {
@@ -317,7 +320,7 @@ pub(crate) fn count(doc: &mut Document, call: &Call) -> Result<Reply, GraphError
     count_reply(call, || visible(&doc.service_principals, call.now).count())
 }
 
-fn get(doc: &Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
+pub(crate) fn get(doc: &Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
     can_read(call)?;
     let q = call.entity_query(&SERVICE_PRINCIPALS)?;
     let e = find(doc, key, call.now)?;
@@ -368,10 +371,7 @@ fn create_for(
     app_id: &str,
     body: &Object,
 ) -> Result<Reply, GraphError> {
-    let app = doc
-        .applications
-        .values()
-        .find(|a| a.str("appId").eq_ignore_ascii_case(app_id));
+    let app = app_of(doc, app_id);
     let (app_name, app_owners) = match app {
         Some(a) if a.visible(call.now) => (a.str("displayName").to_string(), a.owners.clone()),
         // Created but not yet replicated to this replica, or never created. An OwnedBy caller is
@@ -385,8 +385,9 @@ fn create_for(
     }
     if doc
         .service_principals
-        .values()
-        .any(|s| s.str("appId").eq_ignore_ascii_case(app_id))
+        .find_by("appId", app_id)
+        .next()
+        .is_some()
     {
         return Err(GraphError::new(
             409,
@@ -469,12 +470,13 @@ pub(crate) fn remove(doc: &mut Document, sp_id: &str, now: i64) {
         .retain(|_, a| a.str("principalId") != sp_id);
     doc.oauth2_permission_grants
         .retain(|_, g| g.str("clientId") != sp_id && g.str("resourceId") != sp_id);
-    for e in doc.applications.values_mut() {
+    let disown = |e: &mut Entry| {
+        let before = e.owners.len();
         e.owners.retain(|o| o != sp_id);
-    }
-    for e in doc.service_principals.values_mut() {
-        e.owners.retain(|o| o != sp_id);
-    }
+        e.owners.len() != before
+    };
+    doc.applications.update_all(disown);
+    doc.service_principals.update_all(disown);
 }
 
 fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {

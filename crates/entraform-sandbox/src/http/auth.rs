@@ -78,7 +78,7 @@ impl Server {
                 "Lifetime validation failed, the token is not yet valid.",
             ));
         }
-        if claims["tid"].as_str() != Some(self.store.lock().tenant.id.as_str()) {
+        if claims["tid"].as_str() != Some(self.store.read().tenant.id.as_str()) {
             return Err(GraphError::unauthenticated(
                 "Access token validation failure. Invalid tenant.",
             ));

@@ -138,7 +138,7 @@ impl Server {
     pub(crate) fn read_view(&self, now: i64) -> View<'_> {
         match self.replica.snapshot(now) {
             Some(doc) => View::Replica(doc),
-            None => View::Primary(self.store.lock()),
+            None => View::Primary(self.store.read()),
         }
     }
 
@@ -179,9 +179,11 @@ impl Server {
             request: request_id,
             client: client_request_id,
         };
-        let outcome = self
+        let started = std::time::Instant::now();
+        let (route, outcome) = self
             .route(&method, &path, &query, &headers, &body, &ids)
             .await;
+        self.time(&route, started.elapsed(), true);
         let Outcome::Answer(answer) = outcome else {
             return Err(Dropped);
         };
@@ -206,12 +208,12 @@ impl Server {
         headers: &Headers,
         body: &Bytes,
         ids: &Ids,
-    ) -> Outcome {
+    ) -> (String, Outcome) {
         if let Some((route, reply)) =
             super::keyvault::handle(self, method, path, query, headers, body)
         {
             self.count(&route, &reply.status.to_string());
-            return Outcome::Answer(keyvault_answer(reply));
+            return (route, Outcome::Answer(keyvault_answer(reply)));
         }
         if path == "/v1.0" || path.starts_with("/v1.0/") {
             return self
@@ -242,7 +244,7 @@ impl Server {
                 self.discovery(tenant, ids, token::jwks),
             ),
             ("GET", [_, "discovery", "instance"]) => {
-                let tenant = self.store.lock().tenant.id.clone();
+                let tenant = self.store.read().tenant.id.clone();
                 (
                     "GET /{tenant}/discovery/instance".to_string(),
                     json_answer(
@@ -267,12 +269,12 @@ impl Server {
             }
         };
         self.count(&route, &answer.status.to_string());
-        Outcome::Answer(answer)
+        (route, Outcome::Answer(answer))
     }
 
     fn discovery(&self, tenant: &str, ids: &Ids, body: impl Fn(&Server, &str) -> Value) -> Answer {
         let tenant_id = {
-            let doc = self.store.lock();
+            let doc = self.store.read();
             token::tenant_matches(&doc, tenant).then(|| doc.tenant.id.clone())
         };
         match tenant_id {
@@ -345,24 +347,41 @@ impl Server {
         headers: &Headers,
         body: &Bytes,
         ids: &Ids,
-    ) -> Outcome {
+    ) -> (String, Outcome) {
         let route = format!("{method} /v1.0{}", route_template(path));
+        let outcome = self
+            .graph_outcome(&route, method, path, query, headers, body, ids)
+            .await;
+        (route, outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn graph_outcome(
+        &self,
+        route: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &Headers,
+        body: &Bytes,
+        ids: &Ids,
+    ) -> Outcome {
         let write = method != "GET";
         let failure = self.fault_state.failure(self.faults.fail_rate, write);
         if failure == Some(Failure::DropBefore) {
-            self.count(&route, "dropped");
+            self.count(route, "dropped");
             return Outcome::Drop;
         }
         if let Some(Failure::Status(code)) = failure {
             let part = self.render_error(&service_error(code), ids);
-            self.count(&route, &code.to_string());
+            self.count(route, &code.to_string());
             return Outcome::Answer(Self::graph_answer(part, true));
         }
         let caller = match self.authenticate(headers) {
             Ok(c) => c,
             Err(e) => {
                 let part = self.render_error(&e, ids);
-                self.count(&route, &part.status.to_string());
+                self.count(route, &part.status.to_string());
                 return Outcome::Answer(Self::graph_answer(part, true));
             }
         };
@@ -374,10 +393,10 @@ impl Server {
         };
         if failure == Some(Failure::DropAfter) {
             // Applied, but the client never hears of it.
-            self.count(&route, "dropped");
+            self.count(route, "dropped");
             return Outcome::Drop;
         }
-        self.count(&route, &part.status.to_string());
+        self.count(route, &part.status.to_string());
         Outcome::Answer(Self::graph_answer(part, true))
     }
 
@@ -403,10 +422,28 @@ impl Server {
         ids: &Ids,
     ) -> Part {
         let now = self.time.now_ms();
-        let extra = match self.throttle(method, path, params, caller, now) {
-            Ok(extra) => extra,
-            Err(throttled) => return self.render_error(&throttled, ids),
-        };
+        match self.throttle(method, path, params, caller, now) {
+            Ok(extra) => {
+                self.graph_admitted(method, path, params, headers, body, caller, ids, now, extra)
+            }
+            Err(throttled) => self.render_error(&throttled, ids),
+        }
+    }
+
+    /// [`Server::graph_one`] past throttling: the resource handler under the state's lock.
+    #[allow(clippy::too_many_arguments)]
+    fn graph_admitted(
+        &self,
+        method: &str,
+        path: &str,
+        params: &Params,
+        headers: &Headers,
+        body: &[u8],
+        caller: &Caller,
+        ids: &Ids,
+        now: i64,
+        extra: Vec<(String, String)>,
+    ) -> Part {
         let call = Call {
             method,
             path,
@@ -419,19 +456,27 @@ impl Server {
             replication_delay_ms: self.replica.delay_ms(),
         };
         // Reads are served by the replica (the tenant as it was one replication delay ago);
-        // writes by the primary, recorded for the replica.
+        // writes by the primary, recorded for the replica. Most reads share the document with
+        // other readers; the rest, and writes, take it alone.
         let snapshot = (method == "GET")
             .then(|| self.replica.snapshot(now))
             .flatten();
         let result = match snapshot {
-            Some(snapshot) => graph::dispatch(&mut Document::clone(&snapshot), &call),
+            Some(snapshot) => graph::dispatch_read(&snapshot, &call)
+                .unwrap_or_else(|| graph::dispatch(&mut Document::clone(&snapshot), &call)),
             None => {
-                let mut doc = self.store.lock();
-                let result = graph::dispatch(&mut doc, &call);
-                if method != "GET" && result.is_ok() {
-                    self.replica.record(&doc, now);
+                let shared = graph::dispatch_read(&self.store.read(), &call);
+                match shared {
+                    Some(result) => result,
+                    None => {
+                        let mut doc = self.store.lock();
+                        let result = graph::dispatch(&mut doc, &call);
+                        if method != "GET" && result.is_ok() {
+                            self.replica.record(&doc, now);
+                        }
+                        result
+                    }
                 }
-                result
             }
         };
         match result {

@@ -60,7 +60,16 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
     };
     let loaded = match &config.state_path {
         Some(p) => {
+            let journal = state::journal_path_for(p);
+            if std::fs::symlink_metadata(&journal).is_ok() && !state::is_journal(&journal) {
+                return Err(SandboxError::NotAState {
+                    path: journal,
+                    found: "it is not a sandbox journal, and the sandbox keeps its journal there"
+                        .into(),
+                });
+            }
             state::remove_stale_temps(p);
+            state::remove_stale_temps(&journal);
             state::load(p)?
         }
         None => None,
@@ -135,7 +144,8 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
         http: reqwest::Client::new(),
         ca_path,
     });
-    // The state file exists as soon as the server does.
+    // The state file exists as soon as the server does: a snapshot of the tenant as loaded
+    // (journal replayed, torn records dropped) and an empty journal.
     {
         let s = server.clone();
         tokio::task::spawn_blocking(move || s.store.save_if_changed())
@@ -147,7 +157,7 @@ pub(crate) async fn start(config: SandboxConfig) -> Result<RunningSandbox, Sandb
     let acceptor = tls.map(|t| t.acceptor);
     let accept = tokio::spawn(accept_loop(server.clone(), listener, acceptor, stop_rx));
     if let Some(lock) = &mut lock {
-        let tenant_id = server.store.lock().tenant.id.clone();
+        let tenant_id = server.store.read().tenant.id.clone();
         lock.announce(&server.base_url, &tenant_id);
     }
     Ok(RunningSandbox {
@@ -195,10 +205,11 @@ async fn saver(server: Arc<Server>, mut stop: watch::Receiver<bool>) {
             _ = server.store.dirty.notified() => {}
             _ = stop.changed() => return,
         }
-        // Coalesce a burst of writes into one save.
+        // Writes that made no request wait for them (none today, but a record must not sit in
+        // memory): coalesced into one journal write.
         tokio::time::sleep(Duration::from_millis(25)).await;
         let s = server.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.store.save_if_changed()).await {
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.store.persist()).await {
             tracing::warn!(error = %e, "cannot save the sandbox state");
         }
     }

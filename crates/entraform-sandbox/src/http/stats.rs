@@ -5,7 +5,22 @@ use crate::Stats;
 
 impl Server {
     pub(crate) fn stats(&self) -> Stats {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        stats.state_bytes_written = self.store.bytes_written();
+        stats
+    }
+
+    /// Records the time one request (`top`) or one `$batch` part took to serve.
+    pub(super) fn time(&self, route: &str, elapsed: std::time::Duration, top: bool) {
+        let mut s = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        if top {
+            s.server_time.total.add(elapsed);
+        }
+        s.server_time
+            .routes
+            .entry(route.to_string())
+            .or_default()
+            .add(elapsed);
     }
 
     pub(super) fn count(&self, route: &str, status: &str) {

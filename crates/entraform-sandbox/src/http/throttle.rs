@@ -28,7 +28,7 @@ impl Server {
         );
         let mut extra = vec![("x-ms-resource-unit".to_string(), cost.to_string())];
         if let Some(limit) = self.faults.throttle {
-            let tenant = self.store.lock().tenant.id.clone();
+            let tenant = self.store.read().tenant.id.clone();
             let kind = if method == "GET" { "Read" } else { "Write" };
             let throttled = |retry: u64, info: &str| {
                 let mut e = GraphError::new(429, "TooManyRequests", "Please retry again later.");

@@ -253,7 +253,7 @@ fn serve(server: &Server, request: &KvRequest<'_>, headers: &Headers) -> Result<
         Operation::Certificate(op) => op.action,
     };
     {
-        let doc = server.store.lock();
+        let doc = server.store.read();
         if !rbac::allowed(&doc, &caller.object_id, &request.vault, action) {
             return Err(forbidden(&doc.tenant.id, &caller, request, action));
         }
@@ -301,7 +301,7 @@ fn check_api_version(params: &Params) -> Result<(), KvError> {
 /// with "AKV10000: Request is missing a Bearer or PoP token." (Azure/azure-sdk-for-js
 /// `sdk/keyvault/keyvault-certificates/recordings`).
 fn unauthorized(server: &Server, message: &str) -> KvError {
-    let tenant = server.store.lock().tenant.id.clone();
+    let tenant = server.store.read().tenant.id.clone();
     let mut e = KvError::new(401, "Unauthorized", message);
     e.headers.push((
         "WWW-Authenticate".into(),
@@ -339,7 +339,7 @@ fn authenticate(server: &Server, headers: &Headers) -> Result<Caller, KvError> {
     if claims["exp"].as_i64().is_none_or(|exp| exp < now) {
         return Err(unauthorized(server, "AKV10032: Token expired."));
     }
-    let tenant_id = server.store.lock().tenant.id.clone();
+    let tenant_id = server.store.read().tenant.id.clone();
     if claims["tid"].as_str() != Some(tenant_id.as_str()) {
         return Err(unauthorized(server, "AKV10032: Invalid issuer."));
     }

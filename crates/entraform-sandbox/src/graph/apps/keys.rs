@@ -210,7 +210,7 @@ pub(super) fn add_key(doc: &mut Document, call: &Call, key: &Key) -> Result<Repl
     }
     let new = normalize_key(body.get("keyCredential").unwrap_or(&Value::Null))?;
     let id = e.str("id").to_string();
-    let entry = doc.applications.get_mut(&id).expect("found above");
+    let mut entry = doc.applications.get_mut(&id).expect("found above");
     let keys = entry
         .object
         .entry("keyCredentials")

@@ -215,14 +215,21 @@ pub(crate) fn new_object(
 /// The application as Graph shows it: `keyCredentials[].key` only when asked for.
 pub(crate) fn render(e: &Entry, with_keys: bool) -> Object {
     let mut o = e.object.clone();
-    if !with_keys && let Some(Value::Array(keys)) = o.get_mut("keyCredentials") {
+    if !with_keys {
+        hide_keys(&mut o);
+    }
+    o
+}
+
+/// Nulls the `key` of every key credential, as lists and most reads show them.
+fn hide_keys(o: &mut Object) {
+    if let Some(Value::Array(keys)) = o.get_mut("keyCredentials") {
         for k in keys.iter_mut() {
             if let Some(m) = k.as_object_mut() {
                 m.insert("key".into(), Value::Null);
             }
         }
     }
-    o
 }
 
 fn find<'a>(doc: &'a Document, key: &Key, now: i64) -> Result<&'a Entry, GraphError> {
@@ -236,14 +243,8 @@ fn lookup<'a>(doc: &'a Document, key: &Key) -> Result<Option<&'a Entry>, GraphEr
     Ok(match key {
         Key::Id(id) if !is_guid(id) => return Err(super::invalid_id(id)),
         Key::Id(id) => doc.applications.get(&id.to_lowercase()),
-        Key::Alt(k, v) if k == "appId" => doc
-            .applications
-            .values()
-            .find(|e| e.str("appId").eq_ignore_ascii_case(v)),
-        Key::Alt(k, v) if k == "uniqueName" => doc
-            .applications
-            .values()
-            .find(|e| e.str("uniqueName").eq_ignore_ascii_case(v)),
+        Key::Alt(k, v) if k == "appId" => doc.applications.find_by("appId", v).next(),
+        Key::Alt(k, v) if k == "uniqueName" => doc.applications.find_by("uniqueName", v).next(),
         Key::Alt(k, _) => {
             return Err(GraphError::bad_request(format!(
                 "'{k}' is not an alternate key of application; use appId or uniqueName."
@@ -293,11 +294,14 @@ pub(crate) fn expand(doc: &Document, e: &Entry, rel: &str, now: i64) -> Value {
     Value::Array(items.into_iter().take(MAX_EXPANDED).collect())
 }
 
-pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError> {
+pub(crate) fn list(doc: &Document, call: &Call) -> Result<Reply, GraphError> {
     call.caller.can_read_apps()?;
     let q = call.query(&APPLICATIONS)?;
     let mut items = Vec::new();
-    for e in visible(&doc.applications, call.now) {
+    let candidates = doc
+        .applications
+        .candidates(q.filter.as_ref(), &crate::collection::no_extra);
+    for e in candidates.filter(|e| e.visible(call.now)) {
         let view = filter_view(e);
         if let Some(flt) = &q.filter
             && !odata::eval(flt, &view, &rel_count)
@@ -311,7 +315,9 @@ pub(crate) fn list(doc: &mut Document, call: &Call) -> Result<Reply, GraphError>
         }
         // `key` is "only available for single object requests (GET /applications/{id}?$select=
         // keyCredentials); otherwise, it's always null" (keyCredential reference).
-        let mut o = odata::project(&render(e, false), q.select.as_deref());
+        // Projected first, so what is not selected is never copied.
+        let mut o = odata::project(&e.object, q.select.as_deref());
+        hide_keys(&mut o);
         if let Some(rel) = &q.expand {
             o.insert(rel.clone(), expand(doc, e, rel, call.now));
         }
@@ -326,7 +332,7 @@ pub(crate) fn count(doc: &mut Document, call: &Call) -> Result<Reply, GraphError
     count_reply(call, || visible(&doc.applications, call.now).count())
 }
 
-fn get(doc: &Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
+pub(crate) fn get(doc: &Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
     call.caller.can_read_apps()?;
     let q = call.entity_query(&APPLICATIONS)?;
     let e = find(doc, key, call.now)?;
@@ -391,11 +397,9 @@ fn apply_body(
                 // A soft-deleted application keeps its uniqueName until it is purged.
                 if doc
                     .applications
-                    .values()
-                    .chain(doc.deleted_applications.values())
-                    .any(|e| {
-                        e.object["id"] != self_id && e.str("uniqueName").eq_ignore_ascii_case(new)
-                    })
+                    .find_by("uniqueName", new)
+                    .chain(doc.deleted_applications.find_by("uniqueName", new))
+                    .any(|e| e.object["id"] != self_id)
                 {
                     return Err(GraphError::object_conflict("uniqueName"));
                 }
@@ -893,8 +897,7 @@ fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphErro
     // The application's own service principal goes with it, and with it its grants.
     let sp_ids: Vec<String> = doc
         .service_principals
-        .values()
-        .filter(|s| s.str("appId").eq_ignore_ascii_case(&app_id))
+        .find_by("appId", &app_id)
         .map(|s| s.str("id").to_string())
         .collect();
     for sp in sp_ids {
@@ -922,7 +925,7 @@ fn remove_credential(
     collection: &str,
     key_id: &str,
 ) -> Result<(), GraphError> {
-    let entry = doc
+    let mut entry = doc
         .applications
         .get_mut(app_id)
         .expect("found by the caller");

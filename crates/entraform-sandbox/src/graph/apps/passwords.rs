@@ -40,7 +40,7 @@ pub(super) fn add_password(
         "startDateTime": iso(start),
     });
     let id = e.str("id").to_string();
-    let entry = doc.applications.get_mut(&id).expect("found above");
+    let mut entry = doc.applications.get_mut(&id).expect("found above");
     entry
         .object
         .entry("passwordCredentials")
@@ -69,7 +69,7 @@ pub(super) fn remove_password(
     let key_id = key_id_of(&body)?;
     let id = e.str("id").to_string();
     remove_credential(doc, &id, "passwordCredentials", &key_id)?;
-    let entry = doc.applications.get_mut(&id).expect("found above");
+    let mut entry = doc.applications.get_mut(&id).expect("found above");
     entry.secrets.retain(|s| s.key_id != key_id);
     Ok(Reply::no_content())
 }
