@@ -39,6 +39,7 @@ mod plan;
 mod plan_budget;
 mod plan_cli;
 mod plan_e2e;
+mod read_progress;
 mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;
