@@ -431,7 +431,7 @@ pub async fn observe(
         .map(|(at, sp)| {
             (
                 sp,
-                round.list_for(permission_grants::of_client(sp), vec![at]),
+                round.list_for(permission_grants::of_client_compared(sp), vec![at]),
             )
         })
         .collect();
