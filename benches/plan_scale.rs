@@ -6,7 +6,7 @@
 //! plan's peak memory (max RSS).
 //!
 //! Run: `cargo bench --bench plan_scale` writes the table into `docs/performance.md` between its
-//! markers; `-- 1 100` runs other sizes and only prints. `-- --apply 1000` times `apply` of that
+//! markers; `-- 1 100` runs other sizes and only prints; `-- --write-docs 1 100` writes them. `-- --apply 1000` times `apply` of that
 //! many new apps at 20 ms latency and 2 s replication delay.
 
 #[path = "../tests/support/scale.rs"]
@@ -53,20 +53,38 @@ async fn main() {
         }
         return;
     }
-    let write_docs = sizes.is_empty();
-    let sizes = if write_docs { SIZES.to_vec() } else { sizes };
+    let write_docs = sizes.is_empty() || args.iter().any(|a| a == "--write-docs");
+    let sizes = if sizes.is_empty() {
+        SIZES.to_vec()
+    } else {
+        sizes
+    };
 
     let mut table = String::from(
         "| apps | client | HTTP requests | Graph operations | resource units | wall time | peak memory |\n|---:|---|---:|---:|---:|---:|---:|\n",
     );
+    // `PLAN_SCALE_THROTTLE=3500`: the sandbox holds each app to that many resource units per
+    // 10 s (seeded without it), to see the client keep to Graph's budget.
+    let throttle: Option<u32> = std::env::var("PLAN_SCALE_THROTTLE")
+        .ok()
+        .and_then(|t| t.parse().ok());
     for apps in sizes {
-        let sandbox = sandbox::start(SandboxConfig::new().faults(Faults {
-            latency_ms: LATENCY_MS,
-            ..Faults::default()
-        }))
-        .await
-        .expect("sandbox");
         let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("sandbox.json");
+        // A state file only to restart throttled: the sandbox writes it on every change.
+        let config = |units: Option<u32>| {
+            let config = SandboxConfig::new().faults(Faults {
+                latency_ms: LATENCY_MS,
+                throttle: units,
+                ..Faults::default()
+            });
+            if throttle.is_some() {
+                config.state_path(&state)
+            } else {
+                config
+            }
+        };
+        let sandbox = sandbox::start(config(None)).await.expect("sandbox");
         let seeder = scale::admin_client(&sandbox, ClientConfig::default());
         let seeding = Instant::now();
         let manifest = scale::seed(&seeder, dir.path(), apps).await;
@@ -74,6 +92,13 @@ async fn main() {
             "seeded {apps} apps in {:.1}s",
             seeding.elapsed().as_secs_f64()
         );
+        let sandbox = match throttle {
+            Some(units) => {
+                sandbox.shutdown().await.expect("shutdown");
+                sandbox::start(config(Some(units))).await.expect("sandbox")
+            }
+            None => sandbox,
+        };
 
         let ours = plan_in_child(&sandbox, &manifest).await;
 
@@ -151,7 +176,11 @@ async fn plan_in_child(sandbox: &RunningSandbox, manifest: &Path) -> Measured {
 
 /// `entraform` pointed at `sandbox` as its bootstrap admin (a client secret), as CI runs it.
 fn entraform(sandbox: &RunningSandbox) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_entraform"));
+    // `ENTRAFORM_BIN` names another build of the binary (a release one, when the bench itself
+    // is built in another profile).
+    let bin =
+        std::env::var_os("ENTRAFORM_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_entraform").into());
+    let mut cmd = Command::new(bin);
     cmd.env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .args(["--graph-url", &sandbox.graph_url()])
