@@ -212,6 +212,8 @@ async fn run_child(mut cmd: Command) -> ChildRun {
         .stderr(std::fs::File::create(&err).expect("stderr file"));
     let (wall, peak_kib, status) = tokio::task::spawn_blocking(move || {
         let start = Instant::now();
+        // Reaped by wait4 below, which also says its peak memory.
+        #[allow(clippy::zombie_processes)]
         let child = cmd.spawn().expect("entraform");
         let mut status = 0;
         // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.

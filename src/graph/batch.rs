@@ -53,6 +53,19 @@ impl BatchResponse {
     }
 }
 
+impl BatchResponse {
+    /// [`Self::json`], consuming the body rather than copying it.
+    pub fn into_json<T: DeserializeOwned>(self) -> Result<T, GraphError> {
+        let body = self.body.unwrap_or(serde_json::Value::Null);
+        serde_path_to_error::deserialize(body).map_err(|e| GraphError::Decode {
+            method: self.method,
+            path: self.path,
+            json_path: e.path().to_string(),
+            source: e.into_inner(),
+        })
+    }
+}
+
 /// A part's result: its answer, or the error it ended with.
 pub type BatchOutcome = Result<BatchResponse, GraphError>;
 
@@ -349,8 +362,9 @@ impl GraphClient {
                     status: part.status,
                     method: r.method.to_string(),
                     path: paths[n].clone(),
-                    headers: part.headers.clone(),
-                    body: part.body.clone(),
+                    // Moved, not copied: a page of 15 applications is a large tree.
+                    headers: part.headers,
+                    body: part.body,
                 })));
                 continue;
             }
@@ -437,7 +451,7 @@ impl GraphClient {
             let outcomes = self.batch_reporting(requests, &last_page).await?;
             for (&i, outcome) in active.iter().zip(outcomes) {
                 let previous = next[i].take();
-                match outcome.and_then(|r| r.json::<Page<T>>()) {
+                match outcome.and_then(BatchResponse::into_json::<Page<T>>) {
                     Ok(page) => {
                         items[i].extend(page.value);
                         if page.next_link.is_some() && page.next_link == previous {
