@@ -181,16 +181,8 @@ fn entraform(sandbox: &RunningSandbox) -> Command {
     let bin =
         std::env::var_os("ENTRAFORM_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_entraform").into());
     let mut cmd = Command::new(bin);
-    cmd.env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .args(["--graph-url", &sandbox.graph_url()])
-        .args(["--login-url", &sandbox.authority_url()])
-        .args(["--tenant", &sandbox.tenant_id()])
-        .env("AZURE_CLIENT_ID", sandbox.bootstrap_client_id())
-        .env(
-            "AZURE_CLIENT_SECRET",
-            sandbox.bootstrap_client_secret().expose(),
-        );
+    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    scale::signed_in_to(&mut cmd, sandbox);
     cmd
 }
 

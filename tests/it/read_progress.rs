@@ -29,15 +29,7 @@ async fn seeded() -> (RunningSandbox, tempfile::TempDir, std::path::PathBuf) {
 /// `entraform <args>` against the in-process sandbox, run off the runtime so it keeps serving.
 async fn run(sandbox: &RunningSandbox, args: &[&str]) -> Output {
     let mut cmd = entraform();
-    cmd.args(["--graph-url", &sandbox.graph_url()])
-        .args(["--login-url", &sandbox.authority_url()])
-        .args(["--tenant", &sandbox.tenant_id()])
-        .env("AZURE_CLIENT_ID", sandbox.bootstrap_client_id())
-        .env(
-            "AZURE_CLIENT_SECRET",
-            sandbox.bootstrap_client_secret().expose(),
-        )
-        .args(args);
+    scale::signed_in_to(&mut cmd, sandbox).args(args);
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()

@@ -209,3 +209,19 @@ pub async fn plan(client: &GraphClient, manifest: &Path) -> entraform::ops::plan
     .await
     .expect("plan")
 }
+
+/// `cmd` (an `entraform` command) pointed at `sandbox`, signed in as its bootstrap admin with a
+/// client secret, as a pipeline runs it.
+pub fn signed_in_to<'a>(
+    cmd: &'a mut std::process::Command,
+    sandbox: &RunningSandbox,
+) -> &'a mut std::process::Command {
+    cmd.args(["--graph-url", &sandbox.graph_url()])
+        .args(["--login-url", &sandbox.authority_url()])
+        .args(["--tenant", &sandbox.tenant_id()])
+        .env("AZURE_CLIENT_ID", sandbox.bootstrap_client_id())
+        .env(
+            "AZURE_CLIENT_SECRET",
+            sandbox.bootstrap_client_secret().expose(),
+        )
+}
