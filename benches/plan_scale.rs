@@ -1,18 +1,41 @@
-//! Plan at scale against a sandbox with 20 ms of latency per request: HTTP requests, Graph
-//! operations and wall time for 1, 100 and 1,000 managed apps, next to a per-resource baseline
-//! (one GET per object, 10 apps in parallel) doing the same reads.
+//! Plan at scale against a sandbox with 20 ms of latency per request, for 1, 100, 1,000 and
+//! 10,000 managed apps: the release `entraform plan` (a child process, so its peak memory is its
+//! own) next to a per-resource baseline (one GET per object, 10 apps in parallel) doing the same
+//! reads, in one run. Columns: HTTP requests, Graph operations (`$batch` parts one by one),
+//! resource units (what Graph's `x-ms-resource-unit` says each request cost), wall time, and the
+//! plan's peak memory (max RSS).
 //!
-//! Run: `cargo bench --bench plan_scale` (or `-- 1 100` for other sizes).
+//! Run: `cargo bench --bench plan_scale` writes the table into `docs/performance.md` between its
+//! markers; `-- 1 100` runs other sizes and only prints; `-- --write-docs 1 100` writes them. `-- --apply 1000` times `apply` of that
+//! many new apps at 20 ms latency and 2 s replication delay.
 
 #[path = "../tests/support/scale.rs"]
 mod scale;
 
-use std::time::Instant;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use entraform::graph::ClientConfig;
-use entraform::sandbox::{self, Faults, SandboxConfig};
+use entraform::read_progress::thousands;
+use entraform::sandbox::{self, Faults, RunningSandbox, SandboxConfig};
 
 const LATENCY_MS: u64 = 20;
+const REPLICATION_DELAY_MS: u64 = 2000;
+const SIZES: [usize; 4] = [1, 100, 1000, 10_000];
+const DOCS: &str = "docs/performance.md";
+const BEGIN: &str = "<!-- plan_scale:begin -->";
+const END: &str = "<!-- plan_scale:end -->";
+
+/// One client's reading of the tenant.
+struct Measured {
+    http_requests: u64,
+    operations: u64,
+    resource_units: u64,
+    wall: Duration,
+    /// Max RSS in KiB, of a process of its own.
+    peak_kib: Option<u64>,
+}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -22,47 +45,62 @@ async fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    if args.iter().any(|a| a == "--apply") {
+        for apps in if sizes.is_empty() { vec![1000] } else { sizes } {
+            apply_new(apps).await;
+        }
+        return;
+    }
+    let write_docs = sizes.is_empty() || args.iter().any(|a| a == "--write-docs");
     let sizes = if sizes.is_empty() {
-        vec![1, 100, 1000]
+        SIZES.to_vec()
     } else {
         sizes
     };
-    println!(
-        "{:>6} | {:>13} {:>10} {:>9} | {:>13} {:>9} | {:>13} {:>10}",
-        "apps",
-        "entraform req",
-        "graph ops",
-        "wall",
-        "baseline req",
-        "wall",
-        "request ratio",
-        "time ratio"
-    );
-    for apps in sizes {
-        let sandbox = sandbox::start(SandboxConfig::new().faults(Faults {
-            latency_ms: LATENCY_MS,
-            ..Faults::default()
-        }))
-        .await
-        .expect("sandbox");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let seeder = scale::admin_client(&sandbox, ClientConfig::default());
-        let manifest = scale::seed(&seeder, dir.path(), apps).await;
 
-        let client = scale::admin_client(&sandbox, ClientConfig::default());
-        client.sign_in().await.expect("sign-in");
-        let start = Instant::now();
-        let planned = scale::plan(&client, &manifest).await;
-        let wall = start.elapsed();
-        assert!(
-            !planned.plan.has_changes(),
-            "the seeded tenant should match"
+    let mut table = String::from(
+        "| apps | client | HTTP requests | Graph operations | resource units | wall time | peak memory |\n|---:|---|---:|---:|---:|---:|---:|\n",
+    );
+    // `PLAN_SCALE_THROTTLE=3500`: the sandbox holds each app to that many resource units per
+    // 10 s (seeded without it), to see the client keep to Graph's budget.
+    let throttle: Option<u32> = std::env::var("PLAN_SCALE_THROTTLE")
+        .ok()
+        .and_then(|t| t.parse().ok());
+    for apps in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("sandbox.json");
+        // A state file only to restart throttled: the sandbox writes it on every change.
+        let config = |units: Option<u32>| {
+            let config = SandboxConfig::new().faults(Faults {
+                latency_ms: LATENCY_MS,
+                throttle: units,
+                ..Faults::default()
+            });
+            if throttle.is_some() {
+                config.state_path(&state)
+            } else {
+                config
+            }
+        };
+        let sandbox = sandbox::start(config(None)).await.expect("sandbox");
+        let seeder = scale::admin_client(&sandbox, ClientConfig::default());
+        let seeding = Instant::now();
+        let manifest = scale::seed(&seeder, dir.path(), apps).await;
+        eprintln!(
+            "seeded {apps} apps in {:.1}s",
+            seeding.elapsed().as_secs_f64()
         );
-        let stats = client.stats();
+        let sandbox = match throttle {
+            Some(units) => {
+                sandbox.shutdown().await.expect("shutdown");
+                sandbox::start(config(Some(units))).await.expect("sandbox")
+            }
+            None => sandbox,
+        };
+
+        let ours = plan_in_child(&sandbox, &manifest).await;
 
         let baseline_client = scale::admin_client(
             &sandbox,
@@ -73,20 +111,165 @@ async fn main() {
         );
         baseline_client.sign_in().await.expect("sign-in");
         let names: Vec<String> = (0..apps).map(scale::app_name).collect();
-        let (baseline_requests, baseline_wall) =
-            scale::per_object_reads(&baseline_client, &names).await;
-
-        println!(
-            "{:>6} | {:>13} {:>10} {:>8.2}s | {:>13} {:>8.2}s | {:>12.1}x {:>9.1}x",
-            apps,
-            stats.http_requests,
-            stats.operations,
-            wall.as_secs_f64(),
-            baseline_requests,
-            baseline_wall.as_secs_f64(),
-            baseline_requests as f64 / stats.http_requests as f64,
-            baseline_wall.as_secs_f64() / wall.as_secs_f64(),
-        );
+        let (_, wall) = scale::per_object_reads(&baseline_client, &names).await;
+        let stats = baseline_client.stats();
+        let baseline = Measured {
+            http_requests: stats.http_requests,
+            operations: stats.operations,
+            resource_units: stats.resource_units,
+            wall,
+            peak_kib: None,
+        };
+        for (client, m) in [("entraform", &ours), ("per-resource", &baseline)] {
+            let row = row(apps, client, m);
+            print!("{row}");
+            table.push_str(&row);
+        }
         sandbox.shutdown().await.expect("shutdown");
     }
+    if write_docs {
+        write_table(Path::new(DOCS), &table);
+        eprintln!("wrote the table into {DOCS}");
+    }
+}
+
+fn row(apps: usize, client: &str, m: &Measured) -> String {
+    format!(
+        "| {} | {client} | {} | {} | {} | {:.2} s | {} |\n",
+        thousands(apps),
+        thousands(m.http_requests as usize),
+        thousands(m.operations as usize),
+        thousands(m.resource_units as usize),
+        m.wall.as_secs_f64(),
+        m.peak_kib
+            .map_or("–".to_owned(), |k| format!("{:.0} MB", k as f64 / 1024.0)),
+    )
+}
+
+/// `entraform plan` of `manifest`, the release binary in a process of its own, signed in as the
+/// sandbox's admin. Its counts come from its own `read the tenant` log event.
+async fn plan_in_child(sandbox: &RunningSandbox, manifest: &Path) -> Measured {
+    let mut cmd = entraform(sandbox);
+    cmd.args(["-v", "--log-format", "json", "plan"])
+        .arg(manifest);
+    let run = run_child(cmd).await;
+    assert!(
+        run.stdout.contains("No changes."),
+        "the seeded tenant should match its manifests:\n{}",
+        run.stdout
+    );
+    let event = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "read the tenant")
+        .unwrap_or_else(|| panic!("no `read the tenant` event:\n{}", run.stderr));
+    let field = |name: &str| event["fields"][name].as_u64().unwrap_or_default();
+    Measured {
+        http_requests: field("http_requests"),
+        operations: field("graph_operations"),
+        resource_units: field("resource_units"),
+        wall: run.wall,
+        peak_kib: Some(run.peak_kib),
+    }
+}
+
+/// `entraform` pointed at `sandbox` as its bootstrap admin (a client secret), as CI runs it.
+fn entraform(sandbox: &RunningSandbox) -> Command {
+    // `ENTRAFORM_BIN` names another build of the binary (a release one, when the bench itself
+    // is built in another profile).
+    let bin =
+        std::env::var_os("ENTRAFORM_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_entraform").into());
+    let mut cmd = Command::new(bin);
+    cmd.env("NO_COLOR", "1").env_remove("RUST_LOG");
+    scale::signed_in_to(&mut cmd, sandbox);
+    cmd
+}
+
+struct ChildRun {
+    stdout: String,
+    stderr: String,
+    wall: Duration,
+    peak_kib: u64,
+    status: i32,
+}
+
+/// Runs `cmd` to its end off the runtime (the sandbox keeps serving), its output in files (no
+/// pipe to drain), and reads its own peak memory from `wait4`.
+async fn run_child(mut cmd: Command) -> ChildRun {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("stdout file"))
+        .stderr(std::fs::File::create(&err).expect("stderr file"));
+    let (wall, peak_kib, status) = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        // Reaped by wait4 below, which also says its peak memory.
+        #[allow(clippy::zombie_processes)]
+        let child = cmd.spawn().expect("entraform");
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for our own child, by its pid, with valid pointers.
+        let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert!(waited > 0, "wait4: {}", std::io::Error::last_os_error());
+        // Linux reports ru_maxrss in KiB.
+        (start.elapsed(), usage.ru_maxrss as u64, status)
+    })
+    .await
+    .expect("child");
+    ChildRun {
+        stdout: std::fs::read_to_string(out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(err).unwrap_or_default(),
+        wall,
+        peak_kib,
+        status,
+    }
+}
+
+/// Replaces what lies between the markers in `path` with `table`.
+fn write_table(path: &Path, table: &str) {
+    let text = std::fs::read_to_string(path).expect("docs page");
+    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        panic!("{} has no {BEGIN} … {END} markers", path.display());
+    };
+    let note = format!(
+        "\n<!-- written by `cargo bench --bench plan_scale`; {LATENCY_MS} ms latency per request -->\n\n"
+    );
+    let updated = format!(
+        "{}{note}{table}\n{}",
+        &text[..begin + BEGIN.len()],
+        &text[end..]
+    );
+    std::fs::write(path, updated).expect("write docs page");
+}
+
+/// `entraform apply --auto-approve` of `apps` new apps (each: the application, its service
+/// principal, an application permission, a directory role and a certificate) against a sandbox
+/// with 20 ms latency and a 2 s replication delay.
+async fn apply_new(apps: usize) {
+    let sandbox = sandbox::start(SandboxConfig::new().faults(Faults {
+        latency_ms: LATENCY_MS,
+        replication_delay_ms: REPLICATION_DELAY_MS,
+        ..Faults::default()
+    }))
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    scale::write_certificate(dir.path());
+    let manifest = scale::write_manifests(dir.path(), apps);
+    let before = sandbox.stats().total;
+    let mut cmd = entraform(&sandbox);
+    cmd.args(["apply", "--auto-approve"]).arg(&manifest);
+    let run = run_child(cmd).await;
+    assert_eq!(run.status, 0, "apply failed:\n{}", run.stderr);
+    println!(
+        "apply of {} new apps ({LATENCY_MS} ms latency, {} s replication delay): {:.1} s, {} Graph operations, peak memory {:.0} MB",
+        thousands(apps),
+        REPLICATION_DELAY_MS / 1000,
+        run.wall.as_secs_f64(),
+        thousands((sandbox.stats().total - before) as usize),
+        run.peak_kib as f64 / 1024.0
+    );
+    sandbox.shutdown().await.expect("shutdown");
 }

@@ -16,6 +16,7 @@
 //! | [`graph`] | Microsoft Graph + token endpoint client: auth, retries, paging, batching | yes |
 //! | [`keyvault`] | Azure Key Vault client: certificate import and read, the bearer challenge | yes |
 //! | [`observe`] | reads the tenant into the live model, with fingerprints | yes |
+//! | [`read_progress`] | how far a read of the tenant has got, and the line a command shows for it | yes |
 //! | [`ops`] | what commands do, step by step: IO around the pure core; reading and writing plan files | yes |
 //! | [`apply`] | executes a plan in dependency order | yes |
 //! | [`report`] | what `certs` and `test-login` print: built from read data, rendered | no |
@@ -44,6 +45,7 @@ pub mod ops;
 pub mod output;
 pub mod plan;
 pub mod planner;
+pub mod read_progress;
 pub mod report;
 pub mod secret;
 pub mod style;

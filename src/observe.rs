@@ -50,6 +50,7 @@ use crate::model::{
     PermissionKind, PermissionScope, PrincipalRef, RequiredResourceAccess, ResourceAccess,
     ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, Thumbprint,
 };
+use crate::read_progress::{self, ReadProgress, Stage};
 
 /// Graph expands at most this many objects per parent, with no next link: a full expansion may
 /// have been cut short and is read again directly.
@@ -214,10 +215,16 @@ pub async fn observe(
             AppKey::AppId(id) => app_ids.push(id.to_string()),
         }
     }
-    let mut app_lists: Vec<usize> = filter::unique_name_in(&names)
+    // Progress counts the apps asked for: names first, then adopted appIds.
+    round.reads(Stage::Applications, names.len() + app_ids.len());
+    let mut app_lists: Vec<usize> = filter::unique_name_chunks(&names)
         .into_iter()
-        .chain(filter::app_id_in(&app_ids))
-        .map(|f| round.list(applications::with_federated_credentials_where(&f)))
+        .chain(
+            filter::app_id_chunks(&app_ids)
+                .into_iter()
+                .map(|(f, at)| (f, at.into_iter().map(|i| i + names.len()).collect())),
+        )
+        .map(|(f, at)| round.list_for(applications::with_federated_credentials_where(&f), at))
         .collect();
     if request.all_managed {
         app_lists.push(round.list(applications::with_federated_credentials_where(
@@ -356,9 +363,10 @@ pub async fn observe(
         .map(|f| round.list(deleted_items::applications_with_federated_credentials_where(&f)))
         .collect();
     let app_ids: Vec<String> = applications.iter().map(|a| a.app_id.to_string()).collect();
-    let sp_lists: Vec<usize> = filter::app_id_in(&app_ids)
+    round.reads(Stage::ServicePrincipals, applications.len());
+    let sp_lists: Vec<usize> = filter::app_id_chunks(&app_ids)
         .into_iter()
-        .map(|f| round.list(service_principals::with_app_role_assignments_where(&f)))
+        .map(|(f, at)| round.list_for(service_principals::with_app_role_assignments_where(&f), at))
         .collect();
     let owner_ids: Vec<String> = owners_wanted.iter().map(ToString::to_string).collect();
     let owner_lists: Vec<usize> = filter::id_in(&owner_ids)
@@ -400,6 +408,7 @@ pub async fn observe(
     // Round 3: cut-short expansions, role assignments, delegated grants; what deleted apps
     // still have (owners, their deleted service principals).
     let mut round = Round::default();
+    round.reads(Stage::RolesAndGrants, applications.len());
     let deleted_owner_ids: Vec<String> = deleted
         .iter()
         .filter(|a| request.parts_of(a).owners)
@@ -414,10 +423,16 @@ pub async fn observe(
         .into_iter()
         .map(|f| round.list(deleted_items::service_principals_where(&f)))
         .collect();
+    let position: HashMap<AppId, usize> = applications
+        .iter()
+        .enumerate()
+        .map(|(at, a)| (a.app_id, at))
+        .collect();
     let mut assignment_refills: Vec<(AppId, usize)> = Vec::new();
     for sp in sps.values() {
         if sp.app_role_assignments.as_ref().map_or(0, Vec::len) >= EXPAND_CAP {
-            let list = round.list(service_principals::app_role_assignments(sp.id));
+            let at = position.get(&sp.app_id).copied().into_iter().collect();
+            let list = round.list_for(service_principals::app_role_assignments(sp.id), at);
             assignment_refills.push((sp.app_id, list));
         }
     }
@@ -428,20 +443,32 @@ pub async fn observe(
         }
     }
     let sp_of = |app: &Application| sps.get(&app.app_id).map(|sp| sp.id);
-    let role_principals: Vec<String> = applications
+    // (position of the app, its service principal), for the apps whose roles are read.
+    let role_principals: Vec<(usize, String)> = applications
         .iter()
-        .filter(|a| request.parts_of(a).directory_roles)
-        .filter_map(|a| sp_of(a).map(|id| id.to_string()))
+        .enumerate()
+        .filter(|(_, a)| request.parts_of(a).directory_roles)
+        .filter_map(|(at, a)| sp_of(a).map(|id| (at, id.to_string())))
         .collect();
-    let role_lists: Vec<usize> = filter::principal_id_in(&role_principals)
+    let principal_ids: Vec<&str> = role_principals.iter().map(|(_, id)| id.as_str()).collect();
+    let role_lists: Vec<usize> = filter::principal_id_chunks(&principal_ids)
         .into_iter()
-        .map(|f| round.list(directory_roles::assignments_where(&f)))
+        .map(|(f, at)| {
+            let apps = at.into_iter().map(|i| role_principals[i].0).collect();
+            round.list_for(directory_roles::assignments_where(&f), apps)
+        })
         .collect();
     let grant_lists: Vec<(ObjectId, usize)> = applications
         .iter()
-        .filter(|a| request.parts_of(a).delegated_grants)
-        .filter_map(sp_of)
-        .map(|sp| (sp, round.list(permission_grants::of_client(sp))))
+        .enumerate()
+        .filter(|(_, a)| request.parts_of(a).delegated_grants)
+        .filter_map(|(at, a)| sp_of(a).map(|sp| (at, sp)))
+        .map(|(at, sp)| {
+            (
+                sp,
+                round.list_for(permission_grants::of_client_compared(sp), vec![at]),
+            )
+        })
         .collect();
     // One list per app whose manifest manages `assignments` (Graph expands one relationship
     // per request, and `appRoleAssignments` is already expanded).
@@ -790,12 +817,28 @@ fn missing_resources(apps: &[LiveApp], catalog: &Catalog) -> (Vec<String>, Vec<S
 #[derive(Default)]
 struct Round {
     lists: Vec<Request>,
+    /// What the round's progress counts: the stage, and how many apps it reads.
+    stage: Option<(Stage, usize)>,
+    /// For each list, the apps (positions below the stage's count) it reads for; an app is
+    /// read when every list that reads for it is back.
+    covers: Vec<Vec<usize>>,
 }
 
 impl Round {
     fn list(&mut self, request: Request) -> usize {
+        self.list_for(request, Vec::new())
+    }
+
+    /// A list that reads for the apps at `apps` (positions in the round's stage).
+    fn list_for(&mut self, request: Request, apps: Vec<usize>) -> usize {
         self.lists.push(request);
+        self.covers.push(apps);
         self.lists.len() - 1
+    }
+
+    /// The round is `stage` of reading `apps` apps, for the progress line.
+    fn reads(&mut self, stage: Stage, apps: usize) {
+        self.stage = Some((stage, apps));
     }
 
     async fn run(self, client: &GraphClient) -> Result<RoundResults, GraphError> {
@@ -806,7 +849,18 @@ impl Round {
             });
         }
         let (start, before) = (std::time::Instant::now(), client.stats());
-        let lists = client.batch_list::<Value>(&self.lists).await?;
+        let progress = self
+            .stage
+            .filter(|(_, apps)| *apps > 0 && read_progress::listening())
+            .map(|(stage, apps)| AppsRead::new(stage, apps, &self.covers));
+        let finished = |list: usize| {
+            if let Some(p) = &progress {
+                p.list_finished(list, &self.covers);
+            }
+        };
+        let lists = client
+            .batch_list_reporting::<Value>(&self.lists, &finished)
+            .await?;
         let lists = lists.into_iter().collect::<Result<Vec<_>, _>>()?;
         let after = client.stats();
         tracing::debug!(
@@ -826,6 +880,57 @@ impl Round {
 struct RoundResults {
     reads: Vec<Request>,
     lists: Vec<Vec<Value>>,
+}
+
+/// Which apps of a round's stage have been read: each app waits for the lists that read for it.
+struct AppsRead {
+    stage: Stage,
+    total: usize,
+    state: std::sync::Mutex<(Vec<u32>, usize)>,
+}
+
+impl AppsRead {
+    /// Counts what each app waits for; an app no list reads for counts as read. Tells the
+    /// progress line where the round starts.
+    fn new(stage: Stage, total: usize, covers: &[Vec<usize>]) -> Self {
+        let mut waiting = vec![0u32; total];
+        for &app in covers.iter().flatten() {
+            if let Some(w) = waiting.get_mut(app) {
+                *w += 1;
+            }
+        }
+        let done = waiting.iter().filter(|&&w| w == 0).count();
+        read_progress::emit(ReadProgress {
+            stage,
+            done,
+            total: Some(total),
+        });
+        AppsRead {
+            stage,
+            total,
+            state: std::sync::Mutex::new((waiting, done)),
+        }
+    }
+
+    fn list_finished(&self, list: usize, covers: &[Vec<usize>]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (waiting, done) = &mut *state;
+        for &app in &covers[list] {
+            if let Some(w) = waiting.get_mut(app)
+                && *w > 0
+            {
+                *w -= 1;
+                if *w == 0 {
+                    *done += 1;
+                }
+            }
+        }
+        read_progress::emit(ReadProgress {
+            stage: self.stage,
+            done: *done,
+            total: Some(self.total),
+        });
+    }
 }
 
 impl RoundResults {

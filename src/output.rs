@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::hint::Hint;
 use crate::style::{Style, needs_escape, paint, push_escaped};
@@ -136,11 +138,170 @@ impl Printer {
         self.stderr(&render_error(err, self.stderr_color));
     }
 
+    /// A line of progress on stderr (see [`StatusLine`]). `logging` says that log lines may
+    /// come between its updates (`-v`), which a line redrawn in place would garble, so it is
+    /// written as plain lines then.
+    pub fn status_line(&self, logging: bool) -> StatusLine {
+        let mode = if self.quiet {
+            LineMode::Off
+        } else if std::io::stderr().is_terminal() && !logging {
+            LineMode::Live
+        } else {
+            LineMode::Plain
+        };
+        StatusLine::new(mode)
+    }
+
     fn stderr(&self, text: &str) {
         let text = terminal_safe(text, self.stderr_color);
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
     }
+}
+
+/// How a [`StatusLine`] shows itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineMode {
+    /// stderr is a terminal: one line, redrawn in place, cleared at the end.
+    Live,
+    /// stderr is a log (CI): the first update, then one every [`PLAIN_EVERY`], and the end.
+    Plain,
+    /// `--quiet`.
+    Off,
+}
+
+/// How often a live line is redrawn at most.
+pub const LIVE_EVERY: Duration = Duration::from_millis(100);
+/// How often a plain progress line is written at most: a few in a minute-long read.
+pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// Progress on stderr that replaces itself: a live line on a terminal, a few plain lines in a
+/// log, nothing with `--quiet`. Cheap to clone; clones show the same line.
+#[derive(Debug, Clone)]
+pub struct StatusLine {
+    inner: Arc<LineState>,
+}
+
+#[derive(Debug)]
+struct LineState {
+    mode: LineMode,
+    pacer: Mutex<Pacer>,
+}
+
+/// When an update is written: pure (times are given), so the pacing is tested without a clock.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    every: Duration,
+    last: Option<Instant>,
+    /// A live line is on the screen and must be cleared.
+    shown: bool,
+}
+
+impl Pacer {
+    pub fn new(every: Duration) -> Self {
+        Pacer {
+            every,
+            last: None,
+            shown: false,
+        }
+    }
+
+    /// Whether an update at `now` is written: the first always, then one per `every`.
+    pub fn due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.every);
+        if due {
+            self.last = Some(now);
+        }
+        due
+    }
+}
+
+/// Erases the current terminal line: carriage return, then `EL 2` (erase the whole line).
+const CLEAR_LINE: &str = "\r\x1b[2K";
+
+impl StatusLine {
+    pub fn new(mode: LineMode) -> Self {
+        let every = match mode {
+            LineMode::Live => LIVE_EVERY,
+            LineMode::Plain | LineMode::Off => PLAIN_EVERY,
+        };
+        StatusLine {
+            inner: Arc::new(LineState {
+                mode,
+                pacer: Mutex::new(Pacer::new(every)),
+            }),
+        }
+    }
+
+    pub fn mode(&self) -> LineMode {
+        self.inner.mode
+    }
+
+    /// Whether anything will be shown.
+    pub fn is_on(&self) -> bool {
+        self.inner.mode != LineMode::Off
+    }
+
+    /// Shows `text` if it is time to (see [`Pacer`]); otherwise drops it.
+    pub fn update(&self, text: &str) {
+        let mut pacer = self.inner.pacer();
+        if self.inner.mode == LineMode::Off || !pacer.due(Instant::now()) {
+            return;
+        }
+        let text = terminal_safe(text, false);
+        match self.inner.mode {
+            LineMode::Live => {
+                // Our own control codes around a line that has none.
+                write_stderr(&format!("{CLEAR_LINE}{text}"));
+                pacer.shown = true;
+            }
+            LineMode::Plain => write_stderr(&format!("{text}\n")),
+            LineMode::Off => {}
+        }
+    }
+
+    /// Ends the line: a live one is cleared; a plain one gets `done` as its last line.
+    pub fn finish(&self, done: Option<&str>) {
+        match self.inner.mode {
+            LineMode::Live => self.inner.clear(),
+            LineMode::Plain => {
+                if let Some(done) = done {
+                    write_stderr(&format!("{}\n", terminal_safe(done, false)));
+                }
+            }
+            LineMode::Off => {}
+        }
+    }
+}
+
+impl LineState {
+    fn pacer(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        self.pacer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clear(&self) {
+        let mut pacer = self.pacer();
+        if pacer.shown {
+            write_stderr(CLEAR_LINE);
+            pacer.shown = false;
+        }
+    }
+}
+
+impl Drop for LineState {
+    /// A read that ended in an error (or a panic) leaves no half line before the error.
+    fn drop(&mut self) {
+        if self.mode == LineMode::Live {
+            self.clear();
+        }
+    }
+}
+
+fn write_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 /// `error: <message>`, one `caused by:` line per source, then `hint:` when there is one.
@@ -164,6 +325,28 @@ fn no_color_env() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_line_writes_the_first_update_then_one_per_period() {
+        let start = Instant::now();
+        let mut pacer = Pacer::new(PLAIN_EVERY);
+        let at = |s: u64| start + Duration::from_secs(s);
+        let written: Vec<u64> = [0, 1, 9, 10, 11, 19, 25, 31]
+            .into_iter()
+            .filter(|&s| pacer.due(at(s)))
+            .collect();
+        assert_eq!(written, [0, 10, 25]);
+    }
+
+    #[test]
+    fn a_quiet_status_line_is_off() {
+        let line = Printer::new(true, true).status_line(false);
+        assert_eq!(line.mode(), LineMode::Off);
+        assert!(!line.is_on());
+        // Nothing to see, and nothing to fail.
+        line.update("Reading the tenant: 1 of 2 apps");
+        line.finish(Some("Read the tenant"));
+    }
 
     #[test]
     fn only_our_own_colours_reach_the_terminal() {

@@ -42,7 +42,13 @@ pub async fn run(args: CertsArgs, ctx: &Context) -> Result<Outcome> {
     let local = read_local(&request)
         .map_err(|e| super::missing_default(e, &args.manifests.paths, "certs"))?;
     let conn = Connection::open(&ctx.global).await?;
-    let run = certificates_from(&conn.client, &request, local).await;
+    let run = crate::read_progress::reporting(
+        &ctx.reading_line(),
+        &conn.client,
+        |r: &crate::ops::certs::CertsRun| r.apps_read,
+        certificates_from(&conn.client, &request, local),
+    )
+    .await;
     // Close (and save the sandbox) whether or not the report worked.
     conn.close().await?;
     let run = run?;

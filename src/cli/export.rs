@@ -35,7 +35,13 @@ pub struct ExportArgs {
 pub async fn run(args: ExportArgs, ctx: &Context) -> Result<Outcome> {
     let selection = selection(&args)?;
     let conn = Connection::open(&ctx.global).await?;
-    let result = export::export(&conn.client, &selection).await;
+    let result = crate::read_progress::reporting(
+        &ctx.reading_line(),
+        &conn.client,
+        |r: &export::ExportResult| r.apps.len() + r.skipped.len(),
+        export::export(&conn.client, &selection),
+    )
+    .await;
     // Close (and save the sandbox) whether or not reading worked.
     conn.close().await?;
     let result = result?;

@@ -267,6 +267,15 @@ pub struct Context {
     pub printer: Printer,
 }
 
+impl Context {
+    /// The progress line for reading the tenant; plain lines when log lines may come between
+    /// its updates (`-v`, `RUST_LOG`).
+    pub fn reading_line(&self) -> crate::output::StatusLine {
+        let logging = self.global.verbose > 0 || std::env::var_os("RUST_LOG").is_some();
+        self.printer.status_line(logging)
+    }
+}
+
 /// Exit codes everywhere: 0 success, 1 error, 2 success with changes / attention needed.
 pub fn main() -> ExitCode {
     // clap exits 2 on usage errors; here 2 means "changes present", so a typo in a drift cron

@@ -49,7 +49,13 @@ pub async fn run(args: PlanArgs, ctx: &Context) -> Result<Outcome> {
         replace: args.replace.checked(&local.manifests.apps)?,
     };
     let conn = Connection::open(&ctx.global).await?;
-    let planned = ops::plan::plan_local(&conn.client, Some(&conn.key_vault), local, &options).await;
+    let planned = crate::read_progress::reporting(
+        &ctx.reading_line(),
+        &conn.client,
+        |p: &ops::plan::PlannedRun| p.live.apps.len(),
+        ops::plan::plan_local(&conn.client, Some(&conn.key_vault), local, &options),
+    )
+    .await;
     // Close (and save the sandbox) whether or not planning worked.
     conn.close().await?;
     let plan = planned?.plan;

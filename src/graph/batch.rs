@@ -53,6 +53,19 @@ impl BatchResponse {
     }
 }
 
+impl BatchResponse {
+    /// [`Self::json`], consuming the body rather than copying it.
+    pub fn into_json<T: DeserializeOwned>(self) -> Result<T, GraphError> {
+        let body = self.body.unwrap_or(serde_json::Value::Null);
+        serde_path_to_error::deserialize(body).map_err(|e| GraphError::Decode {
+            method: self.method,
+            path: self.path,
+            json_path: e.path().to_string(),
+            source: e.into_inner(),
+        })
+    }
+}
+
 /// A part's result: its answer, or the error it ended with.
 pub type BatchOutcome = Result<BatchResponse, GraphError>;
 
@@ -144,6 +157,16 @@ impl GraphClient {
         &self,
         requests: Vec<BatchRequest>,
     ) -> Result<Vec<BatchOutcome>, GraphError> {
+        self.batch_reporting(requests, &|_, _| {}).await
+    }
+
+    /// [`Self::batch`], calling `answered` with each part's index and outcome as soon as its
+    /// `$batch` comes back (not when the last one does), for a progress count.
+    pub async fn batch_reporting(
+        &self,
+        requests: Vec<BatchRequest>,
+        answered: &(dyn Fn(usize, &BatchOutcome) + Send + Sync),
+    ) -> Result<Vec<BatchOutcome>, GraphError> {
         for (i, r) in requests.iter().enumerate() {
             if let Some(dep) = r.depends_on
                 && dep >= i
@@ -164,9 +187,18 @@ impl GraphClient {
         while !pending.is_empty() {
             round += 1;
             let groups = plan_groups(&requests, &pending)?;
-            let sends = groups
-                .iter()
-                .map(|group| self.send_group(&requests, group, &pending));
+            let sends = groups.iter().map(|group| {
+                let (requests, pending) = (&requests, &pending);
+                async move {
+                    let result = self.send_group(requests, group, pending).await;
+                    for (&i, part) in group.iter().zip(&result) {
+                        if let PartResult::Done(outcome) = part {
+                            answered(i, outcome);
+                        }
+                    }
+                    result
+                }
+            });
             let results = futures_util::future::join_all(sends).await;
 
             let mut again: Vec<(usize, Box<HttpError>)> = Vec::new();
@@ -324,13 +356,15 @@ impl GraphClient {
                     .find(|(k, _)| k.eq_ignore_ascii_case(name))
                     .map(|(_, v)| v.clone())
             };
+            self.count_resource_units(header("x-ms-resource-unit").as_deref());
             if (200..300).contains(&part.status) {
                 results.push(PartResult::Done(Ok(BatchResponse {
                     status: part.status,
                     method: r.method.to_string(),
                     path: paths[n].clone(),
-                    headers: part.headers.clone(),
-                    body: part.body.clone(),
+                    // Moved, not copied: a page of 15 applications is a large tree.
+                    headers: part.headers,
+                    body: part.body,
                 })));
                 continue;
             }
@@ -379,6 +413,16 @@ impl GraphClient {
         &self,
         lists: &[Request],
     ) -> Result<Vec<Result<Vec<T>, GraphError>>, GraphError> {
+        self.batch_list_reporting(lists, &|_| {}).await
+    }
+
+    /// [`Self::batch_list`], calling `finished` with a list's index as soon as its last page
+    /// (or its error) comes back.
+    pub async fn batch_list_reporting<T: DeserializeOwned>(
+        &self,
+        lists: &[Request],
+        finished: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Vec<Result<Vec<T>, GraphError>>, GraphError> {
         let mut items: Vec<Vec<T>> = lists.iter().map(|_| Vec::new()).collect();
         let mut errors: Vec<Option<GraphError>> = lists.iter().map(|_| None).collect();
         let mut next: Vec<Option<String>> = lists
@@ -394,10 +438,20 @@ impl GraphClient {
                 .iter()
                 .map(|&i| lists[i].page(next[i].clone().unwrap_or_default()))
                 .collect();
-            let outcomes = self.batch(requests).await?;
+            let last_page = |part: usize, outcome: &BatchOutcome| {
+                let more = outcome.as_ref().is_ok_and(|r| {
+                    r.body
+                        .as_ref()
+                        .is_some_and(|b| b.get("@odata.nextLink").is_some())
+                });
+                if !more {
+                    finished(active[part]);
+                }
+            };
+            let outcomes = self.batch_reporting(requests, &last_page).await?;
             for (&i, outcome) in active.iter().zip(outcomes) {
                 let previous = next[i].take();
-                match outcome.and_then(|r| r.json::<Page<T>>()) {
+                match outcome.and_then(BatchResponse::into_json::<Page<T>>) {
                     Ok(page) => {
                         items[i].extend(page.value);
                         if page.next_link.is_some() && page.next_link == previous {

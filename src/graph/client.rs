@@ -94,14 +94,17 @@ pub struct RequestStats {
     pub retries: u64,
     /// 429 answers, whole requests and batch parts alike.
     pub throttled: u64,
+    /// Resource units Graph says it charged (`x-ms-resource-unit` on each answer and each
+    /// `$batch` part), against the identity service's budget per app and tenant.
+    pub resource_units: u64,
 }
 
 impl std::fmt::Display for RequestStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} HTTP requests, {} Graph operations, {} retries, {} throttled",
-            self.http_requests, self.operations, self.retries, self.throttled
+            "{} HTTP requests, {} Graph operations, {} resource units, {} retries, {} throttled",
+            self.http_requests, self.operations, self.resource_units, self.retries, self.throttled
         )
     }
 }
@@ -112,6 +115,7 @@ struct Counters {
     operations: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
+    resource_units: AtomicU64,
 }
 
 /// A successful answer.
@@ -248,6 +252,7 @@ impl GraphClient {
             operations: c.operations.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             throttled: c.throttled.load(Ordering::Relaxed),
+            resource_units: c.resource_units.load(Ordering::Relaxed),
         }
     }
 
@@ -319,6 +324,15 @@ impl GraphClient {
     /// `ConsistencyLevel` is not carried by the next link, and a page without it would fail or
     /// ignore `$count`.
     pub async fn list<T: DeserializeOwned>(&self, request: &Request) -> Result<Vec<T>, GraphError> {
+        self.list_reporting(request, &|_| {}).await
+    }
+
+    /// [`Self::list`], calling `read` with the number of items read so far after each page.
+    pub async fn list_reporting<T: DeserializeOwned>(
+        &self,
+        request: &Request,
+        read: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Vec<T>, GraphError> {
         let first = request.path_and_query();
         let mut items = Vec::new();
         let mut next = Some(with_page_size(&first));
@@ -332,6 +346,7 @@ impl GraphClient {
             }
             let page: Page<T> = self.fetch(&request.page(link)).await?;
             items.extend(page.value);
+            read(items.len());
             next = page.next_link;
         }
         Ok(items)
@@ -516,6 +531,12 @@ impl GraphClient {
                     );
                     if status == 429 {
                         inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // A `$batch` is charged part by part; its parts say so themselves.
+                    if path != "/$batch" {
+                        self.count_resource_units(
+                            header_str(&resp_headers, "x-ms-resource-unit").as_deref(),
+                        );
                     }
                     if (200..300).contains(&status) {
                         // A `$batch` answers 200 with throttled parts inside; it judges them.
@@ -769,6 +790,16 @@ impl GraphClient {
 
     pub(crate) fn count_retries(&self, n: u64) {
         self.inner.counters.retries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds what an `x-ms-resource-unit` header says was charged (nothing when absent).
+    pub(crate) fn count_resource_units(&self, header: Option<&str>) {
+        if let Some(units) = header.and_then(|v| v.trim().parse::<u64>().ok()) {
+            self.inner
+                .counters
+                .resource_units
+                .fetch_add(units, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn count_throttled(&self, n: u64) {

@@ -62,17 +62,36 @@ pub const IN_FILTER_LIMIT: usize = 15;
 /// `property in ('a','b',…)` filters, each with at most [`IN_FILTER_LIMIT`] values, covering
 /// every value once (duplicates dropped, first occurrence order kept).
 pub fn in_filters(property: &str, values: &[impl AsRef<str>]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&str> = values
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|v| seen.insert(v.to_ascii_lowercase()))
-        .collect();
+    in_filter_chunks(property, values)
+        .into_iter()
+        .map(|(filter, _)| filter)
+        .collect()
+}
+
+/// [`in_filters`], each with the positions in `values` it answers for (a duplicate with its
+/// first occurrence): what a progress count needs to know which objects a finished list covers.
+pub fn in_filter_chunks(property: &str, values: &[impl AsRef<str>]) -> Vec<(String, Vec<usize>)> {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut unique: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let v = v.as_ref();
+        match first.entry(v.to_ascii_lowercase()) {
+            std::collections::hash_map::Entry::Occupied(e) => unique[*e.get()].1.push(i),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(unique.len());
+                unique.push((v, vec![i]));
+            }
+        }
+    }
     unique
         .chunks(IN_FILTER_LIMIT)
         .map(|chunk| {
-            let list: Vec<String> = chunk.iter().map(|v| quote(v)).collect();
-            format!("{property} in ({})", list.join(","))
+            let list: Vec<String> = chunk.iter().map(|(v, _)| quote(v)).collect();
+            let covers = chunk
+                .iter()
+                .flat_map(|(_, at)| at.iter().copied())
+                .collect();
+            (format!("{property} in ({})", list.join(",")), covers)
         })
         .collect()
 }
@@ -124,6 +143,20 @@ mod tests {
             in_filters("appId", &["a", "A", "b"])[0],
             "appId in ('a','b')"
         );
+    }
+
+    #[test]
+    fn each_filter_knows_which_values_it_answers_for() {
+        let mut values: Vec<String> = (0..16).map(|i| format!("v{i}")).collect();
+        values.push("V3".into());
+        let chunks = in_filter_chunks("uniqueName", &values);
+        assert_eq!(chunks.len(), 2);
+        // The duplicate of v3 is answered by the filter that asks for v3.
+        assert_eq!(
+            chunks[0].1,
+            [0, 1, 2, 3, 16, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
+        );
+        assert_eq!(chunks[1], ("uniqueName in ('v15')".to_owned(), vec![15]));
     }
 
     #[test]

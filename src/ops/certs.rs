@@ -32,6 +32,8 @@ pub struct CertsRun {
     /// Things that did not stop the report but make it less complete (an unreadable
     /// `file:` certificate, no manifests with `--all`).
     pub warnings: Vec<String>,
+    /// Applications read from the tenant.
+    pub apps_read: usize,
 }
 
 /// What the report reads from disk, before any tenant is contacted: the manifests and the
@@ -91,8 +93,7 @@ pub async fn certificates_from(
     let apps: Vec<AppCertificates> = if request.all {
         // Default properties: `keyCredentials` without the key bytes (naming it in `$select`
         // would return them and count against a much lower throttling limit).
-        client
-            .list::<Application>(&api::applications::list())
+        crate::read_progress::list_applications::<Application>(client, &api::applications::list())
             .await?
             .iter()
             .map(|app| AppCertificates {
@@ -126,7 +127,11 @@ pub async fn certificates_from(
         within_days: request.within_days,
         all: request.all,
     });
-    Ok(CertsRun { report, warnings })
+    Ok(CertsRun {
+        report,
+        warnings,
+        apps_read: apps.len(),
+    })
 }
 
 /// The thumbprint of every `file:` certificate that can be read. One that cannot is a warning,

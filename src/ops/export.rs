@@ -235,7 +235,9 @@ async fn select(client: &GraphClient, selection: &Selection) -> Result<Vec<Value
             }
             apps
         }
-        Selection::All => client.list(&applications::list()).await?,
+        Selection::All => {
+            crate::read_progress::list_applications(client, &applications::list()).await?
+        }
         Selection::AllOwned => owned(client).await?,
     })
 }

@@ -183,6 +183,7 @@ async fn observe_and_plan(
     tracing::info!(
         http_requests = after.http_requests - before.http_requests,
         graph_operations = after.operations - before.operations,
+        resource_units = after.resource_units - before.resource_units,
         found = ?observe::summary(&live),
         "read the tenant"
     );

@@ -43,6 +43,7 @@ mod plan_budget;
 mod plan_cli;
 mod plan_e2e;
 mod plan_fields;
+mod read_progress;
 mod rotation;
 mod sandbox_contract;
 mod sandbox_durability;

@@ -42,15 +42,8 @@ pub fn app_name(i: usize) -> String {
 /// Creates `count` apps as their manifests describe and writes those manifests (one file) and
 /// the shared public certificate into `dir`. Returns the manifest path.
 pub async fn seed(client: &GraphClient, dir: &Path, count: usize) -> PathBuf {
-    let generated = cert::generate(&GenerateRequest {
-        subject: "CN=scale".to_owned(),
-        key_type: KeyType::Rsa2048,
-        validity: Period::from_days(365),
-        now: time::OffsetDateTime::now_utc(),
-    })
-    .expect("certificate");
+    let generated = write_certificate(dir);
     let certificate = generated.certificate();
-    cert::write_cer_file(&dir.join("scale.cer"), certificate).expect("cer");
 
     let exchange: Value = client
         .get(&format!(
@@ -120,7 +113,25 @@ pub async fn seed(client: &GraphClient, dir: &Path, count: usize) -> PathBuf {
         ));
     }
     answers(client, grants).await;
+    write_manifests(dir, count)
+}
 
+/// The certificate every app shares, written as `scale.cer` in `dir`.
+pub fn write_certificate(dir: &Path) -> cert::GeneratedCertificate {
+    let generated = cert::generate(&GenerateRequest {
+        subject: "CN=scale".to_owned(),
+        key_type: KeyType::Rsa2048,
+        validity: Period::from_days(365),
+        now: time::OffsetDateTime::now_utc(),
+    })
+    .expect("certificate");
+    cert::write_cer_file(&dir.join("scale.cer"), generated.certificate()).expect("cer");
+    generated
+}
+
+/// The manifests of [`seed`]'s apps (one file, `scale.yaml`, beside `scale.cer`), whether or not
+/// the apps exist yet: a plan of an empty tenant creates them all.
+pub fn write_manifests(dir: &Path, count: usize) -> PathBuf {
     let mut manifests = String::new();
     for i in 0..count {
         manifests.push_str(&format!(
@@ -197,4 +208,20 @@ pub async fn plan(client: &GraphClient, manifest: &Path) -> entraform::ops::plan
     )
     .await
     .expect("plan")
+}
+
+/// `cmd` (an `entraform` command) pointed at `sandbox`, signed in as its bootstrap admin with a
+/// client secret, as a pipeline runs it.
+pub fn signed_in_to<'a>(
+    cmd: &'a mut std::process::Command,
+    sandbox: &RunningSandbox,
+) -> &'a mut std::process::Command {
+    cmd.args(["--graph-url", &sandbox.graph_url()])
+        .args(["--login-url", &sandbox.authority_url()])
+        .args(["--tenant", &sandbox.tenant_id()])
+        .env("AZURE_CLIENT_ID", sandbox.bootstrap_client_id())
+        .env(
+            "AZURE_CLIENT_SECRET",
+            sandbox.bootstrap_client_secret().expose(),
+        )
 }

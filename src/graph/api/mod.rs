@@ -31,7 +31,22 @@ pub use super::request::{Query, Request, body};
 /// `$filter` expressions. `…_in` lists are packed [`IN_FILTER_LIMIT`](super::IN_FILTER_LIMIT)
 /// values a clause (one request each); `…_is` is one value.
 pub mod filter {
-    use super::super::paging::{in_filters, quote};
+    use super::super::paging::{in_filter_chunks, in_filters, quote};
+
+    /// A filter and the positions of the values it asks for (see [`in_filter_chunks`]).
+    pub type Chunk = (String, Vec<usize>);
+
+    pub fn unique_name_chunks(names: &[impl AsRef<str>]) -> Vec<Chunk> {
+        in_filter_chunks("uniqueName", names)
+    }
+
+    pub fn app_id_chunks(app_ids: &[impl AsRef<str>]) -> Vec<Chunk> {
+        in_filter_chunks("appId", app_ids)
+    }
+
+    pub fn principal_id_chunks(ids: &[impl AsRef<str>]) -> Vec<Chunk> {
+        in_filter_chunks("principalId", ids)
+    }
 
     pub fn unique_name_in(names: &[impl AsRef<str>]) -> Vec<String> {
         in_filters("uniqueName", names)

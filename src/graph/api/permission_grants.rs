@@ -17,6 +17,17 @@ pub fn of_client(client: ObjectId) -> Request {
         .with_query(Query::default().filter(&super::filter::client_id_is(&client.to_string())))
 }
 
+/// [`of_client`] with only the properties a plan reads: `$select` makes each read cost one
+/// resource unit instead of two ("Identity and access service limits", Microsoft Graph
+/// throttling limits), and a plan of 10,000 apps reads 10,000 of them.
+pub fn of_client_compared(client: ObjectId) -> Request {
+    Request::get("/oauth2PermissionGrants").with_query(
+        Query::default()
+            .filter(&super::filter::client_id_is(&client.to_string()))
+            .select("id,clientId,consentType,principalId,resourceId,scope"),
+    )
+}
+
 /// `POST /oauth2PermissionGrants` with `consentType: AllPrincipals`: admin consent, for
 /// everyone in the tenant, to `scope` (space-separated) of the API `resource`.
 pub fn grant_for_all_principals(client: ObjectId, resource: ObjectId, scope: &str) -> Request {
