@@ -23,9 +23,11 @@ pub use names::{base_name, first_free, is_valid_name, kept_name, slug};
 
 use crate::cert::PublicCertificate;
 use crate::manifest;
+use crate::model::entitlements::Entitlement;
 use crate::model::fields::{self, FieldValues, On};
+use crate::model::pre_authorized;
 use crate::model::{
-    AppRole, Catalog, DEFAULT_FEDERATED_AUDIENCE, KeyId, LiveApp, MANAGED_BY_TAG, ObjectId,
+    AppId, AppRole, Catalog, DEFAULT_FEDERATED_AUDIENCE, KeyId, LiveApp, MANAGED_BY_TAG, ObjectId,
     PROTECTED_TAG, PermissionId, PermissionKind, PermissionScope, ResourceServicePrincipal,
     SignInAudience,
 };
@@ -55,6 +57,9 @@ pub struct AppExport<'a> {
     /// Display names more than one service principal in the tenant carries: an API with such a
     /// name is written by its appId.
     pub shared_api_names: &'a BTreeSet<String>,
+    /// The `metadata.name` of each app exported with this one, by appId: a pre-authorized
+    /// client among them is written by name.
+    pub exported_names: &'a BTreeMap<AppId, String>,
 }
 
 /// One exported manifest.
@@ -96,10 +101,21 @@ pub fn export_app(input: &AppExport<'_>) -> Result<Exported, String> {
         ));
     }
     // From Graph's JSON, as observe reads them.
-    let mut plain = plain_fields(
-        &FieldValues::read(On::Application, input.application),
-        On::Application,
-    );
+    let values = FieldValues::read(On::Application, input.application);
+    let mut plain = plain_fields(&values, On::Application);
+    if let Some(pre) = values
+        .get(pre_authorized::PATH)
+        .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        // Clients by name where they are exported too, scopes by value: as a manifest says.
+        let name_of = |app_id: &str| {
+            let app_id: AppId = app_id.parse().ok()?;
+            input.exported_names.get(&app_id).cloned()
+        };
+        let scopes = values.get(Entitlement::Scope.path());
+        let written = pre_authorized::export(pre, scopes, name_of);
+        fields::set_path(&mut plain, pre_authorized::PATH, written);
+    }
     let web = plain.remove("web");
 
     let mut sections: Vec<Section> = Vec::new();

@@ -191,6 +191,24 @@ pub struct RawApi {
     /// by `value`; entraform picks each scope's id and keeps it. A removed scope is disabled in
     /// one write and removed in a second, as Entra ID requires. Absent: not managed; `[]`: none.
     pub oauth2_permission_scopes: Option<Vec<RawPermissionScope>>,
+    /// Client apps that may use some of these scopes without asking users to consent. Absent:
+    /// not managed; `[]`: none.
+    pub pre_authorized_applications: Option<Vec<RawPreAuthorizedApplication>>,
+}
+
+/// A client app pre-authorized for scopes of this app.
+// Read from the document by path, like the plain fields below.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PreAuthorizedApplication")]
+pub struct RawPreAuthorizedApplication {
+    /// The client: its appId, or the `metadata.name` of another app of the run (which must
+    /// exist before this plan).
+    pub app: String,
+    /// Values of this app's scopes (`api.oauth2PermissionScopes`), e.g. `access_as_user`.
+    #[schemars(length(min = 1))]
+    pub scopes: Vec<String>,
 }
 
 /// The `value` rule of Graph's appRole and permissionScope references: at most 120 of these

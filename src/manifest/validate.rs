@@ -18,13 +18,14 @@ use super::yaml::{Node, ScalarKind, Span, Value};
 use crate::model::dn::{escape_dn_value, parse_dn};
 use crate::model::entitlements::Entitlement;
 use crate::model::fields::{self, FieldValues, On};
+use crate::model::pre_authorized;
 use crate::model::{
     ApiPermission, ApiPermissionPositions, ApiRef, AppId, AssignedRole, AssignmentSpec,
     CertificateSource, CertificateSpec, ClientSecretSpec, DEFAULT_FEDERATED_AUDIENCE, DesiredApp,
     DirectoryRoleSpec, FederatedCredentialSpec, GenerateSpec, KeyType, KeyVaultCertificate,
     KeyVaultSecret, MANAGED_BY_TAG, MAX_CERTIFICATE_NAME, MAX_KEY_DISPLAY_NAME, ObjectId, OwnerRef,
-    Period, PfxEncryption, Positions, PrincipalRef, RoleDefinitionId, RoleRef, SignInAudience,
-    Source, certificate_display_name, parse_guid,
+    Period, PfxEncryption, Positions, PreAuthorizedPositions, PrincipalRef, RoleDefinitionId,
+    RoleRef, SignInAudience, Source, certificate_display_name, parse_guid,
 };
 
 /// Graph's limits on `requiredResourceAccess`.
@@ -345,7 +346,10 @@ impl V<'_> {
             let value = node_json(node);
             let problems = f.problems(&value);
             if problems.is_empty() {
-                out.insert(f.path, f.normalize(Some(&value)));
+                out.insert(f.path, f.normalize_manifest(&value));
+                if f.kind == fields::Kind::PreAuthorized {
+                    self.pre_authorized_positions(&at, &value);
+                }
             }
             for (below, message) in problems {
                 let at = format!("{at}{below}");
@@ -356,6 +360,29 @@ impl V<'_> {
             self.one_value_namespace(under);
         }
         out
+    }
+
+    /// Where each `api.preAuthorizedApplications` entry names its client and its scopes: only
+    /// the plan can resolve them.
+    fn pre_authorized_positions(&mut self, at: &str, value: &serde_json::Value) {
+        let names = pre_authorized::entries(&pre_authorized::normalize_manifest(value));
+        for (i, entry) in pre_authorized::entries(value).iter().enumerate() {
+            // The planner sees the normalised list: the same entries, sorted.
+            let name = names
+                .iter()
+                .find(|n| n.app.eq_ignore_ascii_case(&entry.app))
+                .map_or_else(|| entry.app.clone(), |n| n.app.clone());
+            let scopes = entry
+                .scopes
+                .iter()
+                .enumerate()
+                .map(|(j, s)| (s.clone(), self.source(&format!("{at}[{i}].scopes[{j}]"))))
+                .collect();
+            let app = self.source(&format!("{at}[{i}].app"));
+            self.positions
+                .pre_authorized
+                .push(PreAuthorizedPositions { name, app, scopes });
+        }
     }
 
     /// App roles and scopes share one namespace of values: Graph refuses a value used by both

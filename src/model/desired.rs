@@ -54,6 +54,19 @@ pub struct Positions {
     /// `assignments[i].principal`, by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<Source>,
+    /// `api.preAuthorizedApplications`, entry by entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_authorized: Vec<PreAuthorizedPositions>,
+}
+
+/// One `api.preAuthorizedApplications` entry: its `app`, and each scope by value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreAuthorizedPositions {
+    /// The `app` as the normalised list holds it (a GUID in lower case).
+    pub name: String,
+    pub app: Source,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scopes: BTreeMap<String, Source>,
 }
 
 /// One `apiPermissions` entry: its `api`, and each permission value by value.
@@ -100,6 +113,25 @@ impl DesiredApp {
             .directory_roles
             .get(index)
             .unwrap_or(&self.source)
+    }
+
+    /// Where the `api.preAuthorizedApplications` entry of `app` names it.
+    pub fn pre_authorized_source(&self, app: &str) -> &Source {
+        self.positions
+            .pre_authorized
+            .iter()
+            .find(|p| p.name == app)
+            .map_or(&self.source, |p| &p.app)
+    }
+
+    /// Where the `api.preAuthorizedApplications` entry of `app` names the scope `value`.
+    pub fn pre_authorized_scope_source(&self, app: &str, value: &str) -> &Source {
+        self.positions
+            .pre_authorized
+            .iter()
+            .find(|p| p.name == app)
+            .and_then(|p| p.scopes.get(value))
+            .unwrap_or_else(|| self.pre_authorized_source(app))
     }
 
     /// Where `owners[index]` is written.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::entitlements::{self, Entitlement};
+use super::pre_authorized;
 
 /// Which Graph object a field lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +54,9 @@ pub enum Kind {
     /// `appRoles` or `api.oauth2PermissionScopes`: entries declared by `value`, each with the
     /// `id` the plan decides ([`super::entitlements`]).
     Entitlements(Entitlement),
+    /// `api.preAuthorizedApplications`: a manifest names clients and scope values, Graph holds
+    /// appIds and scope ids ([`super::pre_authorized`]); the planner resolves one to the other.
+    PreAuthorized,
 }
 
 /// What one item of a [`Kind::Set`] must be.
@@ -233,6 +237,14 @@ pub const FIELDS: &[Field] = &[
         example: r#"[{"value": "access_as_user", "adminConsentDisplayName": "Access the API", "adminConsentDescription": "Lets the app call the API as the signed-in user", "type": "User"}]"#,
         other: r#"[{"value": "access_as_user", "adminConsentDisplayName": "changed by hand", "adminConsentDescription": "Lets the app call the API as the signed-in user", "type": "User"}]"#,
     },
+    // The clients are Microsoft's Azure CLI and Azure PowerShell (first-party appIds).
+    Field {
+        path: pre_authorized::PATH,
+        on: On::Application,
+        kind: Kind::PreAuthorized,
+        example: r#"[{"app": "04b07795-8ddf-461a-bbee-02f9e1bf7b46", "scopes": ["access_as_user"]}]"#,
+        other: r#"[{"app": "1950a258-227b-4e31-a9cf-717495945fc2", "scopes": ["access_as_user"]}]"#,
+    },
     Field {
         path: "appRoleAssignmentRequired",
         on: On::ServicePrincipal,
@@ -408,6 +420,16 @@ impl Field {
             }
             Kind::OptionalClaims => optional_claims(value),
             Kind::Entitlements(kind) => entitlements::normalize(kind, value),
+            Kind::PreAuthorized => pre_authorized::normalize(value),
+        }
+    }
+
+    /// The canonical form of a manifest's value: [`Self::normalize`], except for a field whose
+    /// manifest form the planner resolves into Graph's ([`Kind::PreAuthorized`]).
+    pub fn normalize_manifest(&self, value: &Value) -> Value {
+        match self.kind {
+            Kind::PreAuthorized => pre_authorized::normalize_manifest(value),
+            _ => self.normalize(Some(value)),
         }
     }
 
@@ -524,7 +546,7 @@ impl Field {
                 Ok(())
             }
             Kind::OptionalClaims => check_optional_claims(value),
-            Kind::Entitlements(kind) => match entitlements::check(kind, value).first() {
+            Kind::Entitlements(_) | Kind::PreAuthorized => match self.problems(value).first() {
                 Some((at, message)) => Err(format!("{at} {message}").trim_start().to_owned()),
                 None => Ok(()),
             },
@@ -536,6 +558,7 @@ impl Field {
     pub fn problems(&self, value: &Value) -> Vec<(String, String)> {
         match self.kind {
             Kind::Entitlements(kind) => entitlements::check(kind, value),
+            Kind::PreAuthorized => pre_authorized::check(value),
             _ => self
                 .check(value)
                 .err()
@@ -793,9 +816,9 @@ mod tests {
             let (example, other) = (json(f.example), json(f.other));
             assert_eq!(f.check(&example), Ok(()), "{}", f.path);
             assert_eq!(f.check(&other), Ok(()), "{}", f.path);
-            let example = f.normalize(Some(&example));
-            assert_ne!(example, f.normalize(Some(&other)), "{}", f.path);
-            assert_ne!(example, f.default_value(), "{}", f.path);
+            let example = f.normalize_manifest(&example);
+            assert_ne!(example, f.normalize_manifest(&other), "{}", f.path);
+            assert_ne!(example, f.normalize_manifest(&json("[]")), "{}", f.path);
         }
     }
 

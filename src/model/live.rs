@@ -286,6 +286,10 @@ pub struct Catalog {
     /// tenant): another manifest naming one as an API is told to apply it first.
     #[serde(default, skip)]
     pub planned_apis: Vec<String>,
+    /// Every app of this run by `metadata.name`, with its appId when it exists before the plan
+    /// (the planner's, never read from the tenant): a pre-authorized client may be named so.
+    #[serde(default, skip)]
+    pub run_apps: Vec<(String, Option<AppId>)>,
     pub role_definitions: Vec<RoleDefinition>,
     pub users: Vec<LiveUser>,
     /// Groups `assignments` name (by display name or id) or live assignments hold.

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod live;
 pub mod local;
 pub mod period;
+pub mod pre_authorized;
 
 pub use desired::*;
 pub use fields::{FieldValues, On};

@@ -172,6 +172,8 @@ pub async fn export(client: &GraphClient, selection: &Selection) -> Result<Expor
     let extras = read_extras(client, &apps, &live, &names).await?;
     let names = new_names(client, &apps, names, extras.taken_names.clone()).await?;
 
+    let exported_names: BTreeMap<AppId, String> =
+        names.iter().map(|(id, n)| (*id, n.clone())).collect();
     for (app, raw) in &apps {
         let Some(name) = names.get(&app.app_id) else {
             continue;
@@ -192,6 +194,7 @@ pub async fn export(client: &GraphClient, selection: &Selection) -> Result<Expor
             keys: extras.keys.get(&app.id).unwrap_or(&no_keys),
             catalog: &live.catalog,
             shared_api_names: &extras.shared_api_names,
+            exported_names: &exported_names,
         };
         match export::export_app(&input) {
             Ok(exported) => result.apps.push(exported),

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::app::Matched;
 use super::{AppCx, PlanInput};
 use crate::model::entitlements::{self, Entitlement, Planned};
+use crate::model::pre_authorized;
 use crate::model::{
     AppRole, Catalog, DesiredApp, FieldValues, LiveApp, PermissionId, PermissionScope,
     ResourceServicePrincipal,
@@ -17,6 +18,9 @@ use crate::plan::{Address, ResourceKind};
 /// The manifest's plain fields with an id in every app role and scope it declares.
 pub(crate) fn planned_fields(cx: &AppCx<'_>) -> FieldValues {
     let mut fields = cx.desired.fields.clone();
+    if let Ok(Some(resolved)) = super::pre_authorized::resolve(cx) {
+        fields.insert(pre_authorized::PATH, resolved);
+    }
     for kind in Entitlement::ALL {
         if let Some(desired) = cx.desired.fields.get(kind.path()) {
             let planned = with_ids(cx.input.key_ids, cx.name(), kind, desired, cx.live);
@@ -55,7 +59,6 @@ fn with_ids(
 /// The app roles (or scopes) the app will have once the plan is applied, with their ids: the
 /// manifest's when it manages them, else the tenant's. For what refers to them: assignments of
 /// a role, a client's delegated permission, a pre-authorized scope.
-#[allow(dead_code)] // the reuse point for assignments of roles (issue 15) and pre-authorized apps
 pub(crate) fn planned(cx: &AppCx<'_>, kind: Entitlement) -> Vec<Planned> {
     entitlements::entries(&planned_list(cx.input, cx.desired, cx.live, kind))
 }
@@ -88,6 +91,9 @@ pub(crate) fn catalog_with_managed_apis(
     for (d, m) in input.desired.iter().zip(matches) {
         let Some(m) = m else { continue };
         let live = m.live();
+        catalog
+            .run_apps
+            .push((d.name.clone(), live.map(|l| l.app_id)));
         let Some((live, sp)) = live.and_then(|l| l.service_principal.as_ref().map(|sp| (l, sp)))
         else {
             catalog.planned_apis.push(d.name.clone());

@@ -16,6 +16,7 @@ mod fields;
 mod input;
 pub mod normalize;
 mod owners;
+mod pre_authorized;
 mod problem;
 pub mod resolve;
 mod roles;
@@ -89,6 +90,10 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
                 _ => None,
             },
         };
+        if let Err(found) = pre_authorized::resolve(&cx) {
+            problems.extend(found);
+            continue;
+        }
         out.changes.extend(app::application(&cx, &resolved));
         out.changes.extend(app::service_principal(&cx));
         out.changes

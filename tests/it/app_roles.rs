@@ -167,3 +167,51 @@ async fn a_client_asks_our_own_api_for_a_scope_by_its_metadata_name() {
     );
     t.sb.shutdown().await.unwrap();
 }
+
+/// The API pre-authorizes a client of the run named by its `metadata.name` for its scope:
+/// Graph holds the client's appId and the scope's id, and the next plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_pre_authorizes_a_client_of_the_run_by_its_metadata_name() {
+    let t = start().await;
+    let client = write(
+        t.dir.path(),
+        "client.yaml",
+        "apiVersion: entraform/v1
+kind: Application
+metadata:
+  name: reports-client
+spec:
+  displayName: Reports client
+",
+    );
+    apply_clean(&t, std::slice::from_ref(&client)).await;
+    let api = manifest(READ).replace(
+        "        adminConsentDescription: Call the API as the signed-in user\n",
+        "        adminConsentDescription: Call the API as the signed-in user
+    preAuthorizedApplications:
+      - app: reports-client
+        scopes: [access_as_user]
+",
+    );
+    let api = write(t.dir.path(), "api.yaml", &api);
+    let planned = apply_clean(&t, &[api, client]).await;
+    let text = entraform::plan::render::text(&planned, false);
+    assert!(text.contains("api.pre_authorized_applications"), "{text}");
+
+    let raw = Raw::of(&t.sb).await;
+    let client_app_id = raw
+        .list("/applications?$filter=uniqueName eq 'reports-client'")
+        .await[0]["appId"]
+        .clone();
+    let api = &raw
+        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=api")
+        .await[0]["api"];
+    assert_eq!(
+        api["preAuthorizedApplications"],
+        serde_json::json!([{
+            "appId": client_app_id,
+            "delegatedPermissionIds": [api["oauth2PermissionScopes"][0]["id"]],
+        }])
+    );
+    t.sb.shutdown().await.unwrap();
+}

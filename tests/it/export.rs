@@ -71,6 +71,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         keys: &keys,
         catalog: &catalog,
         shared_api_names: &input.shared_api_names,
+        exported_names: &BTreeMap::new(),
     };
     let mut out = BTreeMap::new();
     let exported = match export::export_app(&app) {

@@ -195,6 +195,8 @@ crate::common::golden_cases! {
     a_changed_role_text_is_one_write_that_keeps_the_id => "app-roles-changed",
     removing_enabled_roles_and_scopes_disables_them_in_a_first_write => "app-roles-removed-in-two-writes",
     a_role_already_disabled_is_removed_in_one_write => "app-role-already-disabled-removed-in-one-write",
+    pre_authorized_clients_resolve_to_appids_and_scope_ids => "pre-authorized-applications",
+    pre_authorized_names_the_plan_cannot_resolve_fail_at_their_lines => "pre-authorized-unknown-names",
     a_tenant_that_matches_has_no_changes => "no-changes",
     drift_in_every_application_field_is_shown_field_by_field => "drift-application-fields",
     a_role_and_a_permission_no_longer_in_the_manifest_are_removed => "removed-role-assignment",
