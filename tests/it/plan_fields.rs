@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use entraform::model::fields::{FIELDS, Field, On};
+use entraform::model::fields::{FIELDS, Field, Kind, On};
 use entraform::model::{DesiredApp, LiveTenant};
 use entraform::plan::{ManifestHashes, render};
 use entraform::planner::{self, KeyIdSource, PlanInput, PlanOptions};
@@ -16,15 +16,61 @@ fn value(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
-/// The field's values by path, normalised as observe and validation leave them.
-fn values(f: &Field, text: &str) -> Value {
-    json!({ f.path: f.normalize(Some(&value(text))) })
+/// The id Graph gave the live app's roles and scopes (the n-th entry's).
+fn entitlement_id(n: usize) -> String {
+    format!("e0000000-0000-4000-8000-{n:012}")
+}
+
+/// The one scope a pre-authorized client is granted: both sides declare it, with the live id.
+const SCOPES: &str = "api.oauth2PermissionScopes";
+
+fn scopes_field() -> &'static Field {
+    FIELDS.iter().find(|f| f.path == SCOPES).unwrap()
+}
+
+/// The declared values by path, as validation leaves them.
+fn declared(f: &Field) -> Value {
+    let mut values = json!({ f.path: f.normalize_manifest(&value(f.example)) });
+    if matches!(f.kind, Kind::PreAuthorized) {
+        values[SCOPES] = scopes_field().normalize(Some(&value(scopes_field().example)));
+    }
+    values
+}
+
+/// The live values by path, in Graph's shape as observe leaves them: roles and scopes carry the
+/// ids Graph gave them, and a pre-authorized client names scopes by those ids.
+fn observed(f: &Field) -> Value {
+    let mut values = json!({});
+    match f.kind {
+        Kind::Entitlements(_) => values[f.path] = with_ids(f, f.other),
+        Kind::PreAuthorized => {
+            let scopes = with_ids(scopes_field(), scopes_field().example);
+            let entries: Vec<Value> = value(f.other)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| json!({"appId": e["app"], "delegatedPermissionIds": [scopes[0]["id"]]}))
+                .collect();
+            values[f.path] = f.normalize(Some(&Value::Array(entries)));
+            values[SCOPES] = scopes;
+        }
+        _ => values[f.path] = f.normalize(Some(&value(f.other))),
+    }
+    values
+}
+
+fn with_ids(f: &Field, text: &str) -> Value {
+    let mut entries = value(text);
+    for (n, e) in entries.as_array_mut().unwrap().iter_mut().enumerate() {
+        e["id"] = json!(entitlement_id(n));
+    }
+    f.normalize(Some(&entries))
 }
 
 fn desired(f: &Field) -> DesiredApp {
     let (app, sp) = match f.on {
-        On::Application => (values(f, f.example), json!({})),
-        On::ServicePrincipal => (json!({}), values(f, f.example)),
+        On::Application => (declared(f), json!({})),
+        On::ServicePrincipal => (json!({}), declared(f)),
     };
     serde_json::from_value(json!({
         "name": "web",
@@ -50,8 +96,8 @@ fn desired(f: &Field) -> DesiredApp {
 
 fn live(f: &Field) -> LiveTenant {
     let (app, sp) = match f.on {
-        On::Application => (values(f, f.other), json!({})),
-        On::ServicePrincipal => (json!({}), values(f, f.other)),
+        On::Application => (observed(f), json!({})),
+        On::ServicePrincipal => (json!({}), observed(f)),
     };
     serde_json::from_value(json!({
         "tenant_id": "c0ffee00-0000-4000-8000-000000000001",
