@@ -10,6 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::app::Matched;
 use super::{AppCx, Obj, PlanInput, Problem, ProblemKind, create, delete, rfc3339, s};
+use crate::model::dn::parse_dn;
 use crate::model::{
     CertificateSource as Source, DesiredApp, GenerateSpec, KeyId, LiveKeyCredential,
     LocalCertificate, LocalPfx, certificate_display_name, days_left,
@@ -342,6 +343,32 @@ impl<'a> State<'a, '_> {
         }
     }
 
+    /// How the manifest's `subject` or `keyType` differs from the registered key's certificate,
+    /// read from a copy that holds exactly that key: the `cer:` file or the PFX (read before
+    /// planning), else the vault's current version. Graph is not asked (reading key material
+    /// per app is throttled); with no such copy nothing is said, as nothing is known.
+    fn edited(&self, name: &str, g: &GenerateSpec, key: &LiveKeyCredential) -> Option<String> {
+        let id = (self.cx.name().to_owned(), name.to_owned());
+        let on_disk = self.cx.input.local_certificates.get(&id);
+        let in_vault = self.cx.input.key_vault.get(&id).and_then(Option::as_ref);
+        let live = [on_disk, in_vault]
+            .into_iter()
+            .flatten()
+            .find(|c| key.thumbprint == Some(c.thumbprint))?;
+        let mut changes = Vec::new();
+        if !same_subject(&live.subject, &g.subject) {
+            changes.push(format!("subject changed: {} → {}", live.subject, g.subject));
+        }
+        if live.key_bits != 0 && live.key_bits != g.key_type.bits() {
+            changes.push(format!(
+                "key type changed: RSA {} → RSA {}",
+                live.key_bits,
+                g.key_type.bits()
+            ));
+        }
+        (!changes.is_empty()).then(|| changes.join("; "))
+    }
+
     fn generated(&mut self, name: &str, g: &GenerateSpec) {
         let cx = self.cx;
         let address = cx.keyed(ResourceKind::Certificate, name);
@@ -353,10 +380,12 @@ impl<'a> State<'a, '_> {
         let orphan = self.orphaned_pfx(name);
         let replaced = cx.input.options.replace.contains(&address);
         let vault_drift = newest.and_then(|_| self.vault_drift(name, g));
+        let edited = newest.and_then(|k| self.edited(name, g, k));
         let due = newest.map(|k| {
             replaced
                 || orphan.is_some()
                 || vault_drift.is_some()
+                || edited.is_some()
                 || k.end
                     .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
         });
@@ -424,7 +453,8 @@ impl<'a> State<'a, '_> {
                         pfx.thumbprint
                     )
                 })
-                .or(vault_drift);
+                .or(vault_drift)
+                .or(edited);
             match newest {
                 None => {
                     let mut change = create(address, after, &unknown, vec![add]);
@@ -581,6 +611,14 @@ fn certificate_before(k: &LiveKeyCredential, source: serde_json::Value) -> Obj {
         .with("thumbprint", k.thumbprint.map(s))
         .with("not_before", k.start.map(rfc3339))
         .with("not_after", k.end.map(rfc3339))
+}
+
+/// Equal distinguished names, however spaced (`CN=a,O=b` is `CN=a, O=b`).
+fn same_subject(a: &str, b: &str) -> bool {
+    match (parse_dn(a), parse_dn(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Filled in by [`assign_key_lists`] once the order of changes is final.

@@ -508,3 +508,43 @@ fn replace_rotates_a_certificate_now_and_a_saved_plan_remembers_it() {
         stderr(&saved)
     );
 }
+
+/// Issue 16: editing a generated certificate's `subject` is a planned rotation with the reason,
+/// found through the PFX the last apply wrote (opened with the password from `pfxPasswordEnv`),
+/// not through Graph; after the apply the new key carries the new subject and the plan is clean.
+#[test]
+fn an_edited_subject_is_a_rotation_with_the_reason_and_the_new_key_carries_it() {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let pfx = dir.path().join("secrets/rotation.pfx");
+    let with_subject = |subject: &str| {
+        rotation_manifest_with("90d", "7d", "0d").replace(
+            "        validity:",
+            &format!("        subject: {subject}\n        validity:"),
+        )
+    };
+    std::fs::write(&manifest, with_subject("CN=Rotation_A")).unwrap();
+    let first = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let unchanged = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(unchanged.status.code(), Some(0), "{}", stdout(&unchanged));
+
+    std::fs::write(&manifest, with_subject("CN=Rotation_B")).unwrap();
+    let planned = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(planned.status.code(), Some(2), "{}", stderr(&planned));
+    assert!(
+        stdout(&planned).contains("(subject changed: CN=Rotation_A → CN=Rotation_B)"),
+        "{}",
+        stdout(&planned)
+    );
+
+    let applied = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let key = PfxPassword::new(password.clone()).unwrap();
+    let now = cert::load_client_certificate(&pfx, Some(&key)).unwrap();
+    assert_eq!(now.certificate().subject(), "CN=Rotation_B");
+    let after = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+}
