@@ -380,6 +380,7 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
             validity: "1y".parse().unwrap(),
             renew_before: "30d".parse().unwrap(),
             overlap: crate::model::DEFAULT_OVERLAP,
+            keep_archived: false,
             pfx: Some("x.pfx".into()),
             pfx_password_env: Some("X_PFX_PASSWORD".into()),
             pfx_encryption: PfxEncryption::Aes256,
