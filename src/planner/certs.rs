@@ -16,9 +16,9 @@ use crate::model::{
     LocalCertificate, LocalPfx, certificate_display_name, days_left,
 };
 use crate::plan::{
-    Action, Address, ArchivedFiles, CertificateMaterial, CertificateSource, CertificateStatus, Change,
-    FileCertificate, GenerateCertificate, KeyCredentialMethod, NewKeyCredential, Note, NoteKind,
-    Operation, PreviousFiles, ResourceKind,
+    Action, Address, ArchivedFiles, CertificateMaterial, CertificateSource, CertificateStatus,
+    Change, FileCertificate, GenerateCertificate, KeyCredentialMethod, NewKeyCredential, Note,
+    NoteKind, Operation, PreviousFiles, ResourceKind,
 };
 
 /// The reason a certificate rotated by `--replace` shows.

@@ -292,9 +292,7 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
         Ok(new),
         "the new PFX signs in"
     );
-    let refused = sign_in(&client, &manifest, &script_host)
-        .await
-        .unwrap_err();
+    let refused = sign_in(&client, &manifest, &script_host).await.unwrap_err();
     assert!(refused.contains("AADSTS700027"), "{refused}");
     let after = make_plan(
         &client,
@@ -455,7 +453,11 @@ fn rotate_and_end_the_overlap(
     let rotated = apply_rotation_yaml(dir.path(), &env);
     assert_eq!(rotated.status.code(), Some(0), "{}", stderr(&rotated));
     let archived = dir.path().join(format!("secrets/rotation.{old}.pfx"));
-    assert_eq!(thumbprint_of(&archived), old, "the rotation archived the old PFX");
+    assert_eq!(
+        thumbprint_of(&archived),
+        old,
+        "the rotation archived the old PFX"
+    );
     if tamper {
         std::fs::copy(&current_pfx, &archived).unwrap();
     }
