@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::{ApplyError, WrittenFiles};
 use crate::cert::{self, CertError, GenerateRequest, GeneratedCertificate, PfxPassword};
 use crate::graph::Secret;
-use crate::plan::{CertificateMaterial, GenerateCertificate, Operation, Plan};
+use crate::plan::{ArchivedFiles, CertificateMaterial, GenerateCertificate, Operation, Plan};
 
 /// Every `pfxPasswordEnv` the plan's generated certificates need, sorted, once each.
 pub fn pfx_password_vars(plan: &Plan) -> Vec<String> {
@@ -114,4 +114,37 @@ pub(crate) fn generate_and_write(
         files: WrittenFiles { pfx, cer, kept },
         for_key_vault,
     })
+}
+
+/// Deletes the files a rotation archived for a key just removed: each only if it is a regular
+/// file at exactly the archived path that still holds that key's certificate (a CER's own
+/// thumbprint; a PFX's `localKeyId`, which entraform writes as the thumbprint, outside the
+/// encryption). Anything else is left and said. `None` when there was nothing to do.
+pub(crate) fn delete_archived(archived: &ArchivedFiles) -> Option<String> {
+    let mut deleted = Vec::new();
+    let mut left = Vec::new();
+    for path in &archived.files {
+        let ours = |bytes: &[u8]| cert::written_thumbprint(bytes) == Some(archived.thumbprint);
+        match crate::local_file::remove_if(path, crate::local_file::PFX, ours) {
+            Ok(true) => deleted.push(format!("`{}`", path.display())),
+            Ok(false) => left.push(format!(
+                "`{}` (it does not hold certificate {}: not entraform's archive)",
+                path.display(),
+                archived.thumbprint
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => left.push(format!("`{}` ({e})", path.display())),
+        }
+    }
+    for file in &left {
+        tracing::warn!("left the archived file {file}");
+    }
+    let mut said = Vec::new();
+    if !deleted.is_empty() {
+        said.push(format!("deleted archived {}", deleted.join(", ")));
+    }
+    if !left.is_empty() {
+        said.push(format!("left {}", left.join(", ")));
+    }
+    (!said.is_empty()).then(|| said.join("; "))
 }

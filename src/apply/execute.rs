@@ -830,6 +830,8 @@ impl<'a> Exec<'a> {
         let resolved = self.resolve(name, requests::references(op)).await?;
         let step = requests::step(op, &resolved)?;
         let replication = self.replication(name, step.depends);
+        // What happened to the files a removed key's rotation archived.
+        let mut files_detail = None;
         let produced = match &step.write {
             Write::Upsert(upsert) => {
                 // Whatever the answer, the object may be new: later writes for the app wait
@@ -859,6 +861,13 @@ impl<'a> Exec<'a> {
                 ),
                 KeyEdit::Remove(key_id) => {
                     self.remove_key(name, replication, change, key_id).await?;
+                    if let Operation::RemoveKeyCredential {
+                        archived: Some(archived),
+                        ..
+                    } = op
+                    {
+                        files_detail = super::certs::delete_archived(archived);
+                    }
                     None
                 }
             },
@@ -870,7 +879,8 @@ impl<'a> Exec<'a> {
             Detail::Id(id) => Some(format!("id={id}")),
             Detail::CreatedId => produced.map(|id| format!("id={id}")),
             Detail::Certificate => produced,
-        })
+        }
+        .or(files_detail))
     }
 
     /// Records the upserted object for the app's later steps.

@@ -210,6 +210,7 @@ mod tests {
                     app: super::tests::app(),
                     key_id: KeyId(Uuid::from_u128(3)),
                     method: KeyCredentialMethod::PatchKeyCredentials { keep: vec![] },
+                    archived: None,
                 }
             }
             _ => Operation::GrantAppRole {

@@ -34,7 +34,7 @@ pub use jwt::{AssertionAlg, JWT_LIFETIME, KEY_PROOF_AUDIENCE, client_assertion, 
 pub use pfx::{MICROSOFT_CSP_NAME, pfx_thumbprint, write_pfx};
 pub use read::{
     ClientCertificate, client_certificate_from_pfx, is_certificate_file, is_pfx_file,
-    load_client_certificate, read_public_certificate, written_file_thumbprint,
+    load_client_certificate, read_public_certificate, written_file_thumbprint, written_thumbprint,
 };
 pub use secret::{PfxPassword, PrivateKey, SignedJwt, pfx_password_from_env};
 pub use x509::PublicCertificate;

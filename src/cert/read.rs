@@ -291,10 +291,15 @@ fn pair_key_with_certificate(
 /// else, or anything that cannot be read.
 pub fn written_file_thumbprint(path: &Path) -> Option<Thumbprint> {
     let bytes = local_file::read(path, local_file::PFX).ok()?;
-    if let Ok(pfx) = pkcs12::pfx::Pfx::from_der(&bytes) {
+    written_thumbprint(&bytes)
+}
+
+/// [`written_file_thumbprint`] of bytes already read.
+pub fn written_thumbprint(bytes: &[u8]) -> Option<Thumbprint> {
+    if let Ok(pfx) = pkcs12::pfx::Pfx::from_der(bytes) {
         return pfx_local_key_id(&pfx);
     }
-    PublicCertificate::from_der(&bytes)
+    PublicCertificate::from_der(bytes)
         .ok()
         .map(|c| c.thumbprint())
 }

@@ -119,7 +119,7 @@ struct Counters {
 }
 
 /// A successful answer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Response {
     pub status: u16,
     pub method: String,
@@ -129,6 +129,22 @@ pub struct Response {
     /// `Location`, set on some 201s.
     pub location: Option<String>,
     body: Vec<u8>,
+}
+
+/// Never the body: some answers carry a secret (`addPassword` returns `secretText`), and a
+/// `{:?}` in a log line or an error must not print it.
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("request_id", &self.request_id)
+            .field("client_request_id", &self.client_request_id)
+            .field("location", &self.location)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl Response {
@@ -835,4 +851,37 @@ fn with_headers(request: Request, headers: &[(&str, &str)]) -> Request {
 fn encode<B: Serialize + ?Sized>(path: &str, body: &B) -> Result<serde_json::Value, GraphError> {
     serde_json::to_value(body)
         .map_err(|e| GraphError::config(format!("cannot encode the body for {path}: {e}"), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Response;
+
+    #[test]
+    fn debug_shows_status_request_id_and_body_length_never_the_body() {
+        let body = br#"{"keyId":"k","secretText":"Zx8Q~not-for-logs"}"#.to_vec();
+        let response = Response {
+            status: 200,
+            method: "POST".into(),
+            path: "/applications/a/addPassword".into(),
+            request_id: Some("req-1".into()),
+            client_request_id: "client-1".into(),
+            location: None,
+            body: body.clone(),
+        };
+        let shown = format!("{response:?} {response:#?}");
+        assert!(!shown.contains("not-for-logs"), "{shown}");
+        assert!(!shown.contains("secretText"), "{shown}");
+        // A derived Debug prints the bytes as numbers: the secret all the same.
+        assert!(
+            !shown.contains(&format!("{:?}", &body[..8])[1..20]),
+            "{shown}"
+        );
+        assert!(shown.contains("status: 200"), "{shown}");
+        assert!(shown.contains("req-1"), "{shown}");
+        assert!(
+            shown.contains(&format!("body_len: {}", body.len())),
+            "{shown}"
+        );
+    }
 }

@@ -503,6 +503,11 @@ pub struct RawGenerate {
     /// apply removes it. `0d`: remove it in the same apply. Default `7d`.
     #[schemars(pattern(r"^[0-9]+[hdwy]$"), extend("default" = "7d"))]
     pub overlap: Option<String>,
+    /// Keep the files a rotation archives (`<name>.<old thumbprint>.pfx`, `.cer`) after the
+    /// old key is removed. Default `false`: the apply that removes the key deletes them (they
+    /// sign in nowhere).
+    #[schemars(extend("default" = false))]
+    pub keep_archived: Option<bool>,
     /// Where the PFX with the private key is written, relative to this manifest's folder.
     /// Keep it out of git. At least one of `pfx` and `keyVault`.
     pub pfx: Option<String>,

@@ -930,6 +930,7 @@ impl V<'_> {
             validity: validity?,
             renew_before: renew_before?,
             overlap: overlap?,
+            keep_archived: g.keep_archived.unwrap_or(false),
             pfx: pfx.map(|p| p.ok_or(())).transpose().ok()?,
             pfx_password_env: g.pfx_password_env.clone(),
             pfx_encryption,

@@ -432,6 +432,9 @@ pub struct GenerateSpec {
     /// the same apply.
     #[serde(default = "default_overlap", deserialize_with = "zero_or_period")]
     pub overlap: Period,
+    /// Keep archived files after their key is removed (`generate.keepArchived`).
+    #[serde(default)]
+    pub keep_archived: bool,
     /// Where the PFX (with the private key) is written; resolved against the manifest's folder.
     /// `None` when the certificate goes to Key Vault only.
     pub pfx: Option<PathBuf>,

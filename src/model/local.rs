@@ -22,6 +22,9 @@ pub struct LocalCertificate {
     pub not_before: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
+    /// The RSA modulus size from the SubjectPublicKeyInfo (0 when unknown).
+    #[serde(default)]
+    pub key_bits: u32,
 }
 
 impl fmt::Debug for LocalCertificate {
@@ -33,6 +36,7 @@ impl fmt::Debug for LocalCertificate {
             .field("subject", &self.subject)
             .field("not_before", &self.not_before)
             .field("not_after", &self.not_after)
+            .field("key_bits", &self.key_bits)
             .finish()
     }
 }

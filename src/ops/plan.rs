@@ -77,13 +77,7 @@ pub async fn read_key_vaults(
         let local = found
             .map(|bundle| crate::cert::PublicCertificate::from_der(&bundle.der))
             .transpose()?
-            .map(|c| LocalCertificate {
-                der: c.der().to_vec(),
-                thumbprint: c.thumbprint(),
-                subject: c.subject().to_owned(),
-                not_before: c.not_before(),
-                not_after: c.not_after(),
-            });
+            .map(|c| local_certificate(&c));
         Ok::<_, crate::Error>((key.clone(), local))
     });
     Ok(futures_util::future::try_join_all(reads)
@@ -279,27 +273,57 @@ pub fn plan_against(
     })?)
 }
 
-/// Reads every `file:` certificate the manifests name (public certificates only).
+/// Reads every `file:` certificate the manifests name (public certificates only), and for each
+/// generated certificate the one its files on disk describe, if any: the `cer:` file, else the
+/// PFX opened with the password from `pfxPasswordEnv` when that variable is set (its certificate
+/// bag is encrypted). The planner compares a generated certificate's subject and key size with
+/// the registered key only through these (or the vault's copy), never through Graph.
 pub fn read_local_certificates(
     apps: &[DesiredApp],
 ) -> Result<BTreeMap<(String, String), LocalCertificate>> {
     let mut out = BTreeMap::new();
     for app in apps {
         for spec in app.certificates.iter().flatten() {
-            if let CertificateSource::File { path } = &spec.source {
-                let cert = crate::cert::read_public_certificate(path)?;
-                out.insert(
-                    (app.name.clone(), spec.name.clone()),
-                    LocalCertificate {
-                        der: cert.der().to_vec(),
-                        thumbprint: cert.thumbprint(),
-                        subject: cert.subject().to_owned(),
-                        not_before: cert.not_before(),
-                        not_after: cert.not_after(),
-                    },
-                );
+            let key = (app.name.clone(), spec.name.clone());
+            match &spec.source {
+                CertificateSource::File { path } => {
+                    let cert = crate::cert::read_public_certificate(path)?;
+                    out.insert(key, local_certificate(&cert));
+                }
+                CertificateSource::Generate(g) => {
+                    if let Some(cert) = generated_on_disk(g) {
+                        out.insert(key, local_certificate(&cert));
+                    }
+                }
+                CertificateSource::KeyVault(_) => {}
             }
         }
     }
     Ok(out)
+}
+
+/// The certificate a generated certificate's files hold; `None` when they are absent or
+/// unreadable (before the first apply, or no password): nothing is guessed then.
+fn generated_on_disk(g: &crate::model::GenerateSpec) -> Option<crate::cert::PublicCertificate> {
+    if let Some(cer) = g.cer.as_deref()
+        && let Ok(cert) = crate::cert::read_public_certificate(cer)
+    {
+        return Some(cert);
+    }
+    let (pfx, var) = (g.pfx.as_deref()?, g.pfx_password_env.as_deref()?);
+    let password = crate::cert::pfx_password_from_env(var).ok()?;
+    crate::cert::load_client_certificate(pfx, Some(&password))
+        .ok()
+        .map(|c| c.certificate().clone())
+}
+
+fn local_certificate(cert: &crate::cert::PublicCertificate) -> LocalCertificate {
+    LocalCertificate {
+        der: cert.der().to_vec(),
+        thumbprint: cert.thumbprint(),
+        subject: cert.subject().to_owned(),
+        not_before: cert.not_before(),
+        not_after: cert.not_after(),
+        key_bits: cert.key_bits(),
+    }
 }

@@ -671,6 +671,7 @@ mod tests {
                             validity: "365d".parse().unwrap(),
                             renew_before: "30d".parse().unwrap(),
                             overlap: crate::model::DEFAULT_OVERLAP,
+                            keep_archived: false,
                             pfx: Some((*pfx).into()),
                             pfx_password_env: Some((*env).into()),
                             pfx_encryption: PfxEncryption::Aes256,

@@ -390,6 +390,7 @@ mod tests {
                     method: KeyCredentialMethod::PatchKeyCredentials {
                         keep: vec![KeyId(id(8))],
                     },
+                    archived: None,
                 }],
             },
         ];

@@ -138,6 +138,14 @@ pub struct GenerateCertificate {
     pub keep_previous: Option<PreviousFiles>,
 }
 
+/// The files a rotation archived for a key (`<stem>.<thumbprint>.<ext>`), deleted by the apply
+/// that removes the key, each only if it still holds the certificate with `thumbprint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedFiles {
+    pub thumbprint: Thumbprint,
+    pub files: Vec<PathBuf>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousFiles {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,11 +315,13 @@ pub enum Operation {
         key: NewKeyCredential,
         method: KeyCredentialMethod,
     },
-    /// Detach one key credential by `method`.
+    /// Detach one key credential by `method`; then delete the files a rotation archived for it.
     RemoveKeyCredential {
         app: ExistingApp,
         key_id: KeyId,
         method: KeyCredentialMethod,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        archived: Option<ArchivedFiles>,
     },
     /// `POST /applications/{id}/removePassword {keyId}`: removes one client secret.
     RemovePasswordCredential { app: ExistingApp, key_id: KeyId },

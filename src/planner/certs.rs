@@ -10,14 +10,15 @@ use time::{Duration, OffsetDateTime};
 
 use super::app::Matched;
 use super::{AppCx, Obj, PlanInput, Problem, ProblemKind, create, delete, rfc3339, s};
+use crate::model::dn::parse_dn;
 use crate::model::{
     CertificateSource as Source, DesiredApp, GenerateSpec, KeyId, LiveKeyCredential,
     LocalCertificate, LocalPfx, certificate_display_name, days_left,
 };
 use crate::plan::{
-    Action, Address, CertificateMaterial, CertificateSource, CertificateStatus, Change,
-    FileCertificate, GenerateCertificate, KeyCredentialMethod, NewKeyCredential, Note, NoteKind,
-    Operation, PreviousFiles, ResourceKind,
+    Action, Address, ArchivedFiles, CertificateMaterial, CertificateSource, CertificateStatus,
+    Change, FileCertificate, GenerateCertificate, KeyCredentialMethod, NewKeyCredential, Note,
+    NoteKind, Operation, PreviousFiles, ResourceKind,
 };
 
 /// The reason a certificate rotated by `--replace` shows.
@@ -342,6 +343,32 @@ impl<'a> State<'a, '_> {
         }
     }
 
+    /// How the manifest's `subject` or `keyType` differs from the registered key's certificate,
+    /// read from a copy that holds exactly that key: the `cer:` file or the PFX (read before
+    /// planning), else the vault's current version. Graph is not asked (reading key material
+    /// per app is throttled); with no such copy nothing is said, as nothing is known.
+    fn edited(&self, name: &str, g: &GenerateSpec, key: &LiveKeyCredential) -> Option<String> {
+        let id = (self.cx.name().to_owned(), name.to_owned());
+        let on_disk = self.cx.input.local_certificates.get(&id);
+        let in_vault = self.cx.input.key_vault.get(&id).and_then(Option::as_ref);
+        let live = [on_disk, in_vault]
+            .into_iter()
+            .flatten()
+            .find(|c| key.thumbprint == Some(c.thumbprint))?;
+        let mut changes = Vec::new();
+        if !same_subject(&live.subject, &g.subject) {
+            changes.push(format!("subject changed: {} → {}", live.subject, g.subject));
+        }
+        if live.key_bits != 0 && live.key_bits != g.key_type.bits() {
+            changes.push(format!(
+                "key type changed: RSA {} → RSA {}",
+                live.key_bits,
+                g.key_type.bits()
+            ));
+        }
+        (!changes.is_empty()).then(|| changes.join("; "))
+    }
+
     fn generated(&mut self, name: &str, g: &GenerateSpec) {
         let cx = self.cx;
         let address = cx.keyed(ResourceKind::Certificate, name);
@@ -353,10 +380,12 @@ impl<'a> State<'a, '_> {
         let orphan = self.orphaned_pfx(name);
         let replaced = cx.input.options.replace.contains(&address);
         let vault_drift = newest.and_then(|_| self.vault_drift(name, g));
+        let edited = newest.and_then(|k| self.edited(name, g, k));
         let due = newest.map(|k| {
             replaced
                 || orphan.is_some()
                 || vault_drift.is_some()
+                || edited.is_some()
                 || k.end
                     .is_some_and(|end| end - self.now() <= g.renew_before.as_duration())
         });
@@ -383,6 +412,14 @@ impl<'a> State<'a, '_> {
             .map(|tag| PreviousFiles {
                 pfx: g.pfx.as_deref().map(|p| backup_path(p, &tag)),
                 cer: g.cer.as_deref().map(|c| backup_path(c, &tag)),
+            });
+            let archives = keep_previous.as_ref().and_then(|p| {
+                let files: Vec<&Path> = [p.pfx.as_deref(), p.cer.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                (!files.is_empty())
+                    .then(|| format!("the current files are archived as {}", file_list(&files)))
             });
             let after = Obj::new()
                 .with("display_name", certificate_display_name(name))
@@ -424,11 +461,15 @@ impl<'a> State<'a, '_> {
                         pfx.thumbprint
                     )
                 })
-                .or(vault_drift);
+                .or(vault_drift)
+                .or(edited);
             match newest {
                 None => {
                     let mut change = create(address, after, &unknown, vec![add]);
-                    change.reason = drift;
+                    change.reason = match (drift, archives) {
+                        (Some(drift), Some(archives)) => Some(format!("{drift}; {archives}")),
+                        (drift, archives) => drift.or(archives),
+                    };
                     self.changes.push(change);
                     status.action = Action::Create;
                 }
@@ -453,10 +494,30 @@ impl<'a> State<'a, '_> {
                             g.overlap
                         ));
                     }
+                    // Archives of a key removed in this same apply are deleted with it.
+                    let archived_now = kept.is_none().then(|| archived_files(g, old)).flatten();
+                    match (&archived_now, archives) {
+                        (Some(a), _) => {
+                            let files: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+                            reason.push_str(&format!(
+                                "; the old files go with the old key (moved aside as {}, then deleted)",
+                                file_list(&files)
+                            ));
+                        }
+                        (None, Some(archives)) => reason.push_str(&format!("; {archives}")),
+                        (None, None) => {}
+                    }
                     self.replace(&address, old, after, &unknown, add, reason);
                     status.action = Action::CreateThenDelete;
                     if kept.is_some() {
                         status.action = self.keep_replaced_key();
+                    } else if let Some(Operation::RemoveKeyCredential { archived, .. }) = self
+                        .changes
+                        .last_mut()
+                        .and_then(|c| c.operations.last_mut())
+                    {
+                        // The old key goes in this apply: so do the files archived for it.
+                        *archived = archived_now;
                     }
                 }
             }
@@ -478,18 +539,16 @@ impl<'a> State<'a, '_> {
                         ),
                         None,
                     )),
-                    Some(until) => {
-                        self.claimed.insert(old.key_id);
-                        self.remove_key(
-                            old,
-                            format!(
-                                "superseded by {by}; its overlap {} ended {}",
-                                g.overlap,
-                                date(until)
-                            ),
-                        );
-                    }
-                    None => self.supersede(old, &by),
+                    Some(until) => self.remove_previous_key(
+                        old,
+                        format!(
+                            "superseded by {by}; its overlap {} ended {}",
+                            g.overlap,
+                            date(until)
+                        ),
+                        g,
+                    ),
+                    None => self.remove_previous_key(old, format!("superseded by {by}"), g),
                 }
             }
         }
@@ -517,6 +576,7 @@ impl<'a> State<'a, '_> {
             app,
             key_id: old.key_id,
             method: pending(),
+            archived: None,
         };
         self.changes.push(Change {
             address: address.clone(),
@@ -547,6 +607,24 @@ impl<'a> State<'a, '_> {
     }
 
     fn remove_key(&mut self, k: &LiveKeyCredential, reason: String) {
+        self.remove_key_and_files(k, reason, None);
+    }
+
+    /// Removes a key a generated certificate's rotation left, with the files that rotation
+    /// archived for it (unless `keepArchived`): once the key is gone they sign in nowhere.
+    fn remove_previous_key(&mut self, k: &LiveKeyCredential, reason: String, g: &GenerateSpec) {
+        self.claimed.insert(k.key_id);
+        let archived = archived_files(g, k);
+        let reason = deletes_archived(reason, archived.as_ref());
+        self.remove_key_and_files(k, reason, archived);
+    }
+
+    fn remove_key_and_files(
+        &mut self,
+        k: &LiveKeyCredential,
+        reason: String,
+        archived: Option<ArchivedFiles>,
+    ) {
         let app = self
             .cx
             .existing()
@@ -568,6 +646,7 @@ impl<'a> State<'a, '_> {
                 app,
                 key_id: k.key_id,
                 method: pending(),
+                archived,
             }],
         ));
     }
@@ -583,6 +662,14 @@ fn certificate_before(k: &LiveKeyCredential, source: serde_json::Value) -> Obj {
         .with("not_after", k.end.map(rfc3339))
 }
 
+/// Equal distinguished names, however spaced (`CN=a,O=b` is `CN=a, O=b`).
+fn same_subject(a: &str, b: &str) -> bool {
+    match (parse_dn(a), parse_dn(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// Filled in by [`assign_key_lists`] once the order of changes is final.
 fn pending() -> KeyCredentialMethod {
     KeyCredentialMethod::PatchKeyCredentials { keep: Vec::new() }
@@ -596,6 +683,38 @@ fn overlapping(g: &GenerateSpec, start: OffsetDateTime) -> Option<OffsetDateTime
 fn thumbprint_or_id(k: &LiveKeyCredential) -> String {
     k.thumbprint
         .map_or_else(|| k.key_id.to_string(), |t| t.to_string())
+}
+
+/// The files a rotation archived for `k` (named by its thumbprint), to delete with it; `None`
+/// with `keepArchived`, or when there are none.
+fn archived_files(g: &GenerateSpec, k: &LiveKeyCredential) -> Option<ArchivedFiles> {
+    let thumbprint = k.thumbprint.filter(|_| !g.keep_archived)?;
+    let tag = thumbprint.to_string();
+    let files: Vec<PathBuf> = [g.pfx.as_deref(), g.cer.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|p| backup_path(p, &tag))
+        .collect();
+    (!files.is_empty()).then_some(ArchivedFiles { thumbprint, files })
+}
+
+fn deletes_archived(reason: String, archived: Option<&ArchivedFiles>) -> String {
+    match archived {
+        Some(a) => {
+            let files: Vec<&Path> = a.files.iter().map(PathBuf::as_path).collect();
+            format!(
+                "{reason}; then deletes its archived files where present: {}",
+                file_list(&files)
+            )
+        }
+        None => reason,
+    }
+}
+
+/// `` `a.pfx`, `a.cer` ``
+fn file_list(files: &[&Path]) -> String {
+    let quoted: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
+    quoted.join(", ")
 }
 
 /// `automation.pfx` → `automation.<old thumbprint>.pfx`, beside it.

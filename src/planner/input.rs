@@ -15,7 +15,8 @@ use crate::plan::{Address, ManifestHashes};
 pub struct PlanInput<'a> {
     pub desired: &'a [DesiredApp],
     pub live: &'a LiveTenant,
-    /// `file:` certificates as read from disk, by (app `metadata.name`, certificate name).
+    /// `file:` certificates as read from disk, by (app `metadata.name`, certificate name); for a
+    /// generated certificate, the one its `cer:` (or PFX, with the password) holds, if read.
     pub local_certificates: &'a BTreeMap<(String, String), LocalCertificate>,
     /// The PFX files of generated certificates that exist and show their thumbprint, by (app
     /// `metadata.name`, certificate name): one that matches no key of the app is drift.

@@ -382,6 +382,7 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
             validity: "1y".parse().unwrap(),
             renew_before: "30d".parse().unwrap(),
             overlap: crate::model::DEFAULT_OVERLAP,
+            keep_archived: false,
             pfx: Some("x.pfx".into()),
             pfx_password_env: Some("X_PFX_PASSWORD".into()),
             pfx_encryption: PfxEncryption::Aes256,
@@ -392,7 +393,12 @@ fn an_expired_generated_certificate_is_replaced_and_says_how_long_ago() {
     let plan = plan_with(&[d], &tenant(vec![live]), false).unwrap();
     let change = &plan.changes[0];
     assert_eq!(change.action, Action::CreateThenDelete);
-    assert_eq!(change.reason.as_deref(), Some("expired 3 days ago"));
+    assert_eq!(
+        change.reason.as_deref(),
+        Some(
+            "expired 3 days ago; the current files are archived as `x.00000000-0000-0000-0000-0000000000c1.pfx`"
+        )
+    );
     assert_eq!(plan.certificates[0].days_left, Some(-3));
     // Without a thumbprint the old PFX is kept under the old key's id.
     match &change.operations[0] {

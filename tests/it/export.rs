@@ -135,6 +135,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
                 subject: c.subject().to_owned(),
                 not_before: c.not_before(),
                 not_after: c.not_after(),
+                key_bits: c.key_bits(),
             },
         );
     }

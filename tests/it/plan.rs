@@ -217,6 +217,8 @@ crate::common::golden_cases! {
     a_changed_certificate_file_replaces_the_old_key => "file-certificate-replaced",
     key_operations_follow_each_other_in_one_certificate_set => "certificate-set-changes",
     a_pfx_that_matches_no_key_is_drift_and_replaced => "pfx-matches-no-key",
+    an_edited_subject_rotates_the_certificate_with_the_reason => "generated-subject-changed",
+    an_edited_key_type_rotates_the_certificate_with_the_reason => "generated-key-type-changed",
     credentials_the_manifest_does_not_manage_are_noted => "unmanaged-credentials-are-noted",
     client_secrets_declared_empty_removes_every_secret => "client-secrets-declared-empty",
     managed_apps_no_manifest_mentions_are_noted => "unmentioned-managed-apps",

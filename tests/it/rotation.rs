@@ -239,6 +239,8 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
 
     // Between the two operations the executor calls back; sign in there with both files.
     let handle = tokio::runtime::Handle::current();
+    // What a script host copied while both keys were attached.
+    let script_host = dir.path().join("script-host.pfx");
     let between: Mutex<Vec<(String, Result<Thumbprint, String>)>> = Mutex::new(Vec::new());
     let progress = |event: &apply::Event| {
         if event.index == ADD && matches!(event.kind, EventKind::Done { .. }) {
@@ -246,6 +248,7 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
                 handle.block_on(async {
                     let new = sign_in(&client, &manifest, &current_pfx).await;
                     let old = sign_in(&client, &manifest, &kept_pfx).await;
+                    std::fs::copy(&kept_pfx, &script_host).unwrap();
                     let mut seen = between.lock().unwrap();
                     seen.push(("new PFX".into(), new));
                     seen.push(("old PFX".into(), old));
@@ -268,10 +271,10 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
         new, old,
         "apply wrote a new certificate at the manifest's path"
     );
-    assert_eq!(
-        thumbprint_of(&kept_pfx),
-        old,
-        "the old PFX is still on disk beside the new one"
+    assert_eq!(thumbprint_of(&script_host), old);
+    assert!(
+        !kept_pfx.exists(),
+        "overlap 0d: the archived PFX went with its key, in the same apply"
     );
     let between = between.into_inner().unwrap();
     assert_eq!(
@@ -289,7 +292,7 @@ async fn a_due_certificate_is_rotated_by_one_apply_without_a_moment_without_a_wo
         Ok(new),
         "the new PFX signs in"
     );
-    let refused = sign_in(&client, &manifest, &kept_pfx).await.unwrap_err();
+    let refused = sign_in(&client, &manifest, &script_host).await.unwrap_err();
     assert!(refused.contains("AADSTS700027"), "{refused}");
     let after = make_plan(
         &client,
@@ -391,7 +394,10 @@ async fn the_old_key_keeps_signing_in_during_the_overlap_and_stops_after_the_lat
     );
     sb.shutdown().await.unwrap();
 
-    // The overlap over: the plan removes the old key, and after that apply only the new PFX works.
+    // The overlap over: the plan removes the old key, and after that apply only the new PFX works
+    // (a script host's copy of the old one: apply deletes the archived file with the key).
+    let script_host_copy = dir.path().join("script-host.pfx");
+    std::fs::copy(&old_pfx, &script_host_copy).unwrap();
     std::fs::write(&manifest, rotation_manifest_with("90d", "60d", "0d")).unwrap();
     let due = run(
         dir.path(),
@@ -411,9 +417,99 @@ async fn the_old_key_keeps_signing_in_during_the_overlap_and_stops_after_the_lat
         .unwrap();
     let client = admin(&sb);
     assert_eq!(sign_in(&client, &manifest, &current_pfx).await, Ok(new));
-    let refused = sign_in(&client, &manifest, &old_pfx).await.unwrap_err();
+    assert!(!old_pfx.exists(), "the archived PFX went with its key");
+    let refused = sign_in(&client, &manifest, &script_host_copy)
+        .await
+        .unwrap_err();
     assert!(refused.contains("AADSTS700027"), "{refused}");
     sb.shutdown().await.unwrap();
+}
+
+/// Rotates with overlap 1d (the old PFX archived as `rotation.<old>.pfx`), then ends the overlap
+/// (shortened to `0d`: the CLI plans on the wall clock, there is none to move) and returns the
+/// folder, the old thumbprint and the output of the plan and the apply that remove the old key.
+/// `tamper` puts another certificate's PFX at the archived path first.
+fn rotate_and_end_the_overlap(
+    keep_archived: bool,
+    tamper: bool,
+) -> (tempfile::TempDir, Thumbprint, String, String) {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let current_pfx = dir.path().join("secrets/rotation.pfx");
+    let write = |validity: &str, renew_before: &str, overlap: &str| {
+        let text = rotation_manifest_with(validity, renew_before, overlap).replace(
+            &format!("        overlap: {overlap}\n"),
+            &format!("        overlap: {overlap}\n        keepArchived: {keep_archived}\n"),
+        );
+        std::fs::write(&manifest, text).unwrap();
+    };
+    write("30d", "7d", "1d");
+    let first = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let old = thumbprint_of(&current_pfx);
+    write("90d", "60d", "1d");
+    let rotated = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(rotated.status.code(), Some(0), "{}", stderr(&rotated));
+    let archived = dir.path().join(format!("secrets/rotation.{old}.pfx"));
+    assert_eq!(
+        thumbprint_of(&archived),
+        old,
+        "the rotation archived the old PFX"
+    );
+    if tamper {
+        std::fs::copy(&current_pfx, &archived).unwrap();
+    }
+
+    write("90d", "60d", "0d");
+    let planned = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(planned.status.code(), Some(2), "{}", stderr(&planned));
+    let applied = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let after = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    let applied = format!("{}{}", stdout(&applied), stderr(&applied));
+    (dir, old, stdout(&planned), applied)
+}
+
+/// Issue 16: once the old key is removed, its archived PFX signs in nowhere: the plan lists it,
+/// and the apply that removes the key deletes it.
+#[test]
+fn the_apply_that_removes_the_old_key_deletes_its_archived_pfx() {
+    let (dir, old, planned, applied) = rotate_and_end_the_overlap(false, false);
+    let archived = dir.path().join(format!("secrets/rotation.{old}.pfx"));
+    assert!(
+        planned.contains("deletes its archived files where present:")
+            && planned.contains(&format!("rotation.{old}.pfx`")),
+        "{planned}"
+    );
+    assert!(!archived.exists(), "{applied}");
+    assert!(applied.contains("deleted archived"), "{applied}");
+    assert!(dir.path().join("secrets/rotation.pfx").exists());
+}
+
+/// `generate.keepArchived: true` keeps the archived PFX after its key is removed.
+#[test]
+fn keep_archived_keeps_the_archived_pfx() {
+    let (dir, old, planned, _) = rotate_and_end_the_overlap(true, false);
+    assert!(!planned.contains("archived files"), "{planned}");
+    let archived = dir.path().join(format!("secrets/rotation.{old}.pfx"));
+    assert_eq!(thumbprint_of(&archived), old);
+}
+
+/// A file at the archived path that does not hold the removed key's certificate is not
+/// entraform's archive: it is left, and the apply says so.
+#[test]
+fn an_archived_path_holding_another_certificate_is_left_and_reported() {
+    let (dir, old, _, applied) = rotate_and_end_the_overlap(false, true);
+    let archived = dir.path().join(format!("secrets/rotation.{old}.pfx"));
+    assert!(archived.exists(), "{applied}");
+    assert_ne!(thumbprint_of(&archived), old);
+    assert!(
+        applied.contains(&format!("does not hold certificate {old}")),
+        "{applied}"
+    );
 }
 
 /// `apply --auto-approve rotation.yaml` in `dir`.
@@ -507,4 +603,44 @@ fn replace_rotates_a_certificate_now_and_a_saved_plan_remembers_it() {
         "{}",
         stderr(&saved)
     );
+}
+
+/// Issue 16: editing a generated certificate's `subject` is a planned rotation with the reason,
+/// found through the PFX the last apply wrote (opened with the password from `pfxPasswordEnv`),
+/// not through Graph; after the apply the new key carries the new subject and the plan is clean.
+#[test]
+fn an_edited_subject_is_a_rotation_with_the_reason_and_the_new_key_carries_it() {
+    let password = rotation_password();
+    let env = [(ROTATION_ENV, password.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("rotation.yaml");
+    let pfx = dir.path().join("secrets/rotation.pfx");
+    let with_subject = |subject: &str| {
+        rotation_manifest_with("90d", "7d", "0d").replace(
+            "        validity:",
+            &format!("        subject: {subject}\n        validity:"),
+        )
+    };
+    std::fs::write(&manifest, with_subject("CN=Rotation_A")).unwrap();
+    let first = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let unchanged = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(unchanged.status.code(), Some(0), "{}", stdout(&unchanged));
+
+    std::fs::write(&manifest, with_subject("CN=Rotation_B")).unwrap();
+    let planned = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(planned.status.code(), Some(2), "{}", stderr(&planned));
+    assert!(
+        stdout(&planned).contains("(subject changed: CN=Rotation_A → CN=Rotation_B; "),
+        "{}",
+        stdout(&planned)
+    );
+
+    let applied = apply_rotation_yaml(dir.path(), &env);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let key = PfxPassword::new(password.clone()).unwrap();
+    let now = cert::load_client_certificate(&pfx, Some(&key)).unwrap();
+    assert_eq!(now.certificate().subject(), "CN=Rotation_B");
+    let after = plan_rotation_yaml(dir.path(), &env);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
 }

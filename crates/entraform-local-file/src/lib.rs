@@ -193,6 +193,39 @@ pub fn create_private_dirs(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Deletes the regular file at `path` only if `ours` says its contents are what we wrote (e.g.
+/// a PFX holding the certificate we archived): `Ok(true)` when deleted, `Ok(false)` when the
+/// contents are not ours (the file is left). The path itself must be a regular file: a
+/// symbolic link (which may point anywhere), a folder, FIFO or device is refused, and so is a
+/// file replaced between the check and the removal.
+pub fn remove_if(path: &Path, limit: Limit, ours: impl FnOnce(&[u8]) -> bool) -> io::Result<bool> {
+    let looked = fs::symlink_metadata(path)?;
+    check_regular(&looked)?;
+    let bytes = read(path, limit)?;
+    if !ours(&bytes) {
+        return Ok(false);
+    }
+    // The file read must still be the one at the path.
+    let now = fs::symlink_metadata(path)?;
+    check_regular(&now)?;
+    if !same_file(&looked, &now) {
+        return Err(io::Error::other("it changed while it was checked"));
+    }
+    fs::remove_file(path)?;
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    a.dev() == b.dev() && a.ino() == b.ino() && a.len() == b.len()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
 /// Opens for reading without waiting: a FIFO with no writer opens at once (and is then
 /// refused), and a terminal never becomes our controlling terminal.
 #[cfg(unix)]
@@ -235,6 +268,56 @@ mod tests {
         bytes: 4,
         what: "a test file",
     };
+
+    #[test]
+    fn remove_if_deletes_only_a_regular_file_whose_contents_are_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours");
+        let theirs = dir.path().join("theirs");
+        fs::write(&ours, b"ours").unwrap();
+        fs::write(&theirs, b"else").unwrap();
+        assert!(remove_if(&ours, TINY, |b| b == b"ours").unwrap());
+        assert!(!ours.exists());
+        assert!(!remove_if(&theirs, TINY, |b| b == b"ours").unwrap());
+        assert_eq!(
+            fs::read(&theirs).unwrap(),
+            b"else",
+            "a file not ours is left"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn remove_if_refuses_a_symlink_even_to_a_file_that_is_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let link = dir.path().join("link");
+        fs::write(&target, b"ours").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = remove_if(&link, TINY, |_| true).unwrap_err();
+        assert_eq!(
+            Refusal::of(&err),
+            Some(&Refusal::NotRegular {
+                kind: "a symbolic link"
+            })
+        );
+        assert!(link.exists() && target.exists(), "neither is touched");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn remove_if_refuses_a_fifo_and_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(remove_if(&fifo, TINY, |_| true).is_err());
+        assert!(fifo.exists());
+        assert!(remove_if(dir.path(), TINY, |_| true).is_err());
+    }
 
     #[test]
     fn a_regular_file_within_the_limit_is_read_whole() {

@@ -343,6 +343,7 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
             app,
             key_id,
             method,
+            ..
         } => keys::remove(app, *key_id, method),
         O::RemovePasswordCredential { app, key_id } => keys::remove_password(app, *key_id),
         O::AddClientSecret { secret, .. } => keys::add_password(resolved.app()?, secret),

@@ -193,6 +193,7 @@ fn every_operation() -> Vec<Operation> {
             app: app(),
             key_id: KeyId(guid(0xc1)),
             method: keep(&[0xc3]),
+            archived: None,
         },
         O::RemovePasswordCredential {
             app: app(),
