@@ -10,9 +10,17 @@
 //!
 //! An index only narrows: it answers "which ids may match", a superset, and the filter is still
 //! evaluated on each candidate, so an indexed query answers exactly what a scan would.
+//!
+//! Entries and indexes are persistent maps (`imbl`), each entry behind an `Arc`: a clone of a
+//! collection shares everything with the original and a change copies only the path to what it
+//! changed (and the entry itself, when a clone still holds it). The replica keeps a clone of the
+//! tenant per write (see [`crate::replica`]), so that costs O(log n) per write, not O(n).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use imbl::{OrdMap, OrdSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -45,11 +53,11 @@ pub(crate) fn index_key(value: &str) -> String {
 }
 
 /// Property → value (lower-case) → ids.
-type Index = HashMap<&'static str, HashMap<String, BTreeSet<String>>>;
+type Index = HashMap<&'static str, OrdMap<String, OrdSet<String>>>;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Collection {
-    entries: BTreeMap<String, Entry>,
+    entries: OrdMap<String, Arc<Entry>>,
     index: Index,
     /// Ids inserted, changed or removed since [`Collection::take_changed`].
     changed: BTreeSet<String>,
@@ -103,7 +111,7 @@ impl Collection {
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.get(id)
+        self.entries.get(id).map(|e| &**e)
     }
 
     /// The entry to change; its index keys are brought up to date when the guard drops.
@@ -114,7 +122,6 @@ impl Collection {
             coll: self,
             id,
             before,
-            noted: true,
         })
     }
 
@@ -122,36 +129,43 @@ impl Collection {
         let old = self.remove(&id);
         self.add_keys(&id, keys_of(&entry));
         self.changed.insert(id.clone());
-        self.entries.insert(id, entry);
+        self.entries.insert(id, Arc::new(entry));
         old
     }
 
     pub(crate) fn remove(&mut self, id: &str) -> Option<Entry> {
-        let (id, old) = self.entries.remove_entry(id)?;
+        let (id, old) = self.entries.remove_with_key(id)?;
         self.drop_keys(&id, keys_of(&old));
         self.changed.insert(id);
-        Some(old)
+        Some(Arc::unwrap_or_clone(old))
     }
 
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&String, &mut Entry) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&String, &Entry) -> bool) {
         let gone: Vec<String> = self
             .entries
-            .iter_mut()
-            .filter_map(|(id, e)| (!keep(id, e)).then(|| id.clone()))
+            .iter()
+            .filter(|(id, e)| !keep(id, e))
+            .map(|(id, _)| id.clone())
             .collect();
         for id in gone {
             self.remove(&id);
         }
     }
 
-    /// Applies `change` to every entry; it says whether it changed the entry.
-    pub(crate) fn update_all(&mut self, mut change: impl FnMut(&mut Entry) -> bool) {
-        let ids: Vec<String> = self.entries.keys().cloned().collect();
+    /// Applies `change` to every entry `matches` (only those are copied and noted as changed).
+    pub(crate) fn update_where(
+        &mut self,
+        matches: impl Fn(&Entry) -> bool,
+        mut change: impl FnMut(&mut Entry),
+    ) {
+        let ids: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches(e))
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in ids {
-            let mut entry = self.get_mut(&id).expect("listed above");
-            if !change(&mut entry) {
-                entry.unchanged();
-            }
+            change(&mut self.get_mut(&id).expect("listed above"));
         }
     }
 
@@ -160,27 +174,29 @@ impl Collection {
     }
 
     pub(crate) fn values(&self) -> impl DoubleEndedIterator<Item = &Entry> {
-        self.entries.values()
+        self.entries.values().map(|e| &**e)
     }
 
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
-        self.entries.iter()
+        self.entries.iter().map(|(id, e)| (id, &**e))
     }
 
     /// The ids whose `prop` is `value` (case-insensitively), or for an array property, holds
-    /// it; `None` when `prop` is not indexed.
-    pub(crate) fn lookup(&self, prop: &str, value: &str) -> Option<&BTreeSet<String>> {
-        static EMPTY: BTreeSet<String> = BTreeSet::new();
+    /// it, in order; `None` when `prop` is not indexed.
+    pub(crate) fn lookup(
+        &self,
+        prop: &str,
+        value: &str,
+    ) -> Option<impl Iterator<Item = &String> + '_> {
         if !INDEXED.contains(&prop) {
             return None;
         }
-        Some(
-            self.index
-                .get(prop)
-                .and_then(|values| values.get(&index_key(value)))
-                .unwrap_or(&EMPTY),
-        )
+        let ids = self
+            .index
+            .get(prop)
+            .and_then(|values| values.get(&index_key(value)));
+        Some(ids.into_iter().flat_map(OrdSet::iter))
     }
 
     /// The entries whose `prop` is `value` (case-insensitively, or an array holding it), in id
@@ -191,7 +207,7 @@ impl Collection {
         value: &str,
     ) -> impl Iterator<Item = &'a Entry> + 'a {
         let ids = self.lookup(prop, value).expect("an indexed property");
-        ids.iter().filter_map(|id| self.entries.get(id))
+        ids.filter_map(|id| self.get(id))
     }
 
     /// The entries a filter may match, in id order: those the indexes name when the filter
@@ -204,8 +220,8 @@ impl Collection {
         extra: &dyn Fn(&str, &str) -> Option<BTreeSet<String>>,
     ) -> Box<dyn Iterator<Item = &'a Entry> + 'a> {
         match filter.and_then(|f| self.narrow(f, extra)) {
-            Some(ids) => Box::new(ids.into_iter().filter_map(|id| self.entries.get(&id))),
-            None => Box::new(self.entries.values()),
+            Some(ids) => Box::new(ids.into_iter().filter_map(|id| self.get(&id))),
+            None => Box::new(self.values()),
         }
     }
 
@@ -219,7 +235,7 @@ impl Collection {
             let Lit::Str(value) = lit else {
                 return None;
             };
-            let mut ids = self.lookup(prop, value)?.clone();
+            let mut ids: BTreeSet<String> = self.lookup(prop, value)?.cloned().collect();
             if let Some(more) = extra(prop, value) {
                 ids.extend(more);
             }
@@ -295,7 +311,7 @@ impl std::ops::Index<&str> for Collection {
     type Output = Entry;
 
     fn index(&self, id: &str) -> &Entry {
-        &self.entries[id]
+        self.get(id).expect("an entry of the collection")
     }
 }
 
@@ -303,7 +319,7 @@ impl std::ops::Index<&String> for Collection {
     type Output = Entry;
 
     fn index(&self, id: &String) -> &Entry {
-        &self.entries[id.as_str()]
+        &self[id.as_str()]
     }
 }
 
@@ -320,7 +336,7 @@ impl FromIterator<(String, Entry)> for Collection {
 
 impl Serialize for Collection {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.entries.serialize(s)
+        s.collect_map(self.entries.iter().map(|(id, e)| (id, &**e)))
     }
 }
 
@@ -337,42 +353,32 @@ pub(crate) struct EntryMut<'a> {
     coll: &'a mut Collection,
     id: String,
     before: Vec<(&'static str, String)>,
-    /// Whether dropping notes the entry as changed.
-    noted: bool,
-}
-
-impl EntryMut<'_> {
-    /// Nothing was changed after all: keep the entry out of the journal.
-    fn unchanged(mut self) {
-        self.noted = false;
-    }
 }
 
 impl Deref for EntryMut<'_> {
     type Target = Entry;
 
     fn deref(&self) -> &Entry {
-        &self.coll.entries[&self.id]
+        &self.coll[&self.id]
     }
 }
 
 impl DerefMut for EntryMut<'_> {
     fn deref_mut(&mut self) -> &mut Entry {
-        self.coll.entries.get_mut(&self.id).expect("held")
+        // Copies the entry only if a snapshot still shares it.
+        Arc::make_mut(self.coll.entries.get_mut(&self.id).expect("held"))
     }
 }
 
 impl Drop for EntryMut<'_> {
     fn drop(&mut self) {
-        let after = keys_of(&self.coll.entries[&self.id]);
+        let after = keys_of(&self.coll[&self.id]);
         if after != self.before {
             let id = self.id.clone();
             self.coll.drop_keys(&id, std::mem::take(&mut self.before));
             self.coll.add_keys(&id, after);
         }
-        if self.noted {
-            self.coll.changed.insert(self.id.clone());
-        }
+        self.coll.changed.insert(self.id.clone());
     }
 }
 

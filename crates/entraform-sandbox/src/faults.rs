@@ -133,7 +133,57 @@ impl FaultState {
     }
 }
 
-/// Resource units a request costs (graph-contract.md, "Throttling and faults in detail").
+/// Base resource-unit costs other than 1, as Microsoft Graph's throttling reference lists them
+/// ("Identity and access service limits",
+/// <https://learn.microsoft.com/graph/throttling-limits#identity-and-access-service-limits>):
+/// method, path (`{id}` is any one segment), units. Any other identity path costs 1.
+const BASE_COSTS: &[(&str, &str, i32)] = &[
+    ("GET", "applications", 2),
+    ("GET", "applications/{id}/extensionProperties", 2),
+    ("GET", "contracts", 3),
+    ("POST", "directoryObjects/getByIds", 5),
+    ("GET", "domains/{id}/domainNameReferences", 4),
+    ("POST", "getObjectsById", 5),
+    ("GET", "groups/{id}/members", 3),
+    ("GET", "groups/{id}/transitiveMembers", 5),
+    ("POST", "isMemberOf", 4),
+    ("POST", "me/checkMemberGroups", 4),
+    ("POST", "me/checkMemberObjects", 4),
+    ("POST", "me/getMemberGroups", 2),
+    ("POST", "me/getMemberObjects", 2),
+    ("GET", "me/licenseDetails", 2),
+    ("GET", "me/memberOf", 2),
+    ("GET", "me/ownedObjects", 2),
+    ("GET", "me/transitiveMemberOf", 2),
+    ("GET", "oauth2PermissionGrants", 2),
+    ("GET", "oauth2PermissionGrants/{id}", 2),
+    ("GET", "servicePrincipals/{id}/appRoleAssignments", 2),
+    ("GET", "subscribedSkus", 3),
+    ("GET", "users", 2),
+];
+
+/// Whether `segments` is the path `pattern`; a `me/` path also stands for `users/{id}/`, as the
+/// reference says.
+fn path_is(segments: &[&str], pattern: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let same = |segments: &[&str], pattern: &[&str]| {
+        segments.len() == pattern.len()
+            && segments
+                .iter()
+                .zip(pattern)
+                .all(|(s, p)| *p == "{id}" || s.eq_ignore_ascii_case(p))
+    };
+    match (pattern.split_first(), segments) {
+        (Some((&"me", rest)), [users, _, tail @ ..]) if users.eq_ignore_ascii_case("users") => {
+            same(tail, rest) || same(segments, &pattern)
+        }
+        _ => same(segments, &pattern),
+    }
+}
+
+/// Resource units a request costs: the base cost of its path ([`BASE_COSTS`]), `$select` −1,
+/// `$expand` +1, `$top` under 20 −1, never under 1 (`$select` on `directoryObjects/getByIds`
+/// or `getObjectsById`: 2).
 pub(crate) fn cost(
     method: &str,
     path: &str,
@@ -141,15 +191,26 @@ pub(crate) fn cost(
     expand: bool,
     top: Option<usize>,
 ) -> u32 {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if method != "GET" {
-        return 1;
+    // A key segment (`applications(uniqueName='x')`) addresses one object, as `{id}` does.
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .flat_map(|s| match s.split_once('(') {
+            Some((name, _)) => vec![name, "{id}"],
+            None => vec![s],
+        })
+        .collect();
+    let listed = |pattern: &str| path_is(&segments, pattern);
+    if select
+        && method == "POST"
+        && (listed("directoryObjects/getByIds") || listed("getObjectsById"))
+    {
+        return 2;
     }
-    let base: i32 = match segments.as_slice() {
-        [first, ..] if first.starts_with("applications") => 2,
-        ["servicePrincipals", _, "appRoleAssignments"] => 2,
-        _ => 1,
-    };
+    let base = BASE_COSTS
+        .iter()
+        .find(|(m, pattern, _)| *m == method && listed(pattern))
+        .map_or(1, |(_, _, units)| *units);
     let mut c = base;
     if select {
         c -= 1;
@@ -195,24 +256,42 @@ pub(crate) fn service_error(code: u16) -> GraphError {
 mod tests {
     use super::*;
 
+    /// The reference's table and modifiers, as it states them.
     #[test]
-    fn the_cost_table_matches_the_contract() {
-        assert_eq!(cost("GET", "/applications", false, false, None), 2);
+    fn the_cost_table_is_the_references() {
+        let get = |path| cost("GET", path, false, false, None);
+        assert_eq!(get("/applications"), 2);
         assert_eq!(cost("GET", "/applications", true, false, None), 1);
         assert_eq!(cost("GET", "/applications", false, true, None), 3);
         assert_eq!(cost("GET", "/applications", true, false, Some(5)), 1);
+        assert_eq!(get("/applications/x/extensionProperties"), 2);
+        // Not listed: any other identity path costs 1.
+        assert_eq!(get("/applications/x"), 1);
+        assert_eq!(get("/applications(uniqueName='x')"), 1);
+        assert_eq!(get("/applications/x/federatedIdentityCredentials"), 1);
+        assert_eq!(get("/servicePrincipals"), 1);
+        assert_eq!(get("/servicePrincipals/x/appRoleAssignments"), 2);
+        assert_eq!(get("/servicePrincipals(appId='x')/appRoleAssignments"), 2);
+        assert_eq!(get("/oauth2PermissionGrants"), 2);
+        assert_eq!(cost("GET", "/oauth2PermissionGrants", true, false, None), 1);
+        assert_eq!(get("/oauth2PermissionGrants/x"), 2);
+        assert_eq!(get("/users"), 2);
+        assert_eq!(cost("GET", "/users", true, false, None), 1);
+        assert_eq!(get("/users/x"), 1);
+        // `me/` costs apply to `users/{id}/` too.
+        assert_eq!(get("/me/memberOf"), 2);
+        assert_eq!(get("/users/x/memberOf"), 2);
+        assert_eq!(get("/groups/x/transitiveMembers"), 5);
         assert_eq!(
-            cost(
-                "GET",
-                "/servicePrincipals/x/appRoleAssignments",
-                false,
-                false,
-                None
-            ),
+            cost("POST", "/directoryObjects/getByIds", false, false, None),
+            5
+        );
+        assert_eq!(
+            cost("POST", "/directoryObjects/getByIds", true, false, None),
             2
         );
-        assert_eq!(cost("GET", "/users", false, false, None), 1);
         assert_eq!(cost("POST", "/applications", false, false, None), 1);
+        assert_eq!(cost("PATCH", "/applications/x", false, false, None), 1);
     }
 
     #[test]

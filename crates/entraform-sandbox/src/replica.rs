@@ -8,7 +8,9 @@
 //!
 //! The replica is a log of snapshots of the document, one per write, each kept until a newer one
 //! is old enough to be the replica's state. With no delay, or no write within the delay, the
-//! primary is read directly.
+//! primary is read directly. A snapshot is cheap: the collections are persistent maps, so it
+//! shares every unchanged entry and index node with the primary and the other snapshots (see
+//! [`crate::collection`]), and a write costs O(log n) more, not a copy of the tenant.
 
 use std::collections::VecDeque;
 use std::ops::Deref;

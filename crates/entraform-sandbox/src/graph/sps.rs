@@ -470,13 +470,10 @@ pub(crate) fn remove(doc: &mut Document, sp_id: &str, now: i64) {
         .retain(|_, a| a.str("principalId") != sp_id);
     doc.oauth2_permission_grants
         .retain(|_, g| g.str("clientId") != sp_id && g.str("resourceId") != sp_id);
-    let disown = |e: &mut Entry| {
-        let before = e.owners.len();
-        e.owners.retain(|o| o != sp_id);
-        e.owners.len() != before
-    };
-    doc.applications.update_all(disown);
-    doc.service_principals.update_all(disown);
+    let owned = |e: &Entry| e.owners.iter().any(|o| o == sp_id);
+    let disown = |e: &mut Entry| e.owners.retain(|o| o != sp_id);
+    doc.applications.update_where(owned, disown);
+    doc.service_principals.update_where(owned, disown);
 }
 
 fn delete(doc: &mut Document, call: &Call, key: &Key) -> Result<Reply, GraphError> {
