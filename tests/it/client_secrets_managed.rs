@@ -10,7 +10,7 @@ use entraform::sandbox::{self, SandboxConfig};
 use serde_json::Value;
 
 use crate::common::{stderr, stdout};
-use crate::keyvault_e2e::{admin_token, run, sandboxed, script_host};
+use crate::keyvault_e2e::{admin_token, run, sandboxed, script_host, vault_secret};
 use crate::sandbox_util::token_by_secret;
 
 fn write_manifest(dir: &Path, secrets: &[(&str, &str)], validity: &str, renew: &str) -> PathBuf {
@@ -60,27 +60,7 @@ async fn script_host_signs_in(
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let vault_token = token_by_secret(
-        &http,
-        &sb.token_url(),
-        &host.0,
-        &host.1,
-        "https://vault.azure.net/.default",
-    )
-    .await;
-    assert_eq!(vault_token.status, 200, "{}", vault_token.text);
-    let secret: Value = http
-        .get(format!(
-            "{}/secrets/{name}/?api-version=2025-07-01",
-            sb.key_vault_url("kv-ops")
-        ))
-        .bearer_auth(vault_token.body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let secret = vault_secret(&http, &sb, (&host.0, &host.1), name).await;
     assert_eq!(secret["contentType"], "text/plain", "{secret}");
     assert!(secret["attributes"]["exp"].is_i64(), "{secret}");
     let value = secret["value"].as_str().unwrap().to_owned();

@@ -97,6 +97,36 @@ pub(crate) async fn admin_token(
     r.body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// The script host's plain-REST read of a vault secret in `kv-ops`: a token for the vault as its
+/// own identity, then `GET /secrets/{name}`.
+pub(crate) async fn vault_secret(
+    http: &reqwest::Client,
+    sb: &sandbox::RunningSandbox,
+    (host_app, host_secret): (&str, &str),
+    name: &str,
+) -> Value {
+    let vault_token = token_by_secret(
+        http,
+        &sb.token_url(),
+        host_app,
+        host_secret,
+        "https://vault.azure.net/.default",
+    )
+    .await;
+    assert_eq!(vault_token.status, 200, "{}", vault_token.text);
+    http.get(format!(
+        "{}/secrets/{name}?api-version=7.6",
+        sb.key_vault_url("kv-ops")
+    ))
+    .bearer_auth(vault_token.body["access_token"].as_str().unwrap())
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
 /// What the script host does, with plain REST: a token for the vault (as the script host's
 /// own identity), `GET /secrets/exo-automation`, the base64 PFX with no password, a client
 /// assertion signed with it, a token for Exchange. Returns the PFX's thumbprint.
@@ -105,27 +135,7 @@ async fn script_host_signs_in(state: &Path, host_app: &str, host_secret: &str) -
         .await
         .unwrap();
     let http = reqwest::Client::new();
-    let vault_token = token_by_secret(
-        &http,
-        &sb.token_url(),
-        host_app,
-        host_secret,
-        "https://vault.azure.net/.default",
-    )
-    .await;
-    assert_eq!(vault_token.status, 200, "{}", vault_token.text);
-    let secret: Value = http
-        .get(format!(
-            "{}/secrets/exo-automation?api-version=7.6",
-            sb.key_vault_url("kv-ops")
-        ))
-        .bearer_auth(vault_token.body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let secret = vault_secret(&http, &sb, (host_app, host_secret), "exo-automation").await;
     assert_eq!(secret["contentType"], "application/x-pkcs12", "{secret}");
     let pfx = base64::engine::general_purpose::STANDARD
         .decode(secret["value"].as_str().unwrap())
