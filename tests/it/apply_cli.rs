@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::{Value, json};
 
 use crate::apply_support::*;
-use crate::common::{entraform, golden_mismatch, repo_root, stderr, stdout};
+use crate::common::{golden_mismatch, repo_root, sandboxed, stderr, stdout};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -23,15 +23,6 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     let text = std::fs::read_to_string(repo_root().join(&manifest)).unwrap();
     write(tmp.path(), &manifest.display().to_string(), &text);
     (tmp, manifest)
-}
-
-fn sandboxed(dir: &Path) -> Command {
-    let mut cmd = entraform();
-    cmd.current_dir(dir)
-        .args(["--sandbox", "--sandbox-state"])
-        .arg(dir.join("sandbox.json"))
-        .stdin(Stdio::null());
-    cmd
 }
 
 fn run(cmd: &mut Command) -> Output {

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use entraform::sandbox::{self, SandboxConfig};
 use serde_json::Value;
 
+use crate::common::sandboxed;
 use crate::common::{stderr, stdout};
-use crate::keyvault_e2e::{admin_token, run, sandboxed, script_host, vault_secret};
+use crate::keyvault_e2e::{admin_token, run, script_host, vault_secret};
 use crate::sandbox_util::token_by_secret;
 
 fn write_manifest(dir: &Path, secrets: &[(&str, &str)], validity: &str, renew: &str) -> PathBuf {

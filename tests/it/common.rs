@@ -2,8 +2,18 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// `entraform --sandbox` in `dir`, its sandbox state in `dir/sandbox.json`, stdin closed.
+pub fn sandboxed(dir: &Path) -> Command {
+    let mut cmd = entraform();
+    cmd.current_dir(dir)
+        .args(["--sandbox", "--sandbox-state"])
+        .arg(dir.join("sandbox.json"))
+        .stdin(Stdio::null());
+    cmd
+}
 
 /// The built `entraform` binary, with a clean, colourless environment.
 pub fn entraform() -> Command {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{entraform, stderr, stdout};
+use crate::common::{entraform, sandboxed, stderr, stdout};
 
 /// Generous for a loaded two-core machine; a hang is forever, so any bound catches it.
 const LIMIT: Duration = Duration::from_secs(90);
@@ -102,14 +102,6 @@ fn write(dir: &Path, file: &str, text: &str) -> PathBuf {
 }
 
 /// `entraform --sandbox --sandbox-state <dir>/sandbox.json` in `dir`.
-fn sandboxed(dir: &Path) -> Command {
-    let mut cmd = entraform();
-    cmd.current_dir(dir)
-        .args(["--sandbox", "--sandbox-state"])
-        .arg(dir.join("sandbox.json"));
-    cmd
-}
-
 /// A command must fail (exit 1), quickly, with every `expected` text in its stderr.
 fn refused(case: &str, cmd: &mut Command, expected: &[&str]) -> Output {
     let out = run_limited(case, cmd);

@@ -5,13 +5,13 @@
 //! drift; `plan --detailed-exitcode` is 0 after each apply.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 use entraform::sandbox::{self, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::common::{entraform, stderr, stdout};
+use crate::common::{entraform, sandboxed, stderr, stdout};
 use crate::sandbox_util::{token_by_assertion, token_by_secret};
 
 const MANIFEST: &str = r#"apiVersion: entraform/v1
@@ -41,15 +41,6 @@ fn write_manifest(dir: &Path, validity: &str, renew: &str) -> PathBuf {
         .replace("RENEW", renew);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-pub(crate) fn sandboxed(dir: &Path) -> Command {
-    let mut cmd = entraform();
-    cmd.current_dir(dir)
-        .args(["--sandbox", "--sandbox-state"])
-        .arg(dir.join("sandbox.json"))
-        .stdin(Stdio::null());
-    cmd
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Output {
