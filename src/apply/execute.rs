@@ -473,12 +473,28 @@ impl<'a> Exec<'a> {
             Some(app) if refs.display_name => Some(self.display_name(name, app).await?),
             _ => None,
         };
+        let (api_apps, api_sps) = {
+            let st = self.state();
+            let apps = refs
+                .apis
+                .iter()
+                .filter_map(|api| Some((api.to_string(), st.apps.get(*api)?.app_id)))
+                .collect();
+            let sps = refs
+                .apis
+                .iter()
+                .filter_map(|api| Some((api.to_string(), *st.sps.get(*api)?)))
+                .collect();
+            (apps, sps)
+        };
         Ok(Resolved {
             name: name.to_owned(),
             app,
             service_principal,
             display_name,
             graph_resource: self.client.endpoints().resource.clone(),
+            api_apps,
+            api_sps,
         })
     }
 
@@ -534,17 +550,21 @@ impl<'a> Exec<'a> {
         }
         let read = api::applications::identity(app.object_id);
         let read: Application = self
-            .read(self.replication(name, Depends::OnApp), || {
+            .read(self.replication(name, Depends::OnApp, &[]), || {
                 self.client.fetch(&read)
             })
             .await?;
         Ok(read.display_name.unwrap_or_default())
     }
 
-    /// Whether a write that `depends` as given may meet objects Graph does not show yet.
-    fn replication(&self, name: &str, depends: Depends) -> Replication {
+    /// Whether a write that `depends` as given (or that names APIs this run created) may meet
+    /// objects Graph does not show yet.
+    fn replication(&self, name: &str, depends: Depends, apis: &[&str]) -> Replication {
+        let st = self.state();
+        let fresh_api = apis.iter().any(|api| st.fresh.contains(*api));
         match depends {
-            Depends::OnApp if self.state().fresh.contains(name) => Replication::Pending,
+            Depends::OnApp if st.fresh.contains(name) => Replication::Pending,
+            _ if fresh_api => Replication::Pending,
             _ => Replication::Settled,
         }
     }
@@ -827,9 +847,11 @@ impl<'a> Exec<'a> {
     /// confirmations its kind of write needs, and what it produced recorded for later steps.
     async fn perform(&self, address: &Address, op: &Operation) -> StepResult {
         let name = address.app.as_str();
-        let resolved = self.resolve(name, requests::references(op)).await?;
+        let refs = requests::references(op);
+        let apis = refs.apis.clone();
+        let resolved = self.resolve(name, refs).await?;
         let step = requests::step(op, &resolved)?;
-        let replication = self.replication(name, step.depends);
+        let replication = self.replication(name, step.depends, &apis);
         // What happened to the files a removed key's rotation archived.
         let mut files_detail = None;
         let produced = match &step.write {

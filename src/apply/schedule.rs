@@ -1,7 +1,9 @@
 //! Which operations may run together. Pure: a plan in, a tree of sequential and parallel
 //! composition out, over the indices of [`Plan::operations`].
 //!
-//! Apps are independent of each other. Within an app: the application first, then its service
+//! Apps are independent of each other, except that an app naming another app of the plan as an
+//! API (its appId or service principal is created by the plan) starts once that app's steps are
+//! done: apps run in stages, each after the ones it names. Within an app: the application first, then its service
 //! principal, then everything that hangs off them (permissions, roles, owners, certificates,
 //! federated credentials) at once, each kind in its own lane. Within a lane, additions go before
 //! removals (a new role is in place before an old one goes), except federated credentials,
@@ -11,6 +13,7 @@
 //! operations (a rotation's add then remove, a prune's service principal then application) run
 //! in order.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::plan::{Action, Plan, ResourceKind};
@@ -102,10 +105,12 @@ struct Lane {
 struct AppSteps {
     /// Kind group (0 application … 6 federated credentials) → lane.
     lanes: [Lane; 7],
+    /// The apps of the plan it names as APIs.
+    after: BTreeSet<String>,
 }
 
-/// The schedule of a plan: `Par` over apps, each a `Seq` of application, service principal
-/// and the concurrent lanes.
+/// The schedule of a plan: `Seq` over stages, each `Par` over apps, each app a `Seq` of
+/// application, service principal and the concurrent lanes.
 pub fn schedule(plan: &Plan) -> Node {
     let mut apps: Vec<(String, AppSteps)> = Vec::new();
     let mut index = 0;
@@ -119,43 +124,81 @@ pub fn schedule(plan: &Plan) -> Node {
                 &mut apps.last_mut().expect("just pushed").1
             }
         };
+        for op in &change.operations {
+            app.after
+                .extend(op.planned_apis().into_iter().map(str::to_owned));
+        }
         let group = usize::from(change.address.kind.group()).min(6);
         app.lanes[group].phases[phase(change.action, change.address.kind)].push(ops);
     }
 
-    let apps = apps
-        .into_iter()
-        .map(|(_, steps)| {
-            let [application, service_principal, rest @ ..] = steps.lanes;
-            let lanes: Vec<Node> = rest
-                .into_iter()
-                .enumerate()
-                .map(|(i, lane)| {
-                    // Group 5: certificates and key credentials, one PATCH of the key set each.
-                    if i + 2 == 5 {
-                        let all: Vec<Node> = lane
-                            .phases
-                            .into_iter()
-                            .flatten()
-                            .flatten()
-                            .map(Node::Step)
-                            .collect();
-                        Node::Seq(all)
-                    } else {
-                        lane_node(lane)
-                    }
-                })
-                .collect();
-            Node::Seq(vec![
-                lane_node(application),
-                lane_node(service_principal),
-                Node::Par(lanes),
-            ])
-        })
-        .collect();
-    Node::Par(apps)
+    let stages = stages(&apps);
+    let mut nodes: Vec<Vec<Node>> = vec![Vec::new(); stages.iter().max().map_or(0, |m| m + 1)];
+    for ((_, steps), stage) in apps.into_iter().zip(stages) {
+        nodes[stage].push(app_node(steps));
+    }
+    Node::Seq(nodes.into_iter().map(Node::Par).collect())
         .simplified()
         .unwrap_or(Node::Seq(Vec::new()))
+}
+
+/// Each app's stage: one past the latest stage of the apps it names. The planner refuses a
+/// cycle; should one reach here, its apps share the last stage (and apply reports what it could
+/// not resolve) rather than loop.
+fn stages(apps: &[(String, AppSteps)]) -> Vec<usize> {
+    let position = |name: &str| apps.iter().position(|(n, _)| n == name);
+    let mut stage = vec![0; apps.len()];
+    // A longest path has fewer edges than there are apps; more rounds mean a cycle.
+    for _ in 0..apps.len() {
+        let mut moved = false;
+        for (i, (name, steps)) in apps.iter().enumerate() {
+            let want = steps
+                .after
+                .iter()
+                .filter(|dep| *dep != name)
+                .filter_map(|dep| position(dep))
+                .map(|d| stage[d] + 1)
+                .max()
+                .unwrap_or(0)
+                .min(apps.len());
+            if want > stage[i] {
+                stage[i] = want;
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    stage
+}
+
+fn app_node(steps: AppSteps) -> Node {
+    let [application, service_principal, rest @ ..] = steps.lanes;
+    let lanes: Vec<Node> = rest
+        .into_iter()
+        .enumerate()
+        .map(|(i, lane)| {
+            // Group 5: certificates and key credentials, one PATCH of the key set each.
+            if i + 2 == 5 {
+                let all: Vec<Node> = lane
+                    .phases
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(Node::Step)
+                    .collect();
+                Node::Seq(all)
+            } else {
+                lane_node(lane)
+            }
+        })
+        .collect();
+    Node::Seq(vec![
+        lane_node(application),
+        lane_node(service_principal),
+        Node::Par(lanes),
+    ])
 }
 
 fn lane_node(lane: Lane) -> Node {
@@ -215,7 +258,7 @@ mod tests {
             }
             _ => Operation::GrantAppRole {
                 principal: SpRef::Planned(app.to_owned()),
-                resource_id: ObjectId(Uuid::from_u128(4)),
+                resource_id: ObjectId(Uuid::from_u128(4)).into(),
                 app_role_id: PermissionId(Uuid::from_u128(5)),
             },
         };
@@ -301,6 +344,47 @@ mod tests {
         ]);
         assert_eq!(schedule(&p).to_string(), "seq(0, 1, 2, 3, 4)");
         assert_eq!(schedule(&p).steps(), vec![0, 1, 2, 3, 4]);
+    }
+
+    /// `app`'s grant on the API `api`, an app of the same plan.
+    fn grant_on(app: &str, api: &str) -> Change {
+        let mut c = change(ResourceKind::DelegatedGrant, app, api, Action::Create, 1);
+        c.operations = vec![Operation::CreateDelegatedGrant {
+            client: SpRef::Planned(app.to_owned()),
+            resource_id: crate::plan::ResourceRef::Planned {
+                planned: api.to_owned(),
+            },
+            scope: "access_as_user".into(),
+        }];
+        c
+    }
+
+    #[test]
+    fn an_app_naming_an_api_the_plan_creates_starts_once_that_app_is_done() {
+        use ResourceKind as K;
+        let p = plan(vec![
+            change(K::Application, "api", "", Action::Create, 1),
+            change(K::ServicePrincipal, "api", "", Action::Create, 1),
+            change(K::Application, "client", "", Action::Create, 1),
+            grant_on("client", "api"),
+            change(K::Application, "front", "", Action::Create, 1),
+            grant_on("front", "client"),
+            change(K::Application, "other", "", Action::Update, 1),
+        ]);
+        assert_eq!(
+            schedule(&p).to_string(),
+            "seq(par(seq(0, 1), 6), 2, 3, 4, 5)"
+        );
+    }
+
+    #[test]
+    fn a_cycle_that_reached_the_schedule_still_schedules_every_step_once() {
+        let p = plan(vec![
+            grant_on("a", "b"),
+            grant_on("b", "a"),
+            grant_on("c", "c"),
+        ]);
+        assert_eq!(schedule(&p).steps(), vec![0, 1, 2]);
     }
 
     #[test]

@@ -138,9 +138,11 @@ pub struct LiveApp {
     pub fingerprint: Fingerprint,
 }
 
+/// The permissions asked of one API. A plan names the API by a
+/// [`crate::plan::ResourceRef`], since it may be an app the plan creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequiredResourceAccess {
-    pub resource_app_id: AppId,
+pub struct RequiredResourceAccess<A = AppId> {
+    pub resource_app_id: A,
     pub resource_access: Vec<ResourceAccess>,
 }
 
@@ -282,10 +284,10 @@ pub struct LiveDirectoryRoleAssignment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
     pub resources: Vec<ResourceServicePrincipal>,
-    /// The `metadata.name`s of apps this plan creates (the planner's, never read from the
-    /// tenant): another manifest naming one as an API is told to apply it first.
+    /// Apps of this run that another manifest may name as an API before the plan gives them a
+    /// service principal (the planner's, never read from the tenant).
     #[serde(default, skip)]
-    pub planned_apis: Vec<String>,
+    pub planned_apis: Vec<PlannedApi>,
     /// Every app of this run by `metadata.name`, with its appId when it exists before the plan
     /// (the planner's, never read from the tenant): a pre-authorized client may be named so.
     #[serde(default, skip)]
@@ -295,6 +297,19 @@ pub struct Catalog {
     /// Groups `assignments` name (by display name or id) or live assignments hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<LiveGroup>,
+}
+
+/// An app of this run whose service principal the plan creates (with the application, or for
+/// an application that exists): the app roles and scopes the plan gives it, ids included. Its
+/// appId, when the application exists, is known; its service principal's id is known at apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedApi {
+    /// Its `metadata.name`.
+    pub name: String,
+    pub display_name: String,
+    pub app_id: Option<AppId>,
+    pub app_roles: Vec<AppRole>,
+    pub oauth2_permission_scopes: Vec<PermissionScope>,
 }
 
 /// A service principal that exposes permissions (Microsoft Graph, Office 365 Exchange Online...).

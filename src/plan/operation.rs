@@ -41,6 +41,36 @@ pub enum SpRef {
     Existing(ObjectId),
 }
 
+/// The id of an API's application or service principal that an operation names: one that
+/// exists (written as the id itself), or that of an app this plan creates or gives a service
+/// principal, by its `metadata.name`. Apply resolves it once that app's own operations are done
+/// ([`crate::apply::schedule`] runs them first).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResourceRef<T> {
+    Existing(T),
+    Planned { planned: String },
+}
+
+impl<T> ResourceRef<T> {
+    /// The `metadata.name` of the app of this plan it waits for.
+    pub fn planned(&self) -> Option<&str> {
+        match self {
+            ResourceRef::Existing(_) => None,
+            ResourceRef::Planned { planned } => Some(planned),
+        }
+    }
+}
+
+impl<T> From<T> for ResourceRef<T> {
+    fn from(id: T) -> Self {
+        ResourceRef::Existing(id)
+    }
+}
+
+/// `requiredResourceAccess` as a plan writes it: the API may be one the plan creates.
+pub type PlannedResourceAccess = RequiredResourceAccess<ResourceRef<AppId>>;
+
 /// Everything a new application is created with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationBody {
@@ -55,7 +85,7 @@ pub struct ApplicationBody {
     pub tags: Vec<String>,
     /// `None`: not sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_resource_access: Option<Vec<RequiredResourceAccess>>,
+    pub required_resource_access: Option<Vec<PlannedResourceAccess>>,
     /// The plain fields the manifest sets ([`crate::model::fields`]), by Graph path.
     #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
     pub fields: FieldValues,
@@ -81,7 +111,7 @@ pub struct ApplicationPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub required_resource_access: Option<Vec<RequiredResourceAccess>>,
+    pub required_resource_access: Option<Vec<PlannedResourceAccess>>,
     /// The plain fields that change ([`crate::model::fields`]), by Graph path.
     #[serde(default, skip_serializing_if = "FieldValues::is_empty")]
     pub fields: FieldValues,
@@ -261,7 +291,7 @@ pub enum Operation {
     /// `POST /servicePrincipals/{resource_id}/appRoleAssignedTo`.
     GrantAppRole {
         principal: SpRef,
-        resource_id: ObjectId,
+        resource_id: ResourceRef<ObjectId>,
         app_role_id: PermissionId,
     },
     /// `DELETE /servicePrincipals/{resource_id}/appRoleAssignedTo/{assignment_id}`.
@@ -286,7 +316,7 @@ pub enum Operation {
     /// `POST /oauth2PermissionGrants` with `consentType: AllPrincipals`.
     CreateDelegatedGrant {
         client: SpRef,
-        resource_id: ObjectId,
+        resource_id: ResourceRef<ObjectId>,
         /// Space-separated, sorted.
         scope: String,
     },
@@ -347,6 +377,33 @@ pub enum Operation {
         app: ExistingApp,
         id: FederatedCredentialId,
     },
+}
+
+impl Operation {
+    /// The apps of this plan whose appId or service principal the operation names as an API
+    /// ([`ResourceRef::Planned`]): their own operations go first.
+    pub fn planned_apis(&self) -> Vec<&str> {
+        fn rra(rra: Option<&Vec<PlannedResourceAccess>>) -> Vec<&str> {
+            rra.into_iter()
+                .flatten()
+                .filter_map(|r| r.resource_app_id.planned())
+                .collect()
+        }
+        match self {
+            Operation::UpsertApplication { application, .. } => {
+                rra(application.required_resource_access.as_ref())
+            }
+            Operation::UpdateApplication { patch, .. }
+            | Operation::AdoptApplication { patch, .. } => {
+                rra(patch.required_resource_access.as_ref())
+            }
+            Operation::GrantAppRole { resource_id, .. }
+            | Operation::CreateDelegatedGrant { resource_id, .. } => {
+                resource_id.planned().into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A field that may be present with `null`: absent stays `None` (via `default`), `null`

@@ -4,20 +4,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::resolve::{Resolved, ResolvedApi};
+use super::resolve::{ApiResource, Resolved, ResolvedApi};
 use super::{AppCx, Obj, create, delete, normalize, s, set_value, update};
 use crate::model::{
     AppId, Catalog, LiveDelegatedGrant, ObjectId, PermissionId, PermissionKind,
     RequiredResourceAccess, ResourceAccess, ResourceServicePrincipal,
 };
-use crate::plan::{Change, Note, NoteKind, Operation, ResourceKind};
+use crate::plan::{
+    Change, Note, NoteKind, Operation, PlannedResourceAccess, ResourceKind, ResourceRef,
+};
 
 /// `requiredResourceAccess` as the manifest's permissions define it: `Role` for application
 /// permissions, `Scope` for delegated ones.
-pub(crate) fn required_resource_access(apis: &[ResolvedApi<'_>]) -> Vec<RequiredResourceAccess> {
-    let mut by_resource: BTreeMap<AppId, BTreeSet<ResourceAccess>> = BTreeMap::new();
+pub(crate) fn required_resource_access(apis: &[ResolvedApi<'_>]) -> Vec<PlannedResourceAccess> {
+    let mut by_resource: BTreeMap<ResourceRef<AppId>, BTreeSet<ResourceAccess>> = BTreeMap::new();
     for api in apis {
-        let entry = by_resource.entry(api.resource.app_id).or_default();
+        let entry = by_resource.entry(api.resource.app_id()).or_default();
         entry.extend(api.app_roles.iter().map(|r| ResourceAccess {
             id: r.id,
             kind: PermissionKind::Role,
@@ -38,38 +40,42 @@ pub(crate) fn required_resource_access(apis: &[ResolvedApi<'_>]) -> Vec<Required
 }
 
 /// Compared as a set: order, duplicates and empty resource entries mean nothing.
-pub(crate) fn rra_set(
-    rra: &[RequiredResourceAccess],
-) -> BTreeSet<(AppId, PermissionKind, PermissionId)> {
+pub(crate) fn rra_set<A>(
+    rra: &[RequiredResourceAccess<A>],
+) -> BTreeSet<(ResourceRef<AppId>, PermissionKind, PermissionId)>
+where
+    A: Clone + Into<ResourceRef<AppId>>,
+{
     rra.iter()
         .flat_map(|r| {
             r.resource_access
                 .iter()
-                .map(move |a| (r.resource_app_id, a.kind, a.id))
+                .map(move |a| (r.resource_app_id.clone().into(), a.kind, a.id))
         })
         .collect()
 }
 
 /// `<API>/<value> (application|delegated)`, falling back to ids for what the catalog lacks.
-pub(crate) fn rra_labels(rra: &[RequiredResourceAccess], catalog: &Catalog) -> Vec<String> {
+pub(crate) fn rra_labels<A>(rra: &[RequiredResourceAccess<A>], catalog: &Catalog) -> Vec<String>
+where
+    A: Clone + Into<ResourceRef<AppId>>,
+{
     rra_set(rra)
         .into_iter()
         .map(|(app_id, kind, id)| {
-            let resource = catalog.resources.iter().find(|r| r.app_id == app_id);
-            let api = resource.map_or_else(|| app_id.to_string(), |r| resource_label(r, catalog));
+            let resource = api_by_app_id(catalog, &app_id);
+            let api = match (resource, &app_id) {
+                (Some(r), _) => api_label(r, catalog),
+                (None, ResourceRef::Existing(app_id)) => app_id.to_string(),
+                (None, ResourceRef::Planned { planned }) => planned.clone(),
+            };
             let (value, kind_name) = match kind {
                 PermissionKind::Role => (
-                    resource.and_then(|r| r.app_roles.iter().find(|x| x.id == id)?.value.clone()),
+                    resource.and_then(|r| r.app_roles().iter().find(|x| x.id == id)?.value.clone()),
                     "application",
                 ),
                 PermissionKind::Scope => (
-                    resource.and_then(|r| {
-                        r.oauth2_permission_scopes
-                            .iter()
-                            .find(|x| x.id == id)?
-                            .value
-                            .clone()
-                    }),
+                    resource.and_then(|r| r.scopes().iter().find(|x| x.id == id)?.value.clone()),
                     "delegated",
                 ),
             };
@@ -79,6 +85,30 @@ pub(crate) fn rra_labels(rra: &[RequiredResourceAccess], catalog: &Catalog) -> V
             )
         })
         .collect()
+}
+
+/// The API an appId (or an app of this plan) names: the plan's view of it when it is one of
+/// this run's apps.
+fn api_by_app_id<'c>(catalog: &'c Catalog, id: &ResourceRef<AppId>) -> Option<ApiResource<'c>> {
+    match id {
+        ResourceRef::Existing(app_id) => catalog
+            .planned_apis
+            .iter()
+            .find(|p| p.app_id == Some(*app_id))
+            .map(ApiResource::Planned)
+            .or_else(|| {
+                catalog
+                    .resources
+                    .iter()
+                    .find(|r| r.app_id == *app_id)
+                    .map(ApiResource::Live)
+            }),
+        ResourceRef::Planned { planned } => catalog
+            .planned_apis
+            .iter()
+            .find(|p| p.name == *planned)
+            .map(ApiResource::Planned),
+    }
 }
 
 /// A resource's display name, or `name (appId)` when another resource shares the name, so
@@ -97,8 +127,32 @@ pub(crate) fn resource_label(resource: &ResourceServicePrincipal, catalog: &Cata
     }
 }
 
+/// [`resource_label`], and the display name of an API this plan creates.
+fn api_label(resource: ApiResource<'_>, catalog: &Catalog) -> String {
+    match resource {
+        ApiResource::Live(r) => resource_label(r, catalog),
+        ApiResource::Planned(p) => p.display_name.clone(),
+    }
+}
+
 fn resource_by_object_id(catalog: &Catalog, id: ObjectId) -> Option<&ResourceServicePrincipal> {
     catalog.resources.iter().find(|r| r.object_id == id)
+}
+
+/// How a plan shows a resource's service principal id: unknown until apply for a planned one.
+fn with_resource_id(obj: Obj, id: &ResourceRef<ObjectId>) -> Obj {
+    match id {
+        ResourceRef::Existing(id) => obj.with("resource_id", s(id)),
+        ResourceRef::Planned { .. } => obj,
+    }
+}
+
+/// The keys a create's `after` leaves to apply.
+fn unknown_resource_id(id: &ResourceRef<ObjectId>) -> &'static [&'static str] {
+    match id {
+        ResourceRef::Existing(_) => &[],
+        ResourceRef::Planned { .. } => &["resource_id"],
+    }
 }
 
 fn grants_managed(cx: &AppCx<'_>) -> bool {
@@ -118,35 +172,41 @@ pub(crate) fn app_role_assignments(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> V
         .unwrap_or(&[]);
     let mut changes = Vec::new();
 
-    let wanted: BTreeSet<(ObjectId, PermissionId)> = apis
+    let wanted: BTreeSet<(ResourceRef<ObjectId>, PermissionId)> = apis
         .iter()
-        .flat_map(|api| api.app_roles.iter().map(|r| (api.resource.object_id, r.id)))
+        .flat_map(|api| {
+            api.app_roles
+                .iter()
+                .map(|r| (api.resource.object_id(), r.id))
+        })
         .collect();
     for api in apis {
+        let resource_id = api.resource.object_id();
         for role in &api.app_roles {
-            if live
-                .iter()
-                .any(|a| a.resource_id == api.resource.object_id && a.app_role_id == role.id)
-            {
+            if live.iter().any(|a| {
+                ResourceRef::Existing(a.resource_id) == resource_id && a.app_role_id == role.id
+            }) {
                 continue;
             }
-            let api_name = resource_label(api.resource, catalog);
+            let api_name = api_label(api.resource, catalog);
             let value = role.value.clone().unwrap_or_else(|| role.id.to_string());
-            let after = Obj::new()
-                .with("api", api_name.clone())
-                .with("permission", value.clone())
-                .with("resource_id", s(api.resource.object_id))
-                .with("app_role_id", s(role.id));
+            let after = with_resource_id(
+                Obj::new()
+                    .with("api", api_name.clone())
+                    .with("permission", value.clone()),
+                &resource_id,
+            )
+            .with("app_role_id", s(role.id));
             changes.push(create(
                 cx.keyed(
                     ResourceKind::AppRoleAssignment,
                     format!("{api_name}/{value}"),
                 ),
                 after,
-                &[],
+                unknown_resource_id(&resource_id),
                 vec![Operation::GrantAppRole {
                     principal: cx.sp_ref(),
-                    resource_id: api.resource.object_id,
+                    resource_id: resource_id.clone(),
                     app_role_id: role.id,
                 }],
             ));
@@ -155,7 +215,7 @@ pub(crate) fn app_role_assignments(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> V
 
     let Some(sp) = cx.sp() else { return changes };
     for a in live {
-        if wanted.contains(&(a.resource_id, a.app_role_id)) {
+        if wanted.contains(&(ResourceRef::Existing(a.resource_id), a.app_role_id)) {
             continue;
         }
         let resource = resource_by_object_id(catalog, a.resource_id);
@@ -214,24 +274,26 @@ pub(crate) fn delegated_grants(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<C
     let mut changes = Vec::new();
 
     for api in apis.iter().filter(|a| !a.scopes.is_empty()) {
-        let api_name = resource_label(api.resource, catalog);
+        let api_name = api_label(api.resource, catalog);
         let address = cx.keyed(ResourceKind::DelegatedGrant, api_name.clone());
         let wanted: BTreeSet<String> = api.scopes.iter().filter_map(|s| s.value.clone()).collect();
         let scope = wanted.iter().cloned().collect::<Vec<_>>().join(" ");
-        let existing = live.remove(&api.resource.object_id).unwrap_or_default();
+        let resource_id = api.resource.object_id();
+        let existing = match &resource_id {
+            ResourceRef::Existing(id) => live.remove(id).unwrap_or_default(),
+            ResourceRef::Planned { .. } => Vec::new(),
+        };
         let Some((first, extra)) = existing.split_first() else {
-            let after = Obj::new()
-                .with("api", api_name.clone())
-                .with("resource_id", s(api.resource.object_id))
+            let after = with_resource_id(Obj::new().with("api", api_name.clone()), &resource_id)
                 .with("consent_type", "AllPrincipals")
                 .with("scope", set_value(&wanted));
             changes.push(create(
                 address,
                 after,
-                &[],
+                unknown_resource_id(&resource_id),
                 vec![Operation::CreateDelegatedGrant {
                     client: cx.sp_ref(),
-                    resource_id: api.resource.object_id,
+                    resource_id,
                     scope,
                 }],
             ));
@@ -242,7 +304,7 @@ pub(crate) fn delegated_grants(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Vec<C
             let base = || {
                 Obj::new()
                     .with("api", api_name.clone())
-                    .with("resource_id", s(api.resource.object_id))
+                    .with("resource_id", s(first.resource_id))
                     .with("consent_type", "AllPrincipals")
             };
             changes.push(update(

@@ -10,7 +10,7 @@ use super::{AppCx, PlanInput};
 use crate::model::entitlements::{self, Entitlement, Planned};
 use crate::model::pre_authorized;
 use crate::model::{
-    AppRole, Catalog, DesiredApp, FieldValues, LiveApp, PermissionId, PermissionScope,
+    AppRole, Catalog, DesiredApp, FieldValues, LiveApp, PermissionId, PermissionScope, PlannedApi,
     ResourceServicePrincipal,
 };
 use crate::plan::{Address, ResourceKind};
@@ -79,10 +79,11 @@ fn planned_list(
     }
 }
 
-/// The tenant's catalog of APIs, with each app of this run that has a service principal as an
-/// API another manifest may name by its `metadata.name`, showing the app roles and scopes it
-/// will have once the plan is applied (their ids are decided here, so a client may ask for a
-/// scope its API gains in the same plan). Apps this plan creates are listed by name only.
+/// The tenant's catalog of APIs, with each app of this run as an API another manifest may name
+/// by its `metadata.name`, showing the app roles and scopes it will have once the plan is
+/// applied (their ids are decided here, so a client may ask for a scope its API gains in the
+/// same plan). An app whose service principal the plan creates is a [`PlannedApi`]: apply
+/// resolves its ids once it exists.
 pub(crate) fn catalog_with_managed_apis(
     input: &PlanInput<'_>,
     matches: &[Option<Matched<'_>>],
@@ -94,63 +95,79 @@ pub(crate) fn catalog_with_managed_apis(
         catalog
             .run_apps
             .push((d.name.clone(), live.map(|l| l.app_id)));
-        let Some((live, sp)) = live.and_then(|l| l.service_principal.as_ref().map(|sp| (l, sp)))
-        else {
-            catalog.planned_apis.push(d.name.clone());
-            continue;
-        };
-        let roles = planned_list(input, d, Some(live), Entitlement::AppRole);
-        let scopes = planned_list(input, d, Some(live), Entitlement::Scope);
-        let text = |e: &Value, k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
-        let enabled = |e: &Value| e.get("isEnabled").and_then(Value::as_bool).unwrap_or(true);
-        let id = |e: &Value| {
-            e.get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<PermissionId>().ok())
-        };
-        let resource = ResourceServicePrincipal {
-            object_id: sp.object_id,
-            app_id: live.app_id,
-            display_name: live.display_name.clone(),
-            managed_name: Some(d.name.clone()),
-            app_roles: roles
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| {
-                    Some(AppRole {
-                        id: id(e)?,
-                        value: text(e, "value"),
-                        display_name: text(e, "displayName"),
-                        allowed_member_types: e
-                            .get("allowedMemberTypes")
-                            .and_then(Value::as_array)
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|t| t.as_str().map(str::to_owned))
-                            .collect(),
-                        is_enabled: enabled(e),
-                    })
-                })
-                .collect(),
-            oauth2_permission_scopes: scopes
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| {
-                    Some(PermissionScope {
-                        id: id(e)?,
-                        value: text(e, "value"),
-                        is_enabled: enabled(e),
-                    })
-                })
-                .collect(),
-        };
-        // The planned view replaces what the tenant shows of it.
-        catalog.resources.retain(|r| r.object_id != sp.object_id);
-        catalog.resources.push(resource);
+        let app_roles = app_roles(&planned_list(input, d, live, Entitlement::AppRole));
+        let oauth2_permission_scopes = scopes(&planned_list(input, d, live, Entitlement::Scope));
+        match live.and_then(|l| l.service_principal.as_ref().map(|sp| (l, sp))) {
+            Some((live, sp)) => {
+                // The planned view replaces what the tenant shows of it.
+                catalog.resources.retain(|r| r.object_id != sp.object_id);
+                catalog.resources.push(ResourceServicePrincipal {
+                    object_id: sp.object_id,
+                    app_id: live.app_id,
+                    display_name: live.display_name.clone(),
+                    managed_name: Some(d.name.clone()),
+                    app_roles,
+                    oauth2_permission_scopes,
+                });
+            }
+            None => catalog.planned_apis.push(PlannedApi {
+                name: d.name.clone(),
+                display_name: d.display_name.clone(),
+                app_id: live.map(|l| l.app_id),
+                app_roles,
+                oauth2_permission_scopes,
+            }),
+        }
     }
     catalog
+}
+
+fn text(e: &Value, k: &str) -> Option<String> {
+    e.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn enabled(e: &Value) -> bool {
+    e.get("isEnabled").and_then(Value::as_bool).unwrap_or(true)
+}
+
+fn id(e: &Value) -> Option<PermissionId> {
+    e.get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<PermissionId>().ok())
+}
+
+fn app_roles(list: &Value) -> Vec<AppRole> {
+    let entries = list.as_array().into_iter().flatten();
+    entries
+        .filter_map(|e| {
+            Some(AppRole {
+                id: id(e)?,
+                value: text(e, "value"),
+                display_name: text(e, "displayName"),
+                allowed_member_types: e
+                    .get("allowedMemberTypes")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+                is_enabled: enabled(e),
+            })
+        })
+        .collect()
+}
+
+fn scopes(list: &Value) -> Vec<PermissionScope> {
+    let entries = list.as_array().into_iter().flatten();
+    entries
+        .filter_map(|e| {
+            Some(PermissionScope {
+                id: id(e)?,
+                value: text(e, "value"),
+                is_enabled: enabled(e),
+            })
+        })
+        .collect()
 }
 
 /// For a patch of the app's fields: the write that must go first (the live lists with each

@@ -69,6 +69,8 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
     let mut problems = check_replace(input.desired, &input.options.replace);
     let matches = app::match_apps(input, &mut problems);
     let catalog = entitlements::catalog_with_managed_apis(input, &matches);
+    // The apps of this plan each app names as an API, for the cycle check.
+    let mut planned_apis = Vec::new();
 
     for (desired, matched) in input.desired.iter().zip(&matches) {
         let Some(matched) = matched else { continue };
@@ -79,6 +81,18 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
                 continue;
             }
         };
+        planned_apis.push((
+            desired,
+            resolved
+                .apis
+                .iter()
+                .flatten()
+                .filter_map(|api| match api.resource {
+                    resolve::ApiResource::Planned(p) => Some((p.name.as_str(), api.entry)),
+                    resolve::ApiResource::Live(_) => None,
+                })
+                .collect::<Vec<_>>(),
+        ));
         let cx = AppCx {
             input,
             catalog: &catalog,
@@ -126,6 +140,8 @@ fn decide(input: &PlanInput<'_>) -> Result<Decided, PlanError> {
         out.changes.extend(federated::federated_credentials(&cx));
         out.notes.extend(access::consent_note(&cx, &resolved));
     }
+
+    problems.extend(resolve::api_cycles(&planned_apis));
 
     let (pruned, notes) = app::prune(input, &matches, &mut problems);
     out.changes.extend(pruned);

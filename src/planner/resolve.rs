@@ -6,18 +6,75 @@ use std::collections::BTreeSet;
 
 use super::{Problem, ProblemKind};
 use crate::model::{
-    ApiRef, AppRole, Catalog, DesiredApp, KNOWN_APIS, ObjectId, OwnerRef, PermissionKind,
-    PermissionScope, ResourceServicePrincipal, RoleDefinition, RoleDefinitionId, RoleRef, Source,
+    ApiRef, AppId, AppRole, Catalog, DesiredApp, KNOWN_APIS, ObjectId, OwnerRef, PermissionKind,
+    PermissionScope, PlannedApi, ResourceServicePrincipal, RoleDefinition, RoleDefinitionId,
+    RoleRef, Source,
 };
+use crate::plan::ResourceRef;
 
 /// An API the app asks permissions on, with the permissions found on it.
 #[derive(Debug, Clone)]
 pub struct ResolvedApi<'c> {
-    pub resource: &'c ResourceServicePrincipal,
+    pub resource: ApiResource<'c>,
+    /// The first `apiPermissions` entry naming it.
+    pub entry: usize,
     /// Application permissions, sorted by value.
     pub app_roles: Vec<&'c AppRole>,
     /// Delegated permissions, sorted by value.
     pub scopes: Vec<&'c PermissionScope>,
+}
+
+/// An API's service principal: one the tenant has, or one this plan creates.
+#[derive(Debug, Clone, Copy)]
+pub enum ApiResource<'c> {
+    Live(&'c ResourceServicePrincipal),
+    Planned(&'c PlannedApi),
+}
+
+impl<'c> ApiResource<'c> {
+    pub fn display_name(self) -> &'c str {
+        match self {
+            ApiResource::Live(r) => &r.display_name,
+            ApiResource::Planned(p) => &p.display_name,
+        }
+    }
+
+    pub fn app_roles(self) -> &'c [AppRole] {
+        match self {
+            ApiResource::Live(r) => &r.app_roles,
+            ApiResource::Planned(p) => &p.app_roles,
+        }
+    }
+
+    pub fn scopes(self) -> &'c [PermissionScope] {
+        match self {
+            ApiResource::Live(r) => &r.oauth2_permission_scopes,
+            ApiResource::Planned(p) => &p.oauth2_permission_scopes,
+        }
+    }
+
+    /// Its appId, or the app of this plan that will have one.
+    pub fn app_id(self) -> ResourceRef<AppId> {
+        match self {
+            ApiResource::Live(r) => ResourceRef::Existing(r.app_id),
+            ApiResource::Planned(PlannedApi {
+                app_id: Some(id), ..
+            }) => ResourceRef::Existing(*id),
+            ApiResource::Planned(p) => ResourceRef::Planned {
+                planned: p.name.clone(),
+            },
+        }
+    }
+
+    /// Its service principal's id, or the app of this plan that will have one.
+    pub fn object_id(self) -> ResourceRef<ObjectId> {
+        match self {
+            ApiResource::Live(r) => ResourceRef::Existing(r.object_id),
+            ApiResource::Planned(p) => ResourceRef::Planned {
+                planned: p.name.clone(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -79,12 +136,13 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
             };
             let pos = match apis
                 .iter()
-                .position(|a| a.resource.object_id == resource.object_id)
+                .position(|a| a.resource.object_id() == resource.object_id())
             {
                 Some(pos) => pos,
                 None => {
                     apis.push(ResolvedApi {
                         resource,
+                        entry: i,
                         app_roles: Vec::new(),
                         scopes: Vec::new(),
                     });
@@ -120,7 +178,7 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
             api.scopes.sort_by(|a, b| a.value.cmp(&b.value));
             api.scopes.dedup_by_key(|s| s.id);
         }
-        apis.sort_by(|a, b| a.resource.display_name.cmp(&b.resource.display_name));
+        apis.sort_by(|a, b| a.resource.display_name().cmp(b.resource.display_name()));
         apis
     });
 
@@ -196,15 +254,19 @@ pub fn resolve<'c>(app: &DesiredApp, catalog: &'c Catalog) -> Result<Resolved<'c
 
 type Failure = (ProblemKind, String, Vec<String>);
 
-fn find_api<'c>(
-    api: &ApiRef,
-    catalog: &'c Catalog,
-) -> Result<&'c ResourceServicePrincipal, Failure> {
+fn find_api<'c>(api: &ApiRef, catalog: &'c Catalog) -> Result<ApiResource<'c>, Failure> {
+    let planned = |p: &'c PlannedApi| Ok(ApiResource::Planned(p));
     match api {
+        ApiRef::AppId(id)
+            if let Some(p) = catalog.planned_apis.iter().find(|p| p.app_id == Some(*id)) =>
+        {
+            planned(p)
+        }
         ApiRef::AppId(id) => catalog
             .resources
             .iter()
             .find(|r| r.app_id == *id)
+            .map(ApiResource::Live)
             .ok_or_else(|| {
                 (
                     ProblemKind::UnknownApi,
@@ -219,23 +281,15 @@ fn find_api<'c>(
                     .is_some_and(|m| m.eq_ignore_ascii_case(name))
             }) =>
         {
-            Ok(ours)
+            Ok(ApiResource::Live(ours))
         }
         ApiRef::DisplayName(name)
-            if catalog
+            if let Some(p) = catalog
                 .planned_apis
                 .iter()
-                .any(|p| p.eq_ignore_ascii_case(name)) =>
+                .find(|p| p.name.eq_ignore_ascii_case(name)) =>
         {
-            Err((
-                ProblemKind::UnknownApi,
-                format!(
-                    "`{name}` is an app this plan creates (or whose service principal it creates): its appId and service principal are not known until then"
-                ),
-                vec![format!(
-                    "apply `{name}`'s manifest on its own first (`entraform apply <its file>`), then plan both again"
-                )],
-            ))
+            planned(p)
         }
         ApiRef::DisplayName(name) => {
             let found: Vec<_> = catalog
@@ -244,7 +298,7 @@ fn find_api<'c>(
                 .filter(|r| r.display_name == *name)
                 .collect();
             match found.as_slice() {
-                [one] => Ok(one),
+                [one] => Ok(ApiResource::Live(one)),
                 [] => Err((
                     ProblemKind::UnknownApi,
                     format!("no API named `{name}` in this tenant"),
@@ -262,6 +316,7 @@ fn find_api<'c>(
                                     .iter()
                                     .filter_map(|r| r.managed_name.as_deref()),
                             )
+                            .chain(catalog.planned_apis.iter().map(|p| p.name.as_str()))
                             .chain(KNOWN_APIS.iter().map(|(n, _, _)| *n)),
                     ),
                 )),
@@ -289,12 +344,12 @@ fn allows_applications(role: &AppRole) -> bool {
 }
 
 fn find_app_role<'c>(
-    resource: &'c ResourceServicePrincipal,
+    resource: ApiResource<'c>,
     value: &str,
 ) -> Result<&'c AppRole, (String, Vec<String>)> {
-    let api = &resource.display_name;
+    let api = resource.display_name();
     let same: Vec<&AppRole> = resource
-        .app_roles
+        .app_roles()
         .iter()
         .filter(|r| r.value.as_deref() == Some(value))
         .collect();
@@ -316,7 +371,7 @@ fn find_app_role<'c>(
         ));
     }
     if resource
-        .oauth2_permission_scopes
+        .scopes()
         .iter()
         .any(|s| s.value.as_deref() == Some(value))
     {
@@ -332,7 +387,7 @@ fn find_app_role<'c>(
         did_you_mean(
             value,
             resource
-                .app_roles
+                .app_roles()
                 .iter()
                 .filter(|r| allows_applications(r) && r.is_enabled)
                 .filter_map(|r| r.value.as_deref()),
@@ -341,12 +396,12 @@ fn find_app_role<'c>(
 }
 
 fn find_scope<'c>(
-    resource: &'c ResourceServicePrincipal,
+    resource: ApiResource<'c>,
     value: &str,
 ) -> Result<&'c PermissionScope, (String, Vec<String>)> {
-    let api = &resource.display_name;
+    let api = resource.display_name();
     let same: Vec<&PermissionScope> = resource
-        .oauth2_permission_scopes
+        .scopes()
         .iter()
         .filter(|s| s.value.as_deref() == Some(value))
         .collect();
@@ -360,7 +415,7 @@ fn find_scope<'c>(
         ));
     }
     if resource
-        .app_roles
+        .app_roles()
         .iter()
         .any(|r| r.value.as_deref() == Some(value) && allows_applications(r))
     {
@@ -374,7 +429,7 @@ fn find_scope<'c>(
         did_you_mean(
             value,
             resource
-                .oauth2_permission_scopes
+                .scopes()
                 .iter()
                 .filter(|s| s.is_enabled)
                 .filter_map(|s| s.value.as_deref()),
@@ -558,4 +613,76 @@ mod tests {
         );
         assert!(did_you_mean("zzz", candidates).is_empty());
     }
+}
+
+/// Apps of this plan that name each other as APIs (directly, through others, or an app naming
+/// itself) while the plan creates their service principals: neither's ids exist before the
+/// other's. `names[a]`: the planned APIs app `a` names, each with its `apiPermissions` entry.
+pub fn api_cycles(apps: &[(&DesiredApp, Vec<(&str, usize)>)]) -> Vec<Problem> {
+    let named = |app: &str| -> Vec<&str> {
+        apps.iter()
+            .find(|(d, _)| d.name == app)
+            .map(|(_, names)| names.iter().map(|(n, _)| *n).collect())
+            .unwrap_or_default()
+    };
+    // Whether `to` is reached from `from` along the APIs each app names.
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(app) = stack.pop() {
+            if app == to {
+                return true;
+            }
+            if seen.insert(app) {
+                stack.extend(named(app));
+            }
+        }
+        false
+    };
+    let mut problems = Vec::new();
+    for (app, names) in apps {
+        for (api, entry) in names {
+            if !reaches(api, &app.name) {
+                continue;
+            }
+            let file = |name: &str| {
+                apps.iter()
+                    .find(|(d, _)| d.name == name)
+                    .map(|(d, _)| d.source.file.display().to_string())
+                    .unwrap_or_default()
+            };
+            let (message, help) = if *api == app.name {
+                (
+                    format!(
+                        "`{api}` names itself as an API, and this plan creates its service principal: its ids are not known before it exists"
+                    ),
+                    format!(
+                        "apply `{api}` without this entry first, then add it back and apply again"
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "`{}` and `{api}` ({}) name each other as APIs, and this plan creates both service principals: neither's ids are known before the other's",
+                        app.name,
+                        file(api),
+                    ),
+                    format!(
+                        "apply one of `{}` ({}) and `{api}` ({}) without its permission on the other first, then add it back and apply again",
+                        app.name,
+                        app.source.file.display(),
+                        file(api)
+                    ),
+                )
+            };
+            problems.push(Problem {
+                kind: ProblemKind::UnknownApi,
+                source: Some(app.api_source(*entry).clone()),
+                app: app.name.clone(),
+                message,
+                help: vec![help],
+            });
+        }
+    }
+    problems
 }

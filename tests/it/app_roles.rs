@@ -119,52 +119,84 @@ spec:
       delegated: [access_as_user]
 ";
 
-/// A client names our own API by its `metadata.name`, and gets its scope's id (decided by the
-/// API's plan) and a grant on its service principal. An API this plan would create first is
-/// not resolvable yet, and the plan says so at the line that names it.
+/// A client names our own API by its `metadata.name` and gets its scope and app role, ids
+/// decided by the API's plan, with both apps created in one apply: the API goes first, and the
+/// client's `requiredResourceAccess` and grants name the appId and service principal it got.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_asks_our_own_api_for_a_scope_by_its_metadata_name() {
+async fn a_client_and_the_api_it_names_by_metadata_name_are_created_in_one_apply() {
     let t = start().await;
     let api = write(t.dir.path(), "api.yaml", &manifest(READ));
-    let client = write(t.dir.path(), "client.yaml", CLIENT);
-    let both = [api.clone(), client.clone()];
-
-    let err = entraform::ops::plan::make_plan(
-        &t.client,
-        &entraform::ops::plan::PlanRequest {
-            paths: both.to_vec(),
-            recursive: false,
-            prune: false,
-        },
-    )
-    .await
-    .err()
-    .expect("the API does not exist yet");
-    let text = format!("{err:?}");
-    assert!(
-        text.contains("`reports-api` is an app this plan creates"),
-        "{text}"
+    let client = write(
+        t.dir.path(),
+        "client.yaml",
+        &CLIENT.replace(
+            "      delegated: [access_as_user]\n",
+            "      delegated: [access_as_user]\n      application: [Reports.Read]\n",
+        ),
     );
-
-    apply_clean(&t, std::slice::from_ref(&api)).await;
-    let planned = apply_clean(&t, &both).await;
+    // The client's manifest first: the order of files does not decide the order of creation.
+    let planned = apply_clean(&t, &[client, api]).await;
     let text = entraform::plan::render::text(&planned, false);
     assert!(
         text.contains("Reports API/access_as_user (delegated)"),
         "{text}"
     );
-    let raw = Raw::of(&t.sb).await;
-    let scope_id = raw
-        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=api")
-        .await[0]["api"]["oauth2PermissionScopes"][0]["id"]
-        .clone();
-    let client_app = raw
-        .list("/applications?$filter=uniqueName eq 'reports-client'&$select=requiredResourceAccess")
-        .await;
-    assert_eq!(
-        client_app[0]["requiredResourceAccess"][0]["resourceAccess"][0]["id"],
-        scope_id
+    assert!(
+        text.contains("resource_id") && text.contains("(known after apply)"),
+        "{text}"
     );
+
+    let raw = Raw::of(&t.sb).await;
+    let api_app = &raw
+        .list("/applications?$filter=uniqueName eq 'reports-api'&$select=appId,api,appRoles")
+        .await[0];
+    let client_app = &raw
+        .list("/applications?$filter=uniqueName eq 'reports-client'&$select=appId,requiredResourceAccess")
+        .await[0];
+    let rra = &client_app["requiredResourceAccess"][0];
+    assert_eq!(rra["resourceAppId"], api_app["appId"]);
+    let granted: Vec<&Value> = rra["resourceAccess"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert!(
+        granted.contains(&&api_app["api"]["oauth2PermissionScopes"][0]["id"]),
+        "{rra}"
+    );
+    assert!(granted.contains(&&api_app["appRoles"][0]["id"]), "{rra}");
+
+    let sp_id = |app: &Value| {
+        let app_id = app["appId"].as_str().unwrap().to_owned();
+        let raw = &raw;
+        async move {
+            raw.list(&format!(
+                "/servicePrincipals?$filter=appId eq '{app_id}'&$select=id"
+            ))
+            .await[0]["id"]
+                .clone()
+        }
+    };
+    let api_sp = sp_id(api_app).await;
+    let client_sp = sp_id(client_app).await;
+    let grants = raw
+        .list(&format!(
+            "/oauth2PermissionGrants?$filter=clientId eq '{}'",
+            client_sp.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0]["resourceId"], api_sp);
+    assert_eq!(grants[0]["scope"], "access_as_user");
+    let roles = raw
+        .list(&format!(
+            "/servicePrincipals/{}/appRoleAssignments",
+            client_sp.as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(roles.len(), 1, "{roles:?}");
+    assert_eq!(roles[0]["resourceId"], api_sp);
     t.sb.shutdown().await.unwrap();
 }
 

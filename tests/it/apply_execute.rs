@@ -247,7 +247,7 @@ async fn creates_that_find_their_object_already_there_succeed_once_it_is_confirm
     });
     conflicting.changes[0].operations = vec![Operation::CreateDelegatedGrant {
         client: SpRef::Existing(report.service_principals["exo-c"]),
-        resource_id: graph_sp,
+        resource_id: graph_sp.into(),
         scope: "User.Read openid".into(),
     }];
     let conflict = apply::execute(&t.client, &conflicting, &quick_execute(), &|_| {}, &stop).await;

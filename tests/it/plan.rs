@@ -197,6 +197,8 @@ crate::common::golden_cases! {
     a_role_already_disabled_is_removed_in_one_write => "app-role-already-disabled-removed-in-one-write",
     pre_authorized_clients_resolve_to_appids_and_scope_ids => "pre-authorized-applications",
     pre_authorized_names_the_plan_cannot_resolve_fail_at_their_lines => "pre-authorized-unknown-names",
+    a_client_and_its_new_api_are_planned_together_with_ids_known_after_apply => "api-and-client-created-together",
+    apps_naming_each_other_as_new_apis_are_refused_at_their_api_lines => "apis-naming-each-other",
     a_tenant_that_matches_has_no_changes => "no-changes",
     drift_in_every_application_field_is_shown_field_by_field => "drift-application-fields",
     a_role_and_a_permission_no_longer_in_the_manifest_are_removed => "removed-role-assignment",

@@ -2,20 +2,24 @@
 //! owners.
 
 use super::{
-    Confirmation, Create, DeletedHolder, Depends, Detail, Expect, Found, Learns, Restored, Step,
-    UniqueBy, Upsert, Write, found,
+    Confirmation, Create, DeletedHolder, Depends, Detail, Expect, Found, Learns, Resolved,
+    Restored, Step, UniqueBy, Upsert, Write, found,
 };
-use crate::apply::Consent;
+use crate::apply::{ActionError, Consent};
 use crate::graph::api::applications::{self, ApplicationWrite, WebRedirects};
 use crate::graph::api::deleted_items;
 use crate::graph::types as wire;
-use crate::model::{ObjectId, PermissionKind, RequiredResourceAccess};
-use crate::plan::{ApplicationBody, ApplicationPatch, ExistingApp};
+use crate::model::{ObjectId, PermissionKind};
+use crate::plan::{ApplicationBody, ApplicationPatch, ExistingApp, PlannedResourceAccess};
 
-pub(super) fn upsert<'a>(unique_name: &str, application: &ApplicationBody) -> Step<'a> {
-    Step {
+pub(super) fn upsert<'a>(
+    unique_name: &str,
+    application: &ApplicationBody,
+    resolved: &Resolved,
+) -> Result<Step<'a>, ActionError> {
+    Ok(Step {
         write: Write::Upsert(Upsert {
-            request: applications::upsert(unique_name, &application_write(application)),
+            request: applications::upsert(unique_name, &application_write(application, resolved)?),
             read: applications::identity_by_unique_name(unique_name),
             deleted_holder: Some(DeletedHolder {
                 unique_name: unique_name.to_owned(),
@@ -28,7 +32,7 @@ pub(super) fn upsert<'a>(unique_name: &str, application: &ApplicationBody) -> St
             display_name: application.display_name.clone(),
         },
         detail: Detail::CreatedId,
-    }
+    })
 }
 
 /// Takes over an application made by hand: the plan's changes and the `uniqueName` that makes
@@ -37,22 +41,27 @@ pub(super) fn adopt<'a>(
     app: &ExistingApp,
     unique_name: &str,
     patch: &ApplicationPatch,
-) -> Step<'a> {
-    let mut changes = application_patch(patch);
+    resolved: &Resolved,
+) -> Result<Step<'a>, ActionError> {
+    let mut changes = application_patch(patch, resolved)?;
     changes.unique_name = Some(unique_name.to_owned());
-    Step::update(
+    Ok(Step::update(
         applications::update(app.object_id, &changes),
         Consent::NotNeeded,
         app.object_id,
-    )
+    ))
 }
 
-pub(super) fn update<'a>(app: &ExistingApp, patch: &ApplicationPatch) -> Step<'a> {
-    Step::update(
-        applications::update(app.object_id, &application_patch(patch)),
+pub(super) fn update<'a>(
+    app: &ExistingApp,
+    patch: &ApplicationPatch,
+    resolved: &Resolved,
+) -> Result<Step<'a>, ActionError> {
+    Ok(Step::update(
+        applications::update(app.object_id, &application_patch(patch, resolved)?),
         Consent::NotNeeded,
         app.object_id,
-    )
+    ))
 }
 
 pub(super) fn delete<'a>(app: &ExistingApp) -> Step<'a> {
@@ -101,27 +110,36 @@ pub(super) fn owner_found(owners: &[wire::DirectoryObject], owner: ObjectId) -> 
 
 // --- plan values as Graph bodies --------------------------------------------------------------
 
-fn required_resource_access(rra: &[RequiredResourceAccess]) -> Vec<wire::RequiredResourceAccess> {
+/// With the appIds of APIs this run created filled in.
+fn required_resource_access(
+    rra: &[PlannedResourceAccess],
+    resolved: &Resolved,
+) -> Result<Vec<wire::RequiredResourceAccess>, ActionError> {
     rra.iter()
-        .map(|r| wire::RequiredResourceAccess {
-            resource_app_id: r.resource_app_id,
-            resource_access: r
-                .resource_access
-                .iter()
-                .map(|a| wire::ResourceAccess {
-                    id: a.id,
-                    kind: match a.kind {
-                        PermissionKind::Role => "Role",
-                        PermissionKind::Scope => "Scope",
-                    }
-                    .to_owned(),
-                })
-                .collect(),
+        .map(|r| {
+            Ok(wire::RequiredResourceAccess {
+                resource_app_id: resolved.api_app_id(&r.resource_app_id)?,
+                resource_access: r
+                    .resource_access
+                    .iter()
+                    .map(|a| wire::ResourceAccess {
+                        id: a.id,
+                        kind: match a.kind {
+                            PermissionKind::Role => "Role",
+                            PermissionKind::Scope => "Scope",
+                        }
+                        .to_owned(),
+                    })
+                    .collect(),
+            })
         })
         .collect()
 }
 
-fn application_write(b: &ApplicationBody) -> ApplicationWrite {
+fn application_write(
+    b: &ApplicationBody,
+    resolved: &Resolved,
+) -> Result<ApplicationWrite, ActionError> {
     let mut write = ApplicationWrite::default();
     write.display_name = Some(b.display_name.clone());
     write.description = b.description.clone().map(Some);
@@ -134,12 +152,16 @@ fn application_write(b: &ApplicationBody) -> ApplicationWrite {
     write.required_resource_access = b
         .required_resource_access
         .as_deref()
-        .map(required_resource_access);
+        .map(|rra| required_resource_access(rra, resolved))
+        .transpose()?;
     write.fields = b.fields.clone();
-    write
+    Ok(write)
 }
 
-fn application_patch(p: &ApplicationPatch) -> ApplicationWrite {
+fn application_patch(
+    p: &ApplicationPatch,
+    resolved: &Resolved,
+) -> Result<ApplicationWrite, ActionError> {
     let mut write = ApplicationWrite::default();
     write.display_name = p.display_name.clone();
     write.description = p.description.clone();
@@ -154,7 +176,8 @@ fn application_patch(p: &ApplicationPatch) -> ApplicationWrite {
     write.required_resource_access = p
         .required_resource_access
         .as_deref()
-        .map(required_resource_access);
+        .map(|rra| required_resource_access(rra, resolved))
+        .transpose()?;
     write.fields = p.fields.clone();
-    write
+    Ok(write)
 }

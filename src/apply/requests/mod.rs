@@ -25,6 +25,8 @@ mod keys;
 mod roles;
 mod service_principals;
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 pub use keys::{KeyChange, KeyEdit, PasswordAdd, key_credential};
@@ -33,8 +35,8 @@ use super::ActionError;
 use super::retry::Consent;
 use crate::graph::api::deleted_items;
 use crate::graph::{GraphError, Request, decode_value};
-use crate::model::{ObjectId, PermissionId, RoleDefinitionId};
-use crate::plan::{AppRef, ExistingApp, FederatedCredentialBody, Operation, SpRef};
+use crate::model::{AppId, ObjectId, PermissionId, RoleDefinitionId};
+use crate::plan::{AppRef, ExistingApp, FederatedCredentialBody, Operation, ResourceRef, SpRef};
 
 /// What an operation refers to besides its own fields: objects an earlier step of the run may
 /// create (resolved from that step's results), and what it tells the run about objects that
@@ -48,6 +50,9 @@ pub struct References<'a> {
     pub existing_app: Option<&'a ExistingApp>,
     /// A display name the operation gives the app (labels of certificates generated later).
     pub new_display_name: Option<&'a str>,
+    /// Apps of this plan, by `metadata.name`, whose appId or service principal the operation
+    /// names as an API ([`ResourceRef::Planned`]): earlier steps created them.
+    pub apis: Vec<&'a str>,
 }
 
 /// What the executor resolved for one operation's [`References`], and the cloud's Graph root
@@ -60,6 +65,9 @@ pub struct Resolved {
     pub service_principal: Option<ObjectId>,
     pub display_name: Option<String>,
     pub graph_resource: String,
+    /// The [`References::apis`] this run has created so far: appIds and service principals.
+    pub api_apps: BTreeMap<String, AppId>,
+    pub api_sps: BTreeMap<String, ObjectId>,
 }
 
 /// One operation's requests.
@@ -218,6 +226,13 @@ pub enum Detail {
 
 /// What `op` refers to; see [`References`].
 pub fn references(op: &Operation) -> References<'_> {
+    References {
+        apis: op.planned_apis(),
+        ..own_references(op)
+    }
+}
+
+fn own_references(op: &Operation) -> References<'_> {
     use Operation as O;
     let none = References::default();
     match op {
@@ -281,13 +296,13 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
         O::UpsertApplication {
             unique_name,
             application,
-        } => applications::upsert(unique_name, application),
+        } => applications::upsert(unique_name, application, resolved)?,
         O::AdoptApplication {
             app,
             unique_name,
             patch,
-        } => applications::adopt(app, unique_name, patch),
-        O::UpdateApplication { app, patch } => applications::update(app, patch),
+        } => applications::adopt(app, unique_name, patch, resolved)?,
+        O::UpdateApplication { app, patch } => applications::update(app, patch, resolved)?,
         O::DeleteApplication { app } => applications::delete(app),
         O::RestoreApplication { app } => applications::restore(app),
         O::AddOwner { owner_id, .. } => {
@@ -308,7 +323,11 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
             resource_id,
             app_role_id,
             ..
-        } => grants::assign_app_role(resolved.service_principal()?, *resource_id, *app_role_id),
+        } => grants::assign_app_role(
+            resolved.service_principal()?,
+            resolved.api_sp(resource_id)?,
+            *app_role_id,
+        ),
         O::RevokeAppRole {
             resource_id,
             assignment_id,
@@ -325,7 +344,11 @@ pub fn step<'a>(op: &'a Operation, resolved: &Resolved) -> Result<Step<'a>, Acti
         } => assignments::unassign(*resource_id, assignment_id),
         O::CreateDelegatedGrant {
             resource_id, scope, ..
-        } => grants::grant_delegated(resolved.service_principal()?, *resource_id, scope),
+        } => grants::grant_delegated(
+            resolved.service_principal()?,
+            resolved.api_sp(resource_id)?,
+            scope,
+        ),
         O::UpdateDelegatedGrant { grant_id, scope } => grants::update_delegated(grant_id, scope),
         O::DeleteDelegatedGrant { grant_id } => grants::revoke_delegated(grant_id),
         O::AssignDirectoryRole {
@@ -414,6 +437,38 @@ impl Resolved {
                 name: self.name.clone(),
                 what: "service principal",
             })
+    }
+
+    /// The appId of an API, which may be an app this run created.
+    fn api_app_id(&self, api: &ResourceRef<AppId>) -> Result<AppId, ActionError> {
+        match api {
+            ResourceRef::Existing(id) => Ok(*id),
+            ResourceRef::Planned { planned } => {
+                self.api_apps
+                    .get(planned)
+                    .copied()
+                    .ok_or_else(|| ActionError::Unresolved {
+                        name: planned.clone(),
+                        what: "application",
+                    })
+            }
+        }
+    }
+
+    /// The service principal of an API, which may be one this run created.
+    fn api_sp(&self, api: &ResourceRef<ObjectId>) -> Result<ObjectId, ActionError> {
+        match api {
+            ResourceRef::Existing(id) => Ok(*id),
+            ResourceRef::Planned { planned } => {
+                self.api_sps
+                    .get(planned)
+                    .copied()
+                    .ok_or_else(|| ActionError::Unresolved {
+                        name: planned.clone(),
+                        what: "service principal",
+                    })
+            }
+        }
     }
 }
 

@@ -90,13 +90,25 @@ fn every_operation() -> Vec<Operation> {
                 sign_in_audience: "AzureADMyOrg".into(),
                 redirect_uris: None,
                 tags: vec!["entraform:managed".into()],
-                required_resource_access: Some(vec![RequiredResourceAccess {
-                    resource_app_id: AppId(guid(0xe2)),
-                    resource_access: vec![ResourceAccess {
-                        id: PermissionId(guid(0xf1)),
-                        kind: PermissionKind::Role,
-                    }],
-                }]),
+                required_resource_access: Some(vec![
+                    RequiredResourceAccess {
+                        resource_app_id: AppId(guid(0xe2)).into(),
+                        resource_access: vec![ResourceAccess {
+                            id: PermissionId(guid(0xf1)),
+                            kind: PermissionKind::Role,
+                        }],
+                    },
+                    // An API this run created: its appId as the run resolved it.
+                    RequiredResourceAccess {
+                        resource_app_id: ResourceRef::Planned {
+                            planned: "hr-api".into(),
+                        },
+                        resource_access: vec![ResourceAccess {
+                            id: PermissionId(guid(0xf2)),
+                            kind: PermissionKind::Scope,
+                        }],
+                    },
+                ]),
                 fields: FieldValues::default(),
             },
         },
@@ -139,7 +151,7 @@ fn every_operation() -> Vec<Operation> {
         },
         O::GrantAppRole {
             principal: SpRef::Planned("exo".into()),
-            resource_id: EXCHANGE,
+            resource_id: EXCHANGE.into(),
             app_role_id: PermissionId(guid(0xf1)),
         },
         O::RevokeAppRole {
@@ -158,8 +170,16 @@ fn every_operation() -> Vec<Operation> {
         },
         O::CreateDelegatedGrant {
             client: SpRef::Existing(SP),
-            resource_id: EXCHANGE,
+            resource_id: EXCHANGE.into(),
             scope: "EWS.AccessAsUser.All User.Read".into(),
+        },
+        // An API this run created: its service principal as the run resolved it.
+        O::CreateDelegatedGrant {
+            client: SpRef::Existing(SP),
+            resource_id: ResourceRef::Planned {
+                planned: "hr-api".into(),
+            },
+            scope: "access_as_user".into(),
         },
         O::UpdateDelegatedGrant {
             grant_id: "grant-1".into(),
@@ -281,6 +301,8 @@ fn resolved() -> Resolved {
         service_principal: Some(SP),
         display_name: Some("Exchange automation".into()),
         graph_resource: "https://graph.microsoft.com".into(),
+        api_apps: [("hr-api".to_owned(), AppId(guid(0xa9)))].into(),
+        api_sps: [("hr-api".to_owned(), ObjectId(guid(0xa8)))].into(),
     }
 }
 
@@ -319,6 +341,9 @@ fn refers(refs: &References) -> Vec<String> {
     }
     if let Some(name) = refs.new_display_name {
         out.push(format!("remembers display name {name:?}"));
+    }
+    for api in &refs.apis {
+        out.push(format!("the API this run created {api:?}"));
     }
     out
 }
@@ -429,7 +454,7 @@ fn every_operations_requests() {
 fn a_reference_the_run_did_not_resolve_is_an_error_not_a_request() {
     let op = Operation::GrantAppRole {
         principal: SpRef::Planned("exo".into()),
-        resource_id: EXCHANGE,
+        resource_id: EXCHANGE.into(),
         app_role_id: PermissionId(guid(0xf1)),
     };
     let unresolved = Resolved {
