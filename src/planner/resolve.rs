@@ -547,74 +547,6 @@ fn holds_words(text: &str, words: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_name_written_short_suggests_the_full_name_that_holds_it() {
-        let candidates = [
-            "Office 365 Exchange Online",
-            "Microsoft Graph",
-            "Exchange Online Protection",
-        ];
-        assert_eq!(
-            did_you_mean("exchange online", candidates),
-            ["did you mean one of `Exchange Online Protection`, `Office 365 Exchange Online`?"]
-        );
-        assert_eq!(
-            did_you_mean("Graph", candidates),
-            ["did you mean `Microsoft Graph`?"]
-        );
-        // Part of a word, or too short to mean anything, is not a match.
-        assert!(suggest("change Onl", candidates).is_empty());
-        assert!(suggest("365", candidates).is_empty());
-    }
-
-    #[test]
-    fn an_unknown_api_name_is_compared_with_microsofts_own_apis_too() {
-        let (kind, message, help) = find_api(
-            &ApiRef::DisplayName("Exchange Online".into()),
-            &Catalog::default(),
-        )
-        .unwrap_err();
-        assert_eq!(kind, ProblemKind::UnknownApi);
-        assert_eq!(message, "no API named `Exchange Online` in this tenant");
-        assert_eq!(help, ["did you mean `Office 365 Exchange Online`?"]);
-    }
-
-    #[test]
-    fn a_value_differing_only_in_case_is_the_only_suggestion() {
-        assert_eq!(
-            suggest(
-                "exchange.manageasapp",
-                ["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"]
-            ),
-            ["Exchange.ManageAsApp"]
-        );
-    }
-
-    #[test]
-    fn close_values_are_suggested_best_first_and_far_ones_are_not() {
-        let candidates = [
-            "Exchange.ManageAsApp",
-            "Exchange.ManageAsAppV2",
-            "Mail.Send",
-            "full_access_as_app",
-        ];
-        assert_eq!(
-            suggest("Exchange.ManageAsAp", candidates),
-            ["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"]
-        );
-        assert!(suggest("Calendars.Read", candidates).is_empty());
-        assert_eq!(
-            did_you_mean("Mail.Sendd", candidates),
-            ["did you mean `Mail.Send`?"]
-        );
-        assert!(did_you_mean("zzz", candidates).is_empty());
-    }
-}
-
 /// Apps of this plan that name each other as APIs (directly, through others, or an app naming
 /// itself) while the plan creates their service principals: neither's ids exist before the
 /// other's. `names[a]`: the planned APIs app `a` names, each with its `apiPermissions` entry.
@@ -685,4 +617,72 @@ pub fn api_cycles(apps: &[(&DesiredApp, Vec<(&str, usize)>)]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_written_short_suggests_the_full_name_that_holds_it() {
+        let candidates = [
+            "Office 365 Exchange Online",
+            "Microsoft Graph",
+            "Exchange Online Protection",
+        ];
+        assert_eq!(
+            did_you_mean("exchange online", candidates),
+            ["did you mean one of `Exchange Online Protection`, `Office 365 Exchange Online`?"]
+        );
+        assert_eq!(
+            did_you_mean("Graph", candidates),
+            ["did you mean `Microsoft Graph`?"]
+        );
+        // Part of a word, or too short to mean anything, is not a match.
+        assert!(suggest("change Onl", candidates).is_empty());
+        assert!(suggest("365", candidates).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_api_name_is_compared_with_microsofts_own_apis_too() {
+        let (kind, message, help) = find_api(
+            &ApiRef::DisplayName("Exchange Online".into()),
+            &Catalog::default(),
+        )
+        .unwrap_err();
+        assert_eq!(kind, ProblemKind::UnknownApi);
+        assert_eq!(message, "no API named `Exchange Online` in this tenant");
+        assert_eq!(help, ["did you mean `Office 365 Exchange Online`?"]);
+    }
+
+    #[test]
+    fn a_value_differing_only_in_case_is_the_only_suggestion() {
+        assert_eq!(
+            suggest(
+                "exchange.manageasapp",
+                ["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"]
+            ),
+            ["Exchange.ManageAsApp"]
+        );
+    }
+
+    #[test]
+    fn close_values_are_suggested_best_first_and_far_ones_are_not() {
+        let candidates = [
+            "Exchange.ManageAsApp",
+            "Exchange.ManageAsAppV2",
+            "Mail.Send",
+            "full_access_as_app",
+        ];
+        assert_eq!(
+            suggest("Exchange.ManageAsAp", candidates),
+            ["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"]
+        );
+        assert!(suggest("Calendars.Read", candidates).is_empty());
+        assert_eq!(
+            did_you_mean("Mail.Sendd", candidates),
+            ["did you mean `Mail.Send`?"]
+        );
+        assert!(did_you_mean("zzz", candidates).is_empty());
+    }
 }
