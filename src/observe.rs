@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::graph::api::{
@@ -183,15 +184,37 @@ impl ObserveRequest {
         }
     }
 
+    /// The parts asked, by either key of an application.
+    fn parts_index(&self) -> PartsIndex<'_> {
+        let mut index = PartsIndex::default();
+        for q in &self.apps {
+            let parts = match &q.key {
+                AppKey::UniqueName(name) => index.by_unique_name.entry(name).or_default(),
+                AppKey::AppId(id) => index.by_app_id.entry(*id).or_default(),
+            };
+            *parts = parts.union(q.parts);
+        }
+        index
+    }
+}
+
+/// [`ObserveRequest`]'s parts by key: looked up once per application read, so a tenant of
+/// 10,000 apps is not compared with 10,000 queries each time.
+#[derive(Default)]
+struct PartsIndex<'r> {
+    by_unique_name: HashMap<&'r str, Parts>,
+    by_app_id: HashMap<AppId, Parts>,
+}
+
+impl PartsIndex<'_> {
     /// The parts asked for an application found by either of its keys.
-    fn parts_of(&self, app: &Application) -> Parts {
-        self.apps
-            .iter()
-            .filter(|q| match &q.key {
-                AppKey::UniqueName(name) => app.unique_name.as_deref() == Some(name.as_str()),
-                AppKey::AppId(id) => *id == app.app_id,
-            })
-            .fold(Parts::default(), |acc, q| acc.union(q.parts))
+    fn of(&self, app: &Application) -> Parts {
+        let by_name = app
+            .unique_name
+            .as_deref()
+            .and_then(|name| self.by_unique_name.get(name).copied());
+        let by_id = self.by_app_id.get(&app.app_id).copied();
+        by_name.unwrap_or_default().union(by_id.unwrap_or_default())
     }
 }
 
@@ -337,22 +360,21 @@ pub async fn observe(
     }
 
     // Owners, roles and grants are read only for the apps that asked for them.
+    let parts = request.parts_index();
     let owners_wanted: Vec<ObjectId> = applications
         .iter()
-        .filter(|a| request.parts_of(a).owners)
+        .filter(|a| parts.of(a).owners)
         .map(|a| a.id)
         .collect();
 
     // Names no live application holds may be held by a deleted one (restorable for 30 days).
+    let live_names: HashSet<String> = applications
+        .iter()
+        .filter_map(|a| a.unique_name.as_deref().map(str::to_ascii_lowercase))
+        .collect();
     let missing: Vec<String> = names
         .iter()
-        .filter(|n| {
-            !applications.iter().any(|a| {
-                a.unique_name
-                    .as_deref()
-                    .is_some_and(|u| u.eq_ignore_ascii_case(n))
-            })
-        })
+        .filter(|n| !live_names.contains(&n.to_ascii_lowercase()))
         .cloned()
         .collect();
 
@@ -375,13 +397,19 @@ pub async fn observe(
         .collect();
     let mut results = round.run(client).await?;
 
+    // Each service principal's fields are read against its application's tags.
+    let tags_by_app_id: HashMap<AppId, &[String]> = applications
+        .iter()
+        .map(|a| (a.app_id, a.tags.as_slice()))
+        .collect();
     let mut sps: HashMap<AppId, ServicePrincipal> = HashMap::new();
     for list in sp_lists {
         let read = |sp: &Value| {
             let app_tags = sp["appId"]
                 .as_str()
-                .and_then(|id| applications.iter().find(|a| a.app_id.to_string() == id))
-                .map_or(&[][..], |a| a.tags.as_slice());
+                .and_then(|id| id.parse::<AppId>().ok())
+                .and_then(|id| tags_by_app_id.get(&id).copied())
+                .unwrap_or(&[]);
             FieldValues::read_service_principal(sp, app_tags)
         };
         for (sp, values) in results.items_with_fields::<ServicePrincipal>(list, read)? {
@@ -411,7 +439,7 @@ pub async fn observe(
     round.reads(Stage::RolesAndGrants, applications.len());
     let deleted_owner_ids: Vec<String> = deleted
         .iter()
-        .filter(|a| request.parts_of(a).owners)
+        .filter(|a| parts.of(a).owners)
         .map(|a| a.id.to_string())
         .collect();
     let deleted_owner_lists: Vec<usize> = filter::id_in(&deleted_owner_ids)
@@ -447,7 +475,7 @@ pub async fn observe(
     let role_principals: Vec<(usize, String)> = applications
         .iter()
         .enumerate()
-        .filter(|(_, a)| request.parts_of(a).directory_roles)
+        .filter(|(_, a)| parts.of(a).directory_roles)
         .filter_map(|(at, a)| sp_of(a).map(|id| (at, id.to_string())))
         .collect();
     let principal_ids: Vec<&str> = role_principals.iter().map(|(_, id)| id.as_str()).collect();
@@ -461,7 +489,7 @@ pub async fn observe(
     let grant_lists: Vec<(ObjectId, usize)> = applications
         .iter()
         .enumerate()
-        .filter(|(_, a)| request.parts_of(a).delegated_grants)
+        .filter(|(_, a)| parts.of(a).delegated_grants)
         .filter_map(|(at, a)| sp_of(a).map(|sp| (at, sp)))
         .map(|(at, sp)| {
             (
@@ -474,7 +502,7 @@ pub async fn observe(
     // per request, and `appRoleAssignments` is already expanded).
     let assigned_lists: Vec<(ObjectId, usize)> = applications
         .iter()
-        .filter(|a| request.parts_of(a).assignments)
+        .filter(|a| parts.of(a).assignments)
         .filter_map(sp_of)
         .map(|sp| {
             (
@@ -858,8 +886,9 @@ impl Round {
                 p.list_finished(list, &self.covers);
             }
         };
+        // Items stay JSON text until decoded into what each list holds.
         let lists = client
-            .batch_list_reporting::<Value>(&self.lists, &finished)
+            .batch_list_reporting::<Box<RawValue>>(&self.lists, &finished)
             .await?;
         let lists = lists.into_iter().collect::<Result<Vec<_>, _>>()?;
         let after = client.stats();
@@ -879,7 +908,7 @@ impl Round {
 
 struct RoundResults {
     reads: Vec<Request>,
-    lists: Vec<Vec<Value>>,
+    lists: Vec<Vec<Box<RawValue>>>,
 }
 
 /// Which apps of a round's stage have been read: each app waits for the lists that read for it.
@@ -940,7 +969,7 @@ impl RoundResults {
         let path = self.reads[index].path_and_query();
         std::mem::take(&mut self.lists[index])
             .into_iter()
-            .map(|v| graph::decode_value(v, "GET", &path))
+            .map(|raw| graph::decode_json(raw.get().as_bytes(), "GET", &path))
             .collect()
     }
 
@@ -954,7 +983,8 @@ impl RoundResults {
         let path = self.reads[index].path_and_query();
         std::mem::take(&mut self.lists[index])
             .into_iter()
-            .map(|v| {
+            .map(|raw| {
+                let v: Value = graph::decode_json(raw.get().as_bytes(), "GET", &path)?;
                 let values = read(&v);
                 Ok((graph::decode_value(v, "GET", &path)?, values))
             })

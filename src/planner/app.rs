@@ -1,7 +1,7 @@
 //! Applications: which live app each manifest means (by `uniqueName`, or adopted by appId), the
 //! application's own fields, its service principal, and `--prune`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::resolve::Resolved;
 use super::{
@@ -47,6 +47,14 @@ pub(crate) fn match_apps<'a>(
     problems: &mut Vec<Problem>,
 ) -> Vec<Option<Matched<'a>>> {
     let live = &input.live.apps;
+    // By uniqueName, as Graph compares it (without case): a tenant of 10,000 apps is not
+    // scanned once per manifest.
+    let mut by_unique_name: HashMap<String, &LiveApp> = HashMap::with_capacity(live.len());
+    for l in live {
+        if let Some(u) = &l.unique_name {
+            by_unique_name.entry(u.to_ascii_lowercase()).or_insert(l);
+        }
+    }
     let mut out = Vec::with_capacity(input.desired.len());
     let mut names: BTreeMap<String, &DesiredApp> = BTreeMap::new();
     let mut adopted: BTreeMap<String, &DesiredApp> = BTreeMap::new();
@@ -90,11 +98,7 @@ pub(crate) fn match_apps<'a>(
             continue;
         }
 
-        let by_name = live.iter().find(|l| {
-            l.unique_name
-                .as_deref()
-                .is_some_and(|u| u.eq_ignore_ascii_case(&d.name))
-        });
+        let by_name = by_unique_name.get(&d.name.to_ascii_lowercase()).copied();
         let matched = match (by_name, d.adopt_app_id) {
             (Some(l), Some(want)) if l.app_id != want => {
                 problem(

@@ -3,6 +3,8 @@
 //! plan's [`super::KeyIdSource`], so a saved plan carries it), and the write that must come
 //! first when an enabled entry goes away.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use super::app::Matched;
@@ -10,8 +12,8 @@ use super::{AppCx, PlanInput};
 use crate::model::entitlements::{self, Entitlement, Planned};
 use crate::model::pre_authorized;
 use crate::model::{
-    AppRole, Catalog, DesiredApp, FieldValues, LiveApp, PermissionId, PermissionScope, PlannedApi,
-    ResourceServicePrincipal,
+    ApiRef, AppId, AppRole, Catalog, DesiredApp, FieldValues, LiveApp, PermissionId,
+    PermissionScope, PlannedApi, ResourceServicePrincipal,
 };
 use crate::plan::{Address, ResourceKind};
 
@@ -89,12 +91,34 @@ pub(crate) fn catalog_with_managed_apis(
     matches: &[Option<Matched<'_>>],
 ) -> Catalog {
     let mut catalog = input.live.catalog.clone();
+    // Only the apps some manifest names as an API: the catalog is searched once per permission,
+    // and a run of 10,000 apps that all ask Exchange must not search 10,000 APIs each time.
+    let mut named_as_api: HashSet<String> = HashSet::new();
+    let mut named_by_app_id: HashSet<AppId> = HashSet::new();
+    for perm in input
+        .desired
+        .iter()
+        .flat_map(|d| d.api_permissions.iter().flatten())
+    {
+        match &perm.api {
+            ApiRef::DisplayName(name) => named_as_api.insert(name.to_lowercase()),
+            ApiRef::AppId(id) => named_by_app_id.insert(*id),
+        };
+    }
     for (d, m) in input.desired.iter().zip(matches) {
         let Some(m) = m else { continue };
         let live = m.live();
         catalog
             .run_apps
             .push((d.name.clone(), live.map(|l| l.app_id)));
+        let named = named_as_api.contains(&d.name.to_lowercase())
+            || live.is_some_and(|l| {
+                named_by_app_id.contains(&l.app_id)
+                    || named_as_api.contains(&l.display_name.to_lowercase())
+            });
+        if !named {
+            continue;
+        }
         let app_roles = app_roles(&planned_list(input, d, live, Entitlement::AppRole));
         let oauth2_permission_scopes = scopes(&planned_list(input, d, live, Entitlement::Scope));
         match live.and_then(|l| l.service_principal.as_ref().map(|sp| (l, sp))) {
