@@ -11,9 +11,10 @@ use tokio::time::Instant;
 use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use super::client::GraphClient;
-use super::error::{GraphError, HttpError};
+use super::error::{GraphError, HttpError, decode_json};
 use super::paging::with_page_size;
 use super::request::Request;
 use super::retry::{self, Attempt, RetrySafety, Verdict};
@@ -33,7 +34,9 @@ pub struct BatchResponse {
     pub method: String,
     pub path: String,
     pub headers: BTreeMap<String, String>,
-    pub body: Option<serde_json::Value>,
+    /// The body's JSON text as the `$batch` answer carried it: decoded once, straight into what
+    /// the caller wants (a tree of `Value`s per part would be several times its size).
+    pub body: Option<Box<RawValue>>,
 }
 
 impl BatchResponse {
@@ -43,26 +46,21 @@ impl BatchResponse {
 
     /// The body as `T`, with the JSON path of any mismatch.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
-        let body = self.body.as_ref().unwrap_or(&serde_json::Value::Null);
-        serde_path_to_error::deserialize(body).map_err(|e| GraphError::Decode {
-            method: self.method.clone(),
-            path: self.path.clone(),
-            json_path: e.path().to_string(),
-            source: e.into_inner(),
-        })
+        let text = self.body.as_deref().map_or("null", RawValue::get);
+        decode_json(text.as_bytes(), &self.method, &self.path)
     }
-}
 
-impl BatchResponse {
-    /// [`Self::json`], consuming the body rather than copying it.
-    pub fn into_json<T: DeserializeOwned>(self) -> Result<T, GraphError> {
-        let body = self.body.unwrap_or(serde_json::Value::Null);
-        serde_path_to_error::deserialize(body).map_err(|e| GraphError::Decode {
-            method: self.method,
-            path: self.path,
-            json_path: e.path().to_string(),
-            source: e.into_inner(),
-        })
+    /// Whether the body names a next page.
+    fn has_next_link(&self) -> bool {
+        #[derive(serde::Deserialize)]
+        struct NextLink {
+            #[serde(rename = "@odata.nextLink")]
+            next_link: Option<serde::de::IgnoredAny>,
+        }
+        self.body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<NextLink>(b.get()).ok())
+            .is_some_and(|p| p.next_link.is_some())
     }
 }
 
@@ -134,7 +132,7 @@ struct WirePart {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
-    body: Option<serde_json::Value>,
+    body: Option<Box<RawValue>>,
 }
 
 /// How one part of one round ended.
@@ -372,7 +370,10 @@ impl GraphClient {
                 r.method.as_str(),
                 &paths[n],
                 part.status,
-                part.body.as_ref(),
+                part.body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<serde_json::Value>(b.get()).ok())
+                    .as_ref(),
                 header("request-id"),
                 Some(client_ids[n].clone()),
             );
@@ -439,11 +440,7 @@ impl GraphClient {
                 .map(|&i| lists[i].page(next[i].clone().unwrap_or_default()))
                 .collect();
             let last_page = |part: usize, outcome: &BatchOutcome| {
-                let more = outcome.as_ref().is_ok_and(|r| {
-                    r.body
-                        .as_ref()
-                        .is_some_and(|b| b.get("@odata.nextLink").is_some())
-                });
+                let more = outcome.as_ref().is_ok_and(BatchResponse::has_next_link);
                 if !more {
                     finished(active[part]);
                 }
@@ -451,7 +448,7 @@ impl GraphClient {
             let outcomes = self.batch_reporting(requests, &last_page).await?;
             for (&i, outcome) in active.iter().zip(outcomes) {
                 let previous = next[i].take();
-                match outcome.and_then(BatchResponse::into_json::<Page<T>>) {
+                match outcome.and_then(|r| r.json::<Page<T>>()) {
                     Ok(page) => {
                         items[i].extend(page.value);
                         if page.next_link.is_some() && page.next_link == previous {

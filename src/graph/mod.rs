@@ -39,6 +39,7 @@ pub use credential::{
     load_certificate, plan_credential, resolve_credential,
 };
 pub use endpoints::{Cloud, GraphEndpoints};
+pub(crate) use error::decode_json;
 pub use error::{
     ErrorDetail, GraphError, HttpError, SignInError, aadsts_hint, decode_value, permission_for,
 };

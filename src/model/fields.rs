@@ -13,6 +13,7 @@
 //! manifest may hold into one canonical value, so equal meaning compares equal (an empty text
 //! and `null`, a list in any order, an absent flag and `false`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -315,7 +316,7 @@ pub fn top_level_properties(on: On) -> Vec<&'static str> {
 /// Values of fields by [`Field::path`]; for a manifest, only the fields it manages.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct FieldValues(pub BTreeMap<String, Value>);
+pub struct FieldValues(pub BTreeMap<Cow<'static, str>, Value>);
 
 impl FieldValues {
     pub fn is_empty(&self) -> bool {
@@ -326,8 +327,9 @@ impl FieldValues {
         self.0.get(path)
     }
 
-    pub fn insert(&mut self, path: &str, value: Value) {
-        self.0.insert(path.to_owned(), value);
+    /// Paths are the field table's (`'static`), so 10,000 apps' values share their keys.
+    pub fn insert(&mut self, path: &'static str, value: Value) {
+        self.0.insert(Cow::Borrowed(path), value);
     }
 
     /// The values of the fields on `on`, each normalised, read from the object Graph returned;

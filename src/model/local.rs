@@ -2,6 +2,7 @@
 //! caller read them from disk. Kept out of the desired model because reading files is IO.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -13,8 +14,9 @@ use super::ids::Thumbprint;
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalCertificate {
     /// The certificate's DER encoding: what `keyCredentials[].key` carries (base64 in JSON/YAML).
+    /// Shared: 10,000 apps may name the same `cer:` file.
     #[serde(with = "der_base64")]
-    pub der: Vec<u8>,
+    pub der: Arc<[u8]>,
     pub thumbprint: Thumbprint,
     /// The subject distinguished name, e.g. `CN=Exo_V2_App`.
     pub subject: String,
@@ -54,14 +56,19 @@ pub mod der_base64 {
     use base64::Engine as _;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    pub fn serialize<S: Serializer>(bytes: &impl AsRef<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes.as_ref()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: From<Vec<u8>>,
+    {
         let text = String::deserialize(d)?;
         base64::engine::general_purpose::STANDARD
             .decode(text.trim())
+            .map(T::from)
             .map_err(serde::de::Error::custom)
     }
 }

@@ -1,7 +1,7 @@
 //! Making a plan: load the manifests, read the `file:` certificates they name, observe the
 //! tenant, then let the pure planner decide.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use time::OffsetDateTime;
@@ -282,13 +282,23 @@ pub fn read_local_certificates(
     apps: &[DesiredApp],
 ) -> Result<BTreeMap<(String, String), LocalCertificate>> {
     let mut out = BTreeMap::new();
+    let mut read: HashMap<PathBuf, LocalCertificate> = HashMap::new();
     for app in apps {
         for spec in app.certificates.iter().flatten() {
             let key = (app.name.clone(), spec.name.clone());
             match &spec.source {
                 CertificateSource::File { path } => {
-                    let cert = crate::cert::read_public_certificate(path)?;
-                    out.insert(key, local_certificate(&cert));
+                    // Read once per file: many apps may share one certificate.
+                    let local = match read.get(path) {
+                        Some(local) => LocalCertificate::clone(local),
+                        None => {
+                            let cert = crate::cert::read_public_certificate(path)?;
+                            let local = local_certificate(&cert);
+                            read.insert(path.clone(), local.clone());
+                            local
+                        }
+                    };
+                    out.insert(key, local);
                 }
                 CertificateSource::Generate(g) => {
                     if let Some(cert) = generated_on_disk(g) {
@@ -319,7 +329,7 @@ fn generated_on_disk(g: &crate::model::GenerateSpec) -> Option<crate::cert::Publ
 
 fn local_certificate(cert: &crate::cert::PublicCertificate) -> LocalCertificate {
     LocalCertificate {
-        der: cert.der().to_vec(),
+        der: cert.der().into(),
         thumbprint: cert.thumbprint(),
         subject: cert.subject().to_owned(),
         not_before: cert.not_before(),

@@ -249,7 +249,7 @@ impl<'a> State<'a, '_> {
                     display_name: certificate_display_name(name),
                     certificate: CertificateMaterial::File(FileCertificate {
                         path: path.to_owned(),
-                        der: local.der.clone(),
+                        der: local.der.to_vec(),
                         thumbprint: local.thumbprint,
                         not_before: local.not_before,
                         not_after: local.not_after,

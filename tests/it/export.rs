@@ -130,7 +130,7 @@ fn outputs(case: &str) -> BTreeMap<&'static str, String> {
         local.insert(
             (desired[0].name.clone(), spec.name.clone()),
             LocalCertificate {
-                der: c.der().to_vec(),
+                der: c.der().into(),
                 thumbprint: c.thumbprint(),
                 subject: c.subject().to_owned(),
                 not_before: c.not_before(),

@@ -285,7 +285,7 @@ fn variant(op: &Operation) -> usize {
     }
 }
 
-fn plain_fields(values: &[(&str, Value)]) -> FieldValues {
+fn plain_fields(values: &[(&'static str, Value)]) -> FieldValues {
     let mut out = FieldValues::default();
     for (path, value) in values {
         out.insert(path, value.clone());
