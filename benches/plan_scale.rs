@@ -6,8 +6,9 @@
 //! plan's peak memory (max RSS).
 //!
 //! Run: `cargo bench --bench plan_scale` writes the table into `docs/performance.md` between its
-//! markers; `-- 1 100` runs other sizes and only prints; `-- --write-docs 1 100` writes them. `-- --apply 1000` times `apply` of that
-//! many new apps at 20 ms latency and 2 s replication delay.
+//! markers; `-- 1 100` runs other sizes and only prints; `-- --write-docs 1 100` writes them.
+//! `-- --apply 1000` times `apply` of that many new apps at 20 ms latency and 2 s replication
+//! delay. `PLAN_SCALE_LATENCY_MS=0` takes the latency away, to time the sandbox alone.
 
 #[path = "../tests/support/scale.rs"]
 mod scale;
@@ -20,7 +21,13 @@ use entraform::graph::ClientConfig;
 use entraform::read_progress::thousands;
 use entraform::sandbox::{self, Faults, RunningSandbox, SandboxConfig};
 
-const LATENCY_MS: u64 = 20;
+/// Injected latency per request; `PLAN_SCALE_LATENCY_MS=0` measures the sandbox alone.
+fn latency_ms() -> u64 {
+    std::env::var("PLAN_SCALE_LATENCY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(20)
+}
 const REPLICATION_DELAY_MS: u64 = 2000;
 const SIZES: [usize; 4] = [1, 100, 1000, 10_000];
 const DOCS: &str = "docs/performance.md";
@@ -46,6 +53,9 @@ async fn main() {
             .init();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(PEAK_OF) {
+        std::process::exit(peak_of(&args[1..]));
+    }
     let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     if args.iter().any(|a| a == "--apply") {
         for apps in if sizes.is_empty() { vec![1000] } else { sizes } {
@@ -74,7 +84,7 @@ async fn main() {
         // A state file only to restart throttled: the sandbox writes it on every change.
         let config = |units: Option<u32>| {
             let config = SandboxConfig::new().faults(Faults {
-                latency_ms: LATENCY_MS,
+                latency_ms: latency_ms(),
                 throttle: units,
                 ..Faults::default()
             });
@@ -155,8 +165,10 @@ async fn plan_in_child(sandbox: &RunningSandbox, manifest: &Path) -> Measured {
     let run = run_child(cmd).await;
     assert!(
         run.stdout.contains("No changes."),
-        "the seeded tenant should match its manifests:\n{}",
-        run.stdout
+        "the seeded tenant should match its manifests (exit status {}):\n{}\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
     );
     let event = run
         .stderr
@@ -194,27 +206,67 @@ struct ChildRun {
     status: i32,
 }
 
+/// The first argument that makes this binary run the rest as a command and write that
+/// command's peak memory (KiB) into the file `PLAN_SCALE_PEAK_FILE` names.
+const PEAK_OF: &str = "--peak-memory-of";
+
+/// Runs `command` (program, then arguments) to its end and writes its peak memory; returns its
+/// exit code. Linux folds the memory of the process that execs into the `ru_maxrss` of what it
+/// runs, so a child spawned by the bench (which holds the whole sandbox tenant) would report
+/// the bench's size: this small process in between spawns the measured one itself.
+fn peak_of(command: &[String]) -> i32 {
+    let (program, args) = command.split_first().expect("a command");
+    let child = Command::new(program).args(args).spawn().expect("command");
+    let (status, peak_kib) = wait_for(child);
+    let file = std::env::var_os("PLAN_SCALE_PEAK_FILE").expect("PLAN_SCALE_PEAK_FILE");
+    std::fs::write(file, peak_kib.to_string()).expect("peak file");
+    libc::WEXITSTATUS(status)
+}
+
+/// Waits for `child`: its wait status and peak memory in KiB, from `wait4`.
+fn wait_for(child: std::process::Child) -> (i32, u64) {
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, by its pid, with valid pointers.
+    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert!(waited > 0, "wait4: {}", std::io::Error::last_os_error());
+    // Linux reports ru_maxrss in KiB.
+    (status, usage.ru_maxrss as u64)
+}
+
 /// Runs `cmd` to its end off the runtime (the sandbox keeps serving), its output in files (no
-/// pipe to drain), and reads its own peak memory from `wait4`.
-async fn run_child(mut cmd: Command) -> ChildRun {
+/// pipe to drain), through [`peak_of`] for its own peak memory.
+async fn run_child(cmd: Command) -> ChildRun {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    cmd.stdin(Stdio::null())
+    let (out, err, peak) = (
+        dir.path().join("stdout"),
+        dir.path().join("stderr"),
+        dir.path().join("peak"),
+    );
+    let mut outer = Command::new(std::env::current_exe().expect("this bench"));
+    outer
+        .arg(PEAK_OF)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env("PLAN_SCALE_PEAK_FILE", &peak);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => outer.env(key, value),
+            None => outer.env_remove(key),
+        };
+    }
+    outer
+        .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).expect("stdout file"))
         .stderr(std::fs::File::create(&err).expect("stderr file"));
-    let (wall, peak_kib, status) = tokio::task::spawn_blocking(move || {
+    let (wall, status) = tokio::task::spawn_blocking(move || {
         let start = Instant::now();
-        // Reaped by wait4 below, which also says its peak memory.
+        // Reaped by wait4 in `wait_for`.
         #[allow(clippy::zombie_processes)]
-        let child = cmd.spawn().expect("entraform");
-        let mut status = 0;
-        // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waits for our own child, by its pid, with valid pointers.
-        let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-        assert!(waited > 0, "wait4: {}", std::io::Error::last_os_error());
-        // Linux reports ru_maxrss in KiB.
-        (start.elapsed(), usage.ru_maxrss as u64, status)
+        let child = outer.spawn().expect("entraform");
+        let (status, _) = wait_for(child);
+        (start.elapsed(), status)
     })
     .await
     .expect("child");
@@ -222,7 +274,10 @@ async fn run_child(mut cmd: Command) -> ChildRun {
         stdout: std::fs::read_to_string(out).unwrap_or_default(),
         stderr: std::fs::read_to_string(err).unwrap_or_default(),
         wall,
-        peak_kib,
+        peak_kib: std::fs::read_to_string(peak)
+            .ok()
+            .and_then(|k| k.trim().parse().ok())
+            .unwrap_or_default(),
         status,
     }
 }
@@ -234,7 +289,8 @@ fn write_table(path: &Path, table: &str) {
         panic!("{} has no {BEGIN} … {END} markers", path.display());
     };
     let note = format!(
-        "\n<!-- written by `cargo bench --bench plan_scale`; {LATENCY_MS} ms latency per request -->\n\n"
+        "\n<!-- written by `cargo bench --bench plan_scale`; {} ms latency per request -->\n\n",
+        latency_ms()
     );
     let updated = format!(
         "{}{note}{table}\n{}",
@@ -249,7 +305,7 @@ fn write_table(path: &Path, table: &str) {
 /// with 20 ms latency and a 2 s replication delay.
 async fn apply_new(apps: usize) {
     let sandbox = sandbox::start(SandboxConfig::new().faults(Faults {
-        latency_ms: LATENCY_MS,
+        latency_ms: latency_ms(),
         replication_delay_ms: REPLICATION_DELAY_MS,
         ..Faults::default()
     }))
@@ -264,8 +320,9 @@ async fn apply_new(apps: usize) {
     let run = run_child(cmd).await;
     assert_eq!(run.status, 0, "apply failed:\n{}", run.stderr);
     println!(
-        "apply of {} new apps ({LATENCY_MS} ms latency, {} s replication delay): {:.1} s, {} Graph operations, peak memory {:.0} MB",
+        "apply of {} new apps ({} ms latency, {} s replication delay): {:.1} s, {} Graph operations, peak memory {:.0} MB",
         thousands(apps),
+        latency_ms(),
         REPLICATION_DELAY_MS / 1000,
         run.wall.as_secs_f64(),
         thousands((sandbox.stats().total - before) as usize),

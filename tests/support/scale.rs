@@ -129,19 +129,26 @@ pub fn write_certificate(dir: &Path) -> cert::GeneratedCertificate {
     generated
 }
 
-/// The manifests of [`seed`]'s apps (one file, `scale.yaml`, beside `scale.cer`), whether or not
-/// the apps exist yet: a plan of an empty tenant creates them all.
+/// Apps per manifest file: a file stays well under the 1 MiB a manifest may be.
+const APPS_PER_FILE: usize = 1000;
+
+/// The manifests of [`seed`]'s apps, whether or not the apps exist yet (a plan of an empty
+/// tenant creates them all): the folder `scale/` beside `scale.cer`, one file per
+/// [`APPS_PER_FILE`] apps, as a large tenant's repository would split them.
 pub fn write_manifests(dir: &Path, count: usize) -> PathBuf {
-    let mut manifests = String::new();
-    for i in 0..count {
-        manifests.push_str(&format!(
-            "---\napiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  displayName: Scale App {i:04}\n  apiPermissions:\n    - api: Office 365 Exchange Online\n      application: [Exchange.ManageAsApp]\n  directoryRoles: [Exchange Administrator]\n  certificates:\n    - name: shared\n      file: scale.cer\n",
-            name = app_name(i)
-        ));
+    let folder = dir.join("scale");
+    std::fs::create_dir_all(&folder).expect("manifest folder");
+    for (file, first) in (0..count).step_by(APPS_PER_FILE).enumerate() {
+        let mut manifests = String::new();
+        for i in first..count.min(first + APPS_PER_FILE) {
+            manifests.push_str(&format!(
+                "---\napiVersion: entraform/v1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  displayName: Scale App {i:04}\n  apiPermissions:\n    - api: Office 365 Exchange Online\n      application: [Exchange.ManageAsApp]\n  directoryRoles: [Exchange Administrator]\n  certificates:\n    - name: shared\n      file: ../scale.cer\n",
+                name = app_name(i)
+            ));
+        }
+        std::fs::write(folder.join(format!("scale-{file:02}.yaml")), manifests).expect("manifests");
     }
-    let path = dir.join("scale.yaml");
-    std::fs::write(&path, manifests).expect("manifests");
-    path
+    folder
 }
 
 /// Sends requests through `$batch` and returns every answer's body, failing on any error.
