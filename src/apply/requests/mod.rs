@@ -441,33 +441,31 @@ impl Resolved {
 
     /// The appId of an API, which may be an app this run created.
     fn api_app_id(&self, api: &ResourceRef<AppId>) -> Result<AppId, ActionError> {
-        match api {
-            ResourceRef::Existing(id) => Ok(*id),
-            ResourceRef::Planned { planned } => {
-                self.api_apps
-                    .get(planned)
-                    .copied()
-                    .ok_or_else(|| ActionError::Unresolved {
-                        name: planned.clone(),
-                        what: "application",
-                    })
-            }
-        }
+        created_by_run(api, &self.api_apps, "application")
     }
 
     /// The service principal of an API, which may be one this run created.
     fn api_sp(&self, api: &ResourceRef<ObjectId>) -> Result<ObjectId, ActionError> {
-        match api {
-            ResourceRef::Existing(id) => Ok(*id),
-            ResourceRef::Planned { planned } => {
-                self.api_sps
-                    .get(planned)
-                    .copied()
-                    .ok_or_else(|| ActionError::Unresolved {
-                        name: planned.clone(),
-                        what: "service principal",
-                    })
-            }
+        created_by_run(api, &self.api_sps, "service principal")
+    }
+}
+
+/// The id `api` names: as written, or what this run created for the app it names.
+fn created_by_run<T: Copy>(
+    api: &ResourceRef<T>,
+    created: &BTreeMap<String, T>,
+    what: &'static str,
+) -> Result<T, ActionError> {
+    match api {
+        ResourceRef::Existing(id) => Ok(*id),
+        ResourceRef::Planned { planned } => {
+            created
+                .get(planned)
+                .copied()
+                .ok_or_else(|| ActionError::Unresolved {
+                    name: planned.clone(),
+                    what,
+                })
         }
     }
 }
