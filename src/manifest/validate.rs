@@ -566,6 +566,11 @@ impl V<'_> {
                 out.push(AssignmentSpec { principal, role });
                 let source = self.source(&at);
                 self.positions.assignments.push(source);
+                let role_source = match entry.role {
+                    Some(_) => self.source(&role_at),
+                    None => self.source(&at),
+                };
+                self.positions.assignment_roles.push(role_source);
             }
         }
         self.unique("spec.assignments", keys, "assignment");

@@ -54,6 +54,9 @@ pub struct Positions {
     /// `assignments[i].principal`, by index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<Source>,
+    /// `assignments[i].role` (its `principal` when the role is left to the default), by index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignment_roles: Vec<Source>,
     /// `api.preAuthorizedApplications`, entry by entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pre_authorized: Vec<PreAuthorizedPositions>,
@@ -145,6 +148,14 @@ impl DesiredApp {
             .assignments
             .get(index)
             .unwrap_or(&self.source)
+    }
+
+    /// Where the role of `assignments[index]` is written.
+    pub fn assignment_role_source(&self, index: usize) -> &Source {
+        self.positions
+            .assignment_roles
+            .get(index)
+            .unwrap_or_else(|| self.assignment_source(index))
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::resolve::did_you_mean;
 use super::{AppCx, Obj, Problem, ProblemKind, create, delete, s};
 use crate::model::{
-    AppRole, AssignedRole, Catalog, LiveAssignment, ObjectId, PermissionId, PrincipalRef,
+    AppRole, AssignedRole, Catalog, LiveAssignment, ObjectId, PermissionId, PrincipalRef, Source,
 };
 use crate::plan::{Change, Operation, ResourceKind};
 
@@ -177,10 +177,13 @@ pub(crate) fn assignments(cx: &AppCx<'_>) -> Result<Vec<Change>, Vec<Problem>> {
         return Ok(Vec::new());
     };
     let catalog = &cx.input.live.catalog;
+    // The roles as planned name what is wanted (an assignment may name a role this plan adds);
+    // the tenant's name what is there.
+    let planned_roles: Vec<AppRole> = super::entitlements::planned_app_roles(cx);
     let roles: &[AppRole] = cx.live.map_or(&[], |l| l.app_roles.as_slice());
-    let problem = |kind, i: usize, message: String, help: Vec<String>| Problem {
+    let problem = |kind, source: &Source, message: String, help: Vec<String>| Problem {
         kind,
-        source: Some(cx.desired.assignment_source(i).clone()),
+        source: Some(source.clone()),
         app: cx.name().to_owned(),
         message,
         help,
@@ -189,10 +192,22 @@ pub(crate) fn assignments(cx: &AppCx<'_>) -> Result<Vec<Change>, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut wanted: BTreeSet<(Principal, PermissionId)> = BTreeSet::new();
     for (i, spec) in specs.iter().enumerate() {
-        let principal = find_principal(&spec.principal, catalog)
-            .map_err(|(kind, message, help)| problems.push(problem(kind, i, message, help)));
-        let role = app_role_for_users(roles, &spec.role).map_err(|(message, help)| {
-            problems.push(problem(ProblemKind::UnknownAppRole, i, message, help))
+        let principal =
+            find_principal(&spec.principal, catalog).map_err(|(kind, message, help)| {
+                problems.push(problem(
+                    kind,
+                    cx.desired.assignment_source(i),
+                    message,
+                    help,
+                ))
+            });
+        let role = app_role_for_users(&planned_roles, &spec.role).map_err(|(message, help)| {
+            problems.push(problem(
+                ProblemKind::UnknownAppRole,
+                cx.desired.assignment_role_source(i),
+                message,
+                help,
+            ))
         });
         if let (Ok(principal), Ok(role)) = (principal, role) {
             wanted.insert((principal, role));
@@ -220,7 +235,8 @@ pub(crate) fn assignments(cx: &AppCx<'_>) -> Result<Vec<Change>, Vec<Problem>> {
     }
 
     let mut changes = Vec::new();
-    let key = |label: &str, role: PermissionId| format!("{label}/{}", role_label(roles, role));
+    let key =
+        |label: &str, role: PermissionId| format!("{label}/{}", role_label(&planned_roles, role));
     for (principal, role) in &wanted {
         if live
             .iter()
@@ -231,7 +247,7 @@ pub(crate) fn assignments(cx: &AppCx<'_>) -> Result<Vec<Change>, Vec<Problem>> {
         let after = Obj::new()
             .with("principal", principal.label.clone())
             .with("principal_id", s(principal.id))
-            .with("role", role_label(roles, *role))
+            .with("role", role_label(&planned_roles, *role))
             .with("app_role_id", s(role));
         changes.push(create(
             cx.keyed(ResourceKind::Assignment, key(&principal.label, *role)),

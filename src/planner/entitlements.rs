@@ -65,6 +65,21 @@ pub(crate) fn planned(cx: &AppCx<'_>, kind: Entitlement) -> Vec<Planned> {
     entitlements::entries(&planned_list(cx.input, cx.desired, cx.live, kind))
 }
 
+/// The app roles the app will have once the plan is applied, ids and member types included:
+/// what `assignments` may name, roles this plan adds among them. The tenant's when the
+/// manifest does not manage `appRoles`.
+pub(crate) fn planned_app_roles(cx: &AppCx<'_>) -> Vec<AppRole> {
+    match cx.desired.fields.get(Entitlement::AppRole.path()) {
+        Some(_) => app_roles(&planned_list(
+            cx.input,
+            cx.desired,
+            cx.live,
+            Entitlement::AppRole,
+        )),
+        None => cx.live.map(|l| l.app_roles.clone()).unwrap_or_default(),
+    }
+}
+
 /// The planned list of `kind` of one app, normalised, with ids.
 fn planned_list(
     input: &PlanInput<'_>,

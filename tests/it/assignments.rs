@@ -258,11 +258,48 @@ async fn unknown_principals_and_roles_are_problems_at_their_entry() {
         "web.yaml:8:18".to_owned(),
         "no group named `Sale` in this tenant".to_owned(),
         "web.yaml:9:18".to_owned(),
+        // Role problems point at the `role` line.
         "the app role `Sync.All` is for applications only, not for users and groups".to_owned(),
-        "web.yaml:10:18".to_owned(),
+        "web.yaml:11:13".to_owned(),
         "the app has no role `reader`".to_owned(),
+        "web.yaml:13:13".to_owned(),
         "did you mean `Reader`?".to_owned(),
     ] {
         assert!(text.contains(&expected), "`{expected}` in:\n{text}");
     }
+}
+
+/// A new app declares its roles and assigns a user to one in the same manifest: the role's id
+/// is decided by the plan, the assignment names it, and one apply leaves a clean tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_app_assigns_a_role_its_own_manifest_declares_in_one_apply() {
+    let t = start().await;
+    let raw = Raw::of(&t.sb).await;
+    let alex = upn(&raw, "alex").await;
+    let spec = format!(
+        "  appRoles:\n    - value: Reports.Read\n      displayName: Read reports\n      description: Read every report\n      allowedMemberTypes: [User]\n  assignments:\n    - principal: {alex}\n      role: Reports.Read\n"
+    );
+    let path = write(t.dir.path(), "reports.yaml", &manifest("reports", &spec));
+    let text = apply_clean(&t, std::slice::from_ref(&path)).await;
+    assert!(text.contains("Reports.Read"), "{text}");
+
+    let app = &raw
+        .list("/applications?$filter=uniqueName eq 'reports'&$select=appId,appRoles")
+        .await[0];
+    let role_id = app["appRoles"][0]["id"].clone();
+    let app_id = app["appId"].as_str().unwrap();
+    let sp = raw
+        .list(&format!(
+            "/servicePrincipals?$filter=appId eq '{app_id}'&$select=id"
+        ))
+        .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let assigned = raw
+        .list(&format!("/servicePrincipals/{sp}/appRoleAssignedTo"))
+        .await;
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert_eq!(assigned[0]["appRoleId"], role_id);
+    assert_eq!(assigned[0]["principalType"], "User");
 }
