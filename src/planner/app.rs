@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::resolve::Resolved;
 use super::{
     AppCx, Obj, PlanInput, Problem, ProblemKind, access, create, delete, entitlements, fields,
-    normalize, s, set_value, update,
+    normalize, pre_authorized, s, set_value, update,
 };
 use crate::model::{
     AppId, DeletedApp, DesiredApp, LiveApp, MANAGED_BY_TAG, ManagedApp, ObjectId, On,
@@ -256,6 +256,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
             &mut Obj::new(),
             &mut after,
         );
+        pre_authorized::show_by_name(cx, &mut after);
         let op = Operation::UpsertApplication {
             unique_name: d.name.clone(),
             application: ApplicationBody {
@@ -364,6 +365,8 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
         &mut before,
         &mut after,
     );
+    pre_authorized::show_by_name(cx, &mut before);
+    pre_authorized::show_by_name(cx, &mut after);
 
     let app = ExistingApp {
         object_id: live.object_id,

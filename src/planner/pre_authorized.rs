@@ -4,12 +4,15 @@
 
 use serde_json::{Value, json};
 
+use std::collections::HashMap;
+
 use super::entitlements::planned;
 use super::resolve::did_you_mean;
-use super::{AppCx, Problem, ProblemKind};
-use crate::model::entitlements::Entitlement;
+use super::{AppCx, Obj, Problem, ProblemKind};
+use crate::model::entitlements::{self, Entitlement};
+use crate::model::fields::field;
 use crate::model::pre_authorized::{self, Entry};
-use crate::model::{AppId, Source};
+use crate::model::{AppId, On, Source};
 
 /// The list in Graph's shape (normalised), `None` when the manifest does not manage it; or a
 /// problem at each client or scope the plan cannot resolve.
@@ -99,5 +102,53 @@ fn client_app_id(cx: &AppCx<'_>, app: &str) -> Result<AppId, (String, Vec<String
                 help,
             ))
         }
+    }
+}
+
+/// Shows `api.preAuthorizedApplications` in `obj` (a change's before or after) in the
+/// manifest's form rather than Graph's ids: each client by the `metadata.name` of the app of
+/// this run it is (else its appId), each scope by its value (else its id).
+pub(crate) fn show_by_name(cx: &AppCx<'_>, obj: &mut Obj) {
+    let Some(attr) = field(On::Application, pre_authorized::PATH).map(|f| f.attr()) else {
+        return;
+    };
+    let Some(Value::Array(list)) = obj.get_mut(&attr) else {
+        return;
+    };
+    let names: HashMap<String, &str> = cx
+        .catalog
+        .run_apps
+        .iter()
+        .filter_map(|(name, id)| Some((id.as_ref()?.to_string(), name.as_str())))
+        .collect();
+    // The planned scopes, and the tenant's (a scope on its way out is still named).
+    let live_scopes = cx
+        .live
+        .and_then(|l| l.fields.get(Entitlement::Scope.path()))
+        .map(entitlements::entries)
+        .unwrap_or_default();
+    let scopes: HashMap<String, String> = planned(cx, Entitlement::Scope)
+        .into_iter()
+        .chain(live_scopes)
+        .map(|s| (s.id.to_string(), s.value))
+        .collect();
+    for entry in list.iter_mut() {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let app_id = text(entry.get("appId"));
+        let app = names
+            .get(&app_id)
+            .map_or(app_id.clone(), |n| (*n).to_owned());
+        let mut values: Vec<String> = entry
+            .get("delegatedPermissionIds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|id| {
+                let id = text(Some(id));
+                scopes.get(&id).cloned().unwrap_or(id)
+            })
+            .collect();
+        values.sort();
+        *entry = json!({"app": app, "scopes": values});
     }
 }

@@ -228,7 +228,11 @@ spec:
     let api = write(t.dir.path(), "api.yaml", &api);
     let planned = apply_clean(&t, &[api, client]).await;
     let text = entraform::plan::render::text(&planned, false);
-    assert!(text.contains("api.pre_authorized_applications"), "{text}");
+    // The plan names the client and the scope as the manifest does, not by Graph's ids.
+    assert!(
+        text.contains(r#"+ {"app":"reports-client","scopes":["access_as_user"]}"#),
+        "{text}"
+    );
 
     let raw = Raw::of(&t.sb).await;
     let client_app_id = raw
