@@ -3,17 +3,17 @@
 //!
 //! Apps are independent of each other, except that an app naming another app of the plan as an
 //! API (its appId or service principal is created by the plan) starts once that app's steps are
-//! done: apps run in stages, each after the ones it names. Within an app: the application first, then its service
-//! principal, then everything that hangs off them (permissions, roles, owners, certificates,
-//! federated credentials) at once, each kind in its own lane. Within a lane, additions go before
-//! removals (a new role is in place before an old one goes), except federated credentials,
-//! whose removals go first so an issuer + subject (or a name) is free before it is reused; the
-//! plan already orders changes that way. Certificates and key credentials of one app run
-//! strictly one after another: each is a `PATCH` of the app's whole key set. A change's own
-//! operations (a rotation's add then remove, a prune's service principal then application) run
-//! in order.
+//! done: apps run in stages, each after the ones it names. Within an app: the application first,
+//! then its service principal, then everything that hangs off them (permissions, roles, owners,
+//! certificates, federated credentials) at once, each kind in its own lane. Within a lane,
+//! additions go before removals (a new role is in place before an old one goes), except
+//! federated credentials, whose removals go first so an issuer + subject (or a name) is free
+//! before it is reused; the plan already orders changes that way. Certificates and key
+//! credentials of one app run strictly one after another: each is a `PATCH` of the app's whole
+//! key set. A change's own operations (a rotation's add then remove, a prune's service principal
+//! then application) run in order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
 use crate::plan::{Action, Plan, ResourceKind};
@@ -113,17 +113,17 @@ struct AppSteps {
 /// application, service principal and the concurrent lanes.
 pub fn schedule(plan: &Plan) -> Node {
     let mut apps: Vec<(String, AppSteps)> = Vec::new();
+    // Each app's place in `apps`: a plan of 10,000 apps has tens of thousands of changes.
+    let mut position: HashMap<&str, usize> = HashMap::new();
     let mut index = 0;
     for change in &plan.changes {
         let ops: Vec<usize> = (index..index + change.operations.len()).collect();
         index += change.operations.len();
-        let app = match apps.iter_mut().position(|(n, _)| *n == change.address.app) {
-            Some(i) => &mut apps[i].1,
-            None => {
-                apps.push((change.address.app.clone(), AppSteps::default()));
-                &mut apps.last_mut().expect("just pushed").1
-            }
-        };
+        let at = *position.entry(&change.address.app).or_insert_with(|| {
+            apps.push((change.address.app.clone(), AppSteps::default()));
+            apps.len() - 1
+        });
+        let app = &mut apps[at].1;
         for op in &change.operations {
             app.after
                 .extend(op.planned_apis().into_iter().map(str::to_owned));
@@ -132,7 +132,7 @@ pub fn schedule(plan: &Plan) -> Node {
         app.lanes[group].phases[phase(change.action, change.address.kind)].push(ops);
     }
 
-    let stages = stages(&apps);
+    let stages = stages(&apps, &position);
     let mut nodes: Vec<Vec<Node>> = vec![Vec::new(); stages.iter().max().map_or(0, |m| m + 1)];
     for ((_, steps), stage) in apps.into_iter().zip(stages) {
         nodes[stage].push(app_node(steps));
@@ -145,8 +145,7 @@ pub fn schedule(plan: &Plan) -> Node {
 /// Each app's stage: one past the latest stage of the apps it names. The planner refuses a
 /// cycle; should one reach here, its apps share the last stage (and apply reports what it could
 /// not resolve) rather than loop.
-fn stages(apps: &[(String, AppSteps)]) -> Vec<usize> {
-    let position = |name: &str| apps.iter().position(|(n, _)| n == name);
+fn stages(apps: &[(String, AppSteps)], position: &HashMap<&str, usize>) -> Vec<usize> {
     let mut stage = vec![0; apps.len()];
     // A longest path has fewer edges than there are apps; more rounds mean a cycle.
     for _ in 0..apps.len() {
@@ -156,7 +155,7 @@ fn stages(apps: &[(String, AppSteps)]) -> Vec<usize> {
                 .after
                 .iter()
                 .filter(|dep| *dep != name)
-                .filter_map(|dep| position(dep))
+                .filter_map(|dep| position.get(dep.as_str()).copied())
                 .map(|d| stage[d] + 1)
                 .max()
                 .unwrap_or(0)

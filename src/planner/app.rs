@@ -256,7 +256,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
             &mut Obj::new(),
             &mut after,
         );
-        pre_authorized::show_by_name(cx, &mut after);
+        pre_authorized::show_by_name(cx, &mut [&mut after]);
         let op = Operation::UpsertApplication {
             unique_name: d.name.clone(),
             application: ApplicationBody {
@@ -365,8 +365,7 @@ pub(crate) fn application(cx: &AppCx<'_>, resolved: &Resolved<'_>) -> Option<Cha
         &mut before,
         &mut after,
     );
-    pre_authorized::show_by_name(cx, &mut before);
-    pre_authorized::show_by_name(cx, &mut after);
+    pre_authorized::show_by_name(cx, &mut [&mut before, &mut after]);
 
     let app = ExistingApp {
         object_id: live.object_id,

@@ -105,22 +105,16 @@ fn client_app_id(cx: &AppCx<'_>, app: &str) -> Result<AppId, (String, Vec<String
     }
 }
 
-/// Shows `api.preAuthorizedApplications` in `obj` (a change's before or after) in the
+/// Shows `api.preAuthorizedApplications` in `objs` (a change's before and after) in the
 /// manifest's form rather than Graph's ids: each client by the `metadata.name` of the app of
 /// this run it is (else its appId), each scope by its value (else its id).
-pub(crate) fn show_by_name(cx: &AppCx<'_>, obj: &mut Obj) {
+pub(crate) fn show_by_name(cx: &AppCx<'_>, objs: &mut [&mut Obj]) {
     let Some(attr) = field(On::Application, pre_authorized::PATH).map(|f| f.attr()) else {
         return;
     };
-    let Some(Value::Array(list)) = obj.get_mut(&attr) else {
+    if !objs.iter_mut().any(|o| o.get_mut(&attr).is_some()) {
         return;
-    };
-    let names: HashMap<String, &str> = cx
-        .catalog
-        .run_apps
-        .iter()
-        .filter_map(|(name, id)| Some((id.as_ref()?.to_string(), name.as_str())))
-        .collect();
+    }
     // The planned scopes, and the tenant's (a scope on its way out is still named).
     let live_scopes = cx
         .live
@@ -132,23 +126,36 @@ pub(crate) fn show_by_name(cx: &AppCx<'_>, obj: &mut Obj) {
         .chain(live_scopes)
         .map(|s| (s.id.to_string(), s.value))
         .collect();
-    for entry in list.iter_mut() {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
-        let app_id = text(entry.get("appId"));
-        let app = names
-            .get(&app_id)
-            .map_or(app_id.clone(), |n| (*n).to_owned());
-        let mut values: Vec<String> = entry
-            .get("delegatedPermissionIds")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|id| {
-                let id = text(Some(id));
-                scopes.get(&id).cloned().unwrap_or(id)
-            })
-            .collect();
-        values.sort();
-        *entry = json!({"app": app, "scopes": values});
+    // A client of the run by its name; its appId is looked up per entry (a few per app), not
+    // indexed over every app of the run.
+    let client = |app_id: &str| -> String {
+        let run_app = app_id.parse::<AppId>().ok().and_then(|id| {
+            cx.catalog
+                .run_apps
+                .iter()
+                .find(|(_, run_id)| *run_id == Some(id))
+        });
+        run_app.map_or_else(|| app_id.to_owned(), |(name, _)| name.clone())
+    };
+    for obj in objs.iter_mut() {
+        let Some(Value::Array(list)) = obj.get_mut(&attr) else {
+            continue;
+        };
+        for entry in list.iter_mut() {
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+            let app = client(&text(entry.get("appId")));
+            let mut values: Vec<String> = entry
+                .get("delegatedPermissionIds")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|id| {
+                    let id = text(Some(id));
+                    scopes.get(&id).cloned().unwrap_or(id)
+                })
+                .collect();
+            values.sort();
+            *entry = json!({"app": app, "scopes": values});
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! values to app role and scope ids, role names to role definitions, owner UPNs to user ids.
 //! Every failure becomes a [`Problem`] with a did-you-mean drawn from the tenant's real lists.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::{Problem, ProblemKind};
 use crate::model::{
@@ -547,16 +547,16 @@ fn holds_words(text: &str, words: &str) -> bool {
     })
 }
 
+/// An app, and the apps of this plan it names as APIs, each with its `apiPermissions` entry.
+pub type NamedApis<'a> = (&'a DesiredApp, Vec<(&'a str, usize)>);
+
 /// Apps of this plan that name each other as APIs (directly, through others, or an app naming
 /// itself) while the plan creates their service principals: neither's ids exist before the
-/// other's. `names[a]`: the planned APIs app `a` names, each with its `apiPermissions` entry.
-pub fn api_cycles(apps: &[(&DesiredApp, Vec<(&str, usize)>)]) -> Vec<Problem> {
-    let named = |app: &str| -> Vec<&str> {
-        apps.iter()
-            .find(|(d, _)| d.name == app)
-            .map(|(_, names)| names.iter().map(|(n, _)| *n).collect())
-            .unwrap_or_default()
-    };
+/// other's.
+pub fn api_cycles(apps: &[NamedApis<'_>]) -> Vec<Problem> {
+    // By name, once: 10,000 clients of one new API must not each search the run.
+    let by_name: HashMap<&str, &NamedApis<'_>> =
+        apps.iter().map(|a| (a.0.name.as_str(), a)).collect();
     // Whether `to` is reached from `from` along the APIs each app names.
     let reaches = |from: &str, to: &str| {
         let mut seen = BTreeSet::new();
@@ -565,8 +565,10 @@ pub fn api_cycles(apps: &[(&DesiredApp, Vec<(&str, usize)>)]) -> Vec<Problem> {
             if app == to {
                 return true;
             }
-            if seen.insert(app) {
-                stack.extend(named(app));
+            if seen.insert(app)
+                && let Some((_, names)) = by_name.get(app)
+            {
+                stack.extend(names.iter().map(|(n, _)| *n));
             }
         }
         false
@@ -578,8 +580,8 @@ pub fn api_cycles(apps: &[(&DesiredApp, Vec<(&str, usize)>)]) -> Vec<Problem> {
                 continue;
             }
             let file = |name: &str| {
-                apps.iter()
-                    .find(|(d, _)| d.name == name)
+                by_name
+                    .get(name)
                     .map(|(d, _)| d.source.file.display().to_string())
                     .unwrap_or_default()
             };
